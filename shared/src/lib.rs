@@ -1,0 +1,15 @@
+//! What the Switchboard server, client and load generator all speak, with no I/O in it.
+//!
+//! - [`resp`]: RESP2/RESP3 frames: the incremental request parser, the reply parser, the encoder.
+//! - [`command`]: typed commands parsed from requests, and Redis's error texts.
+//! - [`glob`]: Redis-compatible glob matching for `PSUBSCRIBE` and `PUBSUB CHANNELS`.
+//! - [`limits`]: protocol limits both sides agree on.
+
+pub mod command;
+//TMP pub mod glob;
+pub mod limits;
+pub mod resp;
+
+pub use command::Command;
+pub use limits::Limits;
+pub use resp::{Frame, ProtocolError, RequestParser, RespVersion};
