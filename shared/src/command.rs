@@ -178,7 +178,8 @@ impl Command {
         let name = args.remove(0);
         let argc = args.len();
         // `need(ok, full_name)` turns a failed arity check into Redis's error.
-        let need = |ok: bool, full: &'static str| if ok { Ok(()) } else { Err(CommandError::Arity(full)) };
+        let need =
+            |ok: bool, full: &'static str| if ok { Ok(()) } else { Err(CommandError::Arity(full)) };
         let mut args = args.into_iter();
         let cmd = match name.as_ref() {
             n if is(n, "ping") => {

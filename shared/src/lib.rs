@@ -6,7 +6,7 @@
 //! - [`limits`]: protocol limits both sides agree on.
 
 pub mod command;
-//TMP pub mod glob;
+pub mod glob;
 pub mod limits;
 pub mod resp;
 

@@ -134,7 +134,8 @@ impl RequestParser {
                 else {
                     return Ok(None);
                 };
-                let count = parse_i64(&buf[1..line]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+                let count =
+                    parse_i64(&buf[1..line]).ok_or(ProtocolError::InvalidMultibulkLength)?;
                 if count > self.limits.max_args as i64 {
                     return Err(ProtocolError::InvalidMultibulkLength);
                 }
@@ -650,7 +651,10 @@ mod tests {
             Frame::Null,
             Frame::NullArray,
             Frame::Array(vec![]),
-            Frame::Array(vec![Frame::Integer(1), Frame::Array(vec![Frame::bulk("x"), Frame::Null])]),
+            Frame::Array(vec![
+                Frame::Integer(1),
+                Frame::Array(vec![Frame::bulk("x"), Frame::Null]),
+            ]),
             Frame::Map(vec![(Frame::bulk("k"), Frame::Array(vec![Frame::Integer(2)]))]),
             Frame::Push(vec![Frame::bulk("message"), Frame::bulk("ch"), Frame::bulk("hi")]),
         ]
@@ -674,7 +678,10 @@ mod tests {
                     .collect(),
             ),
             Frame::Map(pairs) => Frame::Map(
-                pairs.iter().map(|(k, v)| (as_read_back(k, version), as_read_back(v, version))).collect(),
+                pairs
+                    .iter()
+                    .map(|(k, v)| (as_read_back(k, version), as_read_back(v, version)))
+                    .collect(),
             ),
             other => other.clone(),
         }

@@ -1,0 +1,48 @@
+//! The concurrency models. Each lives in one file and exposes one function,
+//! `serve(listener, ctx, shutdown) -> io::Result<()>`, that decides only *who runs which
+//! connection when*; all protocol work goes through [`crate::session::Session`].
+//! Adding a model means adding a file and a variant here.
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use crate::{ServerContext, Shutdown};
+
+pub mod thread;
+
+/// A concurrency model, chosen with `--backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// One OS thread per connection, blocking in one poll over socket and mailbox.
+    Thread,
+}
+
+impl Backend {
+    /// Every backend, in the order reports list them.
+    pub const ALL: &'static [Backend] = &[Backend::Thread];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Thread => "thread",
+        }
+    }
+
+    /// Returns true if and only if the backend opens extra listeners on the same port.
+    pub(crate) fn reuses_port(self) -> bool {
+        false
+    }
+
+    /// Serves `listener` with this model until `shutdown`.
+    pub(crate) fn serve(
+        self,
+        listener: TcpListener,
+        ctx: Arc<ServerContext>,
+        shutdown: Shutdown,
+    ) -> io::Result<()> {
+        match self {
+            Backend::Thread => thread::serve(listener, ctx, shutdown),
+        }
+    }
+}

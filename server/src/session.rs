@@ -1,0 +1,406 @@
+//! One connection's protocol state, with no I/O: bytes in, replies out, exchange calls.
+//!
+//! A backend owns a [`Session`] per connection and drives it with three calls: the bytes it
+//! read ([`Session::on_bytes`]), a wake-up from the mailbox ([`Session::on_mailbox`]) and the
+//! news that its output buffer went out in full ([`Session::on_flushed`]). Each call appends
+//! to the caller's output buffer and says whether the connection stays open. Dropping the
+//! session leaves every subscription and accounts for every message it never wrote.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use shared::command::{subscribed_context_error, ClientCommand, Command};
+use shared::resp::{encode_bulk, encode_integer};
+use shared::{Frame, RequestParser, RespVersion};
+
+use crate::exchange::Subscriber;
+use crate::mailbox::Mailbox;
+use crate::stats::add;
+use crate::{Protocol, ServerContext};
+
+/// What the backend should do with the connection after a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Keep serving it.
+    Open,
+    /// Write what is in the output buffer, then close it (QUIT, protocol error, shutdown).
+    Close,
+    /// Close it now without writing more (a slow consumer past its output limit).
+    Abort,
+}
+
+/// The protocol state of one connection.
+pub struct Session {
+    ctx: Arc<ServerContext>,
+    /// This connection's id, unique for the server's lifetime.
+    id: u64,
+    mailbox: Arc<Mailbox>,
+    /// Messages moved from the mailbox into the caller's output buffer and not yet written.
+    unflushed_messages: u64,
+    /// `None` for the raw echo protocol.
+    resp: Option<Box<RespState>>,
+}
+
+struct RespState {
+    parser: RequestParser,
+    /// Bytes read but not yet parsed into a whole request.
+    input: BytesMut,
+    version: RespVersion,
+    channels: HashSet<Bytes>,
+    patterns: HashSet<Bytes>,
+    name: Option<Bytes>,
+    /// Set by QUIT or a protocol error: later input is ignored.
+    closing: bool,
+}
+
+impl Session {
+    /// A session for connection `id`, whose messages arrive through `mailbox`.
+    pub fn new(ctx: Arc<ServerContext>, id: u64, mailbox: Arc<Mailbox>) -> Session {
+        let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
+            Box::new(RespState {
+                parser: RequestParser::new(ctx.config.limits),
+                input: BytesMut::new(),
+                version: RespVersion::Resp2,
+                channels: HashSet::new(),
+                patterns: HashSet::new(),
+                name: None,
+                closing: false,
+            })
+        });
+        Session { ctx, id, mailbox, unflushed_messages: 0, resp }
+    }
+
+    /// This connection's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Handles bytes read from the peer, appending replies to `out`.
+    pub fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Status {
+        add(&self.ctx.stats.bytes_in, input.len() as u64);
+        let Some(state) = self.resp.as_deref_mut() else {
+            out.extend_from_slice(input); // the echo protocol
+            return Status::Open;
+        };
+        if state.closing {
+            return Status::Close;
+        }
+        state.input.extend_from_slice(input);
+        loop {
+            let state = self.resp.as_deref_mut().expect("resp session");
+            match state.parser.next_request(&mut state.input) {
+                Ok(Some(args)) => match self.execute(args, out) {
+                    Status::Open => {}
+                    done => return done,
+                },
+                Ok(None) => return Status::Open,
+                Err(err) => {
+                    tracing::debug!(conn = self.id, "protocol error: {err}");
+                    error(out, &format!("ERR {err}"));
+                    state.closing = true;
+                    return Status::Close;
+                }
+            }
+        }
+    }
+
+    /// Moves the messages waiting in the mailbox into `out`. `Abort` when this subscriber
+    /// passed its output buffer limit.
+    pub fn on_mailbox(&mut self, out: &mut Vec<u8>) -> Status {
+        let drained = self.mailbox.drain(out);
+        self.unflushed_messages += drained.messages as u64;
+        if drained.overflowed {
+            add(&self.ctx.stats.slow_consumers, 1);
+            tracing::warn!(
+                conn = self.id,
+                limit = self.ctx.config.client_output_buffer_limit,
+                "slow subscriber disconnected: output buffer limit reached"
+            );
+            return Status::Abort;
+        }
+        Status::Open
+    }
+
+    /// Tells the session that everything it put in the output buffer was written.
+    pub fn on_flushed(&mut self) {
+        add(&self.ctx.stats.delivered, std::mem::take(&mut self.unflushed_messages));
+    }
+
+    fn subscriber(&self) -> Subscriber {
+        Subscriber { id: self.id, mailbox: self.mailbox.clone() }
+    }
+
+    /// Runs one request.
+    fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+        add(&self.ctx.stats.commands, 1);
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let version = state.version;
+        let subscribed = !state.channels.is_empty() || !state.patterns.is_empty();
+        let cmd = match Command::parse(args) {
+            Ok(cmd) => cmd,
+            Err(err) => {
+                error(out, &err.to_string());
+                return Status::Open;
+            }
+        };
+        if subscribed && version == RespVersion::Resp2 && !cmd.allowed_when_subscribed() {
+            error(out, &subscribed_context_error(cmd.full_name()));
+            return Status::Open;
+        }
+        let reply = match cmd {
+            Command::Ping(msg) if subscribed && version == RespVersion::Resp2 => {
+                Frame::Array(vec![Frame::bulk("pong"), Frame::Bulk(msg.unwrap_or_default())])
+            }
+            Command::Ping(None) => {
+                out.extend_from_slice(b"+PONG\r\n");
+                return Status::Open;
+            }
+            Command::Ping(Some(msg)) | Command::Echo(msg) => {
+                encode_bulk(out, &msg);
+                return Status::Open;
+            }
+            Command::Quit => {
+                out.extend_from_slice(b"+OK\r\n");
+                state.closing = true;
+                return Status::Close;
+            }
+            Command::Publish { channel, message } => {
+                let published = self.ctx.exchange.publish(&channel, &message);
+                let stats = &self.ctx.stats;
+                add(&stats.published, 1);
+                add(&stats.published_receivers, published.receivers as u64);
+                add(&stats.dropped, published.dropped as u64);
+                encode_integer(out, published.receivers as i64);
+                return Status::Open;
+            }
+            Command::Subscribe(channels) => return self.subscribe(Kind::Channel, channels, out),
+            Command::PSubscribe(patterns) => return self.subscribe(Kind::Pattern, patterns, out),
+            Command::Unsubscribe(channels) => {
+                return self.unsubscribe(Kind::Channel, channels, out)
+            }
+            Command::PUnsubscribe(patterns) => {
+                return self.unsubscribe(Kind::Pattern, patterns, out)
+            }
+            Command::PubsubChannels(pattern) => Frame::Array(
+                self.ctx
+                    .exchange
+                    .channels(pattern.as_deref())
+                    .into_iter()
+                    .map(Frame::Bulk)
+                    .collect(),
+            ),
+            Command::PubsubNumsub(channels) => {
+                let counts = self.ctx.exchange.numsub(&channels);
+                Frame::Map(
+                    channels
+                        .into_iter()
+                        .zip(counts)
+                        .map(|(c, n)| (Frame::Bulk(c), Frame::Integer(n as i64)))
+                        .collect(),
+                )
+            }
+            Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
+            Command::Hello { version: asked, name } => {
+                if let Some(name) = name {
+                    if let Err(msg) = set_name(state, name) {
+                        error(out, msg);
+                        return Status::Open;
+                    }
+                }
+                if let Some(asked) = asked {
+                    state.version =
+                        if asked == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 };
+                    self.mailbox.set_version(state.version);
+                }
+                self.hello_reply()
+            }
+            Command::Client(ClientCommand::SetInfo) => Frame::Simple("OK".into()),
+            Command::Client(ClientCommand::SetName(name)) => match set_name(state, name) {
+                Ok(()) => Frame::Simple("OK".into()),
+                Err(msg) => Frame::Error(msg.into()),
+            },
+            Command::Client(ClientCommand::GetName) => {
+                state.name.clone().map_or(Frame::Null, Frame::Bulk)
+            }
+            Command::Client(ClientCommand::Id) => Frame::Integer(self.id as i64),
+            // No parameters to show: an empty map lets redis-benchmark and friends go on.
+            Command::ConfigGet(_) => Frame::Map(Vec::new()),
+            Command::Command(sub)
+                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"count")) =>
+            {
+                Frame::Integer(0)
+            }
+            // An empty command table: interactive redis-cli starts without hints.
+            Command::Command(_) => Frame::Array(Vec::new()),
+            Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
+            Command::Reset => {
+                self.drain_before_change(out);
+                self.leave_all();
+                let state = self.resp.as_deref_mut().expect("resp session");
+                state.version = RespVersion::Resp2;
+                state.name = None;
+                self.mailbox.set_version(RespVersion::Resp2);
+                Frame::Simple("RESET".into())
+            }
+        };
+        let version = self.resp.as_deref().expect("resp session").version;
+        reply.encode(version, out);
+        Status::Open
+    }
+
+    fn hello_reply(&self) -> Frame {
+        let state = self.resp.as_deref().expect("resp session");
+        let proto = if state.version == RespVersion::Resp3 { 3 } else { 2 };
+        let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+        Frame::Map(vec![
+            pair("server", Frame::bulk("switchboard")),
+            pair("version", Frame::bulk(env!("CARGO_PKG_VERSION"))),
+            pair("proto", Frame::Integer(proto)),
+            pair("id", Frame::Integer(self.id as i64)),
+            pair("mode", Frame::bulk("standalone")),
+            pair("role", Frame::bulk("master")),
+            pair("modules", Frame::Array(Vec::new())),
+        ])
+    }
+
+    /// Messages published before a subscription change must reach the client before the
+    /// change's confirmation, as they would from Redis: move them into `out` first.
+    fn drain_before_change(&mut self, out: &mut Vec<u8>) {
+        let drained = self.mailbox.drain(out);
+        self.unflushed_messages += drained.messages as u64;
+        // An overflow is acted on at the next mailbox wake-up, which the overflow triggered.
+    }
+
+    fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+        self.drain_before_change(out);
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let mut added = Vec::new();
+        for name in names {
+            let set = match kind {
+                Kind::Channel => &mut state.channels,
+                Kind::Pattern => &mut state.patterns,
+            };
+            if set.insert(name.clone()) {
+                added.push(name.clone());
+            }
+            let count = state.channels.len() + state.patterns.len();
+            confirmation(out, state.version, kind.subscribe_word(), Some(&name), count);
+        }
+        let me = self.subscriber();
+        match kind {
+            Kind::Channel => self.ctx.exchange.subscribe(&me, &added),
+            Kind::Pattern => self.ctx.exchange.psubscribe(&me, &added),
+        }
+        Status::Open
+    }
+
+    fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+        self.drain_before_change(out);
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let names = if names.is_empty() {
+            match kind {
+                Kind::Channel => state.channels.iter().cloned().collect(),
+                Kind::Pattern => state.patterns.iter().cloned().collect(),
+            }
+        } else {
+            names
+        };
+        let mut removed = Vec::new();
+        for name in &names {
+            let set = match kind {
+                Kind::Channel => &mut state.channels,
+                Kind::Pattern => &mut state.patterns,
+            };
+            if set.remove(name) {
+                removed.push(name.clone());
+            }
+            let count = state.channels.len() + state.patterns.len();
+            confirmation(out, state.version, kind.unsubscribe_word(), Some(name), count);
+        }
+        if names.is_empty() {
+            // Nothing to leave: Redis still answers once, with a null name, and clients wait
+            // for that answer.
+            let count = state.channels.len() + state.patterns.len();
+            confirmation(out, state.version, kind.unsubscribe_word(), None, count);
+        }
+        match kind {
+            Kind::Channel => self.ctx.exchange.unsubscribe(self.id, &removed),
+            Kind::Pattern => self.ctx.exchange.punsubscribe(self.id, &removed),
+        }
+        Status::Open
+    }
+
+    /// Leaves every channel and pattern without replying.
+    fn leave_all(&mut self) {
+        let Some(state) = self.resp.as_deref_mut() else { return };
+        let channels: Vec<Bytes> = state.channels.drain().collect();
+        let patterns: Vec<Bytes> = state.patterns.drain().collect();
+        self.ctx.exchange.unsubscribe(self.id, &channels);
+        self.ctx.exchange.punsubscribe(self.id, &patterns);
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.leave_all();
+        // Whatever was never written is dropped, and counted as such.
+        let lost = self.unflushed_messages + self.mailbox.close() as u64;
+        add(&self.ctx.stats.dropped, lost);
+        self.ctx.close_session(self.id);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+impl Kind {
+    fn subscribe_word(self) -> &'static str {
+        match self {
+            Kind::Channel => "subscribe",
+            Kind::Pattern => "psubscribe",
+        }
+    }
+
+    fn unsubscribe_word(self) -> &'static str {
+        match self {
+            Kind::Channel => "unsubscribe",
+            Kind::Pattern => "punsubscribe",
+        }
+    }
+}
+
+/// Appends a (un)subscribe confirmation: `[word, name, count]`, a push frame in RESP3.
+fn confirmation(
+    out: &mut Vec<u8>,
+    version: RespVersion,
+    word: &str,
+    name: Option<&Bytes>,
+    count: usize,
+) {
+    Frame::Push(vec![
+        Frame::bulk(word),
+        name.cloned().map_or(Frame::Null, Frame::Bulk),
+        Frame::Integer(count as i64),
+    ])
+    .encode(version, out);
+}
+
+/// Appends an error reply; `text` starts with the error code (`ERR ...`).
+fn error(out: &mut Vec<u8>, text: &str) {
+    out.push(b'-');
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Sets the connection name like `CLIENT SETNAME`; an empty name clears it.
+fn set_name(state: &mut RespState, name: Bytes) -> Result<(), &'static str> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    state.name = (!name.is_empty()).then_some(name);
+    Ok(())
+}
