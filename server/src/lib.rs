@@ -64,6 +64,12 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Stack size of connection threads (the `thread` backend).
     pub stack_size: usize,
+    /// Worker threads of the `pool` and `queue` backends; `None` picks the backend's default.
+    pub workers: Option<usize>,
+    /// Capacity of the ready-connection queue between poller and workers (the `queue` backend).
+    pub queue_depth: usize,
+    /// Schedulers of the `event` backend, one thread each; `None` means one per CPU.
+    pub threads: Option<usize>,
 }
 
 impl Default for Config {
@@ -78,6 +84,9 @@ impl Default for Config {
             client_output_buffer_limit: 32 * 1024 * 1024,
             shutdown_timeout: Duration::from_secs(5),
             stack_size: 256 * 1024,
+            workers: None,
+            queue_depth: 1024,
+            threads: None,
         }
     }
 }

@@ -61,6 +61,20 @@ struct Args {
     #[arg(long, default_value = "256k", value_parser = parse_size)]
     stack_size: usize,
 
+    /// Worker threads: the `pool` backend's pool size (default 128; a connection holds a
+    /// worker until it closes) or the `queue` backend's workers (default: one per CPU).
+    #[arg(long)]
+    workers: Option<usize>,
+
+    /// Capacity of the `queue` backend's ready queue between its poller and its workers.
+    #[arg(long, default_value_t = 1024)]
+    queue_depth: usize,
+
+    /// Schedulers of the `event` backend, one thread and one SO_REUSEPORT listener each
+    /// (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
+
     /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -106,6 +120,9 @@ fn main() -> ExitCode {
         client_output_buffer_limit: args.client_output_buffer_limit,
         shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
         stack_size: args.stack_size,
+        workers: args.workers,
+        queue_depth: args.queue_depth,
+        threads: args.threads,
     };
     match server::run(config) {
         Ok(()) => ExitCode::SUCCESS,
