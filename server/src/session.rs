@@ -171,6 +171,11 @@ impl Session {
                 add(&stats.published, 1);
                 add(&stats.published_receivers, published.receivers as u64);
                 add(&stats.dropped, published.dropped as u64);
+                if subscribed {
+                    // A RESP3 subscriber publishing to itself gets the message before the
+                    // reply, as from Redis.
+                    self.drain_before_change(out);
+                }
                 encode_integer(out, published.receivers as i64);
                 return Status::Open;
             }
@@ -264,8 +269,8 @@ impl Session {
         ])
     }
 
-    /// Messages published before a subscription change must reach the client before the
-    /// change's confirmation, as they would from Redis: move them into `out` first.
+    /// Messages published before a subscription change (or a PUBLISH reply) must reach the
+    /// client before that reply, as they would from Redis: move them into `out` first.
     fn drain_before_change(&mut self, out: &mut Vec<u8>) {
         let drained = self.mailbox.drain(out);
         self.unflushed_messages += drained.messages as u64;

@@ -1,0 +1,26 @@
+//! The integration suite: real sockets against servers started in-process on a free port.
+//! Every test runs once per backend: `backend_tests!` expands each body into one `#[test]`
+//! per backend, so a new backend joins the whole suite with one line in that macro.
+
+/// Defines, for each `fn name(backend) { body }`, a module `name` holding one `#[test]` per
+/// backend that runs `body` with that backend.
+macro_rules! backend_tests {
+    ($($(#[$meta:meta])* fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$meta])*
+            fn run($backend: server::Backend) $body
+            #[test] fn thread() { run(server::Backend::Thread) }
+        }
+    )*};
+}
+
+mod util;
+
+mod clients;
+mod commands;
+mod echo;
+mod errors;
+mod load;
+mod pubsub;

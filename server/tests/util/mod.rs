@@ -1,0 +1,172 @@
+//! Helpers every integration test shares: an in-process server on a free port that stops on
+//! drop, and a raw connection that asserts exact reply bytes.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use server::{Backend, Config, ServerContext, ServerHandle};
+use shared::resp::{encode_command, parse_frame};
+use shared::Frame;
+
+/// How long a test waits for a reply before failing (generous: CI machines are slow).
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A server running in this process on 127.0.0.1 and a free port; stopped on drop.
+pub struct TestServer {
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    /// A server with the default configuration and `backend`.
+    #[track_caller]
+    pub fn start(backend: Backend) -> TestServer {
+        TestServer::with(backend, |_| {})
+    }
+
+    /// A server with `backend` and the configuration changed by `change`.
+    #[track_caller]
+    pub fn with(backend: Backend, change: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config { backend, port: 0, ..Config::default() };
+        change(&mut config);
+        TestServer { handle: server::start(config).expect("server starts") }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.addr()
+    }
+
+    /// A new raw connection.
+    #[track_caller]
+    pub fn connect(&self) -> Conn {
+        Conn::new(TcpStream::connect(self.addr()).expect("connect"))
+    }
+
+    /// A connection through the `redis` crate, speaking RESP2 or RESP3.
+    #[track_caller]
+    pub fn redis(&self, resp3: bool) -> redis::Connection {
+        let proto = if resp3 { "?protocol=resp3" } else { "" };
+        let client = redis::Client::open(format!("redis://{}/{proto}", self.addr())).unwrap();
+        let con = client.get_connection().expect("redis crate connects");
+        con.set_read_timeout(Some(PATIENCE)).unwrap();
+        con
+    }
+
+    /// Stops the server gracefully (every session ended) and returns its final state.
+    pub fn stop(self) -> Arc<ServerContext> {
+        let ctx = self.handle.context().clone();
+        self.handle.stop().expect("server stops cleanly");
+        ctx
+    }
+}
+
+/// A raw client socket with a read buffer.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream) -> Conn {
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn { stream, buf: Vec::new() }
+    }
+
+    /// Writes raw bytes.
+    #[track_caller]
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    /// Sends a command in multibulk form.
+    #[track_caller]
+    pub fn cmd(&mut self, args: &[&[u8]]) {
+        let mut out = Vec::new();
+        encode_command(&mut out, args);
+        self.send(&out);
+    }
+
+    /// Reads until `want.len()` bytes arrived and asserts they are exactly `want`.
+    #[track_caller]
+    pub fn expect(&mut self, want: &[u8]) {
+        self.fill(want.len());
+        let got: Vec<u8> = self.buf.drain(..want.len()).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "reply bytes differ"
+        );
+    }
+
+    /// Sends a command and asserts the exact reply bytes.
+    #[track_caller]
+    pub fn roundtrip(&mut self, args: &[&[u8]], want: &[u8]) {
+        self.cmd(args);
+        self.expect(want);
+    }
+
+    /// Reads one whole frame.
+    #[track_caller]
+    pub fn frame(&mut self) -> Frame {
+        loop {
+            if let Some((frame, used)) = parse_frame(&self.buf).expect("valid RESP from server") {
+                self.buf.drain(..used);
+                return frame;
+            }
+            self.read_more();
+        }
+    }
+
+    /// Asserts that the server closes the connection with nothing more to say.
+    #[track_caller]
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.stream.read_to_end(&mut rest) {
+            Ok(_) => {}
+            // A reset after the server closed with unread input is a close as well.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the server to close the connection: {e}"),
+        }
+        self.buf.extend_from_slice(&rest);
+        assert!(self.buf.is_empty(), "unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf));
+    }
+
+    #[track_caller]
+    fn fill(&mut self, n: usize) {
+        while self.buf.len() < n {
+            self.read_more();
+        }
+    }
+
+    #[track_caller]
+    fn read_more(&mut self) {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut chunk).expect("read from server");
+        assert!(
+            n > 0,
+            "server closed the connection; had {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Raises this process's open-file limit to its hard limit (tests with many connections).
+pub fn raise_fd_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid, exclusively borrowed rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// The bytes of a RESP2 `message` frame.
+pub fn message(channel: &[u8], payload: &[u8]) -> Vec<u8> {
+    Frame::Array(vec![Frame::bulk("message"), Frame::bulk(channel), Frame::bulk(payload)])
+        .to_bytes(shared::RespVersion::Resp2)
+}
