@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::mailbox::WakeFd;
-use crate::session::Status;
+use crate::session::{Session, Status};
 use crate::stats::add;
 use crate::{refuse, ServerContext, Shutdown};
 
@@ -26,6 +26,17 @@ pub(crate) const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 pub(crate) fn accept_loop(
     listener: &TcpListener,
     ctx: &ServerContext,
+    shutdown: &Shutdown,
+    spawn: impl FnMut(TcpStream),
+) -> io::Result<()> {
+    accept_until_shutdown(listener, shutdown, spawn)?;
+    wait_for_connections(ctx, Instant::now() + ctx.config.shutdown_timeout);
+    Ok(())
+}
+
+/// Accepts connections, handing each to `spawn`, until shutdown begins.
+pub(crate) fn accept_until_shutdown(
+    listener: &TcpListener,
     shutdown: &Shutdown,
     mut spawn: impl FnMut(TcpStream),
 ) -> io::Result<()> {
@@ -56,27 +67,54 @@ pub(crate) fn accept_loop(
             }
         }
     }
-    let deadline = Instant::now() + ctx.config.shutdown_timeout;
-    if !ctx.wait_idle(deadline) {
-        tracing::warn!(left = ctx.connected(), "shutdown timeout: abandoning connections");
-    }
     Ok(())
 }
 
-/// Serves one connection on the calling thread until it closes, the peer leaves, or shutdown.
+/// Waits until every session has ended or `deadline` passes (then warns and gives up).
+pub(crate) fn wait_for_connections(ctx: &ServerContext, deadline: Instant) {
+    if !ctx.wait_idle(deadline) {
+        tracing::warn!(left = ctx.connected(), "shutdown timeout: abandoning connections");
+    }
+}
+
+/// A connection given a session, not yet served.
+pub(crate) struct Admitted {
+    stream: TcpStream,
+    session: Session,
+    wake: WakeFd,
+}
+
+/// Gives `stream` a session, or refuses it (with the reason, best effort): `None`.
+pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> io::Result<Option<Admitted>> {
+    let wake = WakeFd::new()?;
+    match ctx.open_session(Arc::new(wake.clone())) {
+        Ok(session) => Ok(Some(Admitted { stream, session, wake })),
+        Err(why) => {
+            refuse(stream, &why);
+            Ok(None)
+        }
+    }
+}
+
+/// Admits and serves one connection on the calling thread (see [`serve_admitted`]).
 pub(crate) fn serve_connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     ctx: &Arc<ServerContext>,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    let wake = WakeFd::new()?;
-    let mut session = match ctx.open_session(Arc::new(wake.clone())) {
-        Ok(session) => session,
-        Err(why) => {
-            refuse(stream, &why);
-            return Ok(());
-        }
-    };
+    match admit(stream, ctx)? {
+        Some(conn) => serve_admitted(conn, ctx, shutdown),
+        None => Ok(()),
+    }
+}
+
+/// Serves one connection on the calling thread until it closes, the peer leaves, or shutdown.
+pub(crate) fn serve_admitted(
+    conn: Admitted,
+    ctx: &Arc<ServerContext>,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    let Admitted { mut stream, mut session, wake } = conn;
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
     let mut input = vec![0u8; READ_CHUNK];
@@ -85,6 +123,10 @@ pub(crate) fn serve_connection(
     let mut written = 0;
     let mut status = Status::Open;
     let mut stopping = false;
+    // Set when a wake-up arrived while the backlog was too high to take messages.
+    let mut mailbox_pending = false;
+    let idle_timeout = ctx.config.idle_timeout;
+    let mut last_input = Instant::now();
     loop {
         if shutdown.is_triggered() && !stopping {
             // Deliver what is already in the mailbox, then close.
@@ -102,26 +144,47 @@ pub(crate) fn serve_connection(
             written = 0;
             session.on_flushed();
         }
+        let mut backlog = out.len() - written;
+        if mailbox_pending && status == Status::Open && backlog < OUTPUT_HIGH_WATER {
+            mailbox_pending = false;
+            status = session.on_mailbox(&mut out);
+            continue; // write what was just taken
+        }
         match status {
             Status::Abort => return Ok(()),
             Status::Close if out.is_empty() => return Ok(()),
             _ => {}
         }
-        let backlog = out.len() - written;
+        backlog = out.len() - written;
         let taking = status == Status::Open && backlog < OUTPUT_HIGH_WATER;
         let socket_events =
             if taking { libc::POLLIN } else { 0 } | if backlog > 0 { libc::POLLOUT } else { 0 };
-        let mut fds =
-            [pollfd(&stream, socket_events), pollfd(&wake, if taking { libc::POLLIN } else { 0 })];
-        poll(&mut fds)?;
+        // The wake descriptor is always watched, so an overflow is noticed even while the
+        // peer is not reading.
+        let mut fds = [pollfd(&stream, socket_events), pollfd(&wake, libc::POLLIN)];
+        // Idle connections time out unless they subscribe (like Redis's `timeout`).
+        let deadline = idle_timeout.filter(|_| !session.is_subscribed()).map(|t| last_input + t);
+        if !poll_until(&mut fds, deadline)? {
+            tracing::debug!(conn = session.id(), "idle timeout");
+            return Ok(());
+        }
         if fds[1].revents != 0 {
             wake.reset();
-            status = session.on_mailbox(&mut out);
+            if session.overflowed() {
+                status = session.on_mailbox(&mut out); // says Abort
+            } else if taking {
+                status = session.on_mailbox(&mut out);
+            } else {
+                mailbox_pending = true;
+            }
         }
         if taking && fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             match stream.read(&mut input) {
                 Ok(0) => return Ok(()), // the peer is gone
-                Ok(n) => status = session.on_bytes(&input[..n], &mut out),
+                Ok(n) => {
+                    last_input = Instant::now();
+                    status = session.on_bytes(&input[..n], &mut out);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
@@ -130,7 +193,7 @@ pub(crate) fn serve_connection(
 }
 
 /// Writes as much of `buf` as the socket takes without blocking; returns how much it took.
-fn write_some(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn write_some(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match stream.write(&buf[done..]) {
@@ -143,18 +206,38 @@ fn write_some(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
     Ok(done)
 }
 
-fn pollfd(fd: &impl AsFd, events: libc::c_short) -> libc::pollfd {
+pub(crate) fn pollfd(fd: &impl AsFd, events: libc::c_short) -> libc::pollfd {
     libc::pollfd { fd: fd.as_fd().as_raw_fd(), events, revents: 0 }
 }
 
 /// Sleeps until one of `fds` is ready (no timeout), retrying on EINTR.
-fn poll(fds: &mut [libc::pollfd]) -> io::Result<()> {
+pub(crate) fn poll(fds: &mut [libc::pollfd]) -> io::Result<()> {
+    poll_until(fds, None).map(|_| ())
+}
+
+/// Sleeps until one of `fds` is ready or `deadline` passes, retrying on EINTR. Returns true
+/// if and only if a descriptor is ready.
+pub(crate) fn poll_until(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> io::Result<bool> {
     loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                // Round up, so the deadline has passed when poll returns 0.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            }
+        };
         // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd structs whose
         // descriptors are kept open by the caller for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n >= 0 {
-            return Ok(());
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n > 0 {
+            return Ok(true);
+        }
+        if n == 0 {
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                return Ok(false);
+            }
+            continue;
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {

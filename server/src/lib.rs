@@ -5,13 +5,16 @@
 //! - [`mailbox`]: the bounded, pollable per-connection queue messages travel through.
 //! - [`backend`]: one file per concurrency model; each only decides who runs which connection.
 //! - [`stats`]: counters every backend updates and `INFO` reports.
+//! - [`daemon`]: `--daemon` (detach, pid file) and `server stop`.
 //!
 //! [`start`] binds and serves in the background (what tests use); [`run`] is the binary's
 //! entry point: it prints the `listening on ADDR` line and stops on SIGINT/SIGTERM.
 
 pub mod backend;
+pub mod daemon;
 pub mod exchange;
 pub mod mailbox;
+mod metrics;
 pub mod session;
 pub mod stats;
 
@@ -70,6 +73,13 @@ pub struct Config {
     pub queue_depth: usize,
     /// Schedulers of the `event` backend, one thread each; `None` means one per CPU.
     pub threads: Option<usize>,
+    /// Close connections that sent nothing for this long, unless they subscribe; `None` for
+    /// never (Redis's `timeout`).
+    pub idle_timeout: Option<Duration>,
+    /// How often to log a stats line; `None` for never.
+    pub stats_interval: Option<Duration>,
+    /// Port for Prometheus metrics over HTTP on the `bind` address; `None` for none.
+    pub metrics_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -87,6 +97,9 @@ impl Default for Config {
             workers: None,
             queue_depth: 1024,
             threads: None,
+            idle_timeout: None,
+            stats_interval: None,
+            metrics_port: None,
         }
     }
 }
@@ -115,6 +128,10 @@ pub enum Refused {
     /// `max_clients` connections are being served already.
     #[error("ERR max number of clients reached")]
     MaxClients,
+    /// The `queue` backend's ready queue is full: the workers are not keeping up. Worded like
+    /// [`Refused::MaxClients`] so clients treat both alike.
+    #[error("ERR max number of clients reached")]
+    QueueFull,
 }
 
 impl ServerContext {
@@ -250,6 +267,9 @@ impl ServerContext {
                 ("pubsub_delivered", get(&s.delivered).to_string()),
                 ("pubsub_dropped", get(&s.dropped).to_string()),
                 ("pubsub_slow_consumers", get(&s.slow_consumers).to_string()),
+                ("pool_queued_connections", get(&s.pool_queued).to_string()),
+                ("pool_wait_time_us_total", get(&s.pool_wait_us_total).to_string()),
+                ("pool_wait_time_us_max", get(&s.pool_wait_us_max).to_string()),
             ],
         );
         section(
@@ -313,12 +333,21 @@ pub struct ServerHandle {
     addr: SocketAddr,
     stopper: Stopper,
     thread: Option<JoinHandle<io::Result<()>>>,
+    /// The metrics endpoint's address, when one was asked for.
+    metrics_addr: Option<SocketAddr>,
+    /// Logs the periodic stats line while the server runs; stops when dropped.
+    _ticker: Option<stats::Ticker>,
 }
 
 impl ServerHandle {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if `metrics_port` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The server's shared state (stats, exchange).
@@ -383,23 +412,51 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
     let ctx = Arc::new(ServerContext::new(config, addr));
     let shutdown = Shutdown::new()?;
     let stopper = Stopper { shutdown: shutdown.clone(), ctx: ctx.clone() };
+    let metrics_addr = match ctx.config.metrics_port {
+        Some(port) => {
+            let listener = bind_listener(SocketAddr::new(ctx.config.bind, port), false)?;
+            let metrics_addr = listener.local_addr()?;
+            let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+            std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn(move || metrics::serve(listener, ctx, shutdown))?;
+            tracing::info!(addr = %metrics_addr, "metrics on http://{metrics_addr}/metrics");
+            Some(metrics_addr)
+        }
+        None => None,
+    };
+    let ticker = match ctx.config.stats_interval {
+        Some(interval) => Some(stats::Ticker::start(ctx.clone(), interval)?),
+        None => None,
+    };
     let backend = ctx.config.backend;
     let thread = std::thread::Builder::new()
         .name(format!("{}-main", backend.name()))
         .spawn(move || backend.serve(listener, ctx, shutdown))?;
     tracing::info!(%addr, backend = backend.name(), "listening");
-    Ok(ServerHandle { addr, stopper, thread: Some(thread) })
+    Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker })
 }
 
-/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully.
+/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully. Prints
+/// `listening on ADDR` once the socket is bound.
 pub fn run(config: Config) -> io::Result<()> {
+    run_with(config, |addr| {
+        println!("listening on {addr}");
+        io::stdout().flush()
+    })
+}
+
+/// Like [`run`], but calls `ready` with the bound address instead of printing it.
+pub fn run_with(
+    config: Config,
+    ready: impl FnOnce(SocketAddr) -> io::Result<()>,
+) -> io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     // Registered before the socket is bound, so a signal that arrives right after the
     // `listening` line is never lost to the default handler.
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     let server = start(config)?;
-    println!("listening on {}", server.addr());
-    io::stdout().flush()?;
+    ready(server.addr())?;
     let stopper = server.stopper();
     let signals_handle = signals.handle();
     std::thread::Builder::new().name("signals".into()).spawn(move || {

@@ -174,6 +174,11 @@ impl Mailbox {
         self.waker.wake();
     }
 
+    /// Returns true if and only if a push did not fit: the owner should disconnect.
+    pub fn overflowed(&self) -> bool {
+        self.lock().overflowed
+    }
+
     /// Bytes waiting in the mailbox.
     pub fn queued_bytes(&self) -> usize {
         self.lock().bytes

@@ -1,10 +1,11 @@
 //! The `server` binary: parse flags, set up logging, run.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use server::{Backend, Config, Protocol};
 use shared::Limits;
 
@@ -17,7 +18,33 @@ use shared::Limits;
 ///
 /// Example: server --backend thread --port 15000
 #[derive(Parser, Debug)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Stop a server started with --daemon: send SIGTERM to the process named in its pid file
+    /// and wait for it to exit.
+    ///
+    /// Example: server stop --pidfile /tmp/switchboard.pid
+    Stop {
+        /// The pid file the daemon was started with.
+        #[arg(long)]
+        pidfile: PathBuf,
+
+        /// Seconds to wait for the process to exit.
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+    },
+}
+
+#[derive(clap::Args, Debug)]
 struct Args {
     /// Concurrency model serving the connections.
     #[arg(long, value_enum, default_value = "thread")]
@@ -75,6 +102,33 @@ struct Args {
     #[arg(long)]
     threads: Option<usize>,
 
+    /// Close connections idle for SECS seconds, except subscribers (0 = never, like Redis).
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    timeout: f64,
+
+    /// Log a one-line stats summary (rates, connections, drops) every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    stats_interval: Option<f64>,
+
+    /// Serve Prometheus metrics on http://BIND:PORT/metrics.
+    #[arg(long, value_name = "PORT")]
+    metrics_port: Option<u16>,
+
+    /// Run in the background as a Unix daemon (detached from the terminal, working directory
+    /// `/`); prints `listening on ADDR` once it serves. Needs --pidfile; stop it with
+    /// `server stop --pidfile PATH`.
+    #[arg(long, requires = "pidfile")]
+    daemon: bool,
+
+    /// With --daemon: where to write the daemon's process id. Starting is refused while the
+    /// file names a live process; the file is removed at exit.
+    #[arg(long)]
+    pidfile: Option<PathBuf>,
+
+    /// With --daemon: file the logs are appended to (default: discarded).
+    #[arg(long, requires = "daemon")]
+    log_file: Option<PathBuf>,
+
     /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -98,14 +152,74 @@ fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    if !(args.shutdown_timeout.is_finite() && args.shutdown_timeout >= 0.0) {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Cmd::Stop { pidfile, timeout }) => stop(&pidfile, timeout),
+        None => serve(cli.args),
+    }
+}
+
+fn stop(pidfile: &std::path::Path, timeout: f64) -> ExitCode {
+    let Some(timeout) = seconds(timeout) else {
+        eprintln!("server: --timeout must be a number of seconds >= 0");
+        return ExitCode::from(2);
+    };
+    match server::daemon::stop(pidfile, timeout) {
+        Ok(pid) => {
+            println!("stopped (pid {pid})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn seconds(value: f64) -> Option<Duration> {
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value))
+}
+
+fn serve(args: Args) -> ExitCode {
+    let Some(shutdown_timeout) = seconds(args.shutdown_timeout) else {
         eprintln!("server: --shutdown-timeout must be a number of seconds >= 0");
         return ExitCode::from(2);
-    }
+    };
+    let stats_interval = match args.stats_interval.map(seconds) {
+        Some(Some(d)) if d.is_zero() => None,
+        Some(None) => {
+            eprintln!("server: --stats-interval must be a number of seconds >= 0");
+            return ExitCode::from(2);
+        }
+        other => other.flatten(),
+    };
+    let idle_timeout = match seconds(args.timeout) {
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d),
+        None => {
+            eprintln!("server: --timeout must be a number of seconds >= 0");
+            return ExitCode::from(2);
+        }
+    };
+    // Detach first: fork must happen before any thread exists.
+    let mut daemon = match (&args.pidfile, args.daemon) {
+        (Some(pidfile), true) => match server::daemon::daemonize(pidfile, args.log_file.as_deref())
+        {
+            Ok(daemon) => Some(daemon),
+            Err(e) => {
+                eprintln!("server: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(daemon.is_none())
+        .init();
     let config = Config {
         bind: args.bind,
         port: args.port,
@@ -118,16 +232,28 @@ fn main() -> ExitCode {
         },
         max_clients: args.max_clients,
         client_output_buffer_limit: args.client_output_buffer_limit,
-        shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
+        shutdown_timeout,
         stack_size: args.stack_size,
         workers: args.workers,
         queue_depth: args.queue_depth,
         threads: args.threads,
+        idle_timeout,
+        stats_interval,
+        metrics_port: args.metrics_port,
     };
-    match server::run(config) {
+    let result = match daemon.as_mut() {
+        Some(daemon) => server::run_with(config, |addr| daemon.ready(addr)),
+        None => server::run(config),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("server: {e}");
+            tracing::error!("{e}");
+            if let Some(daemon) = daemon.as_mut() {
+                daemon.failed(&e.to_string());
+            } else {
+                eprintln!("server: {e}");
+            }
             ExitCode::FAILURE
         }
     }

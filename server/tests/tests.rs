@@ -12,6 +12,9 @@ macro_rules! backend_tests {
             $(#[$meta])*
             fn run($backend: server::Backend) $body
             #[test] fn thread() { run(server::Backend::Thread) }
+            #[test] fn pool() { run(server::Backend::Pool) }
+            #[test] fn queue() { run(server::Backend::Queue) }
+            #[test] fn event() { run(server::Backend::Event) }
         }
     )*};
 }
@@ -20,7 +23,11 @@ mod util;
 
 mod clients;
 mod commands;
+mod daemon;
 mod echo;
 mod errors;
+mod faults;
 mod load;
+mod ops;
+mod pool;
 mod pubsub;

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use crate::{ServerContext, Shutdown};
 
+pub mod event;
+pub mod pool;
+pub mod queue;
 pub mod thread;
 
 /// A concurrency model, chosen with `--backend`.
@@ -16,22 +19,34 @@ pub mod thread;
 pub enum Backend {
     /// One OS thread per connection, blocking in one poll over socket and mailbox.
     Thread,
+    /// A fixed pool of worker threads (`--workers`); a connection holds a worker until it
+    /// closes, extra connections wait in the pool's queue.
+    Pool,
+    /// One poller thread handing ready connections through a bounded queue (`--queue-depth`)
+    /// to a fixed set of workers (`--workers`); a full queue refuses new connections.
+    Queue,
+    /// Schedulers (one thread each) running connections as coroutines over a poller.
+    Event,
 }
 
 impl Backend {
     /// Every backend, in the order reports list them.
-    pub const ALL: &'static [Backend] = &[Backend::Thread];
+    pub const ALL: &'static [Backend] =
+        &[Backend::Thread, Backend::Pool, Backend::Queue, Backend::Event];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Thread => "thread",
+            Backend::Pool => "pool",
+            Backend::Queue => "queue",
+            Backend::Event => "event",
         }
     }
 
     /// Returns true if and only if the backend opens extra listeners on the same port.
     pub(crate) fn reuses_port(self) -> bool {
-        false
+        self == Backend::Event
     }
 
     /// Serves `listener` with this model until `shutdown`.
@@ -43,6 +58,9 @@ impl Backend {
     ) -> io::Result<()> {
         match self {
             Backend::Thread => thread::serve(listener, ctx, shutdown),
+            Backend::Pool => pool::serve(listener, ctx, shutdown),
+            Backend::Queue => queue::serve(listener, ctx, shutdown),
+            Backend::Event => event::serve(listener, ctx, shutdown),
         }
     }
 }

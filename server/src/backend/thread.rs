@@ -10,19 +10,29 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::blocking::{accept_loop, serve_connection};
+use crate::blocking::{accept_loop, admit, serve_admitted};
 use crate::{ServerContext, Shutdown};
 
 /// Serves every connection on a thread of its own until `shutdown`.
 pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
     accept_loop(&listener, &ctx, &shutdown, |stream| {
         let peer = stream.peer_addr().ok();
+        // The session is opened here, before the thread exists, so a shutdown that waits for
+        // sessions to end never misses a connection whose thread has not started yet.
+        let conn = match admit(stream, &ctx) {
+            Ok(Some(conn)) => conn,
+            Ok(None) => return, // refused
+            Err(e) => {
+                tracing::warn!(?peer, "cannot admit a connection: {e}");
+                return;
+            }
+        };
         let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
         let spawned = std::thread::Builder::new()
             .name("conn".into())
             .stack_size(ctx.config.stack_size)
             .spawn(move || {
-                if let Err(e) = serve_connection(stream, &ctx, &shutdown) {
+                if let Err(e) = serve_admitted(conn, &ctx, &shutdown) {
                     tracing::debug!(?peer, "connection error: {e}");
                 }
             });

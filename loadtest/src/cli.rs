@@ -1,0 +1,286 @@
+//! The command line: `compare` (the main job), `run` (one scenario against one server) and
+//! `merge` (combine histogram files from several load generators).
+
+use crate::scenarios::{Config, PingCommand, Rate, Scenario};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Latency and throughput of Switchboard's backends (or any RESP server), measured honestly.
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Start `server` once per backend, run the same scenario against each, write a report.
+    Compare(CompareArgs),
+    /// Run one scenario against a running server.
+    Run(RunArgs),
+    /// Merge `--hist-out` files from several load generators into one report.
+    Merge(MergeArgs),
+}
+
+/// What to run and how hard (shared by `run` and `compare`).
+#[derive(Clone, Debug, Args)]
+pub struct ScenarioArgs {
+    /// The workload.
+    #[arg(long, value_enum, default_value = "pubsub")]
+    pub scenario: Scenario,
+    /// Total requests (pubsub: publishes) per second on a fixed timetable, or `max` for closed
+    /// loop saturation.
+    #[arg(long, default_value = "5000")]
+    pub rate: Rate,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Seconds of measured load.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds to wait for replies still in flight at the end (then they count as unanswered).
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+    /// Connections (echo, ping; default 10) or idle connections (idle; default 1000).
+    #[arg(short, long)]
+    pub connections: Option<usize>,
+    /// Message size in bytes (echo messages, ECHO arguments, pubsub payloads, at least 32).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Requests per write (echo, ping).
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    /// What the ping scenario sends.
+    #[arg(long, value_enum, default_value = "ping")]
+    pub command: PingCommand,
+    /// Publisher connections (pubsub).
+    #[arg(long, default_value_t = 2)]
+    pub publishers: usize,
+    /// Subscriber connections (pubsub); subscriber j listens on topic j % topics.
+    #[arg(long, default_value_t = 50)]
+    pub subscribers: usize,
+    /// Topics (pubsub).
+    #[arg(long, default_value_t = 10)]
+    pub topics: usize,
+    /// Connections carrying the measured PINGs (idle).
+    #[arg(long, default_value_t = 4)]
+    pub active: usize,
+    /// Sender threads for open-loop request/response scenarios.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Microseconds before each slot when senders stop sleeping and yield in a loop.
+    #[arg(long, default_value_t = 50)]
+    pub spin_us: u64,
+    /// Repeat the run over several rates or connection counts: `rate=1000,5000,max` or
+    /// `connections=10,100,1000` (pubsub: subscribers).
+    #[arg(long)]
+    pub sweep: Option<Sweep>,
+}
+
+impl ScenarioArgs {
+    /// The run these arguments describe, against `addr`.
+    pub fn config(&self, addr: &str) -> Config {
+        let connections = self.connections.unwrap_or(match self.scenario {
+            Scenario::Idle => 1000,
+            _ => 10,
+        });
+        Config {
+            scenario: self.scenario,
+            addr: addr.to_string(),
+            rate: self.rate,
+            warmup_s: self.warmup,
+            duration_s: self.duration,
+            drain_s: self.drain,
+            connections,
+            size: self.size,
+            pipeline: self.pipeline,
+            command: self.command,
+            publishers: self.publishers,
+            subscribers: self.subscribers,
+            topics: self.topics,
+            active: self.active,
+            server_pid: None,
+            threads: self.threads,
+            spin_us: self.spin_us,
+        }
+    }
+}
+
+/// What a sweep varies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SweepParam {
+    Rate,
+    Connections,
+}
+
+/// `--sweep PARAM=V1,V2,...`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    pub param: SweepParam,
+    pub values: Vec<String>,
+}
+
+impl std::str::FromStr for Sweep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Sweep, String> {
+        let (name, list) =
+            s.split_once('=').ok_or("expected PARAM=V1,V2,... (rate= or connections=)")?;
+        let param = match name {
+            "rate" => SweepParam::Rate,
+            "connections" | "conns" | "subscribers" => SweepParam::Connections,
+            other => return Err(format!("cannot sweep {other:?}: use rate or connections")),
+        };
+        let values: Vec<String> =
+            list.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            return Err("the sweep has no values".into());
+        }
+        let sweep = Sweep { param, values };
+        // Check every value now rather than in the middle of a long run.
+        let probe = Config::default();
+        for v in &sweep.values {
+            sweep.apply(&probe, v)?;
+        }
+        Ok(sweep)
+    }
+}
+
+impl Sweep {
+    /// `base` with this sweep's parameter set to `value`.
+    pub fn apply(&self, base: &Config, value: &str) -> Result<Config, String> {
+        let mut cfg = base.clone();
+        match self.param {
+            SweepParam::Rate => cfg.rate = value.parse()?,
+            SweepParam::Connections => {
+                let n: usize = value.parse().map_err(|_| format!("not a count: {value:?}"))?;
+                match cfg.scenario {
+                    Scenario::Pubsub => cfg.subscribers = n,
+                    _ => cfg.connections = n,
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// A short name for one point: `rate=5000`.
+    pub fn point_name(&self, value: &str) -> String {
+        let name = match self.param {
+            SweepParam::Rate => "rate",
+            SweepParam::Connections => "connections",
+        };
+        format!("{name}={value}")
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// The server, `host:port`.
+    #[arg(long, default_value = "127.0.0.1:15000")]
+    pub addr: String,
+    /// The name of this server in the output (default: the address).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// The server's pid: its CPU time, and memory per connection in the idle scenario.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Write every figure as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print CSV (a header and one row per run) instead of the table.
+    #[arg(long)]
+    pub csv: bool,
+    /// Write the latency histograms (HdrHistogram V2 base64) for `loadtest merge`.
+    #[arg(long)]
+    pub hist_out: Option<PathBuf>,
+}
+
+/// An external server compared alongside the backends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Against {
+    pub name: String,
+    pub addr: String,
+}
+
+impl std::str::FromStr for Against {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Against, String> {
+        match s.split_once('=') {
+            Some((name, addr)) if !name.is_empty() && !addr.is_empty() => {
+                Ok(Against { name: name.into(), addr: addr.into() })
+            }
+            _ => Err("expected NAME=HOST:PORT, e.g. redis=127.0.0.1:6379".into()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Backends to start (default: all the server knows: thread,pool,queue,event).
+    #[arg(long, value_delimiter = ',')]
+    pub backends: Vec<String>,
+    /// The server binary (default: `server` next to this executable).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Extra arguments for every server started (repeatable), e.g. `--server-arg=--workers=8`.
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
+    /// Also measure an external server, e.g. `redis=127.0.0.1:6379` (repeatable).
+    #[arg(long)]
+    pub against: Vec<Against>,
+    /// Directory for report.md, report.json, the SVG plots and the server logs.
+    #[arg(long, default_value = "results/compare")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Files written with `run --hist-out`.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write every figure as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print CSV instead of the table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sweeps_parse_and_apply() {
+        let s: Sweep = "rate=1000,max".parse().unwrap();
+        assert_eq!(s.values, ["1000", "max"]);
+        let base = Config { scenario: Scenario::Pubsub, ..Config::default() };
+        assert_eq!(s.apply(&base, "max").unwrap().rate, Rate::Max);
+        let c: Sweep = "connections=5".parse().unwrap();
+        assert_eq!(c.apply(&base, "5").unwrap().subscribers, 5);
+        assert_eq!(c.point_name("5"), "connections=5");
+        assert!("rate=fast".parse::<Sweep>().is_err());
+        assert!("size=1".parse::<Sweep>().is_err());
+        assert!("rate=".parse::<Sweep>().is_err());
+    }
+
+    #[test]
+    fn defaults_make_a_pubsub_run() {
+        let cli = Cli::parse_from(["loadtest", "compare", "--against", "redis=127.0.0.1:6379"]);
+        let Cmd::Compare(args) = cli.command else { panic!("not compare") };
+        let cfg = args.scenario.config("x:1");
+        assert_eq!(cfg.scenario, Scenario::Pubsub);
+        assert_eq!(args.against, [Against { name: "redis".into(), addr: "127.0.0.1:6379".into() }]);
+        assert!("noequals".parse::<Against>().is_err());
+    }
+}

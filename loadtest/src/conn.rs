@@ -1,0 +1,174 @@
+//! Blocking sockets that speak RESP through `shared`: a reply reader that keeps partial frames
+//! between reads, a small request/reply connection for setup work, and `INFO` parsing.
+
+use shared::resp::{encode_command, parse_frame};
+use shared::Frame;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+/// Collects bytes from a socket and hands out whole frames (or whole fixed-size echo messages).
+#[derive(Debug, Default)]
+pub struct ReplyBuf {
+    buf: Vec<u8>,
+    /// Index of the first byte not consumed yet; always `<= buf.len()`.
+    pos: usize,
+}
+
+impl ReplyBuf {
+    /// An empty buffer.
+    pub fn new() -> ReplyBuf {
+        ReplyBuf { buf: Vec::with_capacity(64 * 1024), pos: 0 }
+    }
+
+    /// Reads once from `stream` into the buffer; returns what `read` returned (0 is EOF).
+    pub fn fill(&mut self, stream: &mut impl Read) -> io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 32 * 1024 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + 64 * 1024, 0);
+        let got = stream.read(&mut self.buf[old..]);
+        self.buf.truncate(old + *got.as_ref().unwrap_or(&0));
+        got
+    }
+
+    /// The next whole frame, `Ok(None)` if it has not fully arrived.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        match parse_frame(&self.buf[self.pos..]) {
+            Ok(Some((frame, used))) => {
+                self.pos += used;
+                Ok(Some(frame))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        }
+    }
+
+    /// The next `n` raw bytes, if that many have arrived.
+    pub fn next_bytes(&mut self, n: usize) -> Option<&[u8]> {
+        if self.buf.len() - self.pos < n {
+            return None;
+        }
+        self.pos += n;
+        Some(&self.buf[self.pos - n..self.pos])
+    }
+}
+
+/// Returns true if and only if `e` is what a read or write timeout produces.
+pub fn timed_out(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Connects with `TCP_NODELAY` (latency tools must not wait for Nagle).
+pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// A connection for setup and bookkeeping: one command, one reply.
+pub struct RespConn {
+    pub stream: TcpStream,
+    replies: ReplyBuf,
+}
+
+impl RespConn {
+    /// Connects to `addr`; replies that take longer than 10 s are an error.
+    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<RespConn> {
+        let stream = connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(RespConn { stream, replies: ReplyBuf::new() })
+    }
+
+    /// Sends one command.
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<()> {
+        let mut out = Vec::new();
+        encode_command(&mut out, args);
+        self.stream.write_all(&out)
+    }
+
+    /// Waits for the next frame.
+    pub fn read_frame(&mut self) -> io::Result<Frame> {
+        loop {
+            if let Some(frame) = self.replies.next_frame()? {
+                return Ok(frame);
+            }
+            if self.replies.fill(&mut self.stream)? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+    }
+
+    /// Sends one command and waits for its reply.
+    pub fn request<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Frame> {
+        self.send(args)?;
+        self.read_frame()
+    }
+
+    /// Gives the socket back with the bytes read past the last frame, for a reader thread.
+    pub fn into_parts(self) -> (TcpStream, ReplyBuf) {
+        (self.stream, self.replies)
+    }
+}
+
+/// The `key:value` fields of an `INFO` reply (section headers and blank lines skipped).
+pub fn parse_info(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The server's pub/sub delivery counters from `INFO stats`: `(delivered, dropped)`, each
+/// `None` when the server does not report it (redis-server reports neither).
+pub fn pubsub_counters(addr: &str) -> io::Result<(Option<u64>, Option<u64>)> {
+    let mut conn = RespConn::connect(addr)?;
+    let text = match conn.request(&["INFO", "stats"])? {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+    };
+    let fields = parse_info(&text);
+    let get = |k: &str| fields.get(k).and_then(|v| v.parse().ok());
+    Ok((get("pubsub_delivered"), get("pubsub_dropped")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_fields_are_parsed() {
+        let text = "# Stats\r\ntotal_connections_received:3\r\npubsub_delivered:10\r\n\r\n\
+                    pubsub_dropped:2\r\n# Other\r\nx:y:z\r\n";
+        let f = parse_info(text);
+        assert_eq!(f["pubsub_delivered"], "10");
+        assert_eq!(f["pubsub_dropped"], "2");
+        assert_eq!(f["x"], "y:z");
+        assert!(!f.contains_key("# Stats"));
+    }
+
+    #[test]
+    fn frames_split_across_reads_come_out_whole() {
+        let wire = b"+PONG\r\n$5\r\nhello\r\n:42\r\n".to_vec();
+        let mut rb = ReplyBuf::new();
+        let mut frames = Vec::new();
+        for chunk in wire.chunks(3) {
+            rb.fill(&mut &chunk[..]).unwrap();
+            while let Some(f) = rb.next_frame().unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(
+            frames,
+            vec![Frame::Simple("PONG".into()), Frame::bulk("hello"), Frame::Integer(42)]
+        );
+        assert_eq!(rb.next_bytes(1), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! Switchboard's load generator. It speaks RESP through `shared`, so it measures any RESP
+//! server (redis-server included) the same way it measures our backends.
+//!
+//! - [`cli`]: the command line (`compare`, `run`, `merge`).
+//! - [`pacing`]: the open-loop timetable and the precise wait for each slot.
+//! - [`scenarios`]: `echo`, `ping`, `pubsub`, `idle`, and the request/response engine.
+//! - [`hist`]: HdrHistograms per worker, merging, summaries, the V2 base64 form.
+//! - [`conn`]: blocking RESP sockets and `INFO` parsing.
+//! - [`progress`]: the live progress bar.
+//! - [`report`]: the table, CSV, JSON, histogram files, merged reports, `report.md`.
+//! - [`plot`]: the SVG charts.
+//! - [`compare`]: starting servers per backend and writing the report directory.
+//! - [`sys`]: CPU time, resident memory, file-descriptor limit, machine description.
+
+pub mod cli;
+pub mod compare;
+pub mod conn;
+pub mod hist;
+pub mod pacing;
+pub mod plot;
+pub mod progress;
+pub mod report;
+pub mod scenarios;
+pub mod sys;

@@ -1,0 +1,116 @@
+//! `loadtest`: parse the command line and hand over to the library.
+
+use anyhow::Context;
+use clap::Parser;
+use loadtest::cli::{Cli, Cmd};
+use loadtest::report::{self, csv_row, text_table, CSV_HEADER};
+use loadtest::scenarios;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let argv: Vec<String> = std::env::args().collect();
+    match cli.command {
+        Cmd::Compare(args) => {
+            let doc = loadtest::compare::compare(&args, &argv)?;
+            let base: Vec<_> = doc.entries.iter().filter_map(|e| e.run.clone()).collect();
+            print!("{}", text_table(&base));
+            let swept: Vec<_> = doc.entries.iter().flat_map(|e| e.sweep.clone()).collect();
+            if !swept.is_empty() {
+                print!("\n{}", text_table(&swept));
+            }
+            for e in doc.entries.iter().filter(|e| e.status != "ok") {
+                println!("{}: {}", e.name, e.status);
+            }
+            println!("report: {}", args.out.join("report.md").display());
+        }
+        Cmd::Run(args) => {
+            let base = args.scenario.config(&args.addr);
+            let base = scenarios::Config { server_pid: args.server_pid, ..base };
+            let label = args.label.clone().unwrap_or_else(|| args.addr.clone());
+            let mut reports = Vec::new();
+            match &args.scenario.sweep {
+                None => reports.push(scenarios::run(&base, &label)?),
+                Some(sweep) => {
+                    for v in &sweep.values {
+                        let cfg = sweep.apply(&base, v).map_err(anyhow::Error::msg)?;
+                        reports.push(scenarios::run(
+                            &cfg,
+                            &format!("{label} {}", sweep.point_name(v)),
+                        )?);
+                    }
+                }
+            }
+            print_reports(&reports, args.csv);
+            if let Some(path) = &args.json {
+                if reports.len() == 1 {
+                    report::write_json(path, &reports[0])?;
+                } else {
+                    report::write_json(path, &reports)?;
+                }
+            }
+            if let Some(path) = &args.hist_out {
+                let last = reports.last().context("no run")?;
+                report::write_hist_file(path, last)?;
+            }
+        }
+        Cmd::Merge(args) => {
+            let parts = args
+                .files
+                .iter()
+                .map(|f| report::read_hist_file(f))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let merged = report::merge_reports(parts)?;
+            print_reports(std::slice::from_ref(&merged), args.csv);
+            if let Some(path) = &args.json {
+                report::write_json(path, &merged)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_reports(reports: &[scenarios::RunReport], csv: bool) {
+    if csv {
+        println!("{CSV_HEADER}");
+        for r in reports {
+            println!("{}", csv_row(r));
+        }
+        return;
+    }
+    print!("{}", text_table(reports));
+    for r in reports {
+        if let Some(p) = &r.pubsub {
+            println!(
+                "{}: published {}, PUBLISH replies sum {}, received {}, server dropped {}, lost {}, duplicates {}, reordered {}, accounting {}",
+                r.label,
+                p.published,
+                p.publish_replies_sum,
+                p.received,
+                p.server_dropped.map_or("n/a".into(), |d| d.to_string()),
+                p.lost,
+                p.duplicates,
+                p.reordered,
+                if p.accounting_ok { "ok" } else { "MISMATCH" }
+            );
+        }
+        if let Some(i) = &r.idle {
+            println!(
+                "{}: {} idle connections opened ({} errors), alive {} -> {}, server memory per connection {}",
+                r.label,
+                i.opened,
+                i.connect_errors,
+                i.alive_at_start,
+                i.alive_at_end,
+                i.bytes_per_connection.map_or("n/a".into(), |b| format!("{:.0} B", b))
+            );
+        }
+        println!(
+            "{}: sent {}, replies {}, measured {}, errors {}, unanswered {}, send lag p99 {}, loadtest CPU {:.2} s ({:.0}%)",
+            r.label, r.sent, r.replies, r.measured, r.errors, r.unanswered,
+            report::fmt_us(r.send_lag_us.p99), r.tool_cpu_s, r.tool_cpu_pct
+        );
+        for n in r.notes.iter().chain(&r.error_samples) {
+            println!("{}: note: {n}", r.label);
+        }
+    }
+}

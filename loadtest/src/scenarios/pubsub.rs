@@ -1,0 +1,482 @@
+//! `pubsub`: P publishers and S subscribers over T topics.
+//!
+//! Subscriber `j` subscribes to topic `j % T`; publisher `p` sends its `k`-th message to topic
+//! `(p + k) % T`, all publishers together at `--rate` messages per second (open loop). Every
+//! payload starts with a 32-byte header: publisher, topic, a sequence number per (publisher,
+//! topic), and the scheduled and actual send times, so each subscriber measures
+//! publish-to-delivery latency from the scheduled time and counts every lost, duplicated or
+//! reordered message with a [`SeqTracker`] per publisher.
+//!
+//! At the end the counts must add up: the sum of `PUBLISH` replies (receivers per message) is
+//! what subscribers received plus what the server reports it dropped (`INFO stats`
+//! `pubsub_dropped`, taken as 0 when the server does not report it).
+
+use super::engine::{self, Replies, Requests};
+use super::{Extra, Outcome, Plan, Recorder, RunCtx};
+use crate::conn::{pubsub_counters, timed_out, ReplyBuf, RespConn};
+use crate::hist::Summary;
+use crate::progress::Live;
+use serde::{Deserialize, Serialize};
+use shared::resp::encode_command;
+use shared::Frame;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Bytes of the header every payload starts with; the smallest allowed `--size`.
+pub const HEADER_LEN: usize = 32;
+
+/// The header of one published message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub publisher: u32,
+    pub topic: u32,
+    pub seq: u64,
+    /// Scheduled send time, nanoseconds after the run's epoch.
+    pub sched_ns: u64,
+    /// Actual send time, nanoseconds after the run's epoch.
+    pub sent_ns: u64,
+}
+
+impl Header {
+    /// Appends this header, padded to `size` bytes, to `out`.
+    pub fn encode(&self, size: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.publisher.to_le_bytes());
+        out.extend_from_slice(&self.topic.to_le_bytes());
+        out.extend_from_slice(&self.seq.to_le_bytes());
+        out.extend_from_slice(&self.sched_ns.to_le_bytes());
+        out.extend_from_slice(&self.sent_ns.to_le_bytes());
+        out.resize(out.len() + size.saturating_sub(HEADER_LEN), b'.');
+    }
+
+    /// Reads the header at the start of `payload`.
+    pub fn decode(payload: &[u8]) -> Option<Header> {
+        let u32_at = |i: usize| Some(u32::from_le_bytes(payload.get(i..i + 4)?.try_into().ok()?));
+        let u64_at = |i: usize| Some(u64::from_le_bytes(payload.get(i..i + 8)?.try_into().ok()?));
+        Some(Header {
+            publisher: u32_at(0)?,
+            topic: u32_at(4)?,
+            seq: u64_at(8)?,
+            sched_ns: u64_at(16)?,
+            sent_ns: u64_at(24)?,
+        })
+    }
+}
+
+/// Tracks the sequence numbers of one stream (one publisher on one topic) as seen by one
+/// subscriber, which expects `0, 1, 2, ...`.
+#[derive(Clone, Debug, Default)]
+pub struct SeqTracker {
+    /// One past the highest sequence number seen.
+    next: u64,
+    /// Gaps below `next` not filled yet: start -> end (exclusive), never overlapping.
+    missing: BTreeMap<u64, u64>,
+    /// Distinct sequence numbers seen.
+    pub unique: u64,
+    /// Sequence numbers seen again.
+    pub duplicates: u64,
+    /// Sequence numbers that arrived after a higher one (they filled a gap).
+    pub reordered: u64,
+}
+
+impl SeqTracker {
+    /// Notes that `seq` arrived.
+    pub fn observe(&mut self, seq: u64) {
+        if seq >= self.next {
+            if seq > self.next {
+                self.missing.insert(self.next, seq);
+            }
+            self.next = seq + 1;
+            self.unique += 1;
+            return;
+        }
+        if let Some((&start, &end)) = self.missing.range(..=seq).next_back() {
+            if seq < end {
+                self.missing.remove(&start);
+                if start < seq {
+                    self.missing.insert(start, seq);
+                }
+                if seq + 1 < end {
+                    self.missing.insert(seq + 1, end);
+                }
+                self.unique += 1;
+                self.reordered += 1;
+                return;
+            }
+        }
+        self.duplicates += 1;
+    }
+
+    /// Sequence numbers below the highest seen that have not arrived (yet).
+    pub fn gaps(&self) -> u64 {
+        self.missing.iter().map(|(s, e)| e - s).sum()
+    }
+
+    /// Messages lost if the publisher sent `sent` of them (`0..sent`), trailing ones included.
+    pub fn lost(&self, sent: u64) -> u64 {
+        sent.saturating_sub(self.unique)
+    }
+}
+
+/// What one subscriber saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriberStats {
+    pub topic: usize,
+    /// Messages published on its topic.
+    pub expected: u64,
+    /// Distinct messages received.
+    pub received: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// The server closed the connection (for example as a slow consumer).
+    pub disconnected: bool,
+}
+
+/// The pub/sub figures of a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PubsubStats {
+    pub publishers: usize,
+    pub subscribers: usize,
+    pub topics: usize,
+    /// PUBLISH commands sent (warmup included).
+    pub published: u64,
+    /// Sum of the PUBLISH replies: deliveries the server accepted.
+    pub publish_replies_sum: u64,
+    /// Distinct messages received by all subscribers.
+    pub received: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// Server counters (deltas over the run), when `INFO stats` reports them.
+    pub server_delivered: Option<u64>,
+    pub server_dropped: Option<u64>,
+    /// `publish_replies_sum == received + server_dropped` (dropped taken as 0 if unknown).
+    pub accounting_ok: bool,
+    /// PUBLISH round-trip latency from the scheduled time, µs.
+    pub publish_rtt_us: Summary,
+    pub per_subscriber: Vec<SubscriberStats>,
+}
+
+fn topic_name(t: usize) -> String {
+    format!("loadtest:topic:{t}")
+}
+
+/// Writes PUBLISH commands with numbered, timestamped payloads.
+struct Publishers {
+    /// Next sequence number per publisher and topic; publishers are disjoint between senders.
+    next_seq: Arc<Vec<Vec<AtomicU64>>>,
+    /// Messages each publisher has sent so far (to pick its next topic).
+    count: Vec<u64>,
+    topics: Vec<String>,
+    size: usize,
+    plan: Plan,
+    payload: Vec<u8>,
+}
+
+impl Requests for Publishers {
+    fn write(&mut self, publisher: usize, sched: Instant, out: &mut Vec<u8>) {
+        let t = (publisher as u64 + self.count[publisher]) as usize % self.topics.len();
+        self.count[publisher] += 1;
+        let seq = self.next_seq[publisher][t].fetch_add(1, Ordering::Relaxed);
+        let header = Header {
+            publisher: publisher as u32,
+            topic: t as u32,
+            seq,
+            sched_ns: self.plan.nanos(sched),
+            sent_ns: self.plan.nanos(Instant::now()),
+        };
+        self.payload.clear();
+        header.encode(self.size, &mut self.payload);
+        encode_command(out, &[b"PUBLISH", self.topics[t].as_bytes(), &self.payload]);
+    }
+}
+
+/// Checks PUBLISH replies and adds up the receiver counts.
+struct PublishReplies(Arc<AtomicU64>);
+
+impl Replies for PublishReplies {
+    fn take(&mut self, buf: &mut ReplyBuf) -> io::Result<Option<Result<(), String>>> {
+        Ok(buf.next_frame()?.map(|frame| match frame {
+            Frame::Integer(n) if n >= 0 => {
+                self.0.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Frame::Error(e) => Err(format!("PUBLISH error reply: {e}")),
+            other => Err(format!("unexpected PUBLISH reply: {other:?}")),
+        }))
+    }
+}
+
+/// The server's `(delivered, dropped)` counters, when it reports them.
+type Counters = (Option<u64>, Option<u64>);
+
+/// Runs the scenario.
+pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
+    let cfg = ctx.cfg.clone();
+    let (p, s, t) = (cfg.publishers.max(1), cfg.subscribers, cfg.topics.max(1));
+    if cfg.size < HEADER_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("pubsub payloads need --size >= {HEADER_LEN}"),
+        ));
+    }
+    let mut notes = Vec::new();
+    // Subscribe everybody before anything is published, so every message has its receivers.
+    let mut subs = Vec::with_capacity(s);
+    for j in 0..s {
+        let mut conn = RespConn::connect(&cfg.addr)?;
+        let topic = topic_name(j % t);
+        match conn.request(&["SUBSCRIBE", topic.as_str()])? {
+            Frame::Array(items) | Frame::Push(items)
+                if items.first() == Some(&Frame::bulk("subscribe")) => {}
+            other => {
+                return Err(io::Error::other(format!("SUBSCRIBE answered {other:?}")));
+            }
+        }
+        subs.push(conn.into_parts());
+    }
+    let pubs = super::ping::open(&cfg.addr, p)?;
+    let before = pubsub_counters(&cfg.addr).ok();
+
+    let plan = ctx.begin();
+    let expected_per_topic: Arc<OnceLock<Vec<u64>>> = Arc::new(OnceLock::new());
+    let mut sub_threads = Vec::with_capacity(s);
+    for (j, (stream, buf)) in subs.into_iter().enumerate() {
+        let rec = Recorder::new(&plan, &ctx.live);
+        let expected = expected_per_topic.clone();
+        sub_threads.push(
+            std::thread::Builder::new()
+                .name(format!("sub-{j}"))
+                .spawn(move || subscriber(stream, buf, j % t, p, rec, &plan, &expected))?,
+        );
+    }
+    let next_seq: Arc<Vec<Vec<AtomicU64>>> =
+        Arc::new((0..p).map(|_| (0..t).map(|_| AtomicU64::new(0)).collect()).collect());
+    let replies_sum = Arc::new(AtomicU64::new(0));
+    // PUBLISH round trips are not what the progress bar shows: give them their own live slots.
+    let publish_live = Live::default();
+    let publish = engine::drive(
+        pubs,
+        |_| Publishers {
+            next_seq: next_seq.clone(),
+            count: vec![0; p],
+            topics: (0..t).map(topic_name).collect(),
+            size: cfg.size,
+            plan,
+            payload: Vec::with_capacity(cfg.size),
+        },
+        |_| PublishReplies(replies_sum.clone()),
+        &plan,
+        &publish_live,
+    );
+    // Even if publishing failed, tell the subscribers what was sent so they can stop.
+    let sent: Vec<Vec<u64>> = next_seq
+        .iter()
+        .map(|row| row.iter().map(|a| a.load(Ordering::Relaxed)).collect())
+        .collect();
+    let per_topic: Vec<u64> = (0..t).map(|topic| sent.iter().map(|row| row[topic]).sum()).collect();
+    let _ = expected_per_topic.set(per_topic.clone());
+    let mut deliveries = Outcome::default();
+    let mut per_subscriber = Vec::with_capacity(s);
+    for th in sub_threads {
+        let (out, trackers, disconnected, topic) = th.join().expect("subscriber panicked");
+        deliveries.absorb(out);
+        let mut st = SubscriberStats {
+            topic,
+            expected: per_topic[topic],
+            disconnected,
+            ..Default::default()
+        };
+        for (publisher, tr) in trackers.iter().enumerate() {
+            st.received += tr.unique;
+            st.lost += tr.lost(sent[publisher][topic]);
+            st.duplicates += tr.duplicates;
+            st.reordered += tr.reordered;
+        }
+        per_subscriber.push(st);
+    }
+    ctx.finish();
+    let publish = publish?;
+
+    let after = pubsub_counters(&cfg.addr).ok();
+    let delta = |f: fn(&Counters) -> Option<u64>| match (&before, &after) {
+        (Some(b), Some(a)) => Some(f(a)?.saturating_sub(f(b)?)),
+        _ => None,
+    };
+    let server_delivered = delta(|c| c.0);
+    let server_dropped = delta(|c| c.1);
+    if server_dropped.is_none() {
+        notes.push(
+            "the server's INFO stats has no pubsub_dropped: the accounting takes its drops as 0"
+                .to_string(),
+        );
+    }
+    let received: u64 = per_subscriber.iter().map(|s| s.received).sum();
+    let replies = replies_sum.load(Ordering::Relaxed);
+    let stats = PubsubStats {
+        publishers: p,
+        subscribers: s,
+        topics: t,
+        published: publish.sent,
+        publish_replies_sum: replies,
+        received,
+        lost: per_subscriber.iter().map(|s| s.lost).sum(),
+        duplicates: per_subscriber.iter().map(|s| s.duplicates).sum(),
+        reordered: per_subscriber.iter().map(|s| s.reordered).sum(),
+        server_delivered,
+        server_dropped,
+        accounting_ok: replies == received + server_dropped.unwrap_or(0),
+        publish_rtt_us: Summary::of(&publish.latency),
+        per_subscriber,
+    };
+    if !stats.accounting_ok {
+        notes.push(format!(
+            "accounting mismatch: PUBLISH replies sum {} != received {} + dropped {}",
+            replies,
+            received,
+            server_dropped.unwrap_or(0)
+        ));
+    }
+    // The run's latency is publish-to-delivery; its counts and lag are the publishers'.
+    let fanout = if t == 0 { 0.0 } else { s as f64 / t as f64 };
+    let out = Outcome {
+        latency: deliveries.latency,
+        uncorrected: deliveries.uncorrected,
+        lag: publish.lag,
+        sent: publish.sent,
+        replies: publish.replies,
+        errors: publish.errors + deliveries.errors,
+        unanswered: publish.unanswered,
+        samples: publish.samples.into_iter().chain(deliveries.samples).take(5).collect(),
+    };
+    Ok((out, Extra { pubsub: Some(stats), idle: None, notes, fanout: Some(fanout) }))
+}
+
+/// One subscriber's loop: reads `message` frames until it has every message published on its
+/// topic or the drain deadline passes.
+fn subscriber(
+    mut stream: TcpStream,
+    mut buf: ReplyBuf,
+    topic: usize,
+    publishers: usize,
+    mut rec: Recorder,
+    plan: &Plan,
+    expected: &OnceLock<Vec<u64>>,
+) -> (Outcome, Vec<SeqTracker>, bool, usize) {
+    let mut trackers = vec![SeqTracker::default(); publishers];
+    let mut disconnected = false;
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut now = Instant::now();
+    'run: loop {
+        loop {
+            let frame = match buf.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    rec.out.error(format!("unreadable message: {e}"));
+                    break 'run;
+                }
+            };
+            let items = match frame {
+                Frame::Array(items) | Frame::Push(items) => items,
+                other => {
+                    rec.out.error(format!("unexpected frame while subscribed: {other:?}"));
+                    continue;
+                }
+            };
+            let header = match items.as_slice() {
+                [Frame::Bulk(kind), _, Frame::Bulk(payload)] if kind.as_ref() == b"message" => {
+                    Header::decode(payload)
+                }
+                _ => {
+                    rec.out.error(format!("unexpected frame while subscribed: {items:?}"));
+                    continue;
+                }
+            };
+            match header {
+                Some(h) if h.topic as usize == topic && (h.publisher as usize) < publishers => {
+                    rec.delivery(plan.instant(h.sched_ns), plan.instant(h.sent_ns), now);
+                    trackers[h.publisher as usize].observe(h.seq);
+                }
+                _ => rec.out.error("a message that no publisher of this run sent"),
+            }
+        }
+        if let Some(per_topic) = expected.get() {
+            let unique: u64 = trackers.iter().map(|t| t.unique).sum();
+            if unique >= per_topic[topic] {
+                break;
+            }
+        }
+        if Instant::now() >= plan.drain_until {
+            break;
+        }
+        match buf.fill(&mut stream) {
+            Ok(0) => {
+                rec.out.error("subscriber disconnected by the server");
+                disconnected = true;
+                break;
+            }
+            Ok(_) => now = Instant::now(),
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                rec.out.error(format!("subscriber read failed: {e}"));
+                disconnected = true;
+                break;
+            }
+        }
+    }
+    (rec.out, trackers, disconnected, topic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_stream_has_nothing_to_report() {
+        let mut t = SeqTracker::default();
+        (0..100).for_each(|s| t.observe(s));
+        assert_eq!((t.unique, t.duplicates, t.reordered, t.gaps(), t.lost(100)), (100, 0, 0, 0, 0));
+    }
+
+    #[test]
+    fn gaps_duplicates_and_reordering_are_told_apart() {
+        let mut t = SeqTracker::default();
+        for s in [0, 1, 4, 5, 2, 5, 9, 3, 0] {
+            t.observe(s);
+        }
+        // 6, 7, 8 never came; 2 and 3 came late; 5 and 0 came twice.
+        assert_eq!(t.unique, 7);
+        assert_eq!(t.reordered, 2);
+        assert_eq!(t.duplicates, 2);
+        assert_eq!(t.gaps(), 3);
+        // 10 and 11 were sent too but never arrived: trailing losses count.
+        assert_eq!(t.lost(12), 5);
+    }
+
+    #[test]
+    fn a_late_message_inside_a_gap_splits_it() {
+        let mut t = SeqTracker::default();
+        t.observe(10); // 0..10 missing
+        t.observe(5);
+        assert_eq!(t.gaps(), 9);
+        t.observe(0);
+        t.observe(9);
+        t.observe(5); // now a duplicate
+        assert_eq!((t.unique, t.reordered, t.duplicates, t.gaps()), (4, 3, 1, 7));
+    }
+
+    #[test]
+    fn headers_round_trip_and_pad_to_size() {
+        let h = Header { publisher: 3, topic: 7, seq: 1 << 40, sched_ns: 123, sent_ns: 456 };
+        let mut out = Vec::new();
+        h.encode(100, &mut out);
+        assert_eq!(out.len(), 100);
+        assert_eq!(Header::decode(&out), Some(h));
+        assert_eq!(Header::decode(&out[..31]), None);
+    }
+}

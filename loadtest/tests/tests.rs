@@ -1,0 +1,344 @@
+//! Integration tests: every scenario for about a second against a real server (redis-server,
+//! skipped with a note when it is not installed), an in-test echo server, and an in-test RESP
+//! server that stalls once, to prove a paused server shows up in the percentiles.
+
+use bytes::BytesMut;
+use clap::Parser;
+use loadtest::cli::{Cli, Cmd};
+use loadtest::scenarios::{self, Config, PingCommand, Rate, Scenario};
+use shared::{Limits, RequestParser};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A redis-server on a free port, killed on drop.
+struct Redis {
+    child: Child,
+    addr: String,
+}
+
+impl Redis {
+    /// Starts redis-server and waits for its "Ready to accept connections" log line; `None`
+    /// (with a note) when redis-server is not installed.
+    #[track_caller]
+    fn start() -> Option<Redis> {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("note: redis-server not available ({e}); skipping this test");
+                return None;
+            }
+        };
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            let line = lines.next().expect("redis-server exited before it was ready").unwrap();
+            if line.contains("Ready to accept connections") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Some(Redis { child, addr: format!("127.0.0.1:{port}") })
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An echo server on a free port: every byte comes back.
+fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    if stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A RESP server that answers every request with `+PONG`, except that before answering
+/// request number `stall_at` (counted over all connections) it stops for `stall`.
+fn stalling_server(stall_at: usize, stall: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let count = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut parser = RequestParser::new(Limits::default());
+                let mut input = BytesMut::new();
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    input.extend_from_slice(&buf[..n]);
+                    let mut out = Vec::new();
+                    while let Some(_args) = parser.next_request(&mut input).unwrap() {
+                        if count.fetch_add(1, Ordering::SeqCst) + 1 == stall_at {
+                            std::thread::sleep(stall); // the injected stall, not synchronisation
+                        }
+                        out.extend_from_slice(b"+PONG\r\n");
+                    }
+                    if stream.write_all(&out).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A short run: 0.2 s warmup, 1 s measured.
+fn short(scenario: Scenario, addr: &str) -> Config {
+    Config {
+        scenario,
+        addr: addr.to_string(),
+        rate: Rate::Fixed(2000.0),
+        warmup_s: 0.2,
+        duration_s: 1.0,
+        drain_s: 5.0,
+        connections: 4,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn ping_counts_add_up() {
+    let Some(redis) = Redis::start() else { return };
+    let r = scenarios::run(&short(Scenario::Ping, &redis.addr), "redis").unwrap();
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(r.replies, r.sent);
+    assert_eq!(r.sent, 2400); // 1.2 s on the timetable at 2000/s
+    assert_eq!(r.measured, 2000); // the slots after warmup
+    assert!(r.latency_us.p50 > 0 && r.latency_us.max >= r.latency_us.p99);
+}
+
+#[test]
+fn pipelined_echo_commands_count_every_request() {
+    let Some(redis) = Redis::start() else { return };
+    let cfg = Config {
+        command: PingCommand::Echo,
+        size: 100,
+        pipeline: 4,
+        ..short(Scenario::Ping, &redis.addr)
+    };
+    let r = scenarios::run(&cfg, "redis").unwrap();
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(r.replies, r.sent);
+    assert_eq!(r.measured, 2000);
+}
+
+#[test]
+fn closed_loop_answers_everything_it_sends() {
+    let Some(redis) = Redis::start() else { return };
+    let cfg = Config { rate: Rate::Max, connections: 2, ..short(Scenario::Ping, &redis.addr) };
+    let r = scenarios::run(&cfg, "redis").unwrap();
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(r.replies, r.sent);
+    assert!(r.measured > 0 && r.target_rate.is_none());
+}
+
+#[test]
+fn pubsub_loses_nothing_at_a_modest_rate_and_the_accounting_adds_up() {
+    let Some(redis) = Redis::start() else { return };
+    let cfg = Config {
+        publishers: 2,
+        subscribers: 6,
+        topics: 3,
+        rate: Rate::Fixed(1000.0),
+        ..short(Scenario::Pubsub, &redis.addr)
+    };
+    let r = scenarios::run(&cfg, "redis").unwrap();
+    let p = r.pubsub.as_ref().unwrap();
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(p.published, 1200);
+    // Two subscribers per topic: every message reaches two of them.
+    assert_eq!(p.publish_replies_sum, 2 * p.published);
+    assert_eq!(p.received, p.publish_replies_sum);
+    assert_eq!((p.lost, p.duplicates, p.reordered), (0, 0, 0));
+    assert!(p.accounting_ok);
+    assert!(p.per_subscriber.iter().all(|s| s.received == s.expected && s.expected == 400));
+    // redis-server reports no drop counter: noted, and counted as 0.
+    assert_eq!(p.server_dropped, None);
+    assert!(r.notes.iter().any(|n| n.contains("pubsub_dropped")));
+    assert_eq!(r.measured, 2 * 1000); // deliveries of the messages scheduled after warmup
+}
+
+#[test]
+fn idle_connections_stay_open_and_memory_is_measured() {
+    let Some(redis) = Redis::start() else { return };
+    let cfg = Config {
+        connections: 200,
+        active: 2,
+        server_pid: Some(redis.child.id()),
+        ..short(Scenario::Idle, &redis.addr)
+    };
+    let r = scenarios::run(&cfg, "redis").unwrap();
+    let i = r.idle.as_ref().unwrap();
+    assert_eq!((i.opened, i.alive_at_start, i.alive_at_end), (200, 200, 200));
+    assert!(i.bytes_per_connection.is_some() && i.rss_after_kib.is_some());
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(r.replies, r.sent);
+    assert!(r.server_cpu_s.is_some());
+}
+
+#[test]
+fn echo_counts_add_up() {
+    let addr = echo_server();
+    let cfg = Config { size: 128, ..short(Scenario::Echo, &addr) };
+    let r = scenarios::run(&cfg, "echo").unwrap();
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(r.replies, r.sent);
+    assert_eq!(r.measured, 2000);
+}
+
+#[test]
+fn a_server_paused_for_200ms_shows_up_in_p99() {
+    let addr = stalling_server(300, Duration::from_millis(200));
+    let cfg = Config {
+        warmup_s: 0.0,
+        connections: 1,
+        threads: 1,
+        rate: Rate::Fixed(1000.0),
+        ..short(Scenario::Ping, &addr)
+    };
+    let r = scenarios::run(&cfg, "stall").unwrap();
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    // ~200 requests were scheduled during the pause: about 20% of the run waited 0-200 ms.
+    assert!(r.latency_us.p99 >= 150_000, "p99 {} µs", r.latency_us.p99);
+    assert!(r.latency_us.max >= 190_000, "max {} µs", r.latency_us.max);
+    assert!(r.latency_us.p90 >= 10_000, "p90 {} µs", r.latency_us.p90);
+}
+
+#[test]
+fn compare_writes_a_report_with_unavailable_backends_and_an_external_server() {
+    let Some(redis) = Redis::start() else { return };
+    let out = std::env::temp_dir().join(format!("loadtest-compare-{}", std::process::id()));
+    let against = format!("redis={}", redis.addr);
+    let argv = [
+        "loadtest",
+        "compare",
+        "--scenario",
+        "ping",
+        "--rate",
+        "1000",
+        "--warmup",
+        "0.1",
+        "--duration",
+        "0.5",
+        "--backends",
+        "thread",
+        "--server-bin",
+        "/nonexistent/server",
+        "--against",
+        &against,
+        "--sweep",
+        "rate=500,1500",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let Cmd::Compare(args) = Cli::parse_from(argv).command else { panic!("not compare") };
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let doc = loadtest::compare::compare(&args, &argv).unwrap();
+    assert_eq!(doc.entries.len(), 2);
+    assert!(doc.entries[0].status.starts_with("unavailable"), "{}", doc.entries[0].status);
+    let redis_entry = &doc.entries[1];
+    assert_eq!(redis_entry.status, "ok");
+    assert_eq!(redis_entry.sweep.len(), 2);
+    assert_eq!(redis_entry.run.as_ref().unwrap().unanswered, 0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| redis |") && md.contains("latency.svg") && md.contains("throughput.svg")
+    );
+    assert!(md.contains("`thread`: unavailable"));
+    for file in ["report.json", "latency.svg", "throughput.svg"] {
+        assert!(out.join(file).exists(), "{file} missing");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn runs_from_two_generators_merge_on_the_command_line() {
+    let addr = echo_server();
+    let dir = std::env::temp_dir().join(format!("loadtest-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_loadtest");
+    let files: Vec<_> = (0..2).map(|i| dir.join(format!("gen{i}.hdr"))).collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(bin)
+                .args([
+                    "run",
+                    "--scenario",
+                    "echo",
+                    "--addr",
+                    &addr,
+                    "--rate",
+                    "500",
+                    "--warmup",
+                    "0.1",
+                    "--duration",
+                    "0.5",
+                ])
+                .arg("--hist-out")
+                .arg(f)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let json = dir.join("merged.json");
+    let out =
+        Command::new(bin).arg("merge").args(&files).arg("--json").arg(&json).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("merged (2 runs)"), "{text}");
+    let merged: scenarios::RunReport =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(merged.measured, 2 * 250);
+    assert_eq!(merged.target_rate, Some(1000.0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unreachable_servers_are_an_error_naming_the_address() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let err = scenarios::run(&short(Scenario::Ping, &addr), "x").unwrap_err();
+    assert!(format!("{err:#}").contains(&addr), "{err:#}");
+}

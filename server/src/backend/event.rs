@@ -1,0 +1,731 @@
+//! `event`: N single-threaded schedulers, each running its connections as coroutines.
+//!
+//! Each scheduler thread owns a `polling::Poller`, its own `SO_REUSEPORT` listener (the kernel
+//! spreads new connections over the schedulers), a slab of connections whose index is the
+//! poller key, and a ready queue. A connection is an explicit state machine rather than an
+//! `async fn`, but it is still the generator-style coroutine of the recipe: a resumable unit
+//! that keeps its own state between turns (readiness seen, output backlog, session), that the
+//! scheduler resumes when its readiness arrives, that runs one bounded turn (one read of at most
+//! 64 KiB, feed the session, drain the mailbox, write everything pending in one `write`) and
+//! then parks on read or write readiness. Interest is level-triggered and `modify`d only when it
+//! changes (no reading past the output high-water mark, write interest only while output is
+//! blocked), so a request costs one `read` and one `write` and no `epoll_ctl`: oneshot interest
+//! would re-arm after every event, and edge triggering would need an extra read until
+//! `WouldBlock` not to miss a FIN that arrived with the last request. Publishers on other
+//! schedulers reach a connection through its mailbox, whose waker pushes the connection's key
+//! onto its scheduler's remote queue and calls `Poller::notify` when that queue was empty: a
+//! pollable queue. Idle connections hold no buffers: the read buffer and the output buffer
+//! belong to the scheduler, and a connection keeps output of its own only while its socket
+//! does not take it all.
+//!
+//! It wins with many connections, idle or busy: a fixed number of threads (`--threads`, one per
+//! CPU by default), a few hundred bytes per idle connection, replies and messages coalesced
+//! into few writes, and no context switch between a request and its reply. It loses when one
+//! connection's work is long (everything else on its scheduler waits for the turn to end), and
+//! when the kernel spreads the load unevenly: a busy scheduler never hands connections to an
+//! idle one.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::mem;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use polling::{Event, Events, PollMode, Poller};
+
+use crate::blocking::OUTPUT_HIGH_WATER;
+use crate::mailbox::Wake;
+use crate::session::{Session, Status};
+use crate::stats::add;
+use crate::{refuse, ServerContext, Shutdown};
+
+/// Poller key of the scheduler's listener.
+const LISTENER: usize = 0;
+/// Poller key of the shutdown descriptor.
+const SHUTDOWN: usize = 1;
+/// Poller key of the connection in slab slot 0; slot `i` has key `FIRST_CONN + i`.
+const FIRST_CONN: usize = 2;
+
+/// Size of the scheduler's read buffer, shared by all its connections: also the most one
+/// connection reads in one turn, so that none can hold the others up.
+const READ_BUF: usize = 64 * 1024;
+/// Most connections accepted in one turn of the loop.
+const ACCEPT_BATCH: usize = 256;
+/// How long accepting pauses when the process is out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+/// An output buffer larger than this is freed rather than kept for the next connection.
+const KEEP_OUT: usize = 1024 * 1024;
+
+/// Ids of schedulers, unique in the process (0 means "not a scheduler thread").
+static NEXT_SCHEDULER: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// The id of the scheduler running on this thread, 0 if none.
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Serves `listener` (and one more `SO_REUSEPORT` listener per extra scheduler) with
+/// `--threads` schedulers until `shutdown`, then until every connection closed or the shutdown
+/// timeout passed.
+pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+    let threads = ctx
+        .config
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let addr = listener.local_addr()?;
+    let first = Scheduler::new(listener, &ctx, &shutdown)?;
+    let mut others = Vec::with_capacity(threads - 1);
+    for _ in 1..threads {
+        others.push(Scheduler::new(crate::bind_listener(addr, true)?, &ctx, &shutdown)?);
+    }
+    let mut handles = Vec::with_capacity(others.len());
+    for (i, scheduler) in others.into_iter().enumerate() {
+        let spawned =
+            std::thread::Builder::new().name(format!("event-{}", i + 1)).spawn(|| scheduler.run());
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            // Its listener is closed with it: the kernel routes new connections to the others.
+            Err(e) => tracing::warn!("cannot start scheduler {}: {e}", i + 1),
+        }
+    }
+    let mut result = first.run();
+    for handle in handles {
+        let r = handle.join().unwrap_or_else(|_| Err(io::Error::other("scheduler panicked")));
+        if let Err(e) = r {
+            tracing::error!("scheduler failed: {e}");
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    result
+}
+
+/// What a scheduler shares with the wakers of its connections' mailboxes.
+struct Shared {
+    /// This scheduler's id (see [`CURRENT`]).
+    id: usize,
+    poller: Poller,
+    /// Keys of connections whose mailbox woke them, pushed from any thread (the remote ready
+    /// queue). Whoever makes it non-empty from another thread notifies the poller.
+    woken: Mutex<Vec<usize>>,
+}
+
+/// The waker handed to a connection's mailbox: schedules connection `key` on its scheduler.
+struct TaskWake {
+    shared: Arc<Shared>,
+    key: usize,
+}
+
+impl Wake for TaskWake {
+    fn wake(&self) {
+        let shared = &*self.shared;
+        let was_empty = {
+            let mut woken = shared.woken.lock().unwrap_or_else(|e| e.into_inner());
+            woken.push(self.key);
+            woken.len() == 1
+        };
+        // On the scheduler's own thread (a publish to a neighbour) no notification is needed:
+        // the scheduler looks at `woken` before it next waits.
+        if was_empty && CURRENT.with(Cell::get) != shared.id {
+            if let Err(e) = shared.poller.notify() {
+                tracing::error!("cannot wake scheduler: {e}");
+            }
+        }
+    }
+}
+
+/// One connection: the coroutine's saved state between turns.
+struct Conn {
+    stream: TcpStream,
+    session: Session,
+    /// Output the socket did not take yet; empty (and unallocated) whenever the connection is
+    /// caught up, so idle connections hold no buffer.
+    out: Vec<u8>,
+    /// `Open` until the session or shutdown asks to close after flushing (`Close`).
+    status: Status,
+    /// The poller reported the socket readable since the last read.
+    readable: bool,
+    /// False from a write that would block until the poller reports the socket writable.
+    writable: bool,
+    /// The mailbox woke the connection and was not drained since.
+    mail: bool,
+    /// True if and only if the connection's key is in the ready queue.
+    queued: bool,
+    /// The interest registered with the poller.
+    interest: Interest,
+}
+
+/// Readiness a connection waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Interest {
+    read: bool,
+    write: bool,
+}
+
+impl Interest {
+    fn event(self, key: usize) -> Event {
+        match (self.read, self.write) {
+            (true, true) => Event::all(key),
+            (true, false) => Event::readable(key),
+            (false, true) => Event::writable(key),
+            (false, false) => Event::none(key),
+        }
+    }
+}
+
+/// What a connection asks of the scheduler at the end of a turn.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// Wait for readiness or a mailbox wake.
+    Park,
+    /// Close it.
+    Done,
+}
+
+/// Buffers one scheduler lends to the connection whose turn it is.
+struct Scratch {
+    input: Box<[u8]>,
+    /// An empty output buffer, kept allocated between turns.
+    out: Vec<u8>,
+}
+
+struct Scheduler {
+    ctx: Arc<ServerContext>,
+    shutdown: Shutdown,
+    shared: Arc<Shared>,
+    /// `None` once shutdown began.
+    listener: Option<TcpListener>,
+    /// Set while accepting is paused because the process ran out of descriptors.
+    accept_resume: Option<Instant>,
+    /// The slab: slot `i` holds the connection with key `FIRST_CONN + i`.
+    conns: Vec<Option<Conn>>,
+    /// Empty slots of `conns`.
+    free: Vec<usize>,
+    /// Connections in `conns`.
+    live: usize,
+    /// Keys of connections to run, each at most once (see [`Conn::queued`]).
+    ready: VecDeque<usize>,
+    /// Swapped with `shared.woken` to take the remote wakes without allocating.
+    woken: Vec<usize>,
+    events: Events,
+    scratch: Scratch,
+    /// When shutdown began, the moment remaining connections are abandoned.
+    deadline: Option<Instant>,
+}
+
+impl Scheduler {
+    fn new(
+        listener: TcpListener,
+        ctx: &Arc<ServerContext>,
+        shutdown: &Shutdown,
+    ) -> io::Result<Scheduler> {
+        listener.set_nonblocking(true)?;
+        let shared = Arc::new(Shared {
+            id: NEXT_SCHEDULER.fetch_add(1, Ordering::Relaxed),
+            poller: Poller::new()?,
+            woken: Mutex::new(Vec::new()),
+        });
+        // SAFETY: the listener is deleted from the poller before it is dropped (`begin_stop` and
+        // `Drop for Scheduler`).
+        unsafe {
+            shared.poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)?
+        };
+        // SAFETY: the shutdown descriptor is shared with the server and outlives the scheduler,
+        // which deletes it from the poller when it is dropped.
+        unsafe { shared.poller.add(shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN))? };
+        Ok(Scheduler {
+            ctx: ctx.clone(),
+            shutdown: shutdown.clone(),
+            shared,
+            listener: Some(listener),
+            accept_resume: None,
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            ready: VecDeque::new(),
+            woken: Vec::new(),
+            events: Events::new(),
+            scratch: Scratch { input: vec![0; READ_BUF].into_boxed_slice(), out: Vec::new() },
+            deadline: None,
+        })
+    }
+
+    /// The scheduler loop: wait for readiness, run the ready connections, until shutdown is
+    /// complete.
+    fn run(mut self) -> io::Result<()> {
+        CURRENT.with(|c| c.set(self.shared.id));
+        loop {
+            self.take_woken();
+            let timeout =
+                if self.ready.is_empty() { self.next_timer() } else { Some(Duration::ZERO) };
+            self.events.clear();
+            self.shared.poller.wait(&mut self.events, timeout)?;
+            let mut accept = false;
+            for event in self.events.iter() {
+                match event.key {
+                    LISTENER => accept = true,
+                    SHUTDOWN => {} // seen through the flag below
+                    key => {
+                        let Some(conn) = slot(&mut self.conns, key) else { continue };
+                        conn.readable |= event.readable;
+                        conn.writable |= event.writable;
+                        schedule(&mut self.ready, conn, key);
+                    }
+                }
+            }
+            self.take_woken();
+            if self.shutdown.is_triggered() && self.deadline.is_none() {
+                self.begin_stop();
+            }
+            if self.accept_resume.is_some_and(|at| Instant::now() >= at) {
+                self.resume_accepting();
+            }
+            if accept {
+                self.accept();
+            }
+            // One round over the connections that were ready when it began.
+            for _ in 0..self.ready.len() {
+                let Some(key) = self.ready.pop_front() else { break };
+                self.run_turn(key);
+            }
+            if let Some(deadline) = self.deadline {
+                if self.live == 0 {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    tracing::warn!(left = self.live, "shutdown timeout: abandoning connections");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// How long the poller may sleep: until the shutdown deadline or the end of an accept
+    /// back-off, whichever is first.
+    fn next_timer(&self) -> Option<Duration> {
+        let now = Instant::now();
+        [self.deadline, self.accept_resume]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Moves the connections woken by their mailboxes into the ready queue.
+    fn take_woken(&mut self) {
+        mem::swap(
+            &mut *self.shared.woken.lock().unwrap_or_else(|e| e.into_inner()),
+            &mut self.woken,
+        );
+        for key in self.woken.drain(..) {
+            // A key whose connection is gone (or was replaced) is a harmless spurious wake.
+            if let Some(conn) = slot(&mut self.conns, key) {
+                conn.mail = true;
+                schedule(&mut self.ready, conn, key);
+            }
+        }
+    }
+
+    /// Accepts up to a batch of connections.
+    fn accept(&mut self) {
+        for _ in 0..ACCEPT_BATCH {
+            let Some(listener) = &self.listener else { return };
+            match listener.accept() {
+                Ok((stream, _)) => self.admit(stream),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // The pending connection stays in the backlog and the listener readable:
+                    // stop watching it for a moment instead of spinning on it.
+                    tracing::warn!("accept: {e}; retrying shortly");
+                    if let Err(e) = self.shared.poller.modify(listener, Event::none(LISTENER)) {
+                        tracing::error!("cannot pause the listener: {e}");
+                    }
+                    self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+                // A connection that died in the backlog concerns that connection only.
+                Err(e) => tracing::debug!("accept: {e}"),
+            }
+        }
+    }
+
+    fn resume_accepting(&mut self) {
+        self.accept_resume = None;
+        if let Some(listener) = &self.listener {
+            let interest = Event::readable(LISTENER);
+            if let Err(e) = self.shared.poller.modify_with_mode(listener, interest, PollMode::Level)
+            {
+                tracing::error!("cannot resume the listener: {e}");
+            }
+        }
+    }
+
+    /// Gives `stream` a session and a slot, or refuses it.
+    fn admit(&mut self, stream: TcpStream) {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        let key = FIRST_CONN + index;
+        let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
+        let session = match self.ctx.open_session(waker) {
+            Ok(session) => session,
+            Err(why) => {
+                self.free.push(index);
+                refuse(stream, &why);
+                return;
+            }
+        };
+        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
+            tracing::debug!("cannot set up a connection: {e}");
+            self.free.push(index);
+            return;
+        }
+        // SAFETY: a connection's stream is deleted from the poller before it is dropped
+        // (`close` and `Drop for Scheduler`), and it is only dropped with its slot.
+        let interest = Interest { read: true, write: false };
+        let added = unsafe {
+            self.shared.poller.add_with_mode(&stream, interest.event(key), PollMode::Level)
+        };
+        if let Err(e) = added {
+            tracing::warn!("cannot watch a connection: {e}");
+            self.free.push(index);
+            return;
+        }
+        self.conns[index] = Some(Conn {
+            stream,
+            session,
+            out: Vec::new(),
+            status: Status::Open,
+            readable: false,
+            writable: true,
+            mail: false,
+            queued: false,
+            interest,
+        });
+        self.live += 1;
+    }
+
+    /// Starts the graceful shutdown: no more accepting, and every connection runs once more
+    /// to take its mailbox's last messages and close.
+    fn begin_stop(&mut self) {
+        self.deadline = Some(Instant::now() + self.ctx.config.shutdown_timeout);
+        self.accept_resume = None;
+        if let Some(listener) = self.listener.take() {
+            if let Err(e) = self.shared.poller.delete(&listener) {
+                tracing::error!("cannot unwatch the listener: {e}");
+            }
+        }
+        for (index, conn) in self.conns.iter_mut().enumerate() {
+            if let Some(conn) = conn {
+                schedule(&mut self.ready, conn, FIRST_CONN + index);
+            }
+        }
+    }
+
+    /// Resumes connection `key` for one turn.
+    fn run_turn(&mut self, key: usize) {
+        let Some(conn) = slot(&mut self.conns, key) else { return };
+        conn.queued = false;
+        if conn.turn(&mut self.scratch, &self.ctx, self.deadline.is_some()) == Turn::Park {
+            let wanted = conn.wanted();
+            if wanted == conn.interest {
+                return;
+            }
+            let event = wanted.event(key);
+            match self.shared.poller.modify_with_mode(&conn.stream, event, PollMode::Level) {
+                Ok(()) => {
+                    conn.interest = wanted;
+                    return;
+                }
+                Err(e) => tracing::debug!(conn = conn.session.id(), "cannot watch: {e}"),
+            }
+        }
+        self.close(key);
+    }
+
+    /// Closes connection `key` and frees its slot.
+    fn close(&mut self, key: usize) {
+        let index = key - FIRST_CONN;
+        if let Some(conn) = self.conns[index].take() {
+            if let Err(e) = self.shared.poller.delete(&conn.stream) {
+                tracing::debug!("cannot unwatch a connection: {e}");
+            }
+            self.free.push(index);
+            self.live -= 1;
+            // Dropping the session leaves its subscriptions and accounts for its messages.
+            drop(conn);
+        }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        // Every source leaves the poller before it is closed.
+        for key in FIRST_CONN..FIRST_CONN + self.conns.len() {
+            self.close(key);
+        }
+        if let Some(listener) = &self.listener {
+            let _ = self.shared.poller.delete(listener);
+        }
+        let _ = self.shared.poller.delete(self.shutdown.fd());
+    }
+}
+
+/// The connection with poller key `key`, if that slot is in use.
+fn slot(conns: &mut [Option<Conn>], key: usize) -> Option<&mut Conn> {
+    conns.get_mut(key.checked_sub(FIRST_CONN)?)?.as_mut()
+}
+
+/// Puts `conn` (key `key`) in the ready queue unless it is there already.
+fn schedule(ready: &mut VecDeque<usize>, conn: &mut Conn, key: usize) {
+    if !conn.queued {
+        conn.queued = true;
+        ready.push_back(key);
+    }
+}
+
+impl Conn {
+    /// One turn of the coroutine, with the scheduler's buffers.
+    fn turn(&mut self, scratch: &mut Scratch, ctx: &ServerContext, stopping: bool) -> Turn {
+        // Output goes to the connection's own backlog if it has one, else to the shared buffer.
+        let mut out = if self.out.is_empty() {
+            mem::take(&mut scratch.out)
+        } else {
+            mem::take(&mut self.out)
+        };
+        let turn = self.run(&mut out, &mut scratch.input, ctx, stopping);
+        if out.is_empty() || turn == Turn::Done {
+            out.clear();
+            if out.capacity() > scratch.out.capacity() && out.capacity() <= KEEP_OUT {
+                scratch.out = out;
+            }
+        } else {
+            self.out = out;
+        }
+        turn
+    }
+
+    fn run(
+        &mut self,
+        out: &mut Vec<u8>,
+        input: &mut [u8],
+        ctx: &ServerContext,
+        stop: bool,
+    ) -> Turn {
+        if stop && self.status == Status::Open {
+            // Shutdown: deliver what is already in the mailbox, then close.
+            if self.session.on_mailbox(out) == Status::Abort {
+                return Turn::Done;
+            }
+            self.mail = false;
+            self.status = Status::Close;
+        }
+        // Level-triggered: input left after this read is reported again on the next wait.
+        if mem::take(&mut self.readable)
+            && self.status == Status::Open
+            && out.len() < OUTPUT_HIGH_WATER
+        {
+            match self.stream.read(input) {
+                Ok(0) => return Turn::Done, // the peer is gone
+                Ok(n) => {
+                    self.status = self.session.on_bytes(&input[..n], out);
+                    if self.status == Status::Abort {
+                        return Turn::Done;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    tracing::debug!(conn = self.session.id(), "read: {e}");
+                    return Turn::Done;
+                }
+            }
+        }
+        // Past the high-water mark messages wait in the mailbox, unless it overflowed: then
+        // `on_mailbox` takes the last of them (at most the mailbox's limit) and says `Abort`.
+        if self.mail
+            && self.status == Status::Open
+            && (out.len() < OUTPUT_HIGH_WATER || self.session.overflowed())
+        {
+            self.mail = false;
+            if self.session.on_mailbox(out) == Status::Abort {
+                return Turn::Done;
+            }
+        }
+        self.flush(out, ctx)
+    }
+
+    /// Writes `out` (one `write` when the socket takes it all) and decides what comes next.
+    fn flush(&mut self, out: &mut Vec<u8>, ctx: &ServerContext) -> Turn {
+        if !out.is_empty() && self.writable {
+            match write_some(&mut self.stream, out) {
+                Ok(n) => {
+                    add(&ctx.stats.bytes_out, n as u64);
+                    if n == out.len() {
+                        out.clear();
+                        self.session.on_flushed();
+                    } else {
+                        out.drain(..n);
+                        self.writable = false;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(conn = self.session.id(), "write: {e}");
+                    return Turn::Done;
+                }
+            }
+        }
+        if self.status != Status::Open && out.is_empty() {
+            Turn::Done
+        } else {
+            Turn::Park
+        }
+    }
+
+    /// The readiness to wait for after a turn: input while the connection takes requests and
+    /// its backlog is under the high-water mark, writability while it has a backlog.
+    fn wanted(&self) -> Interest {
+        Interest {
+            read: self.status == Status::Open && self.out.len() < OUTPUT_HIGH_WATER,
+            write: !self.out.is_empty(),
+        }
+    }
+}
+
+/// Writes as much of `buf` as the socket takes without blocking; returns how much it took.
+fn write_some(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match stream.write(&buf[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+
+    use crate::stats::get;
+    use crate::{start, Backend, Config, ServerHandle};
+
+    fn server(change: impl FnOnce(&mut Config)) -> ServerHandle {
+        let mut config = Config { backend: Backend::Event, port: 0, ..Config::default() };
+        change(&mut config);
+        start(config).expect("server starts")
+    }
+
+    fn command(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        shared::resp::encode_command(&mut out, args);
+        out
+    }
+
+    /// Reads one CRLF-terminated line.
+    fn line(reader: &mut BufReader<TcpStream>) -> String {
+        let mut text = String::new();
+        reader.read_line(&mut text).expect("read");
+        text
+    }
+
+    #[test]
+    fn a_peer_that_pipelines_megabytes_before_reading_gets_every_reply() {
+        let server = server(|c| c.threads = Some(2));
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        let requests = 300_000;
+        let mut writer = stream.try_clone().unwrap();
+        // More replies than the socket buffers and the output high-water mark hold together:
+        // the connection must stop reading, drain its backlog, and resume.
+        let sender = std::thread::spawn(move || {
+            writer.write_all(&b"PING\r\n".repeat(requests)).unwrap();
+        });
+        let mut replies = vec![0; requests * b"+PONG\r\n".len()];
+        stream.read_exact(&mut replies).unwrap();
+        sender.join().unwrap();
+        assert!(replies.chunks(7).all(|r| r == b"+PONG\r\n"));
+    }
+
+    #[test]
+    fn a_subscriber_that_stops_reading_is_cut_off_and_accounted() {
+        let server = server(|c| {
+            c.threads = Some(2);
+            c.client_output_buffer_limit = 64 * 1024;
+        });
+        let mut subscriber = TcpStream::connect(server.addr()).unwrap();
+        subscriber.write_all(&command(&[b"SUBSCRIBE", b"slow"])).unwrap();
+        let mut sub = BufReader::new(subscriber.try_clone().unwrap());
+        for want in ["*3\r\n", "$9\r\n", "subscribe\r\n", "$4\r\n", "slow\r\n", ":1\r\n"] {
+            assert_eq!(line(&mut sub), want);
+        }
+        // The subscriber reads nothing more; publish until it is gone (a reply of 0).
+        let publisher = TcpStream::connect(server.addr()).unwrap();
+        let mut replies = BufReader::new(publisher.try_clone().unwrap());
+        let mut publisher = publisher;
+        let publish = command(&[b"PUBLISH", b"slow", &[b'x'; 4096]]);
+        let mut published = 0;
+        loop {
+            publisher.write_all(&publish).unwrap();
+            published += 1;
+            match line(&mut replies).as_str() {
+                ":1\r\n" => assert!(published < 100_000, "the subscriber was never cut off"),
+                ":0\r\n" => break,
+                other => panic!("unexpected reply {other:?}"),
+            }
+        }
+        // Its connection ends once what the kernel buffered is read.
+        let mut rest = Vec::new();
+        let _ = sub.read_to_end(&mut rest);
+        let ctx = server.context().clone();
+        drop(server);
+        let s = &ctx.stats;
+        assert_eq!(get(&s.slow_consumers), 1);
+        assert!(get(&s.dropped) > 0);
+        assert_eq!(get(&s.published_receivers), get(&s.delivered) + get(&s.dropped));
+    }
+
+    #[test]
+    fn messages_cross_schedulers_to_every_subscriber() {
+        let server = server(|c| c.threads = Some(4));
+        let mut subs: Vec<BufReader<TcpStream>> = (0..64)
+            .map(|_| {
+                let mut s = TcpStream::connect(server.addr()).unwrap();
+                s.write_all(&command(&[b"SUBSCRIBE", b"news"])).unwrap();
+                let mut r = BufReader::new(s);
+                for _ in 0..6 {
+                    line(&mut r);
+                }
+                r
+            })
+            .collect();
+        let mut publisher = TcpStream::connect(server.addr()).unwrap();
+        let mut replies = BufReader::new(publisher.try_clone().unwrap());
+        for i in 0..50 {
+            publisher
+                .write_all(&command(&[b"PUBLISH", b"news", format!("m{i}").as_bytes()]))
+                .unwrap();
+            assert_eq!(line(&mut replies), ":64\r\n");
+        }
+        for sub in &mut subs {
+            for i in 0..50 {
+                let frame: Vec<String> = (0..7).map(|_| line(sub)).collect();
+                assert_eq!(frame[6], format!("m{i}\r\n"));
+            }
+        }
+    }
+}

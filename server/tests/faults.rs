@@ -1,0 +1,215 @@
+//! Faults and overload: slow subscribers, peers that vanish mid-frame, connection storms.
+//! Nothing may crash, leak, or lose a message without counting it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown as Half, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+
+use crate::util::{message, Conn, TestServer};
+use server::ServerContext;
+
+#[track_caller]
+fn assert_accounted(ctx: &ServerContext) {
+    let s = &ctx.stats;
+    let receivers = s.published_receivers.load(Ordering::SeqCst);
+    let delivered = s.delivered.load(Ordering::SeqCst);
+    let dropped = s.dropped.load(Ordering::SeqCst);
+    assert_eq!(
+        receivers,
+        delivered + dropped,
+        "receivers {receivers} != delivered {delivered} + dropped {dropped}"
+    );
+}
+
+/// The `server` binary as a child process, so its descriptors and threads can be counted
+/// apart from the test's own. Killed on drop.
+struct ChildServer {
+    child: Child,
+    addr: String,
+}
+
+impl ChildServer {
+    fn start(backend: server::Backend, extra: &[&str]) -> ChildServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--port", "0", "--backend", backend.name(), "--log-level", "error"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+        ChildServer { child, addr }
+    }
+
+    fn connect(&self) -> Conn {
+        Conn::new(TcpStream::connect(&self.addr).unwrap())
+    }
+
+    /// Open descriptors and threads of the server process.
+    fn resources(&self) -> (usize, usize) {
+        let pid = self.child.id();
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let threads = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        (fds, threads)
+    }
+
+    /// Waits until `probe` is the only connection left and the process's descriptor and
+    /// thread counts are at most `baseline` (a socket is closed just after its session ends,
+    /// so the counts may lag the client count briefly). Bounded: fails after many tries.
+    #[track_caller]
+    fn expect_back_to(&self, probe: &mut Conn, baseline: (usize, usize)) {
+        let mut last = (usize::MAX, usize::MAX);
+        for _ in 0..5000 {
+            if info(probe, "connected_clients") == 1 {
+                last = self.resources();
+                if last.0 <= baseline.0 && last.1 <= baseline.1 {
+                    return;
+                }
+            }
+            std::thread::yield_now();
+        }
+        panic!("descriptors/threads did not return to {baseline:?}: {last:?}");
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill with a pid we spawned and still own (not yet waited for).
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap()
+    }
+}
+
+/// An `INFO` field, read over `conn`.
+fn info(conn: &mut Conn, field: &str) -> u64 {
+    conn.cmd(&[b"INFO"]);
+    let shared::Frame::Bulk(text) = conn.frame() else { panic!("INFO is a bulk string") };
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    let prefix = format!("{field}:");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).expect(field).trim().parse().unwrap()
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+backend_tests! {
+    fn a_stalled_subscriber_is_cut_off_and_nobody_else_waits(backend) {
+        const LIMIT: usize = 4 * 1024 * 1024;
+        const COUNT: usize = 3000;
+        const BATCH: usize = 64;
+        let server = TestServer::with(backend, |c| c.client_output_buffer_limit = LIMIT);
+        let mut stalled = server.connect();
+        stalled.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+        let mut healthy = server.connect();
+        healthy.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+        let payload = vec![b'x'; 16 * 1024];
+        let want = payload.clone();
+        // The healthy subscriber reads everything, in order, and says so after every batch,
+        // so the publisher can keep it well within its limit (1 MiB behind at most).
+        let (read_tx, read_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for i in 0..COUNT {
+                healthy.expect(&message(b"c", &want));
+                if (i + 1) % BATCH == 0 {
+                    read_tx.send(i + 1).unwrap();
+                }
+            }
+        });
+        let mut publisher = server.connect();
+        let mut receivers = Vec::new();
+        for i in 0..COUNT {
+            publisher.cmd(&[b"PUBLISH", b"c", &payload]);
+            let shared::Frame::Integer(n) = publisher.frame() else { panic!("integer reply") };
+            receivers.push(n);
+            if (i + 1) % BATCH == 0 {
+                assert_eq!(read_rx.recv().unwrap(), i + 1);
+            }
+        }
+        reader.join().unwrap();
+        // 48 MB went out; the stalled one could hold at most its limit plus socket buffers.
+        assert_eq!(receivers.last(), Some(&1), "the stalled subscriber is gone by the end");
+        assert!(server.stop_ref().stats.slow_consumers.load(Ordering::SeqCst) >= 1);
+        // The stalled subscriber finds part of the stream, then the end of it.
+        let mut got = Vec::new();
+        let _ = stalled.stream.read_to_end(&mut got);
+        assert!(got.len() < COUNT * payload.len(), "a slow consumer was not cut off");
+        let ctx = server.stop();
+        assert_accounted(&ctx);
+        assert!(ctx.stats.dropped.load(Ordering::SeqCst) > 0);
+    }
+
+    fn vanishing_peers_leave_no_leaks(backend) {
+        let server = ChildServer::start(backend, &[]);
+        let mut probe = server.connect();
+        let abuse = |round: usize| {
+            // A subscriber that resets the connection mid-frame.
+            let channel = format!("c{round}");
+            let mut c = server.connect();
+            c.cmd(&[b"SUBSCRIBE", channel.as_bytes()]);
+            c.frame();
+            c.send(b"*2\r\n$4\r\nECHO\r\n$100\r\nonly part");
+            socket2::SockRef::from(&c.stream).set_linger(Some(std::time::Duration::ZERO)).unwrap();
+            drop(c);
+            // A client that half-closes after a partial request.
+            let mut c = server.connect();
+            c.send(b"*1\r\n$4\r\nPI");
+            c.stream.shutdown(Half::Write).unwrap();
+            let mut rest = Vec::new();
+            let _ = c.stream.read_to_end(&mut rest);
+            // A client that connects and leaves without a word.
+            drop(server.connect());
+        };
+        // One warm-up round, so every thread the server starts lazily exists, then settle.
+        abuse(0);
+        server.expect_back_to(&mut probe, (usize::MAX, usize::MAX));
+        let baseline = server.resources();
+        for round in 1..50 {
+            abuse(round);
+        }
+        server.expect_back_to(&mut probe, baseline);
+        assert_eq!(info(&mut probe, "pubsub_channels"), 0, "subscriptions leaked");
+        drop(probe);
+        assert!(server.terminate().success(), "SIGTERM exits 0");
+    }
+
+    fn a_storm_of_connections_while_publishing(backend) {
+        let server = TestServer::start(backend);
+        let addr = server.addr();
+        let mut sub = server.connect();
+        sub.roundtrip(&[b"SUBSCRIBE", b"s"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\ns\r\n:1\r\n");
+        let publisher = std::thread::spawn(move || {
+            let mut p = Conn::new(TcpStream::connect(addr).unwrap());
+            for i in 0..2000 {
+                p.roundtrip(&[b"PUBLISH", b"s", format!("{i}").as_bytes()], b":1\r\n");
+            }
+        });
+        for i in 0..2000 {
+            let mut c = TcpStream::connect(addr).unwrap();
+            if i % 2 == 0 {
+                // Half of them say something before leaving.
+                c.write_all(b"PING\r\n").unwrap();
+            }
+        }
+        publisher.join().unwrap();
+        for i in 0..2000 {
+            sub.expect(&message(b"s", format!("{i}").as_bytes()));
+        }
+        drop(sub);
+        let ctx = server.stop();
+        assert_accounted(&ctx);
+        assert_eq!(ctx.stats.delivered.load(Ordering::SeqCst), 2000);
+        assert_eq!(ctx.connected(), 0);
+    }
+}

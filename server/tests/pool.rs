@@ -1,0 +1,79 @@
+//! What only the `pool` backend does: a connection beyond `--workers` waits for a free worker.
+
+use std::io::{ErrorKind, Read};
+use std::time::{Duration, Instant};
+
+use crate::util::{Conn, TestServer, PATIENCE};
+use server::Backend;
+use shared::Frame;
+
+/// One `INFO stats` field, asked over `conn`.
+#[track_caller]
+fn info_field(conn: &mut Conn, name: &str) -> u64 {
+    conn.cmd(&[b"INFO", b"stats"]);
+    let Frame::Bulk(info) = conn.frame() else { panic!("INFO is not a bulk string") };
+    field(&String::from_utf8_lossy(&info), name)
+}
+
+/// One `key:value` field of an `INFO` text.
+#[track_caller]
+fn field(info: &str, name: &str) -> u64 {
+    let line = info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")[..]));
+    line.unwrap_or_else(|| panic!("no {name} in INFO")).parse().unwrap()
+}
+
+#[test]
+fn connection_beyond_the_workers_is_served_as_soon_as_one_closes() {
+    let server = TestServer::with(Backend::Pool, |c| c.workers = Some(2));
+    let mut first = server.connect();
+    let mut second = server.connect();
+    first.roundtrip(&[b"PING"], b"+PONG\r\n");
+    second.roundtrip(&[b"PING"], b"+PONG\r\n");
+
+    let mut third = server.connect();
+    third.cmd(&[b"PING"]);
+    // Accepted, and waiting for a worker: the gauge says so (a condition, not a sleep).
+    let deadline = Instant::now() + PATIENCE;
+    while info_field(&mut second, "pool_queued_connections") != 1 {
+        assert!(Instant::now() < deadline, "the third connection never queued");
+        std::thread::yield_now();
+    }
+    // Both workers are taken: no answer yet.
+    third.stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut byte = [0u8; 1];
+    match third.stream.read(&mut byte) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => {
+            panic!("the third connection was answered while both workers were busy: {other:?}")
+        }
+    }
+    third.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+
+    // One of the two leaves: its worker takes the third, which gets its answer.
+    drop(first);
+    third.expect(b"+PONG\r\n");
+    assert_eq!(info_field(&mut second, "pool_queued_connections"), 0);
+    assert!(info_field(&mut second, "pool_wait_time_us_total") > 0);
+    assert!(info_field(&mut third, "pool_wait_time_us_max") > 0);
+}
+
+#[test]
+fn shutdown_closes_connections_still_waiting_for_a_worker() {
+    let server = TestServer::with(Backend::Pool, |c| c.workers = Some(1));
+    let mut busy = server.connect();
+    busy.roundtrip(&[b"PING"], b"+PONG\r\n");
+    let mut waiting = server.connect();
+    waiting.cmd(&[b"PING"]);
+    let deadline = Instant::now() + PATIENCE;
+    while info_field(&mut busy, "pool_queued_connections") != 1 {
+        assert!(Instant::now() < deadline, "the second connection never queued");
+        std::thread::yield_now();
+    }
+    let ctx = server.stop();
+    // Closed without a reply: it never reached a worker.
+    waiting.expect_closed();
+    busy.expect_closed();
+    let info = ctx.info(&[]);
+    assert_eq!(field(&info, "pool_queued_connections"), 0);
+    assert_eq!(ctx.stats.connections_accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
