@@ -213,3 +213,25 @@ backend_tests! {
         assert_eq!(ctx.connected(), 0);
     }
 }
+
+backend_tests! {
+    fn idle_connections_time_out_but_subscribers_stay(backend) {
+        let server = TestServer::with(backend, |c| {
+            c.idle_timeout = Some(std::time::Duration::from_millis(300));
+        });
+        let mut idle = server.connect();
+        idle.roundtrip(&[b"PING"], b"+PONG\r\n");
+        // A slowloris: half a request, then silence.
+        let mut partial = server.connect();
+        partial.send(b"*2\r\n$4\r\nECHO\r\n$10\r\nabc");
+        let mut sub = server.connect();
+        sub.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+        // Both non-subscribers are closed once idle (the read returns when the server closes).
+        idle.expect_closed();
+        partial.expect_closed();
+        // The subscriber, idle just as long, is still served.
+        let mut publisher = server.connect();
+        publisher.roundtrip(&[b"PUBLISH", b"c", b"still here"], b":1\r\n");
+        sub.expect(&message(b"c", b"still here"));
+    }
+}

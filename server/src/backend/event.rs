@@ -60,6 +60,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// An output buffer larger than this is freed rather than kept for the next connection.
 const KEEP_OUT: usize = 1024 * 1024;
 
+/// How often to look for idle connections, given `--timeout`.
+fn sweep_period(timeout: Duration) -> Duration {
+    (timeout / 4).max(Duration::from_millis(10))
+}
+
 /// Ids of schedulers, unique in the process (0 means "not a scheduler thread").
 static NEXT_SCHEDULER: AtomicUsize = AtomicUsize::new(1);
 
@@ -159,6 +164,8 @@ struct Conn {
     queued: bool,
     /// The interest registered with the poller.
     interest: Interest,
+    /// When the peer last sent something (for `--timeout`).
+    last_input: Instant,
 }
 
 /// Readiness a connection waits for.
@@ -217,6 +224,8 @@ struct Scheduler {
     scratch: Scratch,
     /// When shutdown began, the moment remaining connections are abandoned.
     deadline: Option<Instant>,
+    /// With `--timeout`: when to next look for idle connections.
+    next_sweep: Option<Instant>,
 }
 
 impl Scheduler {
@@ -253,6 +262,7 @@ impl Scheduler {
             events: Events::new(),
             scratch: Scratch { input: vec![0; READ_BUF].into_boxed_slice(), out: Vec::new() },
             deadline: None,
+            next_sweep: ctx.config.idle_timeout.map(|t| Instant::now() + sweep_period(t)),
         })
     }
 
@@ -289,6 +299,9 @@ impl Scheduler {
             if accept {
                 self.accept();
             }
+            if self.next_sweep.is_some_and(|at| Instant::now() >= at) {
+                self.close_idle();
+            }
             // One round over the connections that were ready when it began.
             for _ in 0..self.ready.len() {
                 let Some(key) = self.ready.pop_front() else { break };
@@ -306,11 +319,11 @@ impl Scheduler {
         }
     }
 
-    /// How long the poller may sleep: until the shutdown deadline or the end of an accept
-    /// back-off, whichever is first.
+    /// How long the poller may sleep: until the shutdown deadline, the end of an accept
+    /// back-off or the next idle sweep, whichever is first.
     fn next_timer(&self) -> Option<Duration> {
         let now = Instant::now();
-        [self.deadline, self.accept_resume]
+        [self.deadline, self.accept_resume, self.next_sweep]
             .into_iter()
             .flatten()
             .min()
@@ -408,6 +421,7 @@ impl Scheduler {
             mail: false,
             queued: false,
             interest,
+            last_input: Instant::now(),
         });
         self.live += 1;
     }
@@ -426,6 +440,23 @@ impl Scheduler {
             if let Some(conn) = conn {
                 schedule(&mut self.ready, conn, FIRST_CONN + index);
             }
+        }
+    }
+
+    /// Closes the connections that sent nothing for `--timeout`, except subscribers (a sweep
+    /// every quarter of the timeout: a connection goes between 1 and 1.25 timeouts idle).
+    fn close_idle(&mut self) {
+        let Some(timeout) = self.ctx.config.idle_timeout else { return };
+        let now = Instant::now();
+        self.next_sweep = Some(now + sweep_period(timeout));
+        let idle: Vec<usize> = (self.conns.iter().enumerate())
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
+            .filter(|(_, c)| !c.session.is_subscribed() && now - c.last_input >= timeout)
+            .map(|(i, _)| FIRST_CONN + i)
+            .collect();
+        for key in idle {
+            tracing::debug!(key, "idle timeout");
+            self.close(key);
         }
     }
 
@@ -535,6 +566,7 @@ impl Conn {
             match self.stream.read(input) {
                 Ok(0) => return Turn::Done, // the peer is gone
                 Ok(n) => {
+                    self.last_input = Instant::now();
                     self.status = self.session.on_bytes(&input[..n], out);
                     if self.status == Status::Abort {
                         return Turn::Done;
