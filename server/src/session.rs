@@ -208,13 +208,14 @@ impl Session {
                     .map(Frame::Bulk)
                     .collect(),
             ),
+            // A flat array even in RESP3, as from Redis (clients slice it in pairs).
             Command::PubsubNumsub(channels) => {
                 let counts = self.ctx.exchange.numsub(&channels);
-                Frame::Map(
+                Frame::Array(
                     channels
                         .into_iter()
                         .zip(counts)
-                        .map(|(c, n)| (Frame::Bulk(c), Frame::Integer(n as i64)))
+                        .flat_map(|(c, n)| [Frame::Bulk(c), Frame::Integer(n as i64)])
                         .collect(),
                 )
             }
@@ -249,7 +250,13 @@ impl Session {
             {
                 Frame::Integer(0)
             }
-            // An empty command table: interactive redis-cli starts without hints.
+            // An empty command table: interactive redis-cli starts without hints. DOCS is a
+            // map (an empty array in RESP2), the other forms arrays, as from Redis.
+            Command::Command(sub)
+                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"docs")) =>
+            {
+                Frame::Map(Vec::new())
+            }
             Command::Command(_) => Frame::Array(Vec::new()),
             Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
             Command::Reset => {

@@ -88,7 +88,7 @@ backend_tests! {
         c.roundtrip(&[b"PUBLISH", b"a", b"hi"], b">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n>4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$1\r\na\r\n$2\r\nhi\r\n:3\r\n");
         resp2.expect(&message(b"a", b"hi"));
         c.roundtrip(&[b"UNSUBSCRIBE", b"zz"], b">3\r\n$11\r\nunsubscribe\r\n$2\r\nzz\r\n:2\r\n");
-        c.roundtrip(&[b"PUBSUB", b"NUMSUB", b"a", b"zz"], b"%2\r\n$1\r\na\r\n:2\r\n$2\r\nzz\r\n:0\r\n");
+        c.roundtrip(&[b"PUBSUB", b"NUMSUB", b"a", b"zz"], b"*4\r\n$1\r\na\r\n:2\r\n$2\r\nzz\r\n:0\r\n");
     }
 
     fn pubsub_introspection(backend) {
