@@ -241,6 +241,12 @@ impl ServerContext {
                 ("switchboard_version", env!("CARGO_PKG_VERSION").to_string()),
                 ("redis_mode", "standalone".into()),
                 ("backend", c.backend.name().into()),
+                (
+                    "backend_threads",
+                    c.backend
+                        .serving_threads(c)
+                        .map_or_else(|| "one per connection".into(), |n| n.to_string()),
+                ),
                 ("protocol", format!("{:?}", c.protocol).to_lowercase()),
                 ("process_id", std::process::id().to_string()),
                 ("tcp_port", self.addr.port().to_string()),

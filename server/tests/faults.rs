@@ -235,3 +235,60 @@ backend_tests! {
         sub.expect(&message(b"c", b"still here"));
     }
 }
+
+backend_tests! {
+    fn thread_count_follows_the_model(backend) {
+        let server = ChildServer::start(backend, &["--workers", "4", "--threads", "2"]);
+        let mut first = server.connect();
+        first.roundtrip(&[b"PING"], b"+PONG\r\n");
+        let (_, before) = server.resources();
+        let mut conns: Vec<Conn> = (0..300).map(|_| server.connect()).collect();
+        if backend.name() == "pool" {
+            // Only 4 are served; wait until the other 297 (with `first`) sit in the pool's queue.
+            let mut queued = 0;
+            for _ in 0..5000 {
+                queued = info(&mut first, "pool_queued_connections");
+                if queued == 297 {
+                    break;
+                }
+            }
+            assert_eq!(queued, 297);
+        } else {
+            for c in &mut conns {
+                c.roundtrip(&[b"SUBSCRIBE", b"x"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n");
+            }
+        }
+        let (_, after) = server.resources();
+        match backend.name() {
+            // A thread per connection: the count grows with them.
+            "thread" => assert!(after >= before + 300, "{before} -> {after}"),
+            // The pool holds the 4 served and queues the rest; queue and event never grow.
+            _ => assert_eq!(after, before, "threads grew with connections"),
+        }
+    }
+
+    fn sigterm_delivers_every_answered_publish_then_exits_0(backend) {
+        let server = ChildServer::start(backend, &["--shutdown-timeout", "20"]);
+        let mut sub = server.connect();
+        sub.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+        let mut publisher = server.connect();
+        let mut batch = Vec::new();
+        for i in 0..5000 {
+            shared::resp::encode_command(&mut batch, &[&b"PUBLISH"[..], b"c", format!("{i}").as_bytes()]);
+        }
+        publisher.send(&batch);
+        for _ in 0..5000 {
+            publisher.expect(b":1\r\n");
+        }
+        // Everything was answered; the subscriber has read none of it yet.
+        let reader = std::thread::spawn(move || {
+            for i in 0..5000 {
+                sub.expect(&message(b"c", format!("{i}").as_bytes()));
+            }
+            sub.expect_closed();
+        });
+        let status = server.terminate();
+        reader.join().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}

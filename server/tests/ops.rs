@@ -25,6 +25,7 @@ backend_tests! {
         for want in [
             "# Server\r\n".to_string(),
             format!("backend:{}\r\n", backend.name()),
+            "backend_threads:".to_string(),
             "# Clients\r\nconnected_clients:1\r\n".to_string(),
             "# Stats\r\n".to_string(),
             "pubsub_published:1\r\n".to_string(),

@@ -77,11 +77,7 @@ thread_local! {
 /// `--threads` schedulers until `shutdown`, then until every connection closed or the shutdown
 /// timeout passed.
 pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
-    let threads = ctx
-        .config
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let threads = super::Backend::Event.serving_threads(&ctx.config).unwrap_or(1);
     let addr = listener.local_addr()?;
     let first = Scheduler::new(listener, &ctx, &shutdown)?;
     let mut others = Vec::with_capacity(threads - 1);

@@ -7,7 +7,7 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::{ServerContext, Shutdown};
+use crate::{Config, ServerContext, Shutdown};
 
 pub mod event;
 pub mod pool;
@@ -42,6 +42,19 @@ impl Backend {
             Backend::Queue => "queue",
             Backend::Event => "event",
         }
+    }
+
+    /// The number of threads serving connections under `config`: workers or schedulers, or
+    /// `None` for `thread` (one per connection).
+    pub fn serving_threads(self, config: &Config) -> Option<usize> {
+        let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = match self {
+            Backend::Thread => return None,
+            Backend::Pool => config.workers.unwrap_or(pool::DEFAULT_WORKERS),
+            Backend::Queue => config.workers.unwrap_or_else(cpus),
+            Backend::Event => config.threads.unwrap_or_else(cpus),
+        };
+        Some(n.max(1))
     }
 
     /// Returns true if and only if the backend opens extra listeners on the same port.

@@ -27,7 +27,7 @@ pub const DEFAULT_WORKERS: usize = 128;
 
 /// Serves every connection on a worker of a fixed pool until `shutdown`.
 pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
-    let workers = ctx.config.workers.unwrap_or(DEFAULT_WORKERS).max(1);
+    let workers = super::Backend::Pool.serving_threads(&ctx.config).unwrap_or(DEFAULT_WORKERS);
     let pool = threadpool::Builder::new().num_threads(workers).thread_name("pool".into()).build();
     let waiting = Arc::new(Waiting::default());
     let jobs = Arc::new(Jobs::default());

@@ -57,11 +57,7 @@ enum Job {
 
 /// Serves every connection with one poller thread and a fixed pool of workers until `shutdown`.
 pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
-    let workers = ctx
-        .config
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let workers = super::Backend::Queue.serving_threads(&ctx.config).unwrap_or(1);
     // A zero-capacity channel would always look full and refuse every connection.
     let depth = ctx.config.queue_depth.max(1);
     listener.set_nonblocking(true)?;
