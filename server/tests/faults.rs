@@ -6,21 +6,7 @@ use std::net::{Shutdown as Half, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 
-use crate::util::{message, Conn, TestServer};
-use server::ServerContext;
-
-#[track_caller]
-fn assert_accounted(ctx: &ServerContext) {
-    let s = &ctx.stats;
-    let receivers = s.published_receivers.load(Ordering::SeqCst);
-    let delivered = s.delivered.load(Ordering::SeqCst);
-    let dropped = s.dropped.load(Ordering::SeqCst);
-    assert_eq!(
-        receivers,
-        delivered + dropped,
-        "receivers {receivers} != delivered {delivered} + dropped {dropped}"
-    );
-}
+use crate::util::{assert_accounted, message, publish_numbers, Conn, TestServer};
 
 /// The `server` binary as a child process, so its descriptors and threads can be counted
 /// apart from the test's own. Killed on drop.
@@ -272,14 +258,7 @@ backend_tests! {
         let mut sub = server.connect();
         sub.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
         let mut publisher = server.connect();
-        let mut batch = Vec::new();
-        for i in 0..5000 {
-            shared::resp::encode_command(&mut batch, &[&b"PUBLISH"[..], b"c", format!("{i}").as_bytes()]);
-        }
-        publisher.send(&batch);
-        for _ in 0..5000 {
-            publisher.expect(b":1\r\n");
-        }
+        publish_numbers(&mut publisher, b"c", 5000);
         // Everything was answered; the subscriber has read none of it yet.
         let reader = std::thread::spawn(move || {
             for i in 0..5000 {

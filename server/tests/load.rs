@@ -1,24 +1,6 @@
 //! Volume: pipelining, fan-out, many connections, and a graceful stop that loses nothing.
 
-use std::sync::atomic::Ordering;
-
-use crate::util::{message, raise_fd_limit, Conn, TestServer};
-use server::ServerContext;
-
-/// The accounting invariant: every message a PUBLISH reply counted was delivered or dropped.
-#[track_caller]
-fn assert_accounted(ctx: &ServerContext) -> (u64, u64) {
-    let s = &ctx.stats;
-    let receivers = s.published_receivers.load(Ordering::SeqCst);
-    let delivered = s.delivered.load(Ordering::SeqCst);
-    let dropped = s.dropped.load(Ordering::SeqCst);
-    assert_eq!(
-        receivers,
-        delivered + dropped,
-        "published to {receivers}, delivered {delivered}, dropped {dropped}"
-    );
-    (delivered, dropped)
-}
+use crate::util::{assert_accounted, message, publish_numbers, raise_fd_limit, Conn, TestServer};
 
 backend_tests! {
     fn a_thousand_pipelined_commands_in_one_write(backend) {
@@ -84,14 +66,7 @@ backend_tests! {
         let mut sub = server.connect();
         sub.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
         let mut publisher = server.connect();
-        let mut batch = Vec::new();
-        for i in 0..2000 {
-            shared::resp::encode_command(&mut batch, &[&b"PUBLISH"[..], b"c", format!("{i}").as_bytes()]);
-        }
-        publisher.send(&batch);
-        for _ in 0..2000 {
-            publisher.expect(b":1\r\n");
-        }
+        publish_numbers(&mut publisher, b"c", 2000);
         // Stop while the subscriber has not read anything yet: it must still get it all.
         let stopping = std::thread::spawn(move || server.stop());
         for i in 0..2000 {

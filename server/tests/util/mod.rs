@@ -182,3 +182,34 @@ pub fn message(channel: &[u8], payload: &[u8]) -> Vec<u8> {
     Frame::Array(vec![Frame::bulk("message"), Frame::bulk(channel), Frame::bulk(payload)])
         .to_bytes(shared::RespVersion::Resp2)
 }
+
+/// The accounting invariant: every message a PUBLISH reply counted was delivered or dropped.
+/// Returns (delivered, dropped).
+#[track_caller]
+pub fn assert_accounted(ctx: &ServerContext) -> (u64, u64) {
+    use std::sync::atomic::Ordering;
+    let s = &ctx.stats;
+    let receivers = s.published_receivers.load(Ordering::SeqCst);
+    let delivered = s.delivered.load(Ordering::SeqCst);
+    let dropped = s.dropped.load(Ordering::SeqCst);
+    assert_eq!(
+        receivers,
+        delivered + dropped,
+        "published to {receivers}, delivered {delivered}, dropped {dropped}"
+    );
+    (delivered, dropped)
+}
+
+/// Publishes `0`, `1`, ... `count - 1` on `channel` in one write and waits for every reply,
+/// each `:1` (one subscriber).
+#[track_caller]
+pub fn publish_numbers(publisher: &mut Conn, channel: &[u8], count: usize) {
+    let mut batch = Vec::new();
+    for i in 0..count {
+        encode_command(&mut batch, &[&b"PUBLISH"[..], channel, i.to_string().as_bytes()]);
+    }
+    publisher.send(&batch);
+    for _ in 0..count {
+        publisher.expect(b":1\r\n");
+    }
+}
