@@ -76,6 +76,11 @@ pub struct ScenarioArgs {
     /// `connections=10,100,1000` (pubsub: subscribers).
     #[arg(long)]
     pub sweep: Option<Sweep>,
+    /// Reopen a connection the server closed or broke and carry on with the timetable (echo,
+    /// ping, pub/sub publishers; subscribers are not resubscribed). Failures still count as
+    /// errors; the report says how many connections were reopened.
+    #[arg(long)]
+    pub reconnect: bool,
 }
 
 impl ScenarioArgs {
@@ -103,6 +108,7 @@ impl ScenarioArgs {
             server_pid: None,
             threads: self.threads,
             spin_us: self.spin_us,
+            reconnect: self.reconnect,
         }
     }
 }
@@ -192,7 +198,9 @@ pub struct RunArgs {
     /// Print CSV (a header and one row per run) instead of the table.
     #[arg(long)]
     pub csv: bool,
-    /// Write the latency histograms (HdrHistogram V2 base64) for `loadtest merge`.
+    /// Write the latency histograms (HdrHistogram V2 base64) for `loadtest merge`. A directory
+    /// (existing, or given with a trailing `/`) gets a file named after the host and process,
+    /// so that several load generators can share it.
     #[arg(long)]
     pub hist_out: Option<PathBuf>,
 }
@@ -239,9 +247,19 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Files written with `run --hist-out`.
+    /// Files written with `run --hist-out`, or directories: every `*.hdr` file in them.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Merge the files of each `run --label` separately: one row per server.
+    #[arg(long)]
+    pub by_label: bool,
+    /// The name of the merged row (without --by-label).
+    #[arg(long, conflicts_with = "by_label")]
+    pub label: Option<String>,
+    /// Also write report.md, report.json and latency.svg into this directory, like `compare`,
+    /// and each merged row's histograms as LABEL.hdr (to merge again later).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Write every figure as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

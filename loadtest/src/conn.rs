@@ -5,8 +5,8 @@ use shared::resp::{encode_command, parse_frame};
 use shared::Frame;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
 /// Collects bytes from a socket and hands out whole frames (or whole fixed-size echo messages).
 #[derive(Debug, Default)]
@@ -70,6 +70,50 @@ pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+/// Reopens connections to one address for `--reconnect`: tries the addresses resolved last
+/// time with a short connect timeout, and looks the name up again at most once a second (a
+/// restarted container may come back on another address; a lookup may be slow while it is
+/// down).
+pub struct Redialer {
+    addr: String,
+    resolved: Vec<SocketAddr>,
+    looked_up: Option<Instant>,
+}
+
+impl Redialer {
+    /// A redialer for `addr` (`host:port`); nothing is looked up yet.
+    pub fn new(addr: &str) -> Redialer {
+        Redialer { addr: addr.to_string(), resolved: Vec::new(), looked_up: None }
+    }
+
+    /// One attempt to connect, with `TCP_NODELAY`.
+    pub fn dial(&mut self) -> io::Result<TcpStream> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+        for a in &self.resolved {
+            match TcpStream::connect_timeout(a, Duration::from_millis(200)) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    return Ok(stream);
+                }
+                Err(e) => last = e,
+            }
+        }
+        let lookup_due = match self.looked_up {
+            Some(t) => t.elapsed() >= Duration::from_secs(1),
+            None => true,
+        };
+        if lookup_due {
+            self.looked_up = Some(Instant::now());
+            let fresh: Vec<SocketAddr> = self.addr.to_socket_addrs()?.collect();
+            if !fresh.is_empty() && fresh != self.resolved {
+                self.resolved = fresh;
+                return self.dial();
+            }
+        }
+        Err(last)
+    }
 }
 
 /// A connection for setup and bookkeeping: one command, one reply.

@@ -50,19 +50,81 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(path) = &args.hist_out {
                 let last = reports.last().context("no run")?;
-                report::write_hist_file(path, last)?;
+                report::write_hist_file(&report::hist_out_path(path)?, last)?;
             }
         }
         Cmd::Merge(args) => {
-            let parts = args
-                .files
+            let parts = report::expand_hist_paths(&args.files)?
                 .iter()
                 .map(|f| report::read_hist_file(f))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let merged = report::merge_reports(parts)?;
-            print_reports(std::slice::from_ref(&merged), args.csv);
+            let mut groups: Vec<(String, Vec<_>)> = Vec::new();
+            for part in parts {
+                let key = if args.by_label { part.0.label.clone() } else { String::new() };
+                match groups.iter_mut().find(|g| g.0 == key) {
+                    Some(g) => g.1.push(part),
+                    None => groups.push((key, vec![part])),
+                }
+            }
+            let mut merged = Vec::new();
+            for (label, mut group) in groups {
+                if args.by_label && group.len() == 1 {
+                    merged.push(group.remove(0).0);
+                    continue;
+                }
+                let mut m = report::merge_reports(group)?;
+                if args.by_label {
+                    m.label = label;
+                } else if let Some(l) = &args.label {
+                    m.label = l.clone();
+                }
+                merged.push(m);
+            }
+            print_reports(&merged, args.csv);
             if let Some(path) = &args.json {
-                report::write_json(path, &merged)?;
+                match merged.as_slice() {
+                    [one] => report::write_json(path, one)?,
+                    all => report::write_json(path, &all)?,
+                }
+            }
+            if let Some(dir) = &args.out {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                // The merged histograms too, so that reports can be merged again (`LABEL.hdr`).
+                for r in &merged {
+                    let name: String =
+                        r.label
+                            .chars()
+                            .map(|c| {
+                                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                                    c
+                                } else {
+                                    '_'
+                                }
+                            })
+                            .collect();
+                    report::write_hist_file(&dir.join(format!("{name}.hdr")), r)?;
+                }
+                let doc = report::CompareDoc {
+                    command: argv.join(" "),
+                    generated: report::utc_now(),
+                    settings: merged[0].settings.clone(),
+                    sweep: None,
+                    machine: loadtest::sys::Machine::describe(),
+                    loadtest_version: env!("CARGO_PKG_VERSION").to_string(),
+                    entries: merged
+                        .into_iter()
+                        .map(|r| report::Entry {
+                            name: r.label.clone(),
+                            external: Some(r.settings.addr.clone()),
+                            status: "ok".into(),
+                            run: Some(r),
+                            ..Default::default()
+                        })
+                        .collect(),
+                };
+                loadtest::compare::write_dir(dir, &doc)?;
+                println!("report: {}", dir.join("report.md").display());
             }
         }
     }

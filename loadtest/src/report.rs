@@ -7,7 +7,7 @@ use crate::sys::Machine;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A latency in µs as people read it: `87µs`, `1.25ms`, `3.10s`.
 pub fn fmt_us(us: u64) -> String {
@@ -197,6 +197,44 @@ pub fn write_hist_file(path: &Path, r: &RunReport) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Where `run --hist-out PATH` writes: PATH itself, or for a directory (an existing one, or a
+/// path ending in `/`, created) a file in it named after the host and the process, so that
+/// load generators sharing the directory (containers of one compose service) never collide.
+pub fn hist_out_path(path: &Path) -> anyhow::Result<PathBuf> {
+    if !(path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/')) {
+        return Ok(path.to_path_buf());
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = match host.trim() {
+        "" => "loadtest",
+        h => h,
+    };
+    Ok(path.join(format!("{host}-{}.hdr", std::process::id())))
+}
+
+/// `paths` with every directory replaced by the `*.hdr` files in it, in name order.
+pub fn expand_hist_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("reading {}", p.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.extension().is_some_and(|x| x == "hdr"))
+            .collect();
+        if found.is_empty() {
+            bail!("{}: no .hdr files in this directory", p.display());
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 /// Reads a file written by [`write_hist_file`]: the report with its histograms.
 pub fn read_hist_file(path: &Path) -> anyhow::Result<(RunReport, Hist, Hist)> {
     let text =
@@ -237,6 +275,7 @@ pub fn merge_reports(parts: Vec<(RunReport, Hist, Hist)>) -> anyhow::Result<RunR
     m.replies = sum(&|r| r.replies as f64) as u64;
     m.errors = sum(&|r| r.errors as f64) as u64;
     m.unanswered = sum(&|r| r.unanswered as f64) as u64;
+    m.reconnects = sum(&|r| r.reconnects as f64) as u64;
     m.measured = corrected.len();
     m.tool_cpu_s = sum(&|r| r.tool_cpu_s);
     m.tool_cpu_pct = sum(&|r| r.tool_cpu_pct);

@@ -119,6 +119,36 @@ fn stalling_server(stall_at: usize, stall: Duration) -> String {
     addr
 }
 
+/// A RESP server that answers `+PONG` and closes each connection once it has answered `limit`
+/// requests on it, like a server that is restarted now and then.
+fn closing_server(limit: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            std::thread::spawn(move || {
+                let mut parser = RequestParser::new(Limits::default());
+                let mut input = BytesMut::new();
+                let mut buf = [0u8; 16 * 1024];
+                let mut answered = 0;
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    input.extend_from_slice(&buf[..n]);
+                    let mut out = Vec::new();
+                    while answered < limit && parser.next_request(&mut input).unwrap().is_some() {
+                        out.extend_from_slice(b"+PONG\r\n");
+                        answered += 1;
+                    }
+                    if stream.write_all(&out).is_err() || answered == limit {
+                        break; // dropping the stream closes the connection
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// A short run: 0.2 s warmup, 1 s measured.
 fn short(scenario: Scenario, addr: &str) -> Config {
     Config {
@@ -332,6 +362,75 @@ fn runs_from_two_generators_merge_on_the_command_line() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(merged.measured, 2 * 250);
     assert_eq!(merged.target_rate, Some(1000.0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn closed_connections_fail_their_requests_or_are_reopened_with_reconnect() {
+    let addr = closing_server(200);
+    for rate in [Rate::Fixed(1000.0), Rate::Max] {
+        let cfg = Config { connections: 2, threads: 1, rate, ..short(Scenario::Ping, &addr) };
+        // Without --reconnect each connection gets its 200 replies, then everything fails.
+        let r = scenarios::run(&cfg, "closing").unwrap();
+        assert_eq!((r.replies, r.reconnects), (400, 0), "{rate}: {:?}", r.error_samples);
+        assert!(r.errors > 0, "{rate}");
+        // With it, connections are reopened and the run carries on to the end.
+        let r = scenarios::run(&Config { reconnect: true, ..cfg }, "closing").unwrap();
+        // 600 slots per connection at 1000/s: reopened at least twice each.
+        assert!(r.reconnects >= 4, "{rate}: {} reconnects", r.reconnects);
+        assert!(r.replies >= 1000, "{rate}: {} replies", r.replies);
+        assert!(r.errors >= r.reconnects, "{rate}: every failure counts as an error");
+        let closed = r.error_samples.iter().any(|e| e.contains("closed by the server"));
+        assert!(closed, "{rate}: {:?}", r.error_samples);
+        assert!(r.notes.iter().any(|n| n.contains("reopened")), "{:?}", r.notes);
+    }
+}
+
+#[test]
+fn merge_takes_directories_groups_by_label_and_writes_a_report() {
+    let addr = echo_server();
+    let dir = std::env::temp_dir().join(format!("loadtest-merge-dir-{}", std::process::id()));
+    let bin = env!("CARGO_BIN_EXE_loadtest");
+    let run = |label: &str, sub: &str| {
+        let out = Command::new(bin)
+            .args(["run", "--scenario", "echo", "--addr", &addr, "--rate", "400"])
+            .args(["--warmup", "0.1", "--duration", "0.5", "--label", label, "--hist-out"])
+            .arg(format!("{}/{sub}/", dir.display()))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(out.success());
+    };
+    // Two generators for `a` write into one directory under distinct names; one for `b`.
+    std::thread::scope(|s| {
+        s.spawn(|| run("a", "a"));
+        s.spawn(|| run("a", "a"));
+        s.spawn(|| run("b", "b"));
+    });
+    assert_eq!(std::fs::read_dir(dir.join("a")).unwrap().count(), 2);
+    let out_dir = dir.join("report");
+    let out = Command::new(bin)
+        .args(["merge", "--by-label", "--out"])
+        .arg(&out_dir)
+        .arg(dir.join("a"))
+        .arg(dir.join("b"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("| a | 800 |") && md.contains("| b | 400 |"), "{md}");
+    assert!(md.contains("merged from 2 load generators"), "{md}");
+    for file in ["latency.svg", "report.json", "a.hdr", "b.hdr"] {
+        assert!(out_dir.join(file).exists(), "{file} missing");
+    }
+    let one = Command::new(bin)
+        .args(["merge", "--label", "both", "--csv"])
+        .arg(dir.join("a"))
+        .arg(dir.join("b"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(one.stdout).unwrap();
+    assert!(text.lines().nth(1).unwrap().starts_with("both,echo,1200.0,"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -46,7 +46,15 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let conns = ping::open(&cfg.addr, cfg.connections.max(1))?;
     let message = Message::new(cfg.size);
     let plan = ctx.begin();
-    let out = engine::drive(conns, |_| message.clone(), |_| message.clone(), &plan, &ctx.live)?;
+    let reconnect = cfg.reconnect.then_some(cfg.addr.as_str());
+    let out = engine::drive(
+        conns,
+        |_| message.clone(),
+        |_| message.clone(),
+        &plan,
+        &ctx.live,
+        reconnect,
+    )?;
     ctx.finish();
     Ok((out, Extra::default()))
 }

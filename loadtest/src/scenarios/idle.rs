@@ -108,7 +108,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let active = ping::open(&cfg.addr, cfg.active.max(1))?;
     let fixed = Fixed::new(PingCommand::Ping, 0);
     let plan = ctx.begin();
-    let out = engine::drive(active, |_| fixed.clone(), |_| fixed.clone(), &plan, &ctx.live)?;
+    let out = engine::drive(active, |_| fixed.clone(), |_| fixed.clone(), &plan, &ctx.live, None)?;
     ctx.finish();
     stats.alive_at_end = ping_all(&mut idle);
     if stats.alive_at_end < stats.alive_at_start {

@@ -119,6 +119,10 @@ pub struct Config {
     pub threads: usize,
     /// How long before each slot senders stop sleeping and yield in a loop, in µs.
     pub spin_us: u64,
+    /// Reopen connections that the server closed or broke (request/response connections and
+    /// pub/sub publishers) instead of failing their remaining requests.
+    #[serde(default)]
+    pub reconnect: bool,
 }
 
 impl Default for Config {
@@ -141,6 +145,7 @@ impl Default for Config {
             server_pid: None,
             threads: 2,
             spin_us: 50,
+            reconnect: false,
         }
     }
 }
@@ -210,6 +215,8 @@ pub struct Outcome {
     pub unanswered: u64,
     /// The first few error messages.
     pub samples: Vec<String>,
+    /// Connections reopened after they failed (`--reconnect`).
+    pub reconnects: u64,
 }
 
 impl Default for Outcome {
@@ -223,16 +230,18 @@ impl Default for Outcome {
             errors: 0,
             unanswered: 0,
             samples: Vec::new(),
+            reconnects: 0,
         }
     }
 }
 
 impl Outcome {
-    /// Counts one error, keeping its message if it is among the first few.
+    /// Counts one error, keeping its message if it is among the first few different ones.
     pub fn error(&mut self, message: impl Into<String>) {
         self.errors += 1;
-        if self.samples.len() < 5 {
-            self.samples.push(message.into());
+        let message = message.into();
+        if self.samples.len() < 5 && !self.samples.contains(&message) {
+            self.samples.push(message);
         }
     }
 
@@ -245,8 +254,9 @@ impl Outcome {
         self.replies += other.replies;
         self.errors += other.errors;
         self.unanswered += other.unanswered;
+        self.reconnects += other.reconnects;
         for s in other.samples {
-            if self.samples.len() < 5 {
+            if self.samples.len() < 5 && !self.samples.contains(&s) {
                 self.samples.push(s);
             }
         }
@@ -389,6 +399,9 @@ pub struct RunReport {
     pub pubsub: Option<pubsub::PubsubStats>,
     pub idle: Option<idle::IdleStats>,
     pub notes: Vec<String>,
+    /// Connections reopened after the server closed or broke them (`--reconnect`).
+    #[serde(default)]
+    pub reconnects: u64,
 }
 
 impl RunReport {
@@ -404,6 +417,13 @@ impl RunReport {
                 "the load generator was late for its slots (send lag p99 {}): it may be the \
                  bottleneck at this rate",
                 crate::report::fmt_us(Summary::of(&out.lag).p99)
+            ));
+        }
+        if out.reconnects > 0 {
+            notes.push(format!(
+                "connections failed and were reopened {} times (--reconnect): requests in flight \
+                 then and slots that found no connection count as errors",
+                out.reconnects
             ));
         }
         RunReport {
@@ -441,6 +461,7 @@ impl RunReport {
             pubsub: extra.pubsub,
             idle: extra.idle,
             notes,
+            reconnects: out.reconnects,
         }
     }
 }

@@ -62,7 +62,9 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let conns = open(&cfg.addr, cfg.connections.max(1))?;
     let fixed = Fixed::new(cfg.command, cfg.size);
     let plan = ctx.begin();
-    let out = engine::drive(conns, |_| fixed.clone(), |_| fixed.clone(), &plan, &ctx.live)?;
+    let reconnect = cfg.reconnect.then_some(cfg.addr.as_str());
+    let out =
+        engine::drive(conns, |_| fixed.clone(), |_| fixed.clone(), &plan, &ctx.live, reconnect)?;
     ctx.finish();
     Ok((out, Extra::default()))
 }

@@ -161,8 +161,18 @@ pub struct PubsubStats {
     pub per_subscriber: Vec<SubscriberStats>,
 }
 
-fn topic_name(t: usize) -> String {
-    format!("loadtest:topic:{t}")
+/// `loadtest:TAG:topic:T`, where TAG is unique to one run, so that several load generators
+/// (`loadtest merge`) can share a server without receiving each other's messages.
+fn topic_name(tag: &str, t: usize) -> String {
+    format!("loadtest:{tag}:topic:{t}")
+}
+
+/// A tag for this run's topic names: the process id and the clock, in hex.
+fn run_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("{:x}", nanos ^ (u64::from(std::process::id()) << 40))
 }
 
 /// Writes PUBLISH commands with numbered, timestamped payloads.
@@ -225,11 +235,12 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         ));
     }
     let mut notes = Vec::new();
+    let tag = run_tag();
     // Subscribe everybody before anything is published, so every message has its receivers.
     let mut subs = Vec::with_capacity(s);
     for j in 0..s {
         let mut conn = RespConn::connect(&cfg.addr)?;
-        let topic = topic_name(j % t);
+        let topic = topic_name(&tag, j % t);
         match conn.request(&["SUBSCRIBE", topic.as_str()])? {
             Frame::Array(items) | Frame::Push(items)
                 if items.first() == Some(&Frame::bulk("subscribe")) => {}
@@ -264,7 +275,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         |_| Publishers {
             next_seq: next_seq.clone(),
             count: vec![0; p],
-            topics: (0..t).map(topic_name).collect(),
+            topics: (0..t).map(|t| topic_name(&tag, t)).collect(),
             size: cfg.size,
             plan,
             payload: Vec::with_capacity(cfg.size),
@@ -272,6 +283,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         |_| PublishReplies(replies_sum.clone()),
         &plan,
         &publish_live,
+        cfg.reconnect.then_some(cfg.addr.as_str()),
     );
     // Even if publishing failed, tell the subscribers what was sent so they can stop.
     let sent: Vec<Vec<u64>> = next_seq
@@ -352,6 +364,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         errors: publish.errors + deliveries.errors,
         unanswered: publish.unanswered,
         samples: publish.samples.into_iter().chain(deliveries.samples).take(5).collect(),
+        reconnects: publish.reconnects,
     };
     Ok((out, Extra { pubsub: Some(stats), idle: None, notes, fanout: Some(fanout) }))
 }
