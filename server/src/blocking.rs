@@ -96,18 +96,6 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> io::Result<O
     }
 }
 
-/// Admits and serves one connection on the calling thread (see [`serve_admitted`]).
-pub(crate) fn serve_connection(
-    stream: TcpStream,
-    ctx: &Arc<ServerContext>,
-    shutdown: &Shutdown,
-) -> io::Result<()> {
-    match admit(stream, ctx)? {
-        Some(conn) => serve_admitted(conn, ctx, shutdown),
-        None => Ok(()),
-    }
-}
-
 /// Serves one connection on the calling thread until it closes, the peer leaves, or shutdown.
 pub(crate) fn serve_admitted(
     conn: Admitted,

@@ -6,7 +6,7 @@ use std::net::{Shutdown as Half, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 
-use crate::util::{assert_accounted, message, publish_numbers, Conn, TestServer};
+use crate::util::{assert_accounted, info_field, message, publish_numbers, Conn, TestServer};
 
 /// The `server` binary as a child process, so its descriptors and threads can be counted
 /// apart from the test's own. Killed on drop.
@@ -55,7 +55,7 @@ impl ChildServer {
     fn expect_back_to(&self, probe: &mut Conn, baseline: (usize, usize)) {
         let mut last = (usize::MAX, usize::MAX);
         for _ in 0..5000 {
-            if info(probe, "connected_clients") == 1 {
+            if info_field(probe, "connected_clients") == 1 {
                 last = self.resources();
                 if last.0 <= baseline.0 && last.1 <= baseline.1 {
                     return;
@@ -72,15 +72,6 @@ impl ChildServer {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         self.child.wait().unwrap()
     }
-}
-
-/// An `INFO` field, read over `conn`.
-fn info(conn: &mut Conn, field: &str) -> u64 {
-    conn.cmd(&[b"INFO"]);
-    let shared::Frame::Bulk(text) = conn.frame() else { panic!("INFO is a bulk string") };
-    let text = String::from_utf8(text.to_vec()).unwrap();
-    let prefix = format!("{field}:");
-    text.lines().find_map(|l| l.strip_prefix(&prefix)).expect(field).trim().parse().unwrap()
 }
 
 impl Drop for ChildServer {
@@ -165,7 +156,7 @@ backend_tests! {
             abuse(round);
         }
         server.expect_back_to(&mut probe, baseline);
-        assert_eq!(info(&mut probe, "pubsub_channels"), 0, "subscriptions leaked");
+        assert_eq!(info_field(&mut probe, "pubsub_channels"), 0, "subscriptions leaked");
         drop(probe);
         assert!(server.terminate().success(), "SIGTERM exits 0");
     }
@@ -233,7 +224,7 @@ backend_tests! {
             // Only 4 are served; wait until the other 297 (with `first`) sit in the pool's queue.
             let mut queued = 0;
             for _ in 0..5000 {
-                queued = info(&mut first, "pool_queued_connections");
+                queued = info_field(&mut first, "pool_queued_connections");
                 if queued == 297 {
                     break;
                 }

@@ -3,24 +3,8 @@
 use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
-use crate::util::{Conn, TestServer, PATIENCE};
+use crate::util::{info_field, info_text_field as field, TestServer, PATIENCE};
 use server::Backend;
-use shared::Frame;
-
-/// One `INFO stats` field, asked over `conn`.
-#[track_caller]
-fn info_field(conn: &mut Conn, name: &str) -> u64 {
-    conn.cmd(&[b"INFO", b"stats"]);
-    let Frame::Bulk(info) = conn.frame() else { panic!("INFO is not a bulk string") };
-    field(&String::from_utf8_lossy(&info), name)
-}
-
-/// One `key:value` field of an `INFO` text.
-#[track_caller]
-fn field(info: &str, name: &str) -> u64 {
-    let line = info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")[..]));
-    line.unwrap_or_else(|| panic!("no {name} in INFO")).parse().unwrap()
-}
 
 #[test]
 fn connection_beyond_the_workers_is_served_as_soon_as_one_closes() {
@@ -75,5 +59,26 @@ fn shutdown_closes_connections_still_waiting_for_a_worker() {
     busy.expect_closed();
     let info = ctx.info(&[]);
     assert_eq!(field(&info, "pool_queued_connections"), 0);
-    assert_eq!(ctx.stats.connections_accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Both were admitted (a waiting connection is a client), and both sessions ended.
+    assert_eq!(ctx.stats.connections_accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(ctx.connected(), 0);
+}
+
+#[test]
+fn connections_waiting_for_a_worker_count_against_max_clients() {
+    let server = TestServer::with(Backend::Pool, |c| {
+        c.workers = Some(1);
+        c.max_clients = 2;
+    });
+    let mut served = server.connect();
+    served.roundtrip(&[b"PING"], b"+PONG\r\n");
+    let mut waiting = server.connect();
+    waiting.cmd(&[b"PING"]);
+    // The third is refused at once, although only one connection is being served.
+    let mut refused = server.connect();
+    refused.expect(b"-ERR max number of clients reached\r\n");
+    refused.expect_closed();
+    assert_eq!(info_field(&mut served, "connected_clients"), 2);
+    drop(served);
+    waiting.expect(b"+PONG\r\n");
 }

@@ -13,12 +13,14 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::blocking::{accept_until_shutdown, serve_connection, wait_for_connections};
+use crate::blocking::{
+    accept_until_shutdown, admit, serve_admitted, wait_for_connections, Admitted,
+};
 use crate::stats::{add, Stats};
 use crate::{ServerContext, Shutdown};
 
@@ -33,20 +35,30 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
     let jobs = Arc::new(Jobs::default());
     let mut next_ticket = 0u64;
     let accepted = accept_until_shutdown(&listener, &shutdown, |stream| {
+        let peer = stream.peer_addr().ok();
+        // Admitted at once: a connection waiting for a worker is a client like any other
+        // (it counts against --max-clients, and a refusal is immediate).
+        let conn = match admit(stream, &ctx) {
+            Ok(Some(conn)) => conn,
+            Ok(None) => return, // refused
+            Err(e) => {
+                tracing::warn!(?peer, "cannot admit a connection: {e}");
+                return;
+            }
+        };
         next_ticket += 1;
         let ticket = next_ticket;
-        waiting.put(ticket, stream, &ctx.stats);
+        waiting.put(ticket, conn, &ctx.stats);
         let running = jobs.start();
         let (ctx, shutdown, waiting) = (ctx.clone(), shutdown.clone(), waiting.clone());
         pool.execute(move || {
             let _running = running;
             // Gone if shutdown closed it while it waited.
-            let Some(stream) = waiting.take(ticket, &ctx.stats) else { return };
+            let Some(conn) = waiting.take(ticket, &ctx.stats) else { return };
             if shutdown.is_triggered() {
                 return; // never started: closed, not served
             }
-            let peer = stream.peer_addr().ok();
-            if let Err(e) = serve_connection(stream, &ctx, &shutdown) {
+            if let Err(e) = serve_admitted(conn, &ctx, &shutdown) {
                 tracing::debug!(?peer, "connection error: {e}");
             }
         });
@@ -66,30 +78,30 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
 
 /// Accepted connections waiting for a worker, by ticket, with the time they were accepted.
 #[derive(Default)]
-struct Waiting(Mutex<HashMap<u64, (TcpStream, Instant)>>);
+struct Waiting(Mutex<HashMap<u64, (Admitted, Instant)>>);
 
 impl Waiting {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, (TcpStream, Instant)>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, (Admitted, Instant)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn put(&self, ticket: u64, stream: TcpStream, stats: &Stats) {
+    fn put(&self, ticket: u64, conn: Admitted, stats: &Stats) {
         let mut waiting = self.lock();
-        waiting.insert(ticket, (stream, Instant::now()));
+        waiting.insert(ticket, (conn, Instant::now()));
         stats.pool_queued.store(waiting.len() as u64, Ordering::Relaxed);
     }
 
     /// Takes connection `ticket` for a worker and records how long it waited; `None` if it was
     /// closed in the meantime.
-    fn take(&self, ticket: u64, stats: &Stats) -> Option<TcpStream> {
+    fn take(&self, ticket: u64, stats: &Stats) -> Option<Admitted> {
         let mut waiting = self.lock();
-        let (stream, since) = waiting.remove(&ticket)?;
+        let (conn, since) = waiting.remove(&ticket)?;
         stats.pool_queued.store(waiting.len() as u64, Ordering::Relaxed);
         drop(waiting);
         let waited = since.elapsed().as_micros().try_into().unwrap_or(u64::MAX);
         add(&stats.pool_wait_us_total, waited);
         stats.pool_wait_us_max.fetch_max(waited, Ordering::Relaxed);
-        Some(stream)
+        Some(conn)
     }
 
     /// Closes every waiting connection; returns how many there were.

@@ -213,3 +213,18 @@ pub fn publish_numbers(publisher: &mut Conn, channel: &[u8], count: usize) {
         publisher.expect(b":1\r\n");
     }
 }
+
+/// One numeric field of `INFO`, asked over `conn`.
+#[track_caller]
+pub fn info_field(conn: &mut Conn, name: &str) -> u64 {
+    conn.cmd(&[b"INFO"]);
+    let Frame::Bulk(info) = conn.frame() else { panic!("INFO is not a bulk string") };
+    info_text_field(&String::from_utf8_lossy(&info), name)
+}
+
+/// One numeric `key:value` field of an `INFO` text.
+#[track_caller]
+pub fn info_text_field(info: &str, name: &str) -> u64 {
+    let line = info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")[..]));
+    line.unwrap_or_else(|| panic!("no {name} in INFO")).trim().parse().unwrap()
+}
