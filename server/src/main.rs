@@ -218,7 +218,7 @@ fn serve(args: Args) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(daemon.is_none())
+        .with_ansi(daemon.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = Config {
         bind: args.bind,
