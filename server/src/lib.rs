@@ -473,6 +473,7 @@ pub fn run_with(
     })?;
     let result = server.wait();
     signals_handle.close();
+    tracing::info!("stopped");
     result
 }
 
