@@ -273,9 +273,9 @@ impl ServerContext {
                 ("pubsub_delivered", get(&s.delivered).to_string()),
                 ("pubsub_dropped", get(&s.dropped).to_string()),
                 ("pubsub_slow_consumers", get(&s.slow_consumers).to_string()),
-                ("pool_queued_connections", get(&s.pool_queued).to_string()),
+                ("pool_queued_connections", s.pool_queued.load(Ordering::Relaxed).to_string()),
                 ("pool_wait_time_us_total", get(&s.pool_wait_us_total).to_string()),
-                ("pool_wait_time_us_max", get(&s.pool_wait_us_max).to_string()),
+                ("pool_wait_time_us_max", s.pool_wait_us_max.load(Ordering::Relaxed).to_string()),
             ],
         );
         section(

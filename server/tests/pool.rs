@@ -60,7 +60,7 @@ fn shutdown_closes_connections_still_waiting_for_a_worker() {
     let info = ctx.info(&[]);
     assert_eq!(field(&info, "pool_queued_connections"), 0);
     // Both were admitted (a waiting connection is a client), and both sessions ended.
-    assert_eq!(ctx.stats.connections_accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(ctx.stats.connections_accepted.get(), 2);
     assert_eq!(ctx.connected(), 0);
 }
 

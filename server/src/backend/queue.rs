@@ -627,7 +627,7 @@ mod tests {
         let mut reply = String::new();
         client.read_to_string(&mut reply).unwrap();
         assert_eq!(reply, "-ERR max number of clients reached\r\n");
-        assert_eq!(ctx.stats.connections_refused.load(SeqCst), 1);
+        assert_eq!(ctx.stats.connections_refused.get(), 1);
         assert_eq!(ctx.connected(), 0);
         assert_eq!(shared.lock_conns().len, 0);
     }

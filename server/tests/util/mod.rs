@@ -187,11 +187,10 @@ pub fn message(channel: &[u8], payload: &[u8]) -> Vec<u8> {
 /// Returns (delivered, dropped).
 #[track_caller]
 pub fn assert_accounted(ctx: &ServerContext) -> (u64, u64) {
-    use std::sync::atomic::Ordering;
     let s = &ctx.stats;
-    let receivers = s.published_receivers.load(Ordering::SeqCst);
-    let delivered = s.delivered.load(Ordering::SeqCst);
-    let dropped = s.dropped.load(Ordering::SeqCst);
+    let receivers = s.published_receivers.get();
+    let delivered = s.delivered.get();
+    let dropped = s.dropped.get();
     assert_eq!(
         receivers,
         delivered + dropped,
