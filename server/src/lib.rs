@@ -412,15 +412,19 @@ pub fn bind_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListen
 
 /// Binds, then serves with the configured backend on a background thread.
 pub fn start(config: Config) -> io::Result<ServerHandle> {
-    let listener =
-        bind_listener(SocketAddr::new(config.bind, config.port), config.backend.reuses_port())?;
+    let wanted = SocketAddr::new(config.bind, config.port);
+    let listener = bind_listener(wanted, config.backend.reuses_port())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
     let addr = listener.local_addr()?;
     let ctx = Arc::new(ServerContext::new(config, addr));
     let shutdown = Shutdown::new()?;
     let stopper = Stopper { shutdown: shutdown.clone(), ctx: ctx.clone() };
     let metrics_addr = match ctx.config.metrics_port {
         Some(port) => {
-            let listener = bind_listener(SocketAddr::new(ctx.config.bind, port), false)?;
+            let wanted = SocketAddr::new(ctx.config.bind, port);
+            let listener = bind_listener(wanted, false).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot serve metrics on {wanted}: {e}"))
+            })?;
             let metrics_addr = listener.local_addr()?;
             let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
             std::thread::Builder::new()

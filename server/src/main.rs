@@ -63,7 +63,7 @@ struct Args {
     protocol: Protocol,
 
     /// Most connections served at once; the next gets `-ERR max number of clients reached`.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = positive)]
     max_clients: usize,
 
     /// Longest bulk string a request may carry (bytes; k/kb/m/mb/g/gb suffixes allowed),
@@ -90,16 +90,16 @@ struct Args {
 
     /// Worker threads: the `pool` backend's pool size (default 128; a connection holds a
     /// worker until it closes) or the `queue` backend's workers (default: one per CPU).
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     workers: Option<usize>,
 
     /// Capacity of the `queue` backend's ready queue between its poller and its workers.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
     queue_depth: usize,
 
     /// Schedulers of the `event` backend, one thread and one SO_REUSEPORT listener each
     /// (default: one per CPU).
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     threads: Option<usize>,
 
     /// Close connections idle for SECS seconds, except subscribers (0 = never, like Redis).
@@ -132,6 +132,15 @@ struct Args {
     /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
     #[arg(long, default_value = "info")]
     log_level: String,
+}
+
+/// Parses a count that must be at least 1.
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
 }
 
 /// Parses a byte size such as `4096`, `64k`, `32mb` or `1g` (powers of 1024, like Redis).
@@ -248,8 +257,8 @@ fn serve(args: Args) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             if let Some(daemon) = daemon.as_mut() {
+                tracing::error!("{e}"); // into the log file
                 daemon.failed(&e.to_string());
             } else {
                 eprintln!("server: {e}");
