@@ -84,14 +84,21 @@ pub(crate) struct Admitted {
     wake: WakeFd,
 }
 
-/// Gives `stream` a session, or refuses it (with the reason, best effort): `None`.
-pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> io::Result<Option<Admitted>> {
-    let wake = WakeFd::new()?;
+/// Gives `stream` a session, or refuses it (with the reason, best effort): `None`. A
+/// connection that cannot be set up (no descriptor for its wake fd) is logged and dropped.
+pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admitted> {
+    let wake = match WakeFd::new() {
+        Ok(wake) => wake,
+        Err(e) => {
+            tracing::warn!(peer = ?stream.peer_addr().ok(), "cannot admit a connection: {e}");
+            return None;
+        }
+    };
     match ctx.open_session(Arc::new(wake.clone())) {
-        Ok(session) => Ok(Some(Admitted { stream, session, wake })),
+        Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
             refuse(stream, &why);
-            Ok(None)
+            None
         }
     }
 }

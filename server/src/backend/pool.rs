@@ -38,14 +38,7 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
         let peer = stream.peer_addr().ok();
         // Admitted at once: a connection waiting for a worker is a client like any other
         // (it counts against --max-clients, and a refusal is immediate).
-        let conn = match admit(stream, &ctx) {
-            Ok(Some(conn)) => conn,
-            Ok(None) => return, // refused
-            Err(e) => {
-                tracing::warn!(?peer, "cannot admit a connection: {e}");
-                return;
-            }
-        };
+        let Some(conn) = admit(stream, &ctx) else { return }; // refused
         next_ticket += 1;
         let ticket = next_ticket;
         waiting.put(ticket, conn, &ctx.stats);

@@ -19,14 +19,7 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
         let peer = stream.peer_addr().ok();
         // The session is opened here, before the thread exists, so a shutdown that waits for
         // sessions to end never misses a connection whose thread has not started yet.
-        let conn = match admit(stream, &ctx) {
-            Ok(Some(conn)) => conn,
-            Ok(None) => return, // refused
-            Err(e) => {
-                tracing::warn!(?peer, "cannot admit a connection: {e}");
-                return;
-            }
-        };
+        let Some(conn) = admit(stream, &ctx) else { return }; // refused
         let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
         let spawned = std::thread::Builder::new()
             .name("conn".into())
