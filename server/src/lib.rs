@@ -116,6 +116,8 @@ pub struct ServerContext {
     clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
     /// Signalled when `clients` becomes empty.
     idle: Condvar,
+    /// Set (and signalled) once the backend's threads are all running.
+    serving: (Mutex<bool>, Condvar),
     next_id: AtomicU64,
     started: Instant,
     /// The address actually bound.
@@ -142,6 +144,7 @@ impl ServerContext {
             stats: Stats::default(),
             clients: Mutex::new(HashMap::new()),
             idle: Condvar::new(),
+            serving: (Mutex::new(false), Condvar::new()),
             next_id: AtomicU64::new(1),
             started: Instant::now(),
             addr,
@@ -164,6 +167,21 @@ impl ServerContext {
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
         Ok(Session::new(self.clone(), id, mailbox))
+    }
+
+    /// Announces that the backend's threads are all running (or that it gave up): `start`
+    /// waits for this before it reports the server ready, the recipe of an event that tells a
+    /// thread has started.
+    pub(crate) fn mark_serving(&self) {
+        let (flag, cvar) = &self.serving;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+    }
+
+    fn wait_serving(&self) {
+        let (flag, cvar) = &self.serving;
+        let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+        drop(cvar.wait_while(guard, |serving| !*serving).unwrap_or_else(|e| e.into_inner()));
     }
 
     /// Forgets connection `id` (called when its session ends).
@@ -440,9 +458,19 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
         None => None,
     };
     let backend = ctx.config.backend;
-    let thread = std::thread::Builder::new()
-        .name(format!("{}-main", backend.name()))
-        .spawn(move || backend.serve(listener, ctx, shutdown))?;
+    let serving = ctx.clone();
+    let thread =
+        std::thread::Builder::new().name(format!("{}-main", backend.name())).spawn(move || {
+            let result = backend.serve(listener, serving.clone(), shutdown);
+            serving.mark_serving(); // in case it failed before it got that far
+            result
+        })?;
+    ctx.wait_serving();
+    if thread.is_finished() {
+        // The backend could not start: report why.
+        let result = thread.join().unwrap_or_else(|_| Err(io::Error::other("backend panicked")));
+        return Err(result.err().unwrap_or_else(|| io::Error::other("backend stopped at once")));
+    }
     tracing::info!(%addr, backend = backend.name(), "listening");
     Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker })
 }
@@ -466,7 +494,6 @@ pub fn run_with(
     // `listening` line is never lost to the default handler.
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     let server = start(config)?;
-    ready(server.addr())?;
     let stopper = server.stopper();
     let signals_handle = signals.handle();
     std::thread::Builder::new().name("signals".into()).spawn(move || {
@@ -475,6 +502,8 @@ pub fn run_with(
             stopper.stop();
         }
     })?;
+    // Every thread is running by now: the readiness line means ready.
+    ready(server.addr())?;
     let result = server.wait();
     signals_handle.close();
     tracing::info!("stopped");

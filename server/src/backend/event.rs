@@ -94,6 +94,7 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
             Err(e) => tracing::warn!("cannot start scheduler {}: {e}", i + 1),
         }
     }
+    ctx.mark_serving();
     let mut result = first.run();
     for handle in handles {
         let r = handle.join().unwrap_or_else(|_| Err(io::Error::other("scheduler panicked")));

@@ -92,6 +92,7 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
     // Only the workers receive: if they all died, sending fails instead of blocking forever.
     drop(ready);
     if result.is_ok() {
+        shared.ctx.mark_serving();
         result = shared.poll_loop(&listener, &jobs);
     }
     stop_workers(threads, &jobs);

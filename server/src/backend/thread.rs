@@ -15,6 +15,7 @@ use crate::{ServerContext, Shutdown};
 
 /// Serves every connection on a thread of its own until `shutdown`.
 pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+    ctx.mark_serving();
     accept_loop(&listener, &ctx, &shutdown, |stream| {
         let peer = stream.peer_addr().ok();
         // The session is opened here, before the thread exists, so a shutdown that waits for
