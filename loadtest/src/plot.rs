@@ -60,7 +60,7 @@ pub fn percentile_chart(
         .fold(0.01f64, f64::max)
         * 1.05;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    root.fill(&WHITE).map_err(plotting)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(16)
@@ -68,7 +68,7 @@ pub fn percentile_chart(
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(0f64..max_x, 0f64..max_ms)
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(plotting)?;
     chart
         .configure_mesh()
         .x_desc("percentile (log scale of 1/(1-p))")
@@ -77,27 +77,12 @@ pub fn percentile_chart(
         .x_label_formatter(&|x| nines_label(*x))
         .y_label_formatter(&|y| format!("{y:.2}"))
         .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(plotting)?;
     for (i, s) in series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
         let line = s.points.iter().map(|p| (nines(p.percentile), p.latency_us as f64 / 1e3));
-        chart
-            .draw_series(LineSeries::new(line, color.stroke_width(2)))
-            .map_err(|e| anyhow!("{e:?}"))?
-            .label(s.label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        add_line(&mut chart, s.label, PALETTE[i % PALETTE.len()], line)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
-    Ok(())
+    finish(&mut chart, &root)
 }
 
 /// Draws p99 latency (log scale) against achieved throughput, one line per server, to `path`.
@@ -112,7 +97,7 @@ pub fn throughput_chart(
     let max_ms = all().map(|p| p.1 as f64 / 1e3).fold(0.1f64, f64::max) * 1.5;
     let min_ms = all().map(|p| p.1 as f64 / 1e3).fold(max_ms, f64::min).max(0.001) / 1.5;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    root.fill(&WHITE).map_err(plotting)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(16)
@@ -120,7 +105,7 @@ pub fn throughput_chart(
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(0f64..max_x, (min_ms..max_ms).log_scale())
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(plotting)?;
     chart
         .configure_mesh()
         .x_desc("achieved throughput (per second)")
@@ -128,30 +113,63 @@ pub fn throughput_chart(
         .x_label_formatter(&|x| crate::report::fmt_rate(*x))
         .y_label_formatter(&|y| format!("{y:.3}"))
         .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(plotting)?;
     for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let pts: Vec<(f64, f64)> = s.points.iter().map(|&(x, us)| (x, us as f64 / 1e3)).collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-            .map_err(|e| anyhow!("{e:?}"))?
-            .label(s.label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+        add_line(&mut chart, s.label, color, pts.clone())?;
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(plotting)?;
     }
+    finish(&mut chart, &root)
+}
+
+/// Draws one labelled line of `color` through `points`.
+fn add_line<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    label: &str,
+    color: RGBColor,
+    points: impl IntoIterator<Item = (X::ValueType, Y::ValueType)>,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged,
+    Y: Ranged,
+    X::ValueType: Clone + 'static,
+    Y::ValueType: Clone + 'static,
+{
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))
+        .map_err(plotting)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    Ok(())
+}
+
+/// Draws the legend and writes the file.
+fn finish<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged,
+    Y: Ranged,
+{
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
-    Ok(())
+        .map_err(plotting)?;
+    root.present().map_err(plotting)
+}
+
+/// plotters' errors carry the backend's error type; reports only need the text.
+fn plotting(e: impl std::fmt::Debug) -> anyhow::Error {
+    anyhow!("{e:?}")
 }
 
 #[cfg(test)]
