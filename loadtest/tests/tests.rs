@@ -150,6 +150,13 @@ fn closing_server(limit: usize) -> String {
 }
 
 /// A short run: 0.2 s warmup, 1 s measured.
+/// No errors, nothing unanswered, a reply for every request sent.
+#[track_caller]
+fn assert_all_answered(r: &scenarios::RunReport) {
+    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
+    assert_eq!(r.replies, r.sent);
+}
+
 fn short(scenario: Scenario, addr: &str) -> Config {
     Config {
         scenario,
@@ -167,8 +174,7 @@ fn short(scenario: Scenario, addr: &str) -> Config {
 fn ping_counts_add_up() {
     let Some(redis) = Redis::start() else { return };
     let r = scenarios::run(&short(Scenario::Ping, &redis.addr), "redis").unwrap();
-    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
-    assert_eq!(r.replies, r.sent);
+    assert_all_answered(&r);
     assert_eq!(r.sent, 2400); // 1.2 s on the timetable at 2000/s
     assert_eq!(r.measured, 2000); // the slots after warmup
     assert!(r.latency_us.p50 > 0 && r.latency_us.max >= r.latency_us.p99);
@@ -184,8 +190,7 @@ fn pipelined_echo_commands_count_every_request() {
         ..short(Scenario::Ping, &redis.addr)
     };
     let r = scenarios::run(&cfg, "redis").unwrap();
-    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
-    assert_eq!(r.replies, r.sent);
+    assert_all_answered(&r);
     assert_eq!(r.measured, 2000);
 }
 
@@ -194,8 +199,7 @@ fn closed_loop_answers_everything_it_sends() {
     let Some(redis) = Redis::start() else { return };
     let cfg = Config { rate: Rate::Max, connections: 2, ..short(Scenario::Ping, &redis.addr) };
     let r = scenarios::run(&cfg, "redis").unwrap();
-    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
-    assert_eq!(r.replies, r.sent);
+    assert_all_answered(&r);
     assert!(r.measured > 0 && r.target_rate.is_none());
 }
 
@@ -238,8 +242,7 @@ fn idle_connections_stay_open_and_memory_is_measured() {
     let i = r.idle.as_ref().unwrap();
     assert_eq!((i.opened, i.alive_at_start, i.alive_at_end), (200, 200, 200));
     assert!(i.bytes_per_connection.is_some() && i.rss_after_kib.is_some());
-    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
-    assert_eq!(r.replies, r.sent);
+    assert_all_answered(&r);
     assert!(r.server_cpu_s.is_some());
 }
 
@@ -248,8 +251,7 @@ fn echo_counts_add_up() {
     let addr = echo_server();
     let cfg = Config { size: 128, ..short(Scenario::Echo, &addr) };
     let r = scenarios::run(&cfg, "echo").unwrap();
-    assert_eq!((r.errors, r.unanswered), (0, 0), "{:?}", r.error_samples);
-    assert_eq!(r.replies, r.sent);
+    assert_all_answered(&r);
     assert_eq!(r.measured, 2000);
 }
 
