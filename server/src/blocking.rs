@@ -6,12 +6,12 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::mailbox::WakeFd;
 use crate::session::{Session, Status};
 use crate::stats::add;
-use crate::{refuse, ServerContext, Shutdown};
+use crate::{accept_failure, refuse, AcceptFailure, ServerContext, Shutdown, ACCEPT_BACKOFF};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -50,18 +50,10 @@ pub(crate) fn accept_until_shutdown(
         loop {
             match listener.accept() {
                 Ok((stream, _)) => spawn(stream),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    // Out of descriptors: the pending connection stays in the backlog and the
-                    // listener stays readable. Back off briefly instead of spinning on it.
-                    tracing::warn!("accept: {e}; retrying shortly");
-                    std::thread::sleep(Duration::from_millis(10));
-                    break;
-                }
                 Err(e) => {
-                    // A connection that died in the backlog (ECONNABORTED and the like)
-                    // concerns that connection only.
-                    tracing::debug!("accept: {e}");
+                    if accept_failure(&e) == AcceptFailure::OutOfDescriptors {
+                        std::thread::sleep(ACCEPT_BACKOFF);
+                    }
                     break;
                 }
             }

@@ -510,6 +510,35 @@ pub fn run_with(
     result
 }
 
+/// How long an accept loop stops accepting when the process is out of descriptors.
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// How an accept loop goes on after `accept` failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AcceptFailure {
+    /// The backlog is empty (`WouldBlock`): wait for readiness again.
+    Drained,
+    /// Out of descriptors: the connection stays in the backlog and the listener readable, so
+    /// stop accepting for [`ACCEPT_BACKOFF`] instead of spinning on it.
+    OutOfDescriptors,
+    /// A connection that died in the backlog (ECONNABORTED and the like): it concerns that
+    /// connection only.
+    ConnectionLost,
+}
+
+/// Classifies (and logs) an `accept` error, the same way for every backend.
+pub(crate) fn accept_failure(e: &io::Error) -> AcceptFailure {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        AcceptFailure::Drained
+    } else if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+        tracing::warn!("accept: {e}; retrying shortly");
+        AcceptFailure::OutOfDescriptors
+    } else {
+        tracing::debug!("accept: {e}");
+        AcceptFailure::ConnectionLost
+    }
+}
+
 /// Answers a refused connection with the reason and closes it. Best effort: the peer may be
 /// gone already, and a refusal must never block the accept loop.
 pub(crate) fn refuse(mut stream: TcpStream, why: &Refused) {

@@ -41,7 +41,7 @@ use crate::blocking::OUTPUT_HIGH_WATER;
 use crate::mailbox::Wake;
 use crate::session::{Session, Status};
 use crate::stats::add;
-use crate::{refuse, ServerContext, Shutdown};
+use crate::{accept_failure, refuse, AcceptFailure, ServerContext, Shutdown, ACCEPT_BACKOFF};
 
 /// Poller key of the scheduler's listener.
 const LISTENER: usize = 0;
@@ -55,8 +55,6 @@ const FIRST_CONN: usize = 2;
 const READ_BUF: usize = 64 * 1024;
 /// Most connections accepted in one turn of the loop.
 const ACCEPT_BATCH: usize = 256;
-/// How long accepting pauses when the process is out of descriptors.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// An output buffer larger than this is freed rather than kept for the next connection.
 const KEEP_OUT: usize = 1024 * 1024;
 
@@ -348,19 +346,19 @@ impl Scheduler {
             let Some(listener) = &self.listener else { return };
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    // The pending connection stays in the backlog and the listener readable:
-                    // stop watching it for a moment instead of spinning on it.
-                    tracing::warn!("accept: {e}; retrying shortly");
-                    if let Err(e) = self.shared.poller.modify(listener, Event::none(LISTENER)) {
-                        tracing::error!("cannot pause the listener: {e}");
+                Err(e) => match accept_failure(&e) {
+                    AcceptFailure::Drained => return,
+                    AcceptFailure::ConnectionLost => {}
+                    // Stop watching the listener for a moment (not sleeping: the scheduler
+                    // has other connections to run).
+                    AcceptFailure::OutOfDescriptors => {
+                        if let Err(e) = self.shared.poller.modify(listener, Event::none(LISTENER)) {
+                            tracing::error!("cannot pause the listener: {e}");
+                        }
+                        self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
+                        return;
                     }
-                    self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
-                    return;
-                }
-                // A connection that died in the backlog concerns that connection only.
-                Err(e) => tracing::debug!("accept: {e}"),
+                },
             }
         }
     }

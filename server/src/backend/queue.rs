@@ -33,7 +33,9 @@ use crate::blocking::{write_some, OUTPUT_HIGH_WATER};
 use crate::mailbox::Wake;
 use crate::session::{Session, Status};
 use crate::stats::add;
-use crate::{refuse, Refused, ServerContext, Shutdown};
+use crate::{
+    accept_failure, refuse, AcceptFailure, Refused, ServerContext, Shutdown, ACCEPT_BACKOFF,
+};
 
 /// Poller key of the listening socket (connection keys are slab indexes, far below it).
 const LISTENER: usize = usize::MAX - 1;
@@ -255,17 +257,10 @@ impl Shared {
         loop {
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream, jobs),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                    // Out of descriptors: the connection stays in the backlog and the listener
-                    // stays readable. Back off briefly instead of spinning on it.
-                    tracing::warn!("accept: {e}; retrying shortly");
-                    std::thread::sleep(Duration::from_millis(10));
-                    return;
-                }
                 Err(e) => {
-                    // A connection that died in the backlog concerns that connection only.
-                    tracing::debug!("accept: {e}");
+                    if accept_failure(&e) == AcceptFailure::OutOfDescriptors {
+                        std::thread::sleep(ACCEPT_BACKOFF);
+                    }
                     return;
                 }
             }
