@@ -112,7 +112,6 @@ pub(crate) fn serve_admitted(
     let mut stopping = false;
     // Set when a wake-up arrived while the backlog was too high to take messages.
     let mut mailbox_pending = false;
-    let idle_timeout = ctx.config.idle_timeout;
     let mut last_input = Instant::now();
     loop {
         if shutdown.is_triggered() && !stopping {
@@ -150,7 +149,7 @@ pub(crate) fn serve_admitted(
         // peer is not reading.
         let mut fds = [pollfd(&stream, socket_events), pollfd(&wake, libc::POLLIN)];
         // Idle connections time out unless they subscribe (like Redis's `timeout`).
-        let deadline = idle_timeout.filter(|_| !session.is_subscribed()).map(|t| last_input + t);
+        let deadline = session.idle_deadline(last_input);
         if !poll_until(&mut fds, deadline)? {
             tracing::debug!(conn = session.id(), "idle timeout");
             return Ok(());

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use shared::command::{subscribed_context_error, ClientCommand, Command};
@@ -133,6 +134,19 @@ impl Session {
     /// connections are exempt from the idle timeout).
     pub fn is_subscribed(&self) -> bool {
         self.resp.as_deref().is_some_and(|s| !s.channels.is_empty() || !s.patterns.is_empty())
+    }
+
+    /// When the connection times out for idleness if the peer sends nothing more, given when
+    /// it last sent something: `None` if it never does (no `--timeout`, or it subscribes, like
+    /// Redis's `timeout`). Time is passed in: the session reads no clock.
+    pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
+        self.ctx.config.idle_timeout.filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+    }
+
+    /// How often a backend that sweeps for idle connections should look: every quarter of
+    /// `--timeout`, so a connection closes between 1 and 1.25 timeouts idle.
+    pub fn idle_sweep_period(ctx: &ServerContext) -> Option<Duration> {
+        ctx.config.idle_timeout.map(|t| (t / 4).max(Duration::from_millis(10)))
     }
 
     /// Tells the session that everything it put in the output buffer was written.

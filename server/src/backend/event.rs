@@ -58,11 +58,6 @@ const ACCEPT_BATCH: usize = 256;
 /// An output buffer larger than this is freed rather than kept for the next connection.
 const KEEP_OUT: usize = 1024 * 1024;
 
-/// How often to look for idle connections, given `--timeout`.
-fn sweep_period(timeout: Duration) -> Duration {
-    (timeout / 4).max(Duration::from_millis(10))
-}
-
 /// Ids of schedulers, unique in the process (0 means "not a scheduler thread").
 static NEXT_SCHEDULER: AtomicUsize = AtomicUsize::new(1);
 
@@ -257,7 +252,7 @@ impl Scheduler {
             events: Events::new(),
             scratch: Scratch { input: vec![0; READ_BUF].into_boxed_slice(), out: Vec::new() },
             deadline: None,
-            next_sweep: ctx.config.idle_timeout.map(|t| Instant::now() + sweep_period(t)),
+            next_sweep: Session::idle_sweep_period(ctx).map(|every| Instant::now() + every),
         })
     }
 
@@ -441,12 +436,12 @@ impl Scheduler {
     /// Closes the connections that sent nothing for `--timeout`, except subscribers (a sweep
     /// every quarter of the timeout: a connection goes between 1 and 1.25 timeouts idle).
     fn close_idle(&mut self) {
-        let Some(timeout) = self.ctx.config.idle_timeout else { return };
+        let Some(every) = Session::idle_sweep_period(&self.ctx) else { return };
         let now = Instant::now();
-        self.next_sweep = Some(now + sweep_period(timeout));
+        self.next_sweep = Some(now + every);
         let idle: Vec<usize> = (self.conns.iter().enumerate())
             .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
-            .filter(|(_, c)| !c.session.is_subscribed() && now - c.last_input >= timeout)
+            .filter(|(_, c)| c.session.idle_deadline(c.last_input).is_some_and(|at| now >= at))
             .map(|(i, _)| FIRST_CONN + i)
             .collect();
         for key in idle {

@@ -24,7 +24,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
@@ -46,8 +46,6 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Reads one turn may do before the connection goes to the back of the queue, so a client that
 /// never stops sending cannot keep a worker to itself.
 const READ_BUDGET: usize = 16;
-/// The shortest interval between two idle-timeout sweeps.
-const MIN_SWEEP: Duration = Duration::from_millis(10);
 
 /// What travels through the queue from the poller to the workers.
 enum Job {
@@ -194,7 +192,7 @@ impl Shared {
         let mut due: Vec<Arc<Conn>> = Vec::new();
         let mut deadline: Option<Instant> = None;
         // The idle timeout, when set, is enforced by a sweep every quarter of it.
-        let sweep_every = self.ctx.config.idle_timeout.map(|t| (t / 4).max(MIN_SWEEP));
+        let sweep_every = Session::idle_sweep_period(&self.ctx);
         let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
         loop {
             events.clear();
@@ -449,9 +447,7 @@ impl Shared {
 
     /// Returns true if and only if `live` passed the idle timeout (subscribers never do).
     fn idle_expired(&self, live: &Live) -> bool {
-        self.ctx.config.idle_timeout.is_some_and(|timeout| {
-            live.last_input.elapsed() >= timeout && !live.session.is_subscribed()
-        })
+        live.session.idle_deadline(live.last_input).is_some_and(|at| Instant::now() >= at)
     }
 
     /// Queues (into `due`) every connection that may have passed the idle timeout; its worker
