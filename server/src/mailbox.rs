@@ -179,11 +179,6 @@ impl Mailbox {
         self.lock().overflowed
     }
 
-    /// Bytes waiting in the mailbox.
-    pub fn queued_bytes(&self) -> usize {
-        self.lock().bytes
-    }
-
     /// The RESP version the owner reads messages in.
     pub fn version(&self) -> RespVersion {
         match self.version.load(Ordering::Relaxed) {

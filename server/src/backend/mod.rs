@@ -30,10 +30,6 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Every backend, in the order reports list them.
-    pub const ALL: &'static [Backend] =
-        &[Backend::Thread, Backend::Pool, Backend::Queue, Backend::Event];
-
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
