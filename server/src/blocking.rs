@@ -8,10 +8,12 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
+use crate::refusal::refuse;
 use crate::session::{Session, Status};
 use crate::stats::add;
-use crate::{accept_failure, refuse, AcceptFailure, ServerContext, Shutdown, ACCEPT_BACKOFF};
+use crate::{ServerContext, Shutdown};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;

@@ -38,10 +38,12 @@ use std::time::{Duration, Instant};
 use polling::{Event, Events, PollMode, Poller};
 
 use crate::blocking::OUTPUT_HIGH_WATER;
+use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
+use crate::refusal::refuse;
 use crate::session::{Session, Status};
 use crate::stats::add;
-use crate::{accept_failure, refuse, AcceptFailure, ServerContext, Shutdown, ACCEPT_BACKOFF};
+use crate::{ServerContext, Shutdown};
 
 /// Poller key of the scheduler's listener.
 const LISTENER: usize = 0;

@@ -30,12 +30,12 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
 use crate::blocking::{write_some, OUTPUT_HIGH_WATER};
+use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
+use crate::refusal::{refuse, Refused};
 use crate::session::{Session, Status};
 use crate::stats::add;
-use crate::{
-    accept_failure, refuse, AcceptFailure, Refused, ServerContext, Shutdown, ACCEPT_BACKOFF,
-};
+use crate::{ServerContext, Shutdown};
 
 /// Poller key of the listening socket (connection keys are slab indexes, far below it).
 const LISTENER: usize = usize::MAX - 1;

@@ -1,0 +1,129 @@
+//! [`ServerContext`]: what every connection of a running server shares. The configuration,
+//! the exchange and the counters, the registry of connections being served (their mailboxes,
+//! by connection id, which is where `--max-clients` is enforced and where a shutdown wakes
+//! everybody), and the "serving" event a backend raises once its threads run.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::exchange::Exchange;
+use crate::mailbox::{Mailbox, Wake};
+use crate::refusal::Refused;
+use crate::session::Session;
+use crate::stats::{self, Stats};
+
+/// What every connection of a running server shares.
+pub struct ServerContext {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Subscriptions and fan-out.
+    pub exchange: Exchange,
+    /// Counters.
+    pub stats: Stats,
+    /// The mailbox of every connection being served, by connection id.
+    clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
+    /// Signalled when `clients` becomes empty.
+    idle: Condvar,
+    /// Set (and signalled) once the backend's threads are all running.
+    serving: (Mutex<bool>, Condvar),
+    next_id: AtomicU64,
+    /// When the server started (INFO's uptime).
+    pub(crate) started: Instant,
+    /// The address actually bound.
+    pub(crate) addr: SocketAddr,
+}
+
+impl ServerContext {
+    pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
+        ServerContext {
+            config,
+            exchange: Exchange::new(),
+            stats: Stats::default(),
+            clients: Mutex::new(HashMap::new()),
+            idle: Condvar::new(),
+            serving: (Mutex::new(false), Condvar::new()),
+            next_id: AtomicU64::new(1),
+            started: Instant::now(),
+            addr,
+        }
+    }
+
+    /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
+    /// or a refusal when the server is full.
+    pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
+        let mut clients = self.lock_clients();
+        if clients.len() >= self.config.max_clients {
+            drop(clients);
+            stats::add(&self.stats.connections_refused, 1);
+            tracing::warn!(max = self.config.max_clients, "connection refused: max clients");
+            return Err(Refused::MaxClients);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mailbox = Arc::new(Mailbox::new(self.config.client_output_buffer_limit, waker));
+        clients.insert(id, mailbox.clone());
+        drop(clients);
+        stats::add(&self.stats.connections_accepted, 1);
+        Ok(Session::new(self.clone(), id, mailbox))
+    }
+
+    /// Announces that the backend's threads are all running (or that it gave up): `start`
+    /// waits for this before it reports the server ready, the recipe of an event that tells a
+    /// thread has started.
+    pub(crate) fn mark_serving(&self) {
+        let (flag, cvar) = &self.serving;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+    }
+
+    pub(crate) fn wait_serving(&self) {
+        let (flag, cvar) = &self.serving;
+        let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+        drop(cvar.wait_while(guard, |serving| !*serving).unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Forgets connection `id` (called when its session ends).
+    pub(crate) fn close_session(&self, id: u64) {
+        let mut clients = self.lock_clients();
+        clients.remove(&id);
+        if clients.is_empty() {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Connections being served now.
+    pub fn connected(&self) -> usize {
+        self.lock_clients().len()
+    }
+
+    /// Wakes every connection's owner, so each notices a shutdown.
+    pub(crate) fn wake_all(&self) {
+        for mailbox in self.lock_clients().values() {
+            mailbox.wake();
+        }
+    }
+
+    /// Waits until no connection is left or `deadline` passes; true if and only if none is left.
+    pub fn wait_idle(&self, deadline: Instant) -> bool {
+        let mut clients = self.lock_clients();
+        while !clients.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            clients = self
+                .idle
+                .wait_timeout(clients, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mailbox>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

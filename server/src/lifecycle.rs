@@ -1,0 +1,205 @@
+//! A server's life: [`start`] binds and serves in the background and hands back a
+//! [`ServerHandle`]; [`run`] (the binary's entry point) does the same, prints the readiness
+//! line and stops on SIGINT/SIGTERM. [`Shutdown`] is the stop signal every accept loop and
+//! connection watches, [`Stopper`] the cheap handle that raises it.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::config::Config;
+use crate::context::ServerContext;
+use crate::listen::bind_listener;
+use crate::mailbox::WakeFd;
+use crate::{metrics, stats};
+
+/// The stop signal shared by the accept loops and connections: a flag plus a descriptor that
+/// becomes (and stays) readable when the flag is set, so it can sit in any `poll` set.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+    fd: WakeFd,
+}
+
+impl Shutdown {
+    pub(crate) fn new() -> io::Result<Shutdown> {
+        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), fd: WakeFd::new()? })
+    }
+
+    /// Returns true if and only if shutdown has begun.
+    pub fn is_triggered(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The descriptor that is readable once shutdown has begun (never reset).
+    pub fn fd(&self) -> &WakeFd {
+        &self.fd
+    }
+
+    fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.fd.signal();
+    }
+}
+
+/// Starts a graceful shutdown of a running server; cheap to clone and to call twice.
+#[derive(Clone)]
+pub struct Stopper {
+    shutdown: Shutdown,
+    ctx: Arc<ServerContext>,
+}
+
+impl Stopper {
+    /// Stops accepting, and tells every connection to write what it has and close.
+    pub fn stop(&self) {
+        self.shutdown.trigger();
+        // After the flag is set: a connection registered later sees the flag by itself.
+        self.ctx.wake_all();
+    }
+}
+
+/// A server running in the background. Dropping it stops it.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stopper: Stopper,
+    thread: Option<JoinHandle<io::Result<()>>>,
+    /// The metrics endpoint's address, when one was asked for.
+    metrics_addr: Option<SocketAddr>,
+    /// Logs the periodic stats line while the server runs; stops when dropped.
+    _ticker: Option<stats::Ticker>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where `/metrics` is served, if `metrics_port` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The server's shared state (stats, exchange).
+    pub fn context(&self) -> &Arc<ServerContext> {
+        &self.stopper.ctx
+    }
+
+    /// A handle that can stop the server from another thread.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Waits for the server to finish (after a stop).
+    pub fn wait(mut self) -> io::Result<()> {
+        self.join()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub fn stop(self) -> io::Result<()> {
+        self.stopper.stop();
+        self.wait()
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        match self.thread.take() {
+            Some(thread) => {
+                thread.join().unwrap_or_else(|_| Err(io::Error::other("server thread panicked")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.stopper.stop();
+            let _ = self.join();
+        }
+    }
+}
+
+/// Binds, then serves with the configured backend on a background thread.
+pub fn start(config: Config) -> io::Result<ServerHandle> {
+    let wanted = SocketAddr::new(config.bind, config.port);
+    let listener = bind_listener(wanted, config.backend.reuses_port())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
+    let addr = listener.local_addr()?;
+    let ctx = Arc::new(ServerContext::new(config, addr));
+    let shutdown = Shutdown::new()?;
+    let stopper = Stopper { shutdown: shutdown.clone(), ctx: ctx.clone() };
+    let metrics_addr = match ctx.config.metrics_port {
+        Some(port) => {
+            let wanted = SocketAddr::new(ctx.config.bind, port);
+            let listener = bind_listener(wanted, false).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot serve metrics on {wanted}: {e}"))
+            })?;
+            let metrics_addr = listener.local_addr()?;
+            let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+            std::thread::Builder::new()
+                .name("metrics".into())
+                .spawn(move || metrics::serve(listener, ctx, shutdown))?;
+            tracing::info!(addr = %metrics_addr, "metrics on http://{metrics_addr}/metrics");
+            Some(metrics_addr)
+        }
+        None => None,
+    };
+    let ticker = match ctx.config.stats_interval {
+        Some(interval) => Some(stats::Ticker::start(ctx.clone(), interval)?),
+        None => None,
+    };
+    let backend = ctx.config.backend;
+    let serving = ctx.clone();
+    let thread =
+        std::thread::Builder::new().name(format!("{}-main", backend.name())).spawn(move || {
+            let result = backend.serve(listener, serving.clone(), shutdown);
+            serving.mark_serving(); // in case it failed before it got that far
+            result
+        })?;
+    ctx.wait_serving();
+    if thread.is_finished() {
+        // The backend could not start: report why.
+        let result = thread.join().unwrap_or_else(|_| Err(io::Error::other("backend panicked")));
+        return Err(result.err().unwrap_or_else(|| io::Error::other("backend stopped at once")));
+    }
+    tracing::info!(%addr, backend = backend.name(), "listening");
+    Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker })
+}
+
+/// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully. Prints
+/// `listening on ADDR` once the socket is bound.
+pub fn run(config: Config) -> io::Result<()> {
+    run_with(config, |addr| {
+        println!("listening on {addr}");
+        io::stdout().flush()
+    })
+}
+
+/// Like [`run`], but calls `ready` with the bound address instead of printing it.
+pub fn run_with(
+    config: Config,
+    ready: impl FnOnce(SocketAddr) -> io::Result<()>,
+) -> io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    // Registered before the socket is bound, so a signal that arrives right after the
+    // `listening` line is never lost to the default handler.
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let server = start(config)?;
+    let stopper = server.stopper();
+    let signals_handle = signals.handle();
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            tracing::info!(signal, "shutting down");
+            stopper.stop();
+        }
+    })?;
+    // Every thread is running by now: the readiness line means ready.
+    ready(server.addr())?;
+    let result = server.wait();
+    signals_handle.close();
+    tracing::info!("stopped");
+    result
+}
