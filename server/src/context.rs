@@ -28,8 +28,8 @@ pub struct ServerContext {
     clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
     /// Signalled when `clients` becomes empty.
     idle: Condvar,
-    /// Set (and signalled) once the backend's threads are all running.
-    serving: (Mutex<bool>, Condvar),
+    /// Where the backend is in starting up, signalled when it changes.
+    serving: (Mutex<Startup>, Condvar),
     next_id: AtomicU64,
     /// When the server started (INFO's uptime).
     pub(crate) started: Instant,
@@ -45,7 +45,7 @@ impl ServerContext {
             stats: Stats::default(),
             clients: Mutex::new(HashMap::new()),
             idle: Condvar::new(),
-            serving: (Mutex::new(false), Condvar::new()),
+            serving: (Mutex::new(Startup::Starting), Condvar::new()),
             next_id: AtomicU64::new(1),
             started: Instant::now(),
             addr,
@@ -70,19 +70,36 @@ impl ServerContext {
         Ok(Session::new(self.clone(), id, mailbox))
     }
 
-    /// Announces that the backend's threads are all running (or that it gave up): `start`
-    /// waits for this before it reports the server ready, the recipe of an event that tells a
-    /// thread has started.
+    /// Announces that the backend's threads are all running: `start` waits for this before it
+    /// reports the server ready, the recipe of an event that tells a thread has started.
     pub(crate) fn mark_serving(&self) {
-        let (flag, cvar) = &self.serving;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cvar.notify_all();
+        self.set_serving(Startup::Running);
     }
 
-    pub(crate) fn wait_serving(&self) {
-        let (flag, cvar) = &self.serving;
-        let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
-        drop(cvar.wait_while(guard, |serving| !*serving).unwrap_or_else(|e| e.into_inner()));
+    /// Announces that the backend thread has ended (returned or unwound from a panic). Called
+    /// by a guard in that thread, so it happens however the thread ends; `start` then stops
+    /// waiting if the backend never served.
+    pub(crate) fn mark_ended(&self) {
+        self.set_serving(Startup::Ended);
+    }
+
+    fn set_serving(&self, to: Startup) {
+        let (state, cvar) = &self.serving;
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        if *state == Startup::Starting {
+            *state = to;
+            cvar.notify_all();
+        }
+    }
+
+    /// Waits until the backend serves (true) or has ended without serving (false).
+    pub(crate) fn wait_serving(&self) -> bool {
+        let (state, cvar) = &self.serving;
+        let guard = state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = cvar
+            .wait_while(guard, |state| *state == Startup::Starting)
+            .unwrap_or_else(|e| e.into_inner());
+        *state == Startup::Running
     }
 
     /// Forgets connection `id` (called when its session ends).
@@ -126,4 +143,14 @@ impl ServerContext {
     fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mailbox>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Where a backend is in starting up; it only ever leaves `Starting`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Startup {
+    Starting,
+    /// Its threads run.
+    Running,
+    /// Its thread ended before it served.
+    Ended,
 }

@@ -4,7 +4,7 @@
 //! connection watches, [`Stopper`] the cheap handle that raises it.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -122,8 +122,18 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Binds, then serves with the configured backend on a background thread.
+/// Binds, then serves with the configured backend on a background thread. Returns once the
+/// backend serves, or with its error (or panic) if it ended before it did.
 pub fn start(config: Config) -> io::Result<ServerHandle> {
+    let backend = config.backend;
+    start_with(config, move |listener, ctx, shutdown| backend.serve(listener, ctx, shutdown))
+}
+
+/// [`start`] with the backend's serve function passed in (tests inject failing ones).
+fn start_with(
+    config: Config,
+    serve: impl FnOnce(TcpListener, Arc<ServerContext>, Shutdown) -> io::Result<()> + Send + 'static,
+) -> io::Result<ServerHandle> {
     let wanted = SocketAddr::new(config.bind, config.port);
     let listener = bind_listener(wanted, config.backend.reuses_port())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
@@ -147,6 +157,8 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
         }
         None => None,
     };
+    // From here on a failure must stop the metrics thread: `stopper` does when dropped.
+    let stop_on_failure = StopOnDrop(Some(stopper));
     let ticker = match ctx.config.stats_interval {
         Some(interval) => Some(stats::Ticker::start(ctx.clone(), interval)?),
         None => None,
@@ -155,18 +167,59 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
     let serving = ctx.clone();
     let thread =
         std::thread::Builder::new().name(format!("{}-main", backend.name())).spawn(move || {
-            let result = backend.serve(listener, serving.clone(), shutdown);
-            serving.mark_serving(); // in case it failed before it got that far
-            result
+            // Dropped however this thread ends, returning or unwinding: `start` never waits
+            // for a backend that is gone.
+            let _ended = MarkEndedOnDrop(serving.clone());
+            serve(listener, serving, shutdown)
         })?;
-    ctx.wait_serving();
-    if thread.is_finished() {
+    if !ctx.wait_serving() || thread.is_finished() {
         // The backend could not start: report why.
-        let result = thread.join().unwrap_or_else(|_| Err(io::Error::other("backend panicked")));
-        return Err(result.err().unwrap_or_else(|| io::Error::other("backend stopped at once")));
+        return Err(match thread.join() {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => io::Error::other("the backend stopped at once"),
+            Err(panic) => {
+                io::Error::other(format!("the backend panicked: {}", panic_text(&*panic)))
+            }
+        });
     }
+    let stopper = stop_on_failure.defuse();
     tracing::info!(%addr, backend = backend.name(), "listening");
     Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker })
+}
+
+/// Marks the backend ended when dropped (see [`ServerContext::mark_ended`]).
+struct MarkEndedOnDrop(Arc<ServerContext>);
+
+impl Drop for MarkEndedOnDrop {
+    fn drop(&mut self) {
+        self.0.mark_ended();
+    }
+}
+
+/// Stops the server when dropped, unless defused: what `start` leaves behind when it fails.
+struct StopOnDrop(Option<Stopper>);
+
+impl StopOnDrop {
+    fn defuse(mut self) -> Stopper {
+        self.0.take().expect("defused once")
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(stopper) = self.0.take() {
+            stopper.stop();
+        }
+    }
+}
+
+/// The message of a panic payload, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully. Prints
@@ -202,4 +255,37 @@ pub fn run_with(
     signals_handle.close();
     tracing::info!("stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config { port: 0, ..Config::default() }
+    }
+
+    #[test]
+    fn start_reports_a_backend_that_panics_before_it_serves() {
+        let started = start_with(config(), |_, _, _| panic!("no threads today"));
+        let err = started.err().expect("start fails");
+        assert!(err.to_string().contains("no threads today"), "{err}");
+    }
+
+    #[test]
+    fn start_reports_a_backend_that_fails_before_it_serves() {
+        let started = start_with(config(), |_, _, _| Err(io::Error::other("no poller")));
+        assert_eq!(started.err().expect("start fails").to_string(), "no poller");
+    }
+
+    #[test]
+    fn start_returns_once_a_backend_serves_and_stop_ends_it() {
+        let server = start_with(config(), |_, ctx, shutdown| {
+            ctx.mark_serving();
+            let mut fds = [crate::blocking::pollfd(shutdown.fd(), libc::POLLIN)];
+            crate::blocking::poll(&mut fds)
+        })
+        .expect("start succeeds");
+        server.stop().expect("stops cleanly");
+    }
 }
