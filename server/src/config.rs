@@ -31,7 +31,8 @@ pub struct Config {
     pub protocol: Protocol,
     /// Request parser limits (bulk length, argument count).
     pub limits: Limits,
-    /// Most connections served at once; the next one is refused with an error.
+    /// Most connections served at once; the next one is refused with an error. `start` lowers
+    /// it to what the open-file limit holds (see [`crate::descriptors`]).
     pub max_clients: usize,
     /// Most bytes waiting for one subscriber before it is disconnected as a slow consumer.
     pub client_output_buffer_limit: usize,

@@ -6,6 +6,7 @@
 //!   [`Shutdown`], [`Stopper`] and [`ServerHandle`].
 //! - [`config`]: [`Config`], everything the server is told at start-up, and [`Protocol`].
 //! - [`daemon`]: `--daemon` (detach, pid file) and `server stop`.
+//! - [`descriptors`]: the open-file limit, raised at start, and the `--max-clients` it holds.
 //!
 //! Serving connections:
 //! - [`backend`]: one file per concurrency model; each only decides who runs which connection.
@@ -28,6 +29,7 @@ pub mod backend;
 pub mod config;
 pub mod context;
 pub mod daemon;
+pub mod descriptors;
 pub mod exchange;
 pub mod lifecycle;
 pub mod mailbox;

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::context::ServerContext;
 use crate::listen::bind_listener;
 use crate::mailbox::WakeFd;
-use crate::{metrics, stats};
+use crate::{descriptors, metrics, stats};
 
 /// The stop signal shared by the accept loops and connections: a flag plus a descriptor that
 /// becomes (and stays) readable when the flag is set, so it can sit in any `poll` set.
@@ -123,7 +123,8 @@ impl Drop for ServerHandle {
 }
 
 /// Binds, then serves with the configured backend on a background thread. Returns once the
-/// backend serves, or with its error (or panic) if it ended before it did.
+/// backend serves, or with its error (or panic) if it ended before it did. Raises the
+/// open-file limit first, and lowers `max_clients` to what it holds (see [`descriptors`]).
 pub fn start(config: Config) -> io::Result<ServerHandle> {
     let backend = config.backend;
     start_with(config, move |listener, ctx, shutdown| backend.serve(listener, ctx, shutdown))
@@ -131,9 +132,10 @@ pub fn start(config: Config) -> io::Result<ServerHandle> {
 
 /// [`start`] with the backend's serve function passed in (tests inject failing ones).
 fn start_with(
-    config: Config,
+    mut config: Config,
     serve: impl FnOnce(TcpListener, Arc<ServerContext>, Shutdown) -> io::Result<()> + Send + 'static,
 ) -> io::Result<ServerHandle> {
+    config.max_clients = descriptors::fit_max_clients(config.backend, config.max_clients);
     let wanted = SocketAddr::new(config.bind, config.port);
     let listener = bind_listener(wanted, config.backend.reuses_port())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
