@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
-use crate::refusal::refuse;
+use crate::refusal::Refused;
 use crate::session::{Session, Status};
 use crate::stats::add;
 use crate::{ServerContext, Shutdown};
@@ -31,7 +31,7 @@ pub(crate) fn accept_loop(
     shutdown: &Shutdown,
     spawn: impl FnMut(TcpStream),
 ) -> io::Result<()> {
-    accept_until_shutdown(listener, shutdown, spawn)?;
+    accept_until_shutdown(listener, ctx, shutdown, spawn)?;
     wait_for_connections(ctx, Instant::now() + ctx.config.shutdown_timeout);
     Ok(())
 }
@@ -39,6 +39,7 @@ pub(crate) fn accept_loop(
 /// Accepts connections, handing each to `spawn`, until shutdown begins.
 pub(crate) fn accept_until_shutdown(
     listener: &TcpListener,
+    ctx: &ServerContext,
     shutdown: &Shutdown,
     mut spawn: impl FnMut(TcpStream),
 ) -> io::Result<()> {
@@ -53,7 +54,7 @@ pub(crate) fn accept_until_shutdown(
             match listener.accept() {
                 Ok((stream, _)) => spawn(stream),
                 Err(e) => {
-                    if accept_failure(&e) == AcceptFailure::OutOfDescriptors {
+                    if accept_failure(&e, listener, ctx) == AcceptFailure::OutOfDescriptors {
                         std::thread::sleep(ACCEPT_BACKOFF);
                     }
                     break;
@@ -78,11 +79,15 @@ pub(crate) struct Admitted {
     wake: WakeFd,
 }
 
-/// Gives `stream` a session, or refuses it (with the reason, best effort): `None`. A
-/// connection that cannot be set up (no descriptor for its wake fd) is logged and dropped.
+/// Gives `stream` a session, or refuses it (with the reason): `None`. A connection that
+/// cannot be set up (no descriptor left for its wake fd) is refused as well.
 pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admitted> {
     let wake = match WakeFd::new() {
         Ok(wake) => wake,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            ctx.refuse(stream, Refused::NoDescriptors);
+            return None;
+        }
         Err(e) => {
             tracing::warn!(peer = ?stream.peer_addr().ok(), "cannot admit a connection: {e}");
             return None;
@@ -91,7 +96,7 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admit
     match ctx.open_session(Arc::new(wake.clone())) {
         Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
-            refuse(stream, &why);
+            ctx.refuse(stream, why);
             None
         }
     }

@@ -40,7 +40,6 @@ use polling::{Event, Events, PollMode, Poller};
 use crate::blocking::OUTPUT_HIGH_WATER;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
-use crate::refusal::refuse;
 use crate::session::{Session, Status};
 use crate::stats::add;
 use crate::{ServerContext, Shutdown};
@@ -343,9 +342,9 @@ impl Scheduler {
             let Some(listener) = &self.listener else { return };
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream),
-                Err(e) => match accept_failure(&e) {
+                Err(e) => match accept_failure(&e, listener, &self.ctx) {
                     AcceptFailure::Drained => return,
-                    AcceptFailure::ConnectionLost => {}
+                    AcceptFailure::ConnectionLost | AcceptFailure::RefusedWithSpare => {}
                     // Stop watching the listener for a moment (not sleeping: the scheduler
                     // has other connections to run).
                     AcceptFailure::OutOfDescriptors => {
@@ -383,7 +382,7 @@ impl Scheduler {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(index);
-                refuse(stream, &why);
+                self.ctx.refuse(stream, why);
                 return;
             }
         };

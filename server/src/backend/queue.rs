@@ -32,7 +32,7 @@ use polling::{Event, Events, Poller};
 use crate::blocking::{write_some, OUTPUT_HIGH_WATER};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
-use crate::refusal::{refuse, Refused};
+use crate::refusal::Refused;
 use crate::session::{Session, Status};
 use crate::stats::add;
 use crate::{ServerContext, Shutdown};
@@ -255,12 +255,14 @@ impl Shared {
         loop {
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream, jobs),
-                Err(e) => {
-                    if accept_failure(&e) == AcceptFailure::OutOfDescriptors {
+                Err(e) => match accept_failure(&e, listener, &self.ctx) {
+                    AcceptFailure::RefusedWithSpare => {}
+                    AcceptFailure::OutOfDescriptors => {
                         std::thread::sleep(ACCEPT_BACKOFF);
+                        return;
                     }
-                    return;
-                }
+                    AcceptFailure::Drained | AcceptFailure::ConnectionLost => return,
+                },
             }
         }
     }
@@ -270,16 +272,14 @@ impl Shared {
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
         // This thread is the only sender, so a queue with room now still has room below.
         if jobs.is_full() {
-            add(&self.ctx.stats.connections_refused, 1);
-            tracing::warn!(depth = jobs.capacity(), "connection refused: ready queue full");
-            refuse(stream, &Refused::QueueFull);
+            self.ctx.refuse(stream, Refused::QueueFull);
             return;
         }
         let waker = Arc::new(ConnWaker { conn: OnceLock::new(), wakeups: self.wakeups.clone() });
         let session = match self.ctx.open_session(waker.clone()) {
             Ok(session) => session,
             Err(why) => {
-                refuse(stream, &why);
+                self.ctx.refuse(stream, why);
                 return;
             }
         };
