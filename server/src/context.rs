@@ -121,12 +121,6 @@ impl ServerContext {
                     format!("connection from {peer} refused: out of file descriptors")
                 });
             }
-            Refused::QueueFull => {
-                stats::add(&self.stats.connections_refused, 1);
-                self.refusals.warn(&logs.queue_full, || {
-                    format!("connection from {peer} refused: ready queue full")
-                });
-            }
         }
         self.refusals.send(stream, &why);
     }

@@ -43,24 +43,19 @@ pub enum Refused {
     /// could be made for the connection). To the client this is the client limit, as in Redis.
     #[error("ERR max number of clients reached")]
     NoDescriptors,
-    /// The `queue` backend's ready queue is full: the workers are not keeping up. Worded like
-    /// [`Refused::MaxClients`] so clients treat both alike.
-    #[error("ERR max number of clients reached")]
-    QueueFull,
 }
 
 /// The warnings refusals (and a process out of descriptors) log, each throttled.
 pub(crate) struct Logs {
     pub(crate) max_clients: ThrottledLog,
     pub(crate) no_descriptors: ThrottledLog,
-    pub(crate) queue_full: ThrottledLog,
     /// `accept` out of descriptors with no spare to refuse with.
     pub(crate) accept_paused: ThrottledLog,
 }
 
 impl Logs {
-    fn all(&self) -> [&ThrottledLog; 4] {
-        [&self.max_clients, &self.no_descriptors, &self.queue_full, &self.accept_paused]
+    fn all(&self) -> [&ThrottledLog; 3] {
+        [&self.max_clients, &self.no_descriptors, &self.accept_paused]
     }
 }
 
@@ -143,7 +138,6 @@ impl Refusals {
         let logs = Logs {
             max_clients: ThrottledLog::new("connections refused at max clients"),
             no_descriptors: ThrottledLog::new("connections refused: out of file descriptors"),
-            queue_full: ThrottledLog::new("connections refused: ready queue full"),
             accept_paused: ThrottledLog::new("accepts paused: out of file descriptors"),
         };
         Refusals {

@@ -31,3 +31,4 @@ mod load;
 mod ops;
 mod pool;
 mod pubsub;
+mod queue;
