@@ -31,36 +31,44 @@ pub(crate) fn accept_loop(
     shutdown: &Shutdown,
     spawn: impl FnMut(TcpStream),
 ) -> io::Result<()> {
-    accept_until_shutdown(listener, ctx, shutdown, spawn)?;
+    accept_until_shutdown(listener, ctx, shutdown, spawn, |_| None)?;
     wait_for_connections(ctx, Instant::now() + ctx.config.shutdown_timeout);
     Ok(())
 }
 
-/// Accepts connections, handing each to `spawn`, until shutdown begins.
+/// Accepts connections, handing each to `spawn`, until shutdown begins. After every wake-up
+/// it calls `timer` with the time, which returns when it must be called next (`None`: only
+/// after the next connection); the loop sleeps until then at most.
 pub(crate) fn accept_until_shutdown(
     listener: &TcpListener,
     ctx: &ServerContext,
     shutdown: &Shutdown,
     mut spawn: impl FnMut(TcpStream),
+    mut timer: impl FnMut(Instant) -> Option<Instant>,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
+    let mut wake_at = None;
     loop {
         let mut fds = [pollfd(listener, libc::POLLIN), pollfd(shutdown.fd(), libc::POLLIN)];
-        poll(&mut fds)?;
+        poll_until(&mut fds, wake_at)?;
         if shutdown.is_triggered() {
             break;
         }
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => spawn(stream),
-                Err(e) => {
-                    if accept_failure(&e, listener, ctx) == AcceptFailure::OutOfDescriptors {
-                        std::thread::sleep(ACCEPT_BACKOFF);
+        // Not readable when the timer alone woke the loop.
+        if fds[0].revents != 0 {
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => spawn(stream),
+                    Err(e) => {
+                        if accept_failure(&e, listener, ctx) == AcceptFailure::OutOfDescriptors {
+                            std::thread::sleep(ACCEPT_BACKOFF);
+                        }
+                        break;
                     }
-                    break;
                 }
             }
         }
+        wake_at = timer(Instant::now());
     }
     Ok(())
 }
@@ -77,6 +85,15 @@ pub(crate) struct Admitted {
     stream: TcpStream,
     session: Session,
     wake: WakeFd,
+}
+
+impl Admitted {
+    /// Ends the session (it was never served) and gives back the socket, for a refusal.
+    pub(crate) fn into_stream(self) -> TcpStream {
+        let Admitted { stream, session, wake } = self;
+        drop((session, wake));
+        stream
+    }
 }
 
 /// Gives `stream` a session, or refuses it (with the reason): `None`. A connection that

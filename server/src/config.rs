@@ -44,6 +44,12 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Capacity of the ready-connection queue between poller and workers (the `queue` backend).
     pub queue_depth: usize,
+    /// Most connections waiting for a worker of the `pool` backend while every worker is taken;
+    /// the next one is refused at once (`-ERR server busy: ...`). 0: none waits.
+    pub pool_backlog: usize,
+    /// Longest a connection waits for a worker of the `pool` backend before it is refused
+    /// (`-ERR server busy: ...`); `None` for as long as it takes.
+    pub pool_wait_timeout: Option<Duration>,
     /// Schedulers of the `event` backend, one thread each; `None` means one per CPU.
     pub threads: Option<usize>,
     /// Close connections that sent nothing for this long, unless they subscribe; `None` for
@@ -69,6 +75,8 @@ impl Default for Config {
             stack_size: 256 * 1024,
             workers: None,
             queue_depth: 1024,
+            pool_backlog: 128,
+            pool_wait_timeout: Some(Duration::from_secs(2)),
             threads: None,
             idle_timeout: None,
             stats_interval: None,

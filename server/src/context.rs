@@ -121,6 +121,13 @@ impl ServerContext {
                     format!("connection from {peer} refused: out of file descriptors")
                 });
             }
+            Refused::PoolBacklogFull { .. } | Refused::PoolWaitTimeout { .. } => {
+                stats::add(&self.stats.pool_refused, 1);
+                self.refusals.warn(&logs.pool_busy, || {
+                    let why = why.to_string();
+                    format!("connection from {peer} refused: {}", why.trim_start_matches("ERR "))
+                });
+            }
         }
         self.refusals.send(stream, &why);
     }

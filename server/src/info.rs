@@ -78,6 +78,7 @@ impl ServerContext {
                 ("pool_queued_connections", s.pool_queued.load(Ordering::Relaxed).to_string()),
                 ("pool_wait_time_us_total", get(&s.pool_wait_us_total).to_string()),
                 ("pool_wait_time_us_max", s.pool_wait_us_max.load(Ordering::Relaxed).to_string()),
+                ("pool_refused_connections", get(&s.pool_refused).to_string()),
             ],
         );
         section(

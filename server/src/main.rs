@@ -102,6 +102,24 @@ struct Args {
     #[arg(long, default_value_t = 1024, value_parser = positive)]
     queue_depth: usize,
 
+    /// `pool` backend: most connections that may wait for a worker while all are taken.
+    ///
+    /// A pool worker serves one connection until it closes, so idle clients, subscribers or
+    /// slow senders can hold every worker. Connections past --workers wait for one; past N
+    /// waiting, a new connection is refused at once with `-ERR server busy: all W pool
+    /// workers are taken and the pool backlog (N) is full`. 0: refuse whenever every worker
+    /// is taken.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pool_backlog: usize,
+
+    /// `pool` backend: longest a connection waits for a worker, in seconds (0 = no limit).
+    ///
+    /// A connection still waiting when it passes is refused with `-ERR server busy: all W
+    /// pool workers are taken; none came free within SECS`. Pool refusals are counted in
+    /// INFO's `pool_refused_connections`.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pool_wait_timeout: f64,
+
     /// Schedulers of the `event` backend, one thread and one SO_REUSEPORT listener each
     /// (default: one per CPU).
     #[arg(long, value_parser = positive)]
@@ -215,6 +233,14 @@ fn serve(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let pool_wait_timeout = match seconds(args.pool_wait_timeout) {
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d),
+        None => {
+            eprintln!("server: --pool-wait-timeout must be a number of seconds >= 0");
+            return ExitCode::from(2);
+        }
+    };
     // Detach first: fork must happen before any thread exists.
     let mut daemon = match (&args.pidfile, args.daemon) {
         (Some(pidfile), true) => match server::daemon::daemonize(pidfile, args.log_file.as_deref())
@@ -250,6 +276,8 @@ fn serve(args: Args) -> ExitCode {
         stack_size: args.stack_size,
         workers: args.workers,
         queue_depth: args.queue_depth,
+        pool_backlog: args.pool_backlog,
+        pool_wait_timeout,
         threads: args.threads,
         idle_timeout,
         stats_interval,

@@ -43,6 +43,11 @@ impl Collector for StatsCollector {
             ("slow_consumers", "Subscribers disconnected as slow", get(&s.slow_consumers)),
             ("net_input_bytes", "Bytes read from clients", get(&s.bytes_in)),
             ("net_output_bytes", "Bytes written to clients", get(&s.bytes_out)),
+            (
+                "pool_refused_connections",
+                "pool backend: connections refused with every worker taken",
+                get(&s.pool_refused),
+            ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);

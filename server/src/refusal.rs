@@ -43,19 +43,31 @@ pub enum Refused {
     /// could be made for the connection). To the client this is the client limit, as in Redis.
     #[error("ERR max number of clients reached")]
     NoDescriptors,
+    /// `pool` backend: every worker is taken and `--pool-backlog` connections already wait.
+    #[error(
+        "ERR server busy: all {workers} pool workers are taken and the pool backlog ({backlog}) \
+         is full"
+    )]
+    PoolBacklogFull { workers: usize, backlog: usize },
+    /// `pool` backend: the connection waited `--pool-wait-timeout` and no worker came free.
+    #[error(
+        "ERR server busy: all {workers} pool workers are taken; none came free within {waited:?}"
+    )]
+    PoolWaitTimeout { workers: usize, waited: Duration },
 }
 
 /// The warnings refusals (and a process out of descriptors) log, each throttled.
 pub(crate) struct Logs {
     pub(crate) max_clients: ThrottledLog,
     pub(crate) no_descriptors: ThrottledLog,
+    pub(crate) pool_busy: ThrottledLog,
     /// `accept` out of descriptors with no spare to refuse with.
     pub(crate) accept_paused: ThrottledLog,
 }
 
 impl Logs {
-    fn all(&self) -> [&ThrottledLog; 3] {
-        [&self.max_clients, &self.no_descriptors, &self.accept_paused]
+    fn all(&self) -> [&ThrottledLog; 4] {
+        [&self.max_clients, &self.no_descriptors, &self.pool_busy, &self.accept_paused]
     }
 }
 
@@ -138,6 +150,7 @@ impl Refusals {
         let logs = Logs {
             max_clients: ThrottledLog::new("connections refused at max clients"),
             no_descriptors: ThrottledLog::new("connections refused: out of file descriptors"),
+            pool_busy: ThrottledLog::new("connections refused: pool busy"),
             accept_paused: ThrottledLog::new("accepts paused: out of file descriptors"),
         };
         Refusals {

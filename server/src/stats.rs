@@ -77,6 +77,10 @@ pub struct Stats {
     pub pool_wait_us_total: Counter,
     /// `pool` backend, a gauge: the longest such wait, in microseconds.
     pub pool_wait_us_max: AtomicU64,
+    /// `pool` backend: connections refused because every worker stayed taken (past
+    /// `--pool-backlog`, or waiting longer than `--pool-wait-timeout`). They had been admitted,
+    /// so they count in `connections_accepted`, not in `connections_refused`.
+    pub pool_refused: Counter,
 }
 
 /// Adds `n` to a counter.

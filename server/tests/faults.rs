@@ -257,7 +257,9 @@ backend_tests! {
 
 backend_tests! {
     fn thread_count_follows_the_model(backend) {
-        let server = ChildServer::start(backend, &["--workers", "4", "--threads", "2"]);
+        // (`pool`: room for all 297 waiting connections, however long this machine takes.)
+        let pool = ["--pool-backlog", "1000", "--pool-wait-timeout", "0"];
+        let server = ChildServer::start(backend, &[&["--workers", "4", "--threads", "2"], &pool[..]].concat());
         let mut first = server.connect();
         first.roundtrip(&[b"PING"], b"+PONG\r\n");
         let (_, before) = server.resources();

@@ -1,14 +1,18 @@
-//! What only the `pool` backend does: a connection beyond `--workers` waits for a free worker.
+//! What only the `pool` backend does: a connection beyond `--workers` waits for a free worker,
+//! within `--pool-backlog` and `--pool-wait-timeout`.
 
 use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
-use crate::util::{info_field, info_text_field as field, TestServer, PATIENCE};
+use crate::util::{info_field, info_text_field as field, Conn, TestServer, PATIENCE};
 use server::Backend;
 
 #[test]
 fn connection_beyond_the_workers_is_served_as_soon_as_one_closes() {
-    let server = TestServer::with(Backend::Pool, |c| c.workers = Some(2));
+    let server = TestServer::with(Backend::Pool, |c| {
+        c.workers = Some(2);
+        c.pool_wait_timeout = None; // however slow this machine, the third waits
+    });
     let mut first = server.connect();
     let mut second = server.connect();
     first.roundtrip(&[b"PING"], b"+PONG\r\n");
@@ -43,7 +47,10 @@ fn connection_beyond_the_workers_is_served_as_soon_as_one_closes() {
 
 #[test]
 fn shutdown_closes_connections_still_waiting_for_a_worker() {
-    let server = TestServer::with(Backend::Pool, |c| c.workers = Some(1));
+    let server = TestServer::with(Backend::Pool, |c| {
+        c.workers = Some(1);
+        c.pool_wait_timeout = None;
+    });
     let mut busy = server.connect();
     busy.roundtrip(&[b"PING"], b"+PONG\r\n");
     let mut waiting = server.connect();
@@ -69,6 +76,7 @@ fn connections_waiting_for_a_worker_count_against_max_clients() {
     let server = TestServer::with(Backend::Pool, |c| {
         c.workers = Some(1);
         c.max_clients = 2;
+        c.pool_wait_timeout = None;
     });
     let mut served = server.connect();
     served.roundtrip(&[b"PING"], b"+PONG\r\n");
@@ -81,4 +89,64 @@ fn connections_waiting_for_a_worker_count_against_max_clients() {
     assert_eq!(info_field(&mut served, "connected_clients"), 2);
     drop(served);
     waiting.expect(b"+PONG\r\n");
+}
+
+/// Waits (on a condition, asked over `conn`) until `n` connections wait for a worker.
+#[track_caller]
+fn wait_until_queued(conn: &mut Conn, n: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    while info_field(conn, "pool_queued_connections") != n {
+        assert!(Instant::now() < deadline, "never {n} connections waiting");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_connection_that_waits_past_the_deadline_hears_that_the_pool_is_busy() {
+    let server = TestServer::with(Backend::Pool, |c| {
+        c.workers = Some(2);
+        c.pool_wait_timeout = Some(Duration::from_millis(200));
+    });
+    // Two idle clients hold both workers for as long as they stay.
+    let mut first = server.connect();
+    let mut second = server.connect();
+    first.roundtrip(&[b"PING"], b"+PONG\r\n");
+    second.roundtrip(&[b"PING"], b"+PONG\r\n");
+    let mut third = server.connect();
+    third.cmd(&[b"PING"]);
+    third
+        .expect(b"-ERR server busy: all 2 pool workers are taken; none came free within 200ms\r\n");
+    third.expect_eof();
+    assert_eq!(info_field(&mut first, "pool_refused_connections"), 1);
+    assert_eq!(info_field(&mut first, "pool_queued_connections"), 0);
+    assert_eq!(info_field(&mut first, "connected_clients"), 2);
+    second.roundtrip(&[b"PING"], b"+PONG\r\n");
+}
+
+#[test]
+fn past_the_backlog_a_connection_is_refused_at_once() {
+    let server = TestServer::with(Backend::Pool, |c| {
+        c.workers = Some(2);
+        c.pool_backlog = 1;
+        c.pool_wait_timeout = None; // no deadline: only the backlog refuses
+    });
+    let mut first = server.connect();
+    let mut second = server.connect();
+    first.roundtrip(&[b"PING"], b"+PONG\r\n");
+    second.roundtrip(&[b"PING"], b"+PONG\r\n");
+    let mut third = server.connect();
+    third.cmd(&[b"PING"]);
+    wait_until_queued(&mut first, 1);
+    let mut fourth = server.connect();
+    fourth.cmd(&[b"PING"]);
+    fourth.expect(
+        b"-ERR server busy: all 2 pool workers are taken and the pool backlog (1) is full\r\n",
+    );
+    fourth.expect_eof();
+    assert_eq!(info_field(&mut first, "pool_refused_connections"), 1);
+    // It never became a client: still three, one of them waiting.
+    assert_eq!(info_field(&mut first, "connected_clients"), 3);
+    // The one that waits is served as soon as a worker comes free.
+    drop(second);
+    third.expect(b"+PONG\r\n");
 }

@@ -20,7 +20,8 @@ pub enum Backend {
     /// One OS thread per connection, blocking in one poll over socket and mailbox.
     Thread,
     /// A fixed pool of worker threads (`--workers`); a connection holds a worker until it
-    /// closes, extra connections wait in the pool's queue.
+    /// closes, extra connections wait for one (within `--pool-backlog` and
+    /// `--pool-wait-timeout`, else they are refused as busy).
     Pool,
     /// One poller thread handing ready connections through a bounded queue (`--queue-depth`)
     /// to a fixed set of workers (`--workers`); a full queue holds the poller back.
