@@ -12,13 +12,12 @@
 
 pub mod backend;
 pub mod daemon;
+pub mod driver;
 pub mod exchange;
 pub mod mailbox;
 mod metrics;
 pub mod session;
 pub mod stats;
-
-mod blocking;
 
 use std::collections::HashMap;
 use std::io::{self, Write};

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::blocking::{
+use super::dedicated::{
     accept_until_shutdown, admit, serve_admitted, wait_for_connections, Admitted,
 };
 use crate::stats::{add, Stats};
