@@ -81,4 +81,18 @@ backend_tests! {
         let grew = server.peak_rss().saturating_sub(before);
         assert!(grew < 32 << 20, "the server held {grew} bytes more for a peer that did not read");
     }
+
+    fn a_peer_that_pipelines_megabytes_before_reading_gets_every_reply(backend) {
+        const REQUESTS: usize = 300_000;
+        let server = TestServer::start(backend);
+        let mut conn = server.connect();
+        let mut writer = conn.stream.try_clone().unwrap();
+        // More replies than the socket buffers and the high-water mark hold together: the
+        // connection must stop running requests, drain its backlog, and resume.
+        let sender = std::thread::spawn(move || {
+            std::io::Write::write_all(&mut writer, &b"PING\r\n".repeat(REQUESTS)).unwrap();
+        });
+        conn.expect(&b"+PONG\r\n".repeat(REQUESTS));
+        sender.join().unwrap();
+    }
 }
