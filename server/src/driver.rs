@@ -25,6 +25,23 @@
 //!   one whose request has not completed for that long, however slowly its bytes trickle in.
 //! - Shutdown leaves the subscriptions, delivers what the mailbox holds, then closes.
 //! - An idle connection holds no output buffer.
+//!
+//! What a new backend writes per connection is this loop and nothing about protocol or
+//! buffering (`backend/sock.rs` has the read and write calls):
+//!
+//! ```text
+//! let mut driver = Driver::new(session, ctx, Instant::now());
+//! loop {
+//!     if shutdown.is_triggered() { driver.handle_shutdown() }
+//!     flush(&mut socket, &mut driver)?;            // poll_output, write, handle_written
+//!     if driver.is_done() { break }                // close the socket
+//!     wait until: the socket has what driver.wants(), or the mailbox woke us,
+//!                 or driver.poll_deadline() passed;
+//!     on a mailbox wake-up:  driver.handle_mail();
+//!     on the deadline:       driver.handle_timeout(Instant::now());
+//!     on readable input:     read_into(&mut socket, &mut buf, &mut driver)?;  // handle_read / handle_eof
+//! }
+//! ```
 
 use std::time::Instant;
 

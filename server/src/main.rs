@@ -63,6 +63,11 @@ struct Args {
     protocol: Protocol,
 
     /// Most connections served at once; the next gets `-ERR max number of clients reached`.
+    ///
+    /// At start the soft open-file limit is raised to the hard limit, and N is lowered (with
+    /// a warning) to what it holds: the `thread` and `pool` backends use 2 descriptors per
+    /// client (socket and eventfd), `queue` and `event` 1, and 128 are kept for the rest.
+    /// INFO's `maxclients` shows the value in force.
     #[arg(long, default_value_t = 10_000, value_parser = positive)]
     max_clients: usize,
 

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown as Half, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
 use crate::util::{assert_accounted, info_field, message, publish_numbers, Conn, TestServer};
@@ -16,16 +17,58 @@ pub struct ChildServer {
 
 impl ChildServer {
     pub fn start(backend: server::Backend, extra: &[&str]) -> ChildServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--port", "0", "--backend", backend.name(), "--log-level", "error"])
+        ChildServer::spawn(backend, extra, "error", |_| {})
+    }
+
+    /// Like [`ChildServer::start`], logging at `log_level`, with the command changed by
+    /// `change` first.
+    fn spawn(
+        backend: server::Backend,
+        extra: &[&str],
+        log_level: &str,
+        change: impl FnOnce(&mut Command),
+    ) -> ChildServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .args(["--port", "0", "--backend", backend.name(), "--log-level", log_level])
             .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stdout(Stdio::piped());
+        change(&mut command);
+        let mut child = command.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
         ChildServer { child, addr }
+    }
+
+    /// A server whose open-file limit (soft and hard) is `fds`, logging warnings to a pipe
+    /// that [`ChildServer::kill_and_read_log`] reads.
+    fn with_fd_limit(backend: server::Backend, extra: &[&str], fds: u64) -> ChildServer {
+        ChildServer::spawn(backend, extra, "warn", |command| {
+            command.stderr(Stdio::piped());
+            // SAFETY: the closure runs in the child between fork and exec and only calls
+            // setrlimit, which is async-signal-safe, on a struct of its own.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit { rlim_cur: fds, rlim_max: fds };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        })
+    }
+
+    /// Kills the server and returns everything it logged (see [`ChildServer::with_fd_limit`]).
+    fn kill_and_read_log(mut self) -> String {
+        let _ = self.child.kill();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut log).unwrap();
+        }
+        log
     }
 
     pub fn connect(&self) -> Conn {
@@ -270,5 +313,30 @@ backend_tests! {
         let status = server.terminate();
         reader.join().unwrap();
         assert!(status.success(), "{status:?}");
+    }
+}
+
+backend_tests! {
+    fn max_clients_is_lowered_to_what_the_open_file_limit_holds(backend) {
+        const FDS: u64 = 256;
+        let server = ChildServer::with_fd_limit(backend, &["--max-clients", "100000"], FDS);
+        let mut probe = server.connect();
+        let max = info_field(&mut probe, "maxclients");
+        let per_connection = server::descriptors::per_connection(backend);
+        assert_eq!(max, (FDS - server::descriptors::RESERVED) / per_connection);
+        // Every client the lowered limit allows is served...
+        let mut served: Vec<Conn> = (1..max).map(|_| server.connect()).collect();
+        for c in &mut served {
+            c.roundtrip(&[b"PING"], b"+PONG\r\n");
+        }
+        // ...and the next one hears why it is not.
+        let mut refused = server.connect();
+        refused.expect(b"-ERR max number of clients reached\r\n");
+        refused.expect_closed();
+        probe.roundtrip(&[b"PING"], b"+PONG\r\n");
+        drop(served);
+        let log = server.kill_and_read_log();
+        let said = format!("max clients reduced to {max}: the open-file limit is {FDS}");
+        assert!(log.contains(&said), "{log}");
     }
 }

@@ -9,9 +9,11 @@ use std::time::Instant;
 
 use super::sock::{flush, poll, poll_until, pollfd, read_into};
 use crate::driver::Driver;
+use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
+use crate::refusal::refuse;
 use crate::session::Session;
-use crate::{accept_failure, refuse, AcceptFailure, ServerContext, Shutdown, ACCEPT_BACKOFF};
+use crate::{ServerContext, Shutdown};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;

@@ -38,9 +38,11 @@ use polling::{Event, Events, PollMode, Poller};
 
 use super::sock::{flush, read_into, READ_CHUNK};
 use crate::driver::{Driver, Interest};
+use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
+use crate::refusal::refuse;
 use crate::session::Session;
-use crate::{accept_failure, refuse, AcceptFailure, ServerContext, Shutdown, ACCEPT_BACKOFF};
+use crate::{ServerContext, Shutdown};
 
 /// Poller key of the scheduler's listener.
 const LISTENER: usize = 0;

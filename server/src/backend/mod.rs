@@ -2,8 +2,8 @@
 //! `serve(listener, ctx, shutdown) -> io::Result<()>`, that decides only *who runs which
 //! connection when* and makes the system calls; everything about when a connection reads,
 //! writes, takes mail or closes is its [`Driver`](crate::driver::Driver)'s. Adding a model means
-//! adding a file and a variant here. Two files are shared, not models: [`sock`] (the socket calls
-//! between a socket and its driver) and [`dedicated`] (a connection on a thread of its own,
+//! adding a file and a variant here. Two files are shared, not models: `sock.rs` (the socket calls
+//! between a socket and its driver) and `dedicated.rs` (a connection on a thread of its own,
 //! for `thread` and `pool`).
 
 use std::io;

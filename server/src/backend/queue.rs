@@ -34,12 +34,12 @@ use polling::{Event, Events, Poller};
 
 use super::sock::{flush, read_into, Input, READ_CHUNK};
 use crate::driver::Driver;
+use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
+use crate::refusal::{refuse, Refused};
 use crate::session::Session;
 use crate::stats::add;
-use crate::{
-    accept_failure, refuse, AcceptFailure, Refused, ServerContext, Shutdown, ACCEPT_BACKOFF,
-};
+use crate::{ServerContext, Shutdown};
 
 /// Poller key of the listening socket (connection keys are slab indexes, far below it).
 const LISTENER: usize = usize::MAX - 1;

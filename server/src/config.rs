@@ -1,0 +1,78 @@
+//! What the server can be told at start-up: [`Config`], filled from the command line by
+//! `main.rs` (or by hand in tests), and the [`Protocol`] connections speak. Nothing here reads
+//! flags or the environment; every field documents its default.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use shared::Limits;
+
+use crate::backend::Backend;
+
+/// Which protocol connections speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// Redis's RESP2/RESP3, with the pub/sub commands.
+    Resp,
+    /// Raw bytes: everything read is written back.
+    Echo,
+}
+
+/// Everything the server can be told at start-up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// The concurrency model.
+    pub backend: Backend,
+    /// The protocol connections speak.
+    pub protocol: Protocol,
+    /// Request parser limits (bulk length, argument count).
+    pub limits: Limits,
+    /// Most connections served at once; the next one is refused with an error. `start` lowers
+    /// it to what the open-file limit holds (see [`crate::descriptors`]).
+    pub max_clients: usize,
+    /// Most bytes waiting for one subscriber before it is disconnected as a slow consumer.
+    pub client_output_buffer_limit: usize,
+    /// How long a graceful shutdown may take before remaining connections are abandoned.
+    pub shutdown_timeout: Duration,
+    /// Stack size of connection threads (the `thread` backend).
+    pub stack_size: usize,
+    /// Worker threads of the `pool` and `queue` backends; `None` picks the backend's default.
+    pub workers: Option<usize>,
+    /// Capacity of the ready-connection queue between poller and workers (the `queue` backend).
+    pub queue_depth: usize,
+    /// Schedulers of the `event` backend, one thread each; `None` means one per CPU.
+    pub threads: Option<usize>,
+    /// Close connections that sent nothing for this long, unless they subscribe; `None` for
+    /// never (Redis's `timeout`).
+    pub idle_timeout: Option<Duration>,
+    /// How often to log a stats line; `None` for never.
+    pub stats_interval: Option<Duration>,
+    /// Port for Prometheus metrics over HTTP on the `bind` address; `None` for none.
+    pub metrics_port: Option<u16>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 15000,
+            backend: Backend::Thread,
+            protocol: Protocol::Resp,
+            limits: Limits::default(),
+            max_clients: 10_000,
+            client_output_buffer_limit: 32 * 1024 * 1024,
+            shutdown_timeout: Duration::from_secs(5),
+            stack_size: 256 * 1024,
+            workers: None,
+            queue_depth: 1024,
+            threads: None,
+            idle_timeout: None,
+            stats_interval: None,
+            metrics_port: None,
+        }
+    }
+}

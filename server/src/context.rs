@@ -1,0 +1,156 @@
+//! [`ServerContext`]: what every connection of a running server shares. The configuration,
+//! the exchange and the counters, the registry of connections being served (their mailboxes,
+//! by connection id, which is where `--max-clients` is enforced and where a shutdown wakes
+//! everybody), and the "serving" event a backend raises once its threads run.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::exchange::Exchange;
+use crate::mailbox::{Mailbox, Wake};
+use crate::refusal::Refused;
+use crate::session::Session;
+use crate::stats::{self, Stats};
+
+/// What every connection of a running server shares.
+pub struct ServerContext {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Subscriptions and fan-out.
+    pub exchange: Exchange,
+    /// Counters.
+    pub stats: Stats,
+    /// The mailbox of every connection being served, by connection id.
+    clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
+    /// Signalled when `clients` becomes empty.
+    idle: Condvar,
+    /// Where the backend is in starting up, signalled when it changes.
+    serving: (Mutex<Startup>, Condvar),
+    next_id: AtomicU64,
+    /// When the server started (INFO's uptime).
+    pub(crate) started: Instant,
+    /// The address actually bound.
+    pub(crate) addr: SocketAddr,
+}
+
+impl ServerContext {
+    pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
+        ServerContext {
+            config,
+            exchange: Exchange::new(),
+            stats: Stats::default(),
+            clients: Mutex::new(HashMap::new()),
+            idle: Condvar::new(),
+            serving: (Mutex::new(Startup::Starting), Condvar::new()),
+            next_id: AtomicU64::new(1),
+            started: Instant::now(),
+            addr,
+        }
+    }
+
+    /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
+    /// or a refusal when the server is full.
+    pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
+        let mut clients = self.lock_clients();
+        if clients.len() >= self.config.max_clients {
+            drop(clients);
+            stats::add(&self.stats.connections_refused, 1);
+            tracing::warn!(max = self.config.max_clients, "connection refused: max clients");
+            return Err(Refused::MaxClients);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mailbox = Arc::new(Mailbox::new(self.config.client_output_buffer_limit, waker));
+        clients.insert(id, mailbox.clone());
+        drop(clients);
+        stats::add(&self.stats.connections_accepted, 1);
+        Ok(Session::new(self.clone(), id, mailbox))
+    }
+
+    /// Announces that the backend's threads are all running: `start` waits for this before it
+    /// reports the server ready, the recipe of an event that tells a thread has started.
+    pub(crate) fn mark_serving(&self) {
+        self.set_serving(Startup::Running);
+    }
+
+    /// Announces that the backend thread has ended (returned or unwound from a panic). Called
+    /// by a guard in that thread, so it happens however the thread ends; `start` then stops
+    /// waiting if the backend never served.
+    pub(crate) fn mark_ended(&self) {
+        self.set_serving(Startup::Ended);
+    }
+
+    fn set_serving(&self, to: Startup) {
+        let (state, cvar) = &self.serving;
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        if *state == Startup::Starting {
+            *state = to;
+            cvar.notify_all();
+        }
+    }
+
+    /// Waits until the backend serves (true) or has ended without serving (false).
+    pub(crate) fn wait_serving(&self) -> bool {
+        let (state, cvar) = &self.serving;
+        let guard = state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = cvar
+            .wait_while(guard, |state| *state == Startup::Starting)
+            .unwrap_or_else(|e| e.into_inner());
+        *state == Startup::Running
+    }
+
+    /// Forgets connection `id` (called when its session ends).
+    pub(crate) fn close_session(&self, id: u64) {
+        let mut clients = self.lock_clients();
+        clients.remove(&id);
+        if clients.is_empty() {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Connections being served now.
+    pub fn connected(&self) -> usize {
+        self.lock_clients().len()
+    }
+
+    /// Wakes every connection's owner, so each notices a shutdown.
+    pub(crate) fn wake_all(&self) {
+        for mailbox in self.lock_clients().values() {
+            mailbox.wake();
+        }
+    }
+
+    /// Waits until no connection is left or `deadline` passes; true if and only if none is left.
+    pub fn wait_idle(&self, deadline: Instant) -> bool {
+        let mut clients = self.lock_clients();
+        while !clients.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            clients = self
+                .idle
+                .wait_timeout(clients, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mailbox>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where a backend is in starting up; it only ever leaves `Starting`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Startup {
+    Starting,
+    /// Its threads run.
+    Running,
+    /// Its thread ended before it served.
+    Ended,
+}
