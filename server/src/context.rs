@@ -4,7 +4,7 @@
 //! everybody), and the "serving" event a backend raises once its threads run.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
-use crate::refusal::Refused;
+use crate::refusal::{Refusals, Refused};
 use crate::session::Session;
 use crate::stats::{self, Stats};
 
@@ -31,6 +31,8 @@ pub struct ServerContext {
     /// Where the backend is in starting up, signalled when it changes.
     serving: (Mutex<Startup>, Condvar),
     next_id: AtomicU64,
+    /// How connections are turned away (one mechanism for every backend).
+    pub(crate) refusals: Refusals,
     /// When the server started (INFO's uptime).
     pub(crate) started: Instant,
     /// The address actually bound.
@@ -47,6 +49,7 @@ impl ServerContext {
             idle: Condvar::new(),
             serving: (Mutex::new(Startup::Starting), Condvar::new()),
             next_id: AtomicU64::new(1),
+            refusals: Refusals::new(),
             started: Instant::now(),
             addr,
         }
@@ -57,9 +60,6 @@ impl ServerContext {
     pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.config.max_clients {
-            drop(clients);
-            stats::add(&self.stats.connections_refused, 1);
-            tracing::warn!(max = self.config.max_clients, "connection refused: max clients");
             return Err(Refused::MaxClients);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -100,6 +100,29 @@ impl ServerContext {
             .wait_while(guard, |state| *state == Startup::Starting)
             .unwrap_or_else(|e| e.into_inner());
         *state == Startup::Running
+    }
+
+    /// Turns `stream` away: counts and logs (throttled) the refusal, and sends `why` in a way
+    /// that the peer reads it (see [`Refusals`]). Never blocks.
+    pub(crate) fn refuse(&self, stream: TcpStream, why: Refused) {
+        let logs = self.refusals.logs();
+        let peer = stream.peer_addr().map_or_else(|_| "a vanished peer".into(), |a| a.to_string());
+        match why {
+            Refused::MaxClients => {
+                stats::add(&self.stats.connections_refused, 1);
+                let max = self.config.max_clients;
+                self.refusals.warn(&logs.max_clients, || {
+                    format!("connection from {peer} refused: max clients ({max}) reached")
+                });
+            }
+            Refused::NoDescriptors => {
+                stats::add(&self.stats.connections_refused, 1);
+                self.refusals.warn(&logs.no_descriptors, || {
+                    format!("connection from {peer} refused: out of file descriptors")
+                });
+            }
+        }
+        self.refusals.send(stream, &why);
     }
 
     /// Forgets connection `id` (called when its session ends).

@@ -11,7 +11,8 @@
 //! Serving connections:
 //! - [`backend`]: one file per concurrency model; each only decides who runs which connection.
 //! - `listen`: binding listeners and what an accept loop does when `accept` fails.
-//! - [`refusal`]: the `-ERR` a connection hears when it is turned away.
+//! - [`refusal`]: turning a connection away so that it hears why (`-ERR ...`), the same way
+//!   for every backend; `throttled_log`: warnings such as refusals logged once per interval.
 //! - [`context`]: [`ServerContext`], what every connection shares (config, exchange, stats,
 //!   the registry of connections, the `--max-clients` check).
 //!
@@ -42,6 +43,7 @@ pub mod stats;
 mod info;
 mod listen;
 mod metrics;
+mod throttled_log;
 
 pub use backend::Backend;
 pub use config::{Config, Protocol};

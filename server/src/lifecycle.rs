@@ -104,12 +104,12 @@ impl ServerHandle {
     }
 
     fn join(&mut self) -> io::Result<()> {
-        match self.thread.take() {
-            Some(thread) => {
-                thread.join().unwrap_or_else(|_| Err(io::Error::other("server thread panicked")))
-            }
-            None => Ok(()),
-        }
+        let Some(thread) = self.thread.take() else { return Ok(()) };
+        let result =
+            thread.join().unwrap_or_else(|_| Err(io::Error::other("server thread panicked")));
+        // Nothing accepts any more: close the refused connections still lingering.
+        self.stopper.ctx.refusals.stop();
+        result
     }
 }
 
@@ -142,6 +142,7 @@ fn start_with(
     let addr = listener.local_addr()?;
     let ctx = Arc::new(ServerContext::new(config, addr));
     let shutdown = Shutdown::new()?;
+    ctx.refusals.start()?;
     let stopper = Stopper { shutdown: shutdown.clone(), ctx: ctx.clone() };
     let metrics_addr = match ctx.config.metrics_port {
         Some(port) => {
@@ -211,6 +212,7 @@ impl Drop for StopOnDrop {
     fn drop(&mut self) {
         if let Some(stopper) = self.0.take() {
             stopper.stop();
+            stopper.ctx.refusals.stop();
         }
     }
 }

@@ -1,10 +1,22 @@
 //! Listening and accepting, the same for every backend: [`bind_listener`] opens a listening
-//! socket, and [`accept_failure`] tells an accept loop how to go on after `accept` failed
-//! (with [`ACCEPT_BACKOFF`] when the process is out of descriptors).
+//! socket, and [`accept_failure`] tells an accept loop how to go on after `accept` failed.
+//!
+//! When the process is out of descriptors, `accept` fails with EMFILE and the connection stays
+//! in the kernel's backlog, its peer waiting for an answer that never comes. So a [`Spare`]
+//! descriptor is kept open: on EMFILE it is closed, the waiting connection is accepted in its
+//! place and refused with `-ERR max number of clients reached`, and the spare comes back when
+//! that refusal is done. Without a spare, the loop stops accepting for [`ACCEPT_BACKOFF`]
+//! instead of spinning on a listener that stays readable.
 
+use std::fs::File;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use crate::context::ServerContext;
+use crate::refusal::Refused;
 
 /// Binds a listening socket on `addr` with a deep accept backlog. `reuse_port` lets several
 /// listeners share the address (one per scheduler in the event backend).
@@ -20,7 +32,8 @@ pub fn bind_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListen
     Ok(socket.into())
 }
 
-/// How long an accept loop stops accepting when the process is out of descriptors.
+/// How long an accept loop stops accepting when the process is out of descriptors and has no
+/// spare one.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// How an accept loop goes on after `accept` failed.
@@ -28,23 +41,146 @@ pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 pub(crate) enum AcceptFailure {
     /// The backlog is empty (`WouldBlock`): wait for readiness again.
     Drained,
-    /// Out of descriptors: the connection stays in the backlog and the listener readable, so
-    /// stop accepting for [`ACCEPT_BACKOFF`] instead of spinning on it.
+    /// Out of descriptors, and no spare: the connection stays in the backlog and the listener
+    /// readable, so stop accepting for [`ACCEPT_BACKOFF`] instead of spinning on it.
     OutOfDescriptors,
+    /// Out of descriptors: one waiting connection was accepted with the spare descriptor and
+    /// refused. Go on accepting (the next one may find the spare back).
+    RefusedWithSpare,
     /// A connection that died in the backlog (ECONNABORTED and the like): it concerns that
     /// connection only.
     ConnectionLost,
 }
 
-/// Classifies (and logs) an `accept` error, the same way for every backend.
-pub(crate) fn accept_failure(e: &io::Error) -> AcceptFailure {
+/// Classifies (and logs) an `accept` error on `listener` the same way for every backend, and
+/// when the process is out of descriptors, refuses one waiting connection with the spare.
+pub(crate) fn accept_failure(
+    e: &io::Error,
+    listener: &TcpListener,
+    ctx: &ServerContext,
+) -> AcceptFailure {
     if e.kind() == io::ErrorKind::WouldBlock {
-        AcceptFailure::Drained
-    } else if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
-        tracing::warn!("accept: {e}; retrying shortly");
-        AcceptFailure::OutOfDescriptors
-    } else {
+        return AcceptFailure::Drained;
+    }
+    if !matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
         tracing::debug!("accept: {e}");
-        AcceptFailure::ConnectionLost
+        return AcceptFailure::ConnectionLost;
+    }
+    let refusals = &ctx.refusals;
+    match refusals.spare().accept(listener) {
+        Some(Ok(stream)) => {
+            // Logged (throttled) as a refusal.
+            ctx.refuse(stream, Refused::NoDescriptors);
+            AcceptFailure::RefusedWithSpare
+        }
+        Some(Err(again)) if again.kind() == io::ErrorKind::WouldBlock => AcceptFailure::Drained,
+        Some(Err(_)) | None => {
+            let log = &refusals.logs().accept_paused;
+            refusals.warn(log, || format!("accept: {e}; pausing accepts"));
+            AcceptFailure::OutOfDescriptors
+        }
+    }
+}
+
+/// One descriptor held in reserve (open on `/dev/null`) for refusing connections when the
+/// process has no other (see the module). Shared by every accept loop of the server.
+///
+/// A connection accepted with the spare's descriptor keeps it until the refusal is done
+/// (the peer has read why), and is then turned back into the spare with `dup2`, which closes
+/// the socket and reopens the descriptor in one step: no other thread's `accept` can take
+/// the freed descriptor in between.
+pub(crate) struct Spare {
+    /// Kept open for making spares from.
+    null: Option<File>,
+    spare: Mutex<Option<OwnedFd>>,
+}
+
+impl Spare {
+    pub(crate) fn new() -> Spare {
+        let null = File::open("/dev/null")
+            .inspect_err(|e| tracing::warn!("no spare descriptor (cannot open /dev/null): {e}"))
+            .ok();
+        let spare = null.as_ref().and_then(|null| null.try_clone().ok()).map(OwnedFd::from);
+        Spare { null, spare: Mutex::new(spare) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<OwnedFd>> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes the spare to accept one connection from `listener` with its descriptor. `None`
+    /// if there is no spare (it is lent out and no descriptor is free to make another).
+    pub(crate) fn accept(&self, listener: &TcpListener) -> Option<io::Result<TcpStream>> {
+        let mut spare = self.lock();
+        if spare.is_none() {
+            *spare = self.null.as_ref()?.try_clone().ok().map(OwnedFd::from);
+        }
+        drop(spare.take()?);
+        let accepted = listener.accept().map(|(stream, _)| stream);
+        if accepted.is_err() {
+            // Nothing took the descriptor (or something else did): try to get it back.
+            *spare = self.null.as_ref().and_then(|null| null.try_clone().ok()).map(OwnedFd::from);
+        }
+        Some(accepted)
+    }
+
+    /// Closes `stream`, a refused connection that is done with, turning its descriptor into
+    /// the spare if the spare is lent out.
+    pub(crate) fn close(&self, stream: TcpStream) {
+        let mut spare = self.lock();
+        let Some(null) = self.null.as_ref().filter(|_| spare.is_none()) else { return };
+        let fd = OwnedFd::from(stream);
+        // SAFETY: both descriptors are open and owned here; dup2 closes `fd`'s socket and
+        // makes `fd` refer to /dev/null, and `fd` stays owned by the OwnedFd.
+        if unsafe { libc::dup2(null.as_raw_fd(), fd.as_raw_fd()) } >= 0 {
+            *spare = Some(fd);
+        }
+    }
+
+    /// Returns true if and only if the spare is in place.
+    #[cfg(test)]
+    fn is_ready(&self) -> bool {
+        self.lock().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::io::Read;
+
+    #[test]
+    fn out_of_descriptors_a_waiting_connection_is_refused_with_the_spare() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let ctx = ServerContext::new(Config::default(), addr);
+        let mut client = TcpStream::connect(addr).unwrap();
+        let emfile = io::Error::from_raw_os_error(libc::EMFILE);
+        // The connection may take a moment to reach the backlog; nothing else is accepted.
+        let mut failure = accept_failure(&emfile, &listener, &ctx);
+        while failure == AcceptFailure::Drained {
+            std::thread::yield_now();
+            failure = accept_failure(&emfile, &listener, &ctx);
+        }
+        assert_eq!(failure, AcceptFailure::RefusedWithSpare);
+        let mut reply = String::new();
+        client.read_to_string(&mut reply).unwrap();
+        assert_eq!(reply, "-ERR max number of clients reached\r\n");
+        assert_eq!(ctx.stats.connections_refused.get(), 1);
+        // The backlog is empty now, and the spare is back (from the closed socket).
+        assert_eq!(accept_failure(&emfile, &listener, &ctx), AcceptFailure::Drained);
+        assert!(ctx.refusals.spare().is_ready());
+    }
+
+    #[test]
+    fn other_accept_errors_concern_one_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ctx = ServerContext::new(Config::default(), listener.local_addr().unwrap());
+        let aborted = io::Error::from_raw_os_error(libc::ECONNABORTED);
+        assert_eq!(accept_failure(&aborted, &listener, &ctx), AcceptFailure::ConnectionLost);
+        let would_block = io::Error::from(io::ErrorKind::WouldBlock);
+        assert_eq!(accept_failure(&would_block, &listener, &ctx), AcceptFailure::Drained);
     }
 }

@@ -53,7 +53,7 @@ impl Counter {
 pub struct Stats {
     /// Connections accepted and given a session.
     pub connections_accepted: Counter,
-    /// Connections turned away (max clients, queue full).
+    /// Connections turned away at `--max-clients`, or for want of a file descriptor.
     pub connections_refused: Counter,
     /// Commands run.
     pub commands: Counter,

@@ -86,4 +86,24 @@ backend_tests! {
         assert!(served.is_some(), "a freed slot was never reused");
         b.roundtrip(&[b"PING"], b"+PONG\r\n");
     }
+
+    fn a_refused_client_that_already_sent_a_request_still_hears_why(backend) {
+        let server = TestServer::with(backend, |c| c.max_clients = 1);
+        let mut served = server.connect();
+        served.roundtrip(&[b"PING"], b"+PONG\r\n");
+        for size in [6, 64 * 1024] {
+            // The request is on its way before the server refuses, so it is unread input when
+            // the server is done with the connection: a plain close would reset it.
+            let mut refused = server.connect();
+            let mut request = b"PING\r\n".repeat(size / 6);
+            request.truncate(size);
+            refused.send(&request);
+            refused.expect(b"-ERR max number of clients reached\r\n");
+            // And more after the refusal arrived, which the server must not answer with a reset.
+            refused.send(b"PING\r\n");
+            refused.expect_eof();
+        }
+        served.roundtrip(&[b"PING"], b"+PONG\r\n");
+        assert_eq!(crate::util::info_field(&mut served, "rejected_connections"), 2);
+    }
 }

@@ -340,3 +340,49 @@ backend_tests! {
         assert!(log.contains(&said), "{log}");
     }
 }
+
+/// Out of descriptors for real: 50 `event` schedulers (a listener and a poller each) leave a
+/// 256-file process room for fewer clients than `maxclients`. The connection that finds no
+/// descriptor is accepted with the spare one and hears why, instead of waiting in the
+/// kernel's backlog; and once clients leave, connections are served again.
+#[test]
+fn out_of_descriptors_the_next_connection_hears_why_and_serving_resumes() {
+    let server = ChildServer::with_fd_limit(server::Backend::Event, &["--threads", "50"], 256);
+    let mut probe = server.connect();
+    let max = info_field(&mut probe, "maxclients");
+    let mut served = Vec::new();
+    let refusal = |c: &mut Conn| match c.frame() {
+        shared::Frame::Simple(pong) if pong == "PONG" => false,
+        shared::Frame::Error(e) if e == "ERR max number of clients reached" => true,
+        other => panic!("unexpected reply {other:?}"),
+    };
+    loop {
+        let mut c = server.connect();
+        c.cmd(&[b"PING"]);
+        if refusal(&mut c) {
+            c.expect_eof();
+            break;
+        }
+        served.push(c);
+        assert!((served.len() as u64) + 1 < max, "reached maxclients with descriptors to spare");
+    }
+    // The spare comes back once the refused connection is closed: the next one hears why too.
+    let mut again = server.connect();
+    again.cmd(&[b"PING"]);
+    assert!(refusal(&mut again), "a connection was served with no descriptor free");
+    again.expect_eof();
+    drop(served);
+    // The server frees their descriptors as it notices them leave; until then, refusals.
+    let mut resumed = false;
+    for _ in 0..1000 {
+        let mut c = server.connect();
+        c.cmd(&[b"PING"]);
+        if !refusal(&mut c) {
+            resumed = true;
+            break;
+        }
+    }
+    assert!(resumed, "never served again after clients left");
+    let log = server.kill_and_read_log();
+    assert!(log.contains("refused: out of file descriptors"), "{log}");
+}

@@ -32,3 +32,4 @@ mod load;
 mod ops;
 mod pool;
 mod pubsub;
+mod queue;

@@ -11,7 +11,7 @@ use super::sock::{flush, poll, poll_until, pollfd, read_into};
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
-use crate::refusal::refuse;
+use crate::refusal::Refused;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
@@ -26,7 +26,7 @@ pub(crate) fn accept_loop(
     shutdown: &Shutdown,
     spawn: impl FnMut(TcpStream),
 ) -> std::io::Result<()> {
-    accept_until_shutdown(listener, shutdown, spawn)?;
+    accept_until_shutdown(listener, ctx, shutdown, spawn)?;
     wait_for_connections(ctx, Instant::now() + ctx.config.shutdown_timeout);
     Ok(())
 }
@@ -34,6 +34,7 @@ pub(crate) fn accept_loop(
 /// Accepts connections, handing each to `spawn`, until shutdown begins.
 pub(crate) fn accept_until_shutdown(
     listener: &TcpListener,
+    ctx: &ServerContext,
     shutdown: &Shutdown,
     mut spawn: impl FnMut(TcpStream),
 ) -> std::io::Result<()> {
@@ -48,7 +49,7 @@ pub(crate) fn accept_until_shutdown(
             match listener.accept() {
                 Ok((stream, _)) => spawn(stream),
                 Err(e) => {
-                    if accept_failure(&e) == AcceptFailure::OutOfDescriptors {
+                    if accept_failure(&e, listener, ctx) == AcceptFailure::OutOfDescriptors {
                         std::thread::sleep(ACCEPT_BACKOFF);
                     }
                     break;
@@ -73,11 +74,15 @@ pub(crate) struct Admitted {
     wake: WakeFd,
 }
 
-/// Gives `stream` a session, or refuses it (with the reason, best effort): `None`. A
-/// connection that cannot be set up (no descriptor for its wake fd) is logged and dropped.
+/// Gives `stream` a session, or refuses it (with the reason): `None`. A connection that
+/// cannot be set up (no descriptor left for its wake fd) is refused as well.
 pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admitted> {
     let wake = match WakeFd::new() {
         Ok(wake) => wake,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            ctx.refuse(stream, Refused::NoDescriptors);
+            return None;
+        }
         Err(e) => {
             tracing::warn!(peer = ?stream.peer_addr().ok(), "cannot admit a connection: {e}");
             return None;
@@ -86,7 +91,7 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admit
     match ctx.open_session(Arc::new(wake.clone())) {
         Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
-            refuse(stream, &why);
+            ctx.refuse(stream, why);
             None
         }
     }

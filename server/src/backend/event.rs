@@ -40,7 +40,6 @@ use super::sock::{flush, read_into, READ_CHUNK};
 use crate::driver::{Driver, Interest};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
-use crate::refusal::refuse;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
@@ -298,9 +297,9 @@ impl Scheduler {
             let Some(listener) = &self.listener else { return };
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream),
-                Err(e) => match accept_failure(&e) {
+                Err(e) => match accept_failure(&e, listener, &self.ctx) {
                     AcceptFailure::Drained => return,
-                    AcceptFailure::ConnectionLost => {}
+                    AcceptFailure::ConnectionLost | AcceptFailure::RefusedWithSpare => {}
                     // Stop watching the listener for a moment (not sleeping: the scheduler
                     // has other connections to run).
                     AcceptFailure::OutOfDescriptors => {
@@ -338,7 +337,7 @@ impl Scheduler {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(index);
-                refuse(stream, &why);
+                self.ctx.refuse(stream, why);
                 return;
             }
         };

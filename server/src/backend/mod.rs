@@ -28,7 +28,7 @@ pub enum Backend {
     /// closes, extra connections wait in the pool's queue.
     Pool,
     /// One poller thread handing ready connections through a bounded queue (`--queue-depth`)
-    /// to a fixed set of workers (`--workers`); a full queue refuses new connections.
+    /// to a fixed set of workers (`--workers`); a full queue holds the poller back.
     Queue,
     /// Schedulers (one thread each) running connections as coroutines over a poller.
     Event,

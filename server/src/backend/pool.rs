@@ -35,7 +35,7 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
     let jobs = Arc::new(Jobs::default());
     let mut next_ticket = 0u64;
     ctx.mark_serving(); // the pool's workers were all started by `build`
-    let accepted = accept_until_shutdown(&listener, &shutdown, |stream| {
+    let accepted = accept_until_shutdown(&listener, &ctx, &shutdown, |stream| {
         let peer = stream.peer_addr().ok();
         // Admitted at once: a connection waiting for a worker is a client like any other
         // (it counts against --max-clients, and a refusal is immediate).

@@ -5,14 +5,15 @@
 //! push into its mailbox) travels through a bounded `crossbeam-channel` (`--queue-depth`) to one
 //! of `--workers` threads (default: one per CPU), which feeds the connection's driver what its
 //! socket and mailbox have (reading until a short read or the read budget), writes until
-//! `WouldBlock`, and re-arms the interest the driver wants. A new
-//! connection is put on the same queue without blocking: when the queue is full it is refused
-//! with `-ERR max number of clients reached` at once instead of piling up.
+//! `WouldBlock`, and re-arms the interest the driver wants. A new connection gets its first
+//! turn through the same queue. A full queue is back-pressure, not a refusal: the poller blocks
+//! on it until a worker takes a job, and meanwhile new connections wait in the kernel's accept
+//! backlog (only `--max-clients` turns clients away).
 //! It wins with many connections, mostly idle (subscribers): a fixed number of threads serves
 //! them all, and a worker is only busy while a connection has something to do. It loses on
 //! latency at low concurrency (every turn is a hand-off from the poller to a worker, and a
-//! re-arm system call) and under overload, where new clients are turned away rather than made
-//! to wait.
+//! re-arm system call) and under overload, where every connection, new or old, waits for the
+//! workers behind one queue.
 //!
 //! A connection is never handled by two workers at once: its `scheduled` flag is set by
 //! whoever queues it, only if it was clear, and cleared by its worker when the turn ends (which
@@ -36,9 +37,7 @@ use super::sock::{flush, read_into, Input, READ_CHUNK};
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
-use crate::refusal::{refuse, Refused};
 use crate::session::Session;
-use crate::stats::add;
 use crate::{ServerContext, Shutdown};
 
 /// Poller key of the listening socket (connection keys are slab indexes, far below it).
@@ -60,7 +59,7 @@ enum Job {
 /// Serves every connection with one poller thread and a fixed pool of workers until `shutdown`.
 pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
     let workers = super::Backend::Queue.serving_threads(&ctx.config).unwrap_or(1);
-    // A zero-capacity channel would always look full and refuse every connection.
+    // A zero-capacity channel would make every hand-off wait for a worker to be receiving.
     let depth = ctx.config.queue_depth.max(1);
     listener.set_nonblocking(true)?;
     let poller = Arc::new(Poller::new()?);
@@ -251,31 +250,27 @@ impl Shared {
         loop {
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream, jobs),
-                Err(e) => {
-                    if accept_failure(&e) == AcceptFailure::OutOfDescriptors {
+                Err(e) => match accept_failure(&e, listener, &self.ctx) {
+                    AcceptFailure::RefusedWithSpare => {}
+                    AcceptFailure::OutOfDescriptors => {
                         std::thread::sleep(ACCEPT_BACKOFF);
+                        return;
                     }
-                    return;
-                }
+                    AcceptFailure::Drained | AcceptFailure::ConnectionLost => return,
+                },
             }
         }
     }
 
-    /// Gives a new connection a session and its first turn, or refuses it: when the queue is
-    /// full (a non-blocking put that fails) or the server has `max_clients` connections.
+    /// Gives a new connection a session and its first turn, or refuses it when the server has
+    /// `max_clients` connections. Blocks while the queue is full (back-pressure, like every
+    /// hand-off of the poller).
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
-        // This thread is the only sender, so a queue with room now still has room below.
-        if jobs.is_full() {
-            add(&self.ctx.stats.connections_refused, 1);
-            tracing::warn!(depth = jobs.capacity(), "connection refused: ready queue full");
-            refuse(stream, &Refused::QueueFull);
-            return;
-        }
         let waker = Arc::new(ConnWaker { conn: OnceLock::new(), wakeups: self.wakeups.clone() });
         let session = match self.ctx.open_session(waker.clone()) {
             Ok(session) => session,
             Err(why) => {
-                refuse(stream, &why);
+                self.ctx.refuse(stream, why);
                 return;
             }
         };
@@ -302,7 +297,7 @@ impl Shared {
         conns.insert(key, conn.clone());
         drop(conns);
         let _ = waker.conn.set(Arc::downgrade(&conn));
-        // Cannot block (see above); fails only if the workers are gone, and then shutdown
+        // Waits while the workers are busy; fails only if they are gone, and then shutdown
         // closes the connection with the others.
         let _ = jobs.send(Job::Ready(conn));
     }
@@ -561,25 +556,33 @@ mod tests {
     use std::net::SocketAddr;
 
     #[test]
-    fn full_queue_refuses_a_new_connection_at_once() {
+    fn a_full_queue_holds_a_new_connection_back_instead_of_refusing_it() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let ctx = Arc::new(ServerContext::new(Config::default(), addr));
         let shared =
             Shared::new(ctx.clone(), Shutdown::new().unwrap(), Arc::new(Poller::new().unwrap()));
-        let (jobs, _ready) = crossbeam_channel::bounded(1);
-        jobs.send(Job::Stop).unwrap(); // the queue is full and no worker takes from it
+        let (jobs, ready) = crossbeam_channel::bounded(1);
+        jobs.send(Job::Stop).unwrap(); // the queue is full
 
         let mut client = TcpStream::connect(addr).unwrap();
         let (stream, _) = listener.accept().unwrap();
-        shared.admit(stream, &jobs);
-
-        let mut reply = String::new();
-        client.read_to_string(&mut reply).unwrap();
-        assert_eq!(reply, "-ERR max number of clients reached\r\n");
-        assert_eq!(ctx.stats.connections_refused.get(), 1);
-        assert_eq!(ctx.connected(), 0);
-        assert_eq!(shared.lock_conns().len, 0);
+        std::thread::scope(|s| {
+            let admitting = s.spawn(|| shared.admit(stream, &jobs));
+            // A worker makes room: the new connection follows, queued rather than refused.
+            assert!(matches!(ready.recv().unwrap(), Job::Stop));
+            let Job::Ready(conn) = ready.recv().unwrap() else { panic!("not queued") };
+            admitting.join().unwrap();
+            assert!(conn.lock().is_some());
+        });
+        assert_eq!(ctx.stats.connections_refused.get(), 0);
+        assert_eq!(ctx.connected(), 1);
+        assert_eq!(shared.lock_conns().len, 1);
+        // Nothing was written to it: no refusal.
+        client.set_nonblocking(true).unwrap();
+        let err = client.read(&mut [0u8; 64]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        shared.clean_up(&listener);
     }
 
     #[test]

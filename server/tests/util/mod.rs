@@ -145,6 +145,18 @@ impl Conn {
         assert!(self.buf.is_empty(), "unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf));
     }
 
+    /// Asserts that the server ends the connection cleanly (a FIN, not a reset) with nothing
+    /// more to say.
+    #[track_caller]
+    pub fn expect_eof(&mut self) {
+        let mut rest = Vec::new();
+        if let Err(e) = self.stream.read_to_end(&mut rest) {
+            panic!("expected a clean end of the connection: {e}");
+        }
+        self.buf.extend_from_slice(&rest);
+        assert!(self.buf.is_empty(), "unexpected bytes: {:?}", String::from_utf8_lossy(&self.buf));
+    }
+
     #[track_caller]
     fn fill(&mut self, n: usize) {
         while self.buf.len() < n {
