@@ -254,9 +254,9 @@ mod tests {
     }
 
     fn drained(sub: &Subscriber) -> Vec<u8> {
-        let mut out = Vec::new();
-        sub.mailbox.drain(&mut out);
-        out
+        let mut taken = std::collections::VecDeque::new();
+        sub.mailbox.drain(&mut taken, usize::MAX);
+        taken.iter().flat_map(|m| m.iter().copied()).collect()
     }
 
     #[test]
@@ -315,8 +315,7 @@ mod tests {
                     ex.subscribe(&me, &set);
                     ex.numsub(&set);
                     ex.unsubscribe(t, &set);
-                    let mut out = Vec::new();
-                    me.mailbox.drain(&mut out);
+                    drained(&me);
                 }
                 done_tx.send(()).unwrap();
             }));

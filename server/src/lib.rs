@@ -13,12 +13,13 @@
 //! - `listen`: binding listeners and what an accept loop does when `accept` fails.
 //! - [`refusal`]: turning a connection away so that it hears why (`-ERR ...`), the same way
 //!   for every backend; `throttled_log`: warnings such as refusals logged once per interval.
-//! - `blocking`: the accept loop and connection loop of the blocking backends.
 //! - [`context`]: [`ServerContext`], what every connection shares (config, exchange, stats,
 //!   the registry of connections, the `--max-clients` check).
 //!
 //! The protocol and the messages:
 //! - [`session`]: one connection's protocol state, sans I/O (bytes in, replies out).
+//! - [`driver`]: one connection's I/O policy, sans I/O: when it reads, writes, takes mail and
+//!   closes; every backend runs each connection through one.
 //! - [`exchange`]: channel and pattern subscriptions, fan-out of encoded messages.
 //! - [`mailbox`]: the bounded, pollable per-connection queue messages travel through.
 //!
@@ -31,6 +32,7 @@ pub mod config;
 pub mod context;
 pub mod daemon;
 pub mod descriptors;
+pub mod driver;
 pub mod exchange;
 pub mod lifecycle;
 pub mod mailbox;
@@ -38,7 +40,6 @@ pub mod refusal;
 pub mod session;
 pub mod stats;
 
-mod blocking;
 mod info;
 mod listen;
 mod metrics;

@@ -286,8 +286,8 @@ mod tests {
     fn start_returns_once_a_backend_serves_and_stop_ends_it() {
         let server = start_with(config(), |_, ctx, shutdown| {
             ctx.mark_serving();
-            let mut fds = [crate::blocking::pollfd(shutdown.fd(), libc::POLLIN)];
-            crate::blocking::poll(&mut fds)
+            let mut fds = [crate::backend::sock::pollfd(shutdown.fd(), libc::POLLIN)];
+            crate::backend::sock::poll(&mut fds)
         })
         .expect("start succeeds");
         server.stop().expect("stops cleanly");

@@ -1,16 +1,20 @@
 //! The per-connection outbound queue: a bounded, *pollable* mailbox.
 //!
 //! Publishers on any thread [`push`](Mailbox::push) encoded messages; the connection's owner
-//! [`drain`](Mailbox::drain)s them into its output buffer. A push that makes the mailbox
-//! non-empty wakes the owner through its [`Wake`]: for the blocking backends a [`WakeFd`] the
-//! owner polls together with its socket, for the event-driven ones a hook that schedules the
-//! connection. A push never blocks the publisher: past the byte limit the subscriber is marked
-//! overflowed (a slow consumer, to be disconnected) and the message is dropped and counted.
+//! [`drain`](Mailbox::drain)s them. A push that makes the mailbox non-empty wakes the owner
+//! through its [`Wake`]: for the blocking backends a [`WakeFd`] the owner polls together with
+//! its socket, for the event-driven ones a hook that schedules the connection. A push never
+//! blocks the publisher: past the byte limit the subscriber is marked overflowed (a slow
+//! consumer, to be disconnected) and the message is dropped and counted.
+//!
+//! The limit bounds everything the connection holds for its peer: the queued messages plus the
+//! output its owner has not written yet ([`Mailbox::set_held`]). A drain moves message handles
+//! (never payload bytes) under the lock, so publishers never wait for a copy.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -77,20 +81,26 @@ pub enum Push {
     Dropped,
 }
 
-/// What one [`Mailbox::drain`] found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Drained {
-    /// Messages moved into the output buffer.
-    pub messages: usize,
-    /// True if and only if the mailbox passed its limit: the owner should disconnect.
-    pub overflowed: bool,
+/// What one [`Mailbox::drain`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// Moved this many messages; `more` is true if and only if some are still queued (the
+    /// drain stopped at its byte budget), so the owner must drain again without a wake-up.
+    Moved { messages: usize, more: bool },
+    /// The mailbox passed its limit: nothing was moved, the owner should disconnect.
+    Overflowed,
 }
 
 /// A bounded, pollable outbound queue of encoded messages for one connection.
 pub struct Mailbox {
     queue: Mutex<Queue>,
-    /// Most bytes the queue may hold; a push past it overflows the mailbox.
+    /// Most bytes the queue and the owner's unwritten output may hold together; a push past it
+    /// overflows the mailbox.
     limit: usize,
+    /// Bytes the owner holds unwritten (see [`Mailbox::set_held`]). Written only by the owner's
+    /// thread; raised under the queue lock by a drain, so that a publisher holding the lock
+    /// always sees what the owner holds.
+    held: AtomicUsize,
     /// The RESP version its owner speaks, so publishers encode messages the way it reads them.
     version: AtomicU8,
     waker: Arc<dyn Wake>,
@@ -98,7 +108,7 @@ pub struct Mailbox {
 
 struct Queue {
     items: VecDeque<Bytes>,
-    /// Sum of the lengths of `items`; never above the mailbox's limit.
+    /// Sum of the lengths of `items`; with the owner's held bytes, never above the limit.
     bytes: usize,
     /// Set once a push did not fit; from then on every push is dropped.
     overflowed: bool,
@@ -117,6 +127,7 @@ impl Mailbox {
                 closed: false,
             }),
             limit,
+            held: AtomicUsize::new(0),
             version: AtomicU8::new(2),
             waker,
         }
@@ -129,7 +140,8 @@ impl Mailbox {
         if queue.closed || queue.overflowed {
             return Push::Dropped;
         }
-        if queue.bytes + message.len() > self.limit {
+        let held = self.held.load(Ordering::Relaxed);
+        if queue.bytes + held + message.len() > self.limit {
             queue.overflowed = true;
             drop(queue);
             self.waker.wake();
@@ -146,17 +158,41 @@ impl Mailbox {
         Push::Queued
     }
 
-    /// Appends every queued message to `out`. Owners using a [`WakeFd`] must reset it *before*
+    /// Moves queued messages, oldest first, to the back of `into` until at least `budget` bytes
+    /// moved (always at least one message) or the queue is empty, and counts them as held by
+    /// the owner. Only handles move under the lock; the caller copies the bytes after. Moves
+    /// nothing once the mailbox overflowed. Owners using a [`WakeFd`] must reset it *before*
     /// draining, so that a push racing with the drain always leaves it signalled.
-    pub fn drain(&self, out: &mut Vec<u8>) -> Drained {
+    pub fn drain(&self, into: &mut VecDeque<Bytes>, budget: usize) -> Drained {
         let mut queue = self.lock();
-        let messages = queue.items.len();
-        out.reserve(queue.bytes);
-        for item in queue.items.drain(..) {
-            out.extend_from_slice(&item);
+        if queue.overflowed {
+            return Drained::Overflowed;
         }
-        queue.bytes = 0;
-        Drained { messages, overflowed: queue.overflowed }
+        let mut moved = 0;
+        let mut messages = 0;
+        if queue.bytes <= budget {
+            // Everything: swap the queues (the caller's is empty), O(1) under the lock.
+            debug_assert!(into.is_empty());
+            std::mem::swap(&mut queue.items, into);
+            messages = into.len();
+            moved = queue.bytes;
+        } else {
+            while moved < budget {
+                let Some(item) = queue.items.pop_front() else { break };
+                moved += item.len();
+                messages += 1;
+                into.push_back(item);
+            }
+        }
+        queue.bytes -= moved;
+        self.held.fetch_add(moved, Ordering::Relaxed);
+        Drained::Moved { messages, more: !queue.items.is_empty() }
+    }
+
+    /// Records how many bytes the owner holds unwritten for its peer (its output buffer): they
+    /// count against the limit together with the queue. Called by the owner only.
+    pub fn set_held(&self, bytes: usize) {
+        self.held.store(bytes, Ordering::Relaxed);
     }
 
     /// Refuses every later push and returns how many queued messages are thrown away.
@@ -220,11 +256,45 @@ mod tests {
         assert_eq!(mailbox.push(Bytes::from_static(b"ab")), Push::Queued);
         assert_eq!(mailbox.push(Bytes::from_static(b"cd")), Push::Queued);
         assert_eq!(wake.0.load(Ordering::SeqCst), 1);
-        let mut out = Vec::new();
-        assert_eq!(mailbox.drain(&mut out), Drained { messages: 2, overflowed: false });
-        assert_eq!(out, b"abcd");
+        let mut into = VecDeque::new();
+        assert_eq!(
+            mailbox.drain(&mut into, usize::MAX),
+            Drained::Moved { messages: 2, more: false }
+        );
+        assert_eq!(into, [&b"ab"[..], b"cd"]);
         mailbox.push(Bytes::from_static(b"e"));
         assert_eq!(wake.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_drain_stops_at_its_budget_and_says_more_is_left() {
+        let mailbox = Mailbox::new(100, Arc::new(CountingWake::default()));
+        for m in [&b"aaa"[..], b"bbb", b"ccc"] {
+            mailbox.push(Bytes::copy_from_slice(m));
+        }
+        let mut into = VecDeque::new();
+        assert_eq!(mailbox.drain(&mut into, 4), Drained::Moved { messages: 2, more: true });
+        assert_eq!(into, [&b"aaa"[..], b"bbb"]);
+        into.clear();
+        assert_eq!(mailbox.drain(&mut into, 4), Drained::Moved { messages: 1, more: false });
+        assert_eq!(into, [&b"ccc"[..]]);
+    }
+
+    #[test]
+    fn held_output_counts_against_the_limit() {
+        let mailbox = Mailbox::new(10, Arc::new(CountingWake::default()));
+        mailbox.push(Bytes::from_static(b"abcd"));
+        let mut into = VecDeque::new();
+        mailbox.drain(&mut into, usize::MAX);
+        // The four drained bytes are held by the owner until it says otherwise.
+        assert_eq!(mailbox.push(Bytes::from_static(b"efgh")), Push::Queued);
+        assert_eq!(mailbox.push(Bytes::from_static(b"ijk")), Push::Dropped);
+        assert!(mailbox.overflowed());
+        let limit = Mailbox::new(10, Arc::new(CountingWake::default()));
+        limit.set_held(9);
+        assert_eq!(limit.push(Bytes::from_static(b"xy")), Push::Dropped);
+        limit.set_held(0);
+        assert_eq!(limit.push(Bytes::from_static(b"xy")), Push::Dropped, "overflow sticks");
     }
 
     #[test]
@@ -233,9 +303,10 @@ mod tests {
         assert_eq!(mailbox.push(Bytes::from_static(b"abc")), Push::Queued);
         assert_eq!(mailbox.push(Bytes::from_static(b"de")), Push::Dropped);
         assert_eq!(mailbox.push(Bytes::from_static(b"f")), Push::Dropped);
-        let mut out = Vec::new();
-        assert_eq!(mailbox.drain(&mut out), Drained { messages: 1, overflowed: true });
-        assert_eq!(mailbox.close(), 0);
+        let mut into = VecDeque::new();
+        assert_eq!(mailbox.drain(&mut into, usize::MAX), Drained::Overflowed);
+        assert!(into.is_empty(), "an overflowed mailbox hands nothing over");
+        assert_eq!(mailbox.close(), 1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::blocking::{poll, pollfd};
+use crate::backend::sock::{poll, pollfd};
 use crate::stats::get;
 use crate::{ServerContext, Shutdown};
 

@@ -1,12 +1,14 @@
 //! One connection's protocol state, with no I/O: bytes in, replies out, exchange calls.
 //!
-//! A backend owns a [`Session`] per connection and drives it with three calls: the bytes it
-//! read ([`Session::on_bytes`]), a wake-up from the mailbox ([`Session::on_mailbox`]) and the
-//! news that its output buffer went out in full ([`Session::on_flushed`]). Each call appends
-//! to the caller's output buffer and says whether the connection stays open. Dropping the
-//! session leaves every subscription and accounts for every message it never wrote.
+//! The connection's [`Driver`](crate::driver::Driver) owns its [`Session`] and calls it with the
+//! bytes it read ([`Session::on_bytes`], [`Session::resume`]), to take messages from the
+//! mailbox ([`Session::take_mail`]) and with the news that its output went out in full
+//! ([`Session::on_flushed`]). Each call appends to the driver's output buffer and says whether
+//! the connection stays open. Requests stop running once the output reaches the bound the
+//! driver gives; the rest of the input waits unparsed. Dropping the session leaves every
+//! subscription and accounts for every message it never wrote.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +18,7 @@ use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RequestParser, RespVersion};
 
 use crate::exchange::Subscriber;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 
@@ -39,6 +41,11 @@ pub struct Session {
     mailbox: Arc<Mailbox>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
+    /// Requests run so far.
+    requests: u64,
+    /// Message handles taken from the mailbox, on their way into the output buffer (kept
+    /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
+    taken: VecDeque<Bytes>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
@@ -53,6 +60,19 @@ struct RespState {
     name: Option<Bytes>,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
+    /// Set when requests stopped running because the output reached its bound while `input`
+    /// still held bytes: [`Session::resume`] runs them.
+    stalled: bool,
+}
+
+/// What [`Session::take_mail`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mail {
+    /// Messages were moved into the output (possibly none); `more` is true if and only if the
+    /// mailbox still holds some.
+    Taken { more: bool },
+    /// The subscriber passed its output limit (counted and logged): close it at once.
+    Overflowed,
 }
 
 impl Session {
@@ -67,9 +87,18 @@ impl Session {
                 patterns: HashSet::new(),
                 name: None,
                 closing: false,
+                stalled: false,
             })
         });
-        Session { ctx, id, mailbox, unflushed_messages: 0, resp }
+        Session {
+            ctx,
+            id,
+            mailbox,
+            unflushed_messages: 0,
+            requests: 0,
+            taken: VecDeque::new(),
+            resp,
+        }
     }
 
     /// This connection's id.
@@ -77,8 +106,10 @@ impl Session {
         self.id
     }
 
-    /// Handles bytes read from the peer, appending replies to `out`.
-    pub fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) -> Status {
+    /// Handles bytes read from the peer: runs the whole requests among them (and any still
+    /// waiting) while `out` is shorter than `stop_at`, appending their replies to `out`. What
+    /// is left waits unparsed for [`Session::resume`].
+    pub fn on_bytes(&mut self, input: &[u8], out: &mut Vec<u8>, stop_at: usize) -> Status {
         add(&self.ctx.stats.bytes_in, input.len() as u64);
         let Some(state) = self.resp.as_deref_mut() else {
             out.extend_from_slice(input); // the echo protocol
@@ -88,8 +119,24 @@ impl Session {
             return Status::Close;
         }
         state.input.extend_from_slice(input);
+        self.resume(out, stop_at)
+    }
+
+    /// Runs the requests left waiting by an earlier call, while `out` is shorter than
+    /// `stop_at`.
+    pub fn resume(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
+        let Some(state) = self.resp.as_deref_mut() else { return Status::Open };
+        state.stalled = false;
+        if state.closing {
+            return Status::Close;
+        }
         loop {
             let state = self.resp.as_deref_mut().expect("resp session");
+            if out.len() >= stop_at {
+                // Enough output for now: the peer must read some before more requests run.
+                state.stalled = !state.input.is_empty();
+                return Status::Open;
+            }
             match state.parser.next_request(&mut state.input) {
                 Ok(Some(args)) => match self.execute(args, out) {
                     Status::Open => {}
@@ -106,28 +153,66 @@ impl Session {
         }
     }
 
-    /// Moves the messages waiting in the mailbox into `out`. `Abort` when this subscriber
-    /// passed its output buffer limit.
-    pub fn on_mailbox(&mut self, out: &mut Vec<u8>) -> Status {
-        let drained = self.mailbox.drain(out);
-        self.unflushed_messages += drained.messages as u64;
-        if drained.overflowed {
+    /// How many requests this session has run.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Returns true if and only if requests wait unparsed because the output reached its
+    /// bound: [`Session::resume`] must run before more input is read.
+    pub fn stalled(&self) -> bool {
+        self.resp.as_deref().is_some_and(|s| s.stalled)
+    }
+
+    /// Returns true if and only if part of a request has arrived and the rest has not (the
+    /// clock of `--timeout` runs on it even while bytes trickle in).
+    pub fn has_partial_request(&self) -> bool {
+        self.resp.as_deref().is_some_and(|s| {
+            !s.closing && !s.stalled && (!s.input.is_empty() || s.parser.in_request())
+        })
+    }
+
+    /// Moves messages from the mailbox into `out`, at least `budget` bytes of them when there
+    /// are that many. `Overflowed` (nothing moved) when this subscriber passed its limit.
+    pub fn take_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
+        let mail = self.move_mail(out, budget);
+        if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
             tracing::warn!(
                 conn = self.id,
                 limit = self.ctx.config.client_output_buffer_limit,
                 "slow subscriber disconnected: output buffer limit reached"
             );
-            return Status::Abort;
         }
-        Status::Open
+        mail
     }
 
-    /// Returns true if and only if this subscriber passed its output buffer limit, so that the
-    /// next [`Session::on_mailbox`] says `Abort`. A backend that stopped taking messages (its
-    /// output backlog is over the high-water mark) asks this on a wake-up instead of draining.
+    /// [`Session::take_mail`] without acting on an overflow.
+    fn move_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
+        let Drained::Moved { messages, more } = self.mailbox.drain(&mut self.taken, budget) else {
+            return Mail::Overflowed;
+        };
+        self.unflushed_messages += messages as u64;
+        out.reserve(self.taken.iter().map(Bytes::len).sum());
+        for message in self.taken.drain(..) {
+            out.extend_from_slice(&message);
+        }
+        if self.taken.capacity() > 64 {
+            self.taken = VecDeque::new(); // a burst passed: do not keep its memory
+        }
+        Mail::Taken { more }
+    }
+
+    /// Returns true if and only if this subscriber passed its output limit: the next
+    /// [`Session::take_mail`] says `Overflowed`.
     pub fn overflowed(&self) -> bool {
         self.mailbox.overflowed()
+    }
+
+    /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
+    /// against the output limit together with the queued messages.
+    pub fn set_output_held(&self, bytes: usize) {
+        self.mailbox.set_held(bytes);
     }
 
     /// Returns true if and only if the connection subscribes to a channel or pattern (such
@@ -161,6 +246,7 @@ impl Session {
     /// Runs one request.
     fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         add(&self.ctx.stats.commands, 1);
+        self.requests += 1;
         let state = self.resp.as_deref_mut().expect("resp session");
         let version = state.version;
         let subscribed = !state.channels.is_empty() || !state.patterns.is_empty();
@@ -306,9 +392,8 @@ impl Session {
     /// Messages published before a subscription change (or a PUBLISH reply) must reach the
     /// client before that reply, as they would from Redis: move them into `out` first.
     fn drain_before_change(&mut self, out: &mut Vec<u8>) {
-        let drained = self.mailbox.drain(out);
-        self.unflushed_messages += drained.messages as u64;
         // An overflow is acted on at the next mailbox wake-up, which the overflow triggered.
+        let _ = self.move_mail(out, usize::MAX);
     }
 
     fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
@@ -370,8 +455,8 @@ impl Session {
         Status::Open
     }
 
-    /// Leaves every channel and pattern without replying.
-    fn leave_all(&mut self) {
+    /// Leaves every channel and pattern without replying (RESET, shutdown, the end).
+    pub fn leave_all(&mut self) {
         let Some(state) = self.resp.as_deref_mut() else { return };
         let channels: Vec<Bytes> = state.channels.drain().collect();
         let patterns: Vec<Bytes> = state.patterns.drain().collect();
@@ -450,6 +535,7 @@ fn set_name(state: &mut RespState, name: Bytes) -> Result<(), &'static str> {
 #[cfg(test)]
 mod fuzz {
     use super::*;
+    use crate::driver::Driver;
     use crate::mailbox::Wake;
     use crate::Config;
     use proptest::prelude::*;
@@ -469,35 +555,40 @@ mod fuzz {
         Arc::new(ServerContext::new(config, "127.0.0.1:0".parse().unwrap()))
     }
 
-    /// Feeds `input` to two sessions sharing one server, in reads of the given sizes, and
-    /// checks the invariants after every read.
+    /// Feeds `input` to two connections sharing one server, each a [`Driver`] around its
+    /// session, in reads of the given sizes, and checks the invariants after every read.
     fn run(input: &[u8], cuts: &[usize]) {
         let ctx = context();
-        let mut sessions: Vec<Session> =
-            (0..2).map(|_| ctx.open_session(Arc::new(NoWake)).unwrap()).collect();
-        let mut out = Vec::new();
+        let now = std::time::Instant::now();
+        let open = || Driver::new(ctx.open_session(Arc::new(NoWake)).unwrap(), ctx.clone(), now);
+        let mut conns: Vec<Driver> = (0..2).map(|_| open()).collect();
         let mut rest = input;
         let mut i = 0;
         while !rest.is_empty() {
             let n = cuts.get(i).copied().unwrap_or(rest.len()).clamp(1, rest.len());
-            let session = &mut sessions[i % 2];
-            let status = session.on_bytes(&rest[..n], &mut out);
-            session.on_mailbox(&mut out);
-            session.on_flushed();
+            let conn = &mut conns[i % 2];
+            conn.handle_read(&rest[..n], now);
+            conn.handle_mail();
+            // The peer reads everything.
+            while !conn.poll_output().is_empty() {
+                let n = conn.poll_output().len();
+                conn.handle_written(n);
+            }
             // Whatever an open session keeps after a read is one partial request: at most a
             // header line and one bulk body. (A closing session stops parsing; its input is
             // thrown away with it.)
+            let session = conn.session();
             let buffered = session.resp.as_ref().map_or(0, |s| s.input.len());
-            if status == Status::Open {
+            if !conn.is_done() && session.resp.as_ref().is_some_and(|s| !s.closing) {
                 assert!(buffered <= LIMITS.max_inline_len + LIMITS.max_bulk_len + 64, "{buffered}");
+                assert!(!session.stalled(), "with the output written, nothing waits");
             } else {
-                sessions[i % 2] = ctx.open_session(Arc::new(NoWake)).unwrap();
+                conns[i % 2] = open();
             }
-            out.clear();
             rest = &rest[n..];
             i += 1;
         }
-        drop(sessions);
+        drop(conns);
         let s = &ctx.stats;
         assert_eq!(
             crate::stats::get(&s.published_receivers),

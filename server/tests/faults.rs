@@ -8,15 +8,15 @@ use std::process::{Child, Command, Stdio};
 
 use crate::util::{assert_accounted, info_field, message, publish_numbers, Conn, TestServer};
 
-/// The `server` binary as a child process, so its descriptors and threads can be counted
-/// apart from the test's own. Killed on drop.
-struct ChildServer {
+/// The `server` binary as a child process, so its descriptors, threads and memory can be
+/// counted apart from the test's own. Killed on drop.
+pub struct ChildServer {
     child: Child,
     addr: String,
 }
 
 impl ChildServer {
-    fn start(backend: server::Backend, extra: &[&str]) -> ChildServer {
+    pub fn start(backend: server::Backend, extra: &[&str]) -> ChildServer {
         ChildServer::spawn(backend, extra, "error", |_| {})
     }
 
@@ -71,8 +71,19 @@ impl ChildServer {
         log
     }
 
-    fn connect(&self) -> Conn {
+    pub fn connect(&self) -> Conn {
         Conn::new(TcpStream::connect(&self.addr).unwrap())
+    }
+
+    /// The most memory the server process has held so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status");
+        kib * 1024
     }
 
     /// Open descriptors and threads of the server process.

@@ -142,4 +142,25 @@ backend_tests! {
         }
         publisher.roundtrip(&[b"ECHO", &big], &shared::Frame::bulk(&big).to_bytes(shared::RespVersion::Resp2));
     }
+
+    fn every_subscriber_of_many_gets_every_message_in_order(backend) {
+        // Four schedulers on `event`, so that messages cross from one to another.
+        let server = TestServer::with(backend, |c| c.threads = Some(4));
+        let mut subs: Vec<_> = (0..64)
+            .map(|_| {
+                let mut sub = server.connect();
+                sub.roundtrip(&[b"SUBSCRIBE", b"news"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+                sub
+            })
+            .collect();
+        let mut publisher = server.connect();
+        for i in 0..50 {
+            publisher.roundtrip(&[b"PUBLISH", b"news", format!("m{i}").as_bytes()], b":64\r\n");
+        }
+        for sub in &mut subs {
+            for i in 0..50 {
+                sub.expect(&message(b"news", format!("m{i}").as_bytes()));
+            }
+        }
+    }
 }

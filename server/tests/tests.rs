@@ -21,6 +21,7 @@ macro_rules! backend_tests {
 
 mod util;
 
+mod backpressure;
 mod clients;
 mod commands;
 mod daemon;

@@ -111,6 +111,12 @@ impl RequestParser {
         RequestParser { limits, pending: 0, bulk_len: None, args: Vec::new() }
     }
 
+    /// Returns true if and only if the parser is inside a multibulk request whose arguments
+    /// have not all arrived (part of it may already be consumed from the buffer).
+    pub fn in_request(&self) -> bool {
+        self.pending > 0
+    }
+
     /// Takes the next whole request off the front of `buf`: `Ok(Some(args))` with at least one
     /// argument, `Ok(None)` when `buf` holds no whole request yet (what was consumed is
     /// remembered), or the protocol error Redis would report.

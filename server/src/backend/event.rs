@@ -4,19 +4,18 @@
 //! spreads new connections over the schedulers), a slab of connections whose index is the
 //! poller key, and a ready queue. A connection is an explicit state machine rather than an
 //! `async fn`, but it is still the generator-style coroutine of the recipe: a resumable unit
-//! that keeps its own state between turns (readiness seen, output backlog, session), that the
-//! scheduler resumes when its readiness arrives, that runs one bounded turn (one read of at most
-//! 64 KiB, feed the session, drain the mailbox, write everything pending in one `write`) and
-//! then parks on read or write readiness. Interest is level-triggered and `modify`d only when it
-//! changes (no reading past the output high-water mark, write interest only while output is
-//! blocked), so a request costs one `read` and one `write` and no `epoll_ctl`: oneshot interest
+//! that keeps its own state between turns (readiness seen, its driver), that the scheduler
+//! resumes when its readiness arrives, that runs one bounded turn (one read of at most 64 KiB
+//! fed to the driver, the mailbox's wake-up, then write until the driver has nothing left or
+//! the socket would block) and then parks on what its driver wants. Interest is level-triggered
+//! and `modify`d only when it changes (write interest only while output is blocked), so a
+//! request costs one `read` and one `write` and no `epoll_ctl`: oneshot interest
 //! would re-arm after every event, and edge triggering would need an extra read until
 //! `WouldBlock` not to miss a FIN that arrived with the last request. Publishers on other
 //! schedulers reach a connection through its mailbox, whose waker pushes the connection's key
 //! onto its scheduler's remote queue and calls `Poller::notify` when that queue was empty: a
-//! pollable queue. Idle connections hold no buffers: the read buffer and the output buffer
-//! belong to the scheduler, and a connection keeps output of its own only while its socket
-//! does not take it all.
+//! pollable queue. Idle connections hold no buffers: the read buffer belongs to the scheduler,
+//! and a driver holds output only while its socket has not taken it all.
 //!
 //! It wins with many connections, idle or busy: a fixed number of threads (`--threads`, one per
 //! CPU by default), a few hundred bytes per idle connection, replies and messages coalesced
@@ -27,7 +26,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::mem;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
@@ -37,11 +36,11 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
-use crate::blocking::OUTPUT_HIGH_WATER;
+use super::sock::{flush, read_into, READ_CHUNK};
+use crate::driver::{Driver, Interest};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
-use crate::session::{Session, Status};
-use crate::stats::add;
+use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
 /// Poller key of the scheduler's listener.
@@ -51,13 +50,8 @@ const SHUTDOWN: usize = 1;
 /// Poller key of the connection in slab slot 0; slot `i` has key `FIRST_CONN + i`.
 const FIRST_CONN: usize = 2;
 
-/// Size of the scheduler's read buffer, shared by all its connections: also the most one
-/// connection reads in one turn, so that none can hold the others up.
-const READ_BUF: usize = 64 * 1024;
 /// Most connections accepted in one turn of the loop.
 const ACCEPT_BATCH: usize = 256;
-/// An output buffer larger than this is freed rather than kept for the next connection.
-const KEEP_OUT: usize = 1024 * 1024;
 
 /// Ids of schedulers, unique in the process (0 means "not a scheduler thread").
 static NEXT_SCHEDULER: AtomicUsize = AtomicUsize::new(1);
@@ -139,58 +133,17 @@ impl Wake for TaskWake {
 /// One connection: the coroutine's saved state between turns.
 struct Conn {
     stream: TcpStream,
-    session: Session,
-    /// Output the socket did not take yet; empty (and unallocated) whenever the connection is
-    /// caught up, so idle connections hold no buffer.
-    out: Vec<u8>,
-    /// `Open` until the session or shutdown asks to close after flushing (`Close`).
-    status: Status,
+    driver: Driver,
     /// The poller reported the socket readable since the last read.
     readable: bool,
     /// False from a write that would block until the poller reports the socket writable.
     writable: bool,
-    /// The mailbox woke the connection and was not drained since.
+    /// The mailbox woke the connection since its last turn.
     mail: bool,
     /// True if and only if the connection's key is in the ready queue.
     queued: bool,
     /// The interest registered with the poller.
     interest: Interest,
-    /// When the peer last sent something (for `--timeout`).
-    last_input: Instant,
-}
-
-/// Readiness a connection waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Interest {
-    read: bool,
-    write: bool,
-}
-
-impl Interest {
-    fn event(self, key: usize) -> Event {
-        match (self.read, self.write) {
-            (true, true) => Event::all(key),
-            (true, false) => Event::readable(key),
-            (false, true) => Event::writable(key),
-            (false, false) => Event::none(key),
-        }
-    }
-}
-
-/// What a connection asks of the scheduler at the end of a turn.
-#[derive(Debug, PartialEq, Eq)]
-enum Turn {
-    /// Wait for readiness or a mailbox wake.
-    Park,
-    /// Close it.
-    Done,
-}
-
-/// Buffers one scheduler lends to the connection whose turn it is.
-struct Scratch {
-    input: Box<[u8]>,
-    /// An empty output buffer, kept allocated between turns.
-    out: Vec<u8>,
 }
 
 struct Scheduler {
@@ -212,7 +165,9 @@ struct Scheduler {
     /// Swapped with `shared.woken` to take the remote wakes without allocating.
     woken: Vec<usize>,
     events: Events,
-    scratch: Scratch,
+    /// The read buffer, lent to the connection whose turn it is: also the most one connection
+    /// reads in one turn, so that none can hold the others up.
+    input: Box<[u8]>,
     /// When shutdown began, the moment remaining connections are abandoned.
     deadline: Option<Instant>,
     /// With `--timeout`: when to next look for idle connections.
@@ -251,7 +206,7 @@ impl Scheduler {
             ready: VecDeque::new(),
             woken: Vec::new(),
             events: Events::new(),
-            scratch: Scratch { input: vec![0; READ_BUF].into_boxed_slice(), out: Vec::new() },
+            input: vec![0; READ_CHUNK].into_boxed_slice(),
             deadline: None,
             next_sweep: Session::idle_sweep_period(ctx).map(|every| Instant::now() + every),
         })
@@ -395,7 +350,7 @@ impl Scheduler {
         // (`close` and `Drop for Scheduler`), and it is only dropped with its slot.
         let interest = Interest { read: true, write: false };
         let added = unsafe {
-            self.shared.poller.add_with_mode(&stream, interest.event(key), PollMode::Level)
+            self.shared.poller.add_with_mode(&stream, event(interest, key), PollMode::Level)
         };
         if let Err(e) = added {
             tracing::warn!("cannot watch a connection: {e}");
@@ -404,15 +359,12 @@ impl Scheduler {
         }
         self.conns[index] = Some(Conn {
             stream,
-            session,
-            out: Vec::new(),
-            status: Status::Open,
+            driver: Driver::new(session, self.ctx.clone(), Instant::now()),
             readable: false,
             writable: true,
             mail: false,
             queued: false,
             interest,
-            last_input: Instant::now(),
         });
         self.live += 1;
     }
@@ -434,20 +386,16 @@ impl Scheduler {
         }
     }
 
-    /// Closes the connections that sent nothing for `--timeout`, except subscribers (a sweep
-    /// every quarter of the timeout: a connection goes between 1 and 1.25 timeouts idle).
+    /// Closes the connections whose driver passed a deadline (`--timeout`: a sweep every
+    /// quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
     fn close_idle(&mut self) {
         let Some(every) = Session::idle_sweep_period(&self.ctx) else { return };
         let now = Instant::now();
         self.next_sweep = Some(now + every);
-        let idle: Vec<usize> = (self.conns.iter().enumerate())
-            .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
-            .filter(|(_, c)| c.session.idle_deadline(c.last_input).is_some_and(|at| now >= at))
-            .map(|(i, _)| FIRST_CONN + i)
-            .collect();
-        for key in idle {
-            tracing::debug!(key, "idle timeout");
-            self.close(key);
+        for index in 0..self.conns.len() {
+            if self.conns[index].as_mut().is_some_and(|c| c.driver.handle_timeout(now)) {
+                self.close(FIRST_CONN + index);
+            }
         }
     }
 
@@ -455,18 +403,18 @@ impl Scheduler {
     fn run_turn(&mut self, key: usize) {
         let Some(conn) = slot(&mut self.conns, key) else { return };
         conn.queued = false;
-        if conn.turn(&mut self.scratch, &self.ctx, self.deadline.is_some()) == Turn::Park {
-            let wanted = conn.wanted();
+        if conn.turn(&mut self.input, self.deadline.is_some()) {
+            let wanted = conn.driver.wants();
             if wanted == conn.interest {
                 return;
             }
-            let event = wanted.event(key);
+            let event = event(wanted, key);
             match self.shared.poller.modify_with_mode(&conn.stream, event, PollMode::Level) {
                 Ok(()) => {
                     conn.interest = wanted;
                     return;
                 }
-                Err(e) => tracing::debug!(conn = conn.session.id(), "cannot watch: {e}"),
+                Err(e) => tracing::debug!(conn = conn.driver.id(), "cannot watch: {e}"),
             }
         }
         self.close(key);
@@ -514,241 +462,42 @@ fn schedule(ready: &mut VecDeque<usize>, conn: &mut Conn, key: usize) {
 }
 
 impl Conn {
-    /// One turn of the coroutine, with the scheduler's buffers.
-    fn turn(&mut self, scratch: &mut Scratch, ctx: &ServerContext, stopping: bool) -> Turn {
-        // Output goes to the connection's own backlog if it has one, else to the shared buffer.
-        let mut out = if self.out.is_empty() {
-            mem::take(&mut scratch.out)
-        } else {
-            mem::take(&mut self.out)
-        };
-        let turn = self.run(&mut out, &mut scratch.input, ctx, stopping);
-        if out.is_empty() || turn == Turn::Done {
-            out.clear();
-            if out.capacity() > scratch.out.capacity() && out.capacity() <= KEEP_OUT {
-                scratch.out = out;
-            }
-        } else {
-            self.out = out;
+    /// One turn of the coroutine, with the scheduler's read buffer. Returns true if and only
+    /// if the connection stays open.
+    fn turn(&mut self, input: &mut [u8], stopping: bool) -> bool {
+        let driver = &mut self.driver;
+        if stopping {
+            driver.handle_shutdown();
         }
-        turn
-    }
-
-    fn run(
-        &mut self,
-        out: &mut Vec<u8>,
-        input: &mut [u8],
-        ctx: &ServerContext,
-        stop: bool,
-    ) -> Turn {
-        if stop && self.status == Status::Open {
-            // Shutdown: deliver what is already in the mailbox, then close.
-            if self.session.on_mailbox(out) == Status::Abort {
-                return Turn::Done;
-            }
-            self.mail = false;
-            self.status = Status::Close;
+        if mem::take(&mut self.mail) {
+            driver.handle_mail();
         }
         // Level-triggered: input left after this read is reported again on the next wait.
-        if mem::take(&mut self.readable)
-            && self.status == Status::Open
-            && out.len() < OUTPUT_HIGH_WATER
-        {
-            match self.stream.read(input) {
-                Ok(0) => return Turn::Done, // the peer is gone
-                Ok(n) => {
-                    self.last_input = Instant::now();
-                    self.status = self.session.on_bytes(&input[..n], out);
-                    if self.status == Status::Abort {
-                        return Turn::Done;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
+        if mem::take(&mut self.readable) && driver.wants().read {
+            if let Err(e) = read_into(&mut self.stream, input, driver) {
+                tracing::debug!(conn = driver.id(), "read: {e}");
+                return false;
+            }
+        }
+        if self.writable {
+            match flush(&mut self.stream, driver) {
+                Ok(blocked) => self.writable = !blocked,
                 Err(e) => {
-                    tracing::debug!(conn = self.session.id(), "read: {e}");
-                    return Turn::Done;
+                    tracing::debug!(conn = driver.id(), "write: {e}");
+                    return false;
                 }
             }
         }
-        // Past the high-water mark messages wait in the mailbox, unless it overflowed: then
-        // `on_mailbox` takes the last of them (at most the mailbox's limit) and says `Abort`.
-        if self.mail
-            && self.status == Status::Open
-            && (out.len() < OUTPUT_HIGH_WATER || self.session.overflowed())
-        {
-            self.mail = false;
-            if self.session.on_mailbox(out) == Status::Abort {
-                return Turn::Done;
-            }
-        }
-        self.flush(out, ctx)
-    }
-
-    /// Writes `out` (one `write` when the socket takes it all) and decides what comes next.
-    fn flush(&mut self, out: &mut Vec<u8>, ctx: &ServerContext) -> Turn {
-        if !out.is_empty() && self.writable {
-            match write_some(&mut self.stream, out) {
-                Ok(n) => {
-                    add(&ctx.stats.bytes_out, n as u64);
-                    if n == out.len() {
-                        out.clear();
-                        self.session.on_flushed();
-                    } else {
-                        out.drain(..n);
-                        self.writable = false;
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(conn = self.session.id(), "write: {e}");
-                    return Turn::Done;
-                }
-            }
-        }
-        if self.status != Status::Open && out.is_empty() {
-            Turn::Done
-        } else {
-            Turn::Park
-        }
-    }
-
-    /// The readiness to wait for after a turn: input while the connection takes requests and
-    /// its backlog is under the high-water mark, writability while it has a backlog.
-    fn wanted(&self) -> Interest {
-        Interest {
-            read: self.status == Status::Open && self.out.len() < OUTPUT_HIGH_WATER,
-            write: !self.out.is_empty(),
-        }
+        !driver.is_done()
     }
 }
 
-/// Writes as much of `buf` as the socket takes without blocking; returns how much it took.
-fn write_some(stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match stream.write(&buf[done..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpStream;
-
-    use crate::stats::get;
-    use crate::{start, Backend, Config, ServerHandle};
-
-    fn server(change: impl FnOnce(&mut Config)) -> ServerHandle {
-        let mut config = Config { backend: Backend::Event, port: 0, ..Config::default() };
-        change(&mut config);
-        start(config).expect("server starts")
-    }
-
-    fn command(args: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        shared::resp::encode_command(&mut out, args);
-        out
-    }
-
-    /// Reads one CRLF-terminated line.
-    fn line(reader: &mut BufReader<TcpStream>) -> String {
-        let mut text = String::new();
-        reader.read_line(&mut text).expect("read");
-        text
-    }
-
-    #[test]
-    fn a_peer_that_pipelines_megabytes_before_reading_gets_every_reply() {
-        let server = server(|c| c.threads = Some(2));
-        let mut stream = TcpStream::connect(server.addr()).unwrap();
-        let requests = 300_000;
-        let mut writer = stream.try_clone().unwrap();
-        // More replies than the socket buffers and the output high-water mark hold together:
-        // the connection must stop reading, drain its backlog, and resume.
-        let sender = std::thread::spawn(move || {
-            writer.write_all(&b"PING\r\n".repeat(requests)).unwrap();
-        });
-        let mut replies = vec![0; requests * b"+PONG\r\n".len()];
-        stream.read_exact(&mut replies).unwrap();
-        sender.join().unwrap();
-        assert!(replies.chunks(7).all(|r| r == b"+PONG\r\n"));
-    }
-
-    #[test]
-    fn a_subscriber_that_stops_reading_is_cut_off_and_accounted() {
-        let server = server(|c| {
-            c.threads = Some(2);
-            c.client_output_buffer_limit = 64 * 1024;
-        });
-        let mut subscriber = TcpStream::connect(server.addr()).unwrap();
-        subscriber.write_all(&command(&[b"SUBSCRIBE", b"slow"])).unwrap();
-        let mut sub = BufReader::new(subscriber.try_clone().unwrap());
-        for want in ["*3\r\n", "$9\r\n", "subscribe\r\n", "$4\r\n", "slow\r\n", ":1\r\n"] {
-            assert_eq!(line(&mut sub), want);
-        }
-        // The subscriber reads nothing more; publish until it is gone (a reply of 0).
-        let publisher = TcpStream::connect(server.addr()).unwrap();
-        let mut replies = BufReader::new(publisher.try_clone().unwrap());
-        let mut publisher = publisher;
-        let publish = command(&[b"PUBLISH", b"slow", &[b'x'; 4096]]);
-        let mut published = 0;
-        loop {
-            publisher.write_all(&publish).unwrap();
-            published += 1;
-            match line(&mut replies).as_str() {
-                ":1\r\n" => assert!(published < 100_000, "the subscriber was never cut off"),
-                ":0\r\n" => break,
-                other => panic!("unexpected reply {other:?}"),
-            }
-        }
-        // Its connection ends once what the kernel buffered is read.
-        let mut rest = Vec::new();
-        let _ = sub.read_to_end(&mut rest);
-        let ctx = server.context().clone();
-        drop(server);
-        let s = &ctx.stats;
-        assert_eq!(get(&s.slow_consumers), 1);
-        assert!(get(&s.dropped) > 0);
-        assert_eq!(get(&s.published_receivers), get(&s.delivered) + get(&s.dropped));
-    }
-
-    #[test]
-    fn messages_cross_schedulers_to_every_subscriber() {
-        let server = server(|c| c.threads = Some(4));
-        let mut subs: Vec<BufReader<TcpStream>> = (0..64)
-            .map(|_| {
-                let mut s = TcpStream::connect(server.addr()).unwrap();
-                s.write_all(&command(&[b"SUBSCRIBE", b"news"])).unwrap();
-                let mut r = BufReader::new(s);
-                for _ in 0..6 {
-                    line(&mut r);
-                }
-                r
-            })
-            .collect();
-        let mut publisher = TcpStream::connect(server.addr()).unwrap();
-        let mut replies = BufReader::new(publisher.try_clone().unwrap());
-        for i in 0..50 {
-            publisher
-                .write_all(&command(&[b"PUBLISH", b"news", format!("m{i}").as_bytes()]))
-                .unwrap();
-            assert_eq!(line(&mut replies), ":64\r\n");
-        }
-        for sub in &mut subs {
-            for i in 0..50 {
-                let frame: Vec<String> = (0..7).map(|_| line(sub)).collect();
-                assert_eq!(frame[6], format!("m{i}\r\n"));
-            }
-        }
+/// The poller interest for what a driver wants.
+fn event(wants: Interest, key: usize) -> Event {
+    match (wants.read, wants.write) {
+        (true, true) => Event::all(key),
+        (true, false) => Event::readable(key),
+        (false, true) => Event::writable(key),
+        (false, false) => Event::none(key),
     }
 }

@@ -1,7 +1,10 @@
 //! The concurrency models. Each lives in one file and exposes one function,
 //! `serve(listener, ctx, shutdown) -> io::Result<()>`, that decides only *who runs which
-//! connection when*; all protocol work goes through [`crate::session::Session`].
-//! Adding a model means adding a file and a variant here.
+//! connection when* and makes the system calls; everything about when a connection reads,
+//! writes, takes mail or closes is its [`Driver`](crate::driver::Driver)'s. Adding a model means
+//! adding a file and a variant here. Two files are shared, not models: `sock.rs` (the socket calls
+//! between a socket and its driver) and `dedicated.rs` (a connection on a thread of its own,
+//! for `thread` and `pool`).
 
 use std::io;
 use std::net::TcpListener;
@@ -9,9 +12,11 @@ use std::sync::Arc;
 
 use crate::{Config, ServerContext, Shutdown};
 
+pub(crate) mod dedicated;
 pub mod event;
 pub mod pool;
 pub mod queue;
+pub(crate) mod sock;
 pub mod thread;
 
 /// A concurrency model, chosen with `--backend`.

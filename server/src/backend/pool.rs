@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::blocking::{
+use super::dedicated::{
     accept_until_shutdown, admit, serve_admitted, wait_for_connections, Admitted,
 };
 use crate::refusal::Refused;

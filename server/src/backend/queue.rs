@@ -3,11 +3,12 @@
 //! The poller (the server's main thread) owns a `polling::Poller` that watches the listener and
 //! every connection with oneshot interest. A connection that becomes ready (its socket, or a
 //! push into its mailbox) travels through a bounded `crossbeam-channel` (`--queue-depth`) to one
-//! of `--workers` threads (default: one per CPU), which reads until `WouldBlock`, runs the
-//! session, drains the mailbox, writes until `WouldBlock`, and re-arms the interest. A new
-//! connection gets its first turn through the same queue. A full queue is back-pressure, not a
-//! refusal: the poller blocks on it until a worker takes a job, and meanwhile new connections
-//! wait in the kernel's accept backlog (only `--max-clients` turns clients away).
+//! of `--workers` threads (default: one per CPU), which feeds the connection's driver what its
+//! socket and mailbox have (reading until a short read or the read budget), writes until
+//! `WouldBlock`, and re-arms the interest the driver wants. A new connection gets its first
+//! turn through the same queue. A full queue is back-pressure, not a refusal: the poller blocks
+//! on it until a worker takes a job, and meanwhile new connections wait in the kernel's accept
+//! backlog (only `--max-clients` turns clients away).
 //! It wins with many connections, mostly idle (subscribers): a fixed number of threads serves
 //! them all, and a worker is only busy while a connection has something to do. It loses on
 //! latency at low concurrency (every turn is a hand-off from the poller to a worker, and a
@@ -17,9 +18,11 @@
 //! A connection is never handled by two workers at once: its `scheduled` flag is set by
 //! whoever queues it, only if it was clear, and cleared by its worker when the turn ends (which
 //! then re-checks `pending` for readiness that arrived during the turn). One worker at a time,
-//! in queue order, also keeps each subscriber's messages in publish order.
+//! in queue order, also keeps each subscriber's messages in publish order. A mailbox wake-up
+//! also sets the connection's `mail` flag, so its turn tells the driver, whose latch keeps it
+//! until the mailbox is empty.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -30,19 +33,17 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
-use crate::blocking::{write_some, OUTPUT_HIGH_WATER};
+use super::sock::{flush, read_into, Input, READ_CHUNK};
+use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
-use crate::session::{Session, Status};
-use crate::stats::add;
+use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
 /// Poller key of the listening socket (connection keys are slab indexes, far below it).
 const LISTENER: usize = usize::MAX - 1;
 /// Poller key of the shutdown descriptor.
 const SHUTDOWN: usize = usize::MAX - 2;
-/// Bytes read from a socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
 /// Reads one turn may do before the connection goes to the back of the queue, so a client that
 /// never stops sending cannot keep a worker to itself.
 const READ_BUDGET: usize = 16;
@@ -131,6 +132,8 @@ struct Conn {
     key: usize,
     /// Set when something happened (readiness, a mailbox push) that the next turn must see.
     pending: AtomicBool,
+    /// Set by a mailbox wake-up, taken by the next turn.
+    mail: AtomicBool,
     /// True while the connection is queued or in a worker's turn: whoever sets it queues the
     /// connection, so it is never in the queue twice nor handled by two workers at once.
     scheduled: AtomicBool,
@@ -138,18 +141,10 @@ struct Conn {
     live: Mutex<Option<Live>>,
 }
 
-/// An open connection's I/O state.
+/// An open connection: its socket and its driver.
 struct Live {
     stream: TcpStream,
-    session: Session,
-    out: Vec<u8>,
-    /// Invariant: `written <= out.len()`; `out[written..]` is still to be written.
-    written: usize,
-    status: Status,
-    /// Set once this connection has reacted to shutdown.
-    stopping: bool,
-    /// When input last arrived (for the idle timeout).
-    last_input: Instant,
+    driver: Driver,
 }
 
 /// What a worker does with a connection after its turn.
@@ -291,18 +286,11 @@ impl Shared {
             tracing::debug!(conn = session.id(), "cannot watch connection: {e}");
             return;
         }
-        let live = Live {
-            stream,
-            session,
-            out: Vec::new(),
-            written: 0,
-            status: Status::Open,
-            stopping: false,
-            last_input: Instant::now(),
-        };
+        let live = Live { stream, driver: Driver::new(session, self.ctx.clone(), Instant::now()) };
         let conn = Arc::new(Conn {
             key,
             pending: AtomicBool::new(false),
+            mail: AtomicBool::new(false),
             scheduled: AtomicBool::new(true), // queued just below
             live: Mutex::new(Some(live)),
         });
@@ -332,14 +320,14 @@ impl Shared {
             // Closed connections keep `scheduled` set, so nobody queues them again.
             let Some(live) = guard.as_mut() else { return };
             conn.pending.store(false, SeqCst);
-            let next = self.advance(live, conn.key, input).unwrap_or_else(|e| {
-                tracing::debug!(conn = live.session.id(), "connection error: {e}");
+            let next = self.advance(live, conn, input).unwrap_or_else(|e| {
+                tracing::debug!(conn = live.driver.id(), "connection error: {e}");
                 Next::Close
             });
             match next {
                 Next::Wait(interest) => {
                     if let Err(e) = self.poller.modify(&live.stream, interest) {
-                        tracing::debug!(conn = live.session.id(), "cannot re-arm: {e}");
+                        tracing::debug!(conn = live.driver.id(), "cannot re-arm: {e}");
                         let live = guard.take();
                         drop(guard);
                         self.close(conn, live);
@@ -370,60 +358,32 @@ impl Shared {
         }
     }
 
-    /// Reads, runs the session and writes until the connection would block; says what next.
-    fn advance(&self, live: &mut Live, key: usize, input: &mut [u8]) -> io::Result<Next> {
-        if self.shutdown.is_triggered() && !live.stopping {
-            // Deliver what is already in the mailbox, then close.
-            live.stopping = true;
-            if live.session.on_mailbox(&mut live.out) == Status::Abort {
-                return Ok(Next::Close);
-            }
-            live.status = Status::Close;
+    /// Feeds the driver what the socket and the mailbox have and writes what it gives, until
+    /// the connection would block; says what next.
+    fn advance(&self, live: &mut Live, conn: &Conn, input: &mut [u8]) -> io::Result<Next> {
+        let Live { stream, driver } = live;
+        if self.shutdown.is_triggered() {
+            driver.handle_shutdown();
         }
-        if live.session.overflowed() {
-            // A slow subscriber past its limit, noticed even while its backlog keeps us from
-            // taking messages: drain says Abort (and counts it).
-            live.session.on_mailbox(&mut live.out);
-            return Ok(Next::Close);
+        if conn.mail.swap(false, SeqCst) {
+            driver.handle_mail();
         }
         let mut reads = 0;
         loop {
-            let taking =
-                live.status == Status::Open && live.out.len() - live.written < OUTPUT_HIGH_WATER;
-            let mut more = false;
-            if taking {
-                live.status = live.session.on_mailbox(&mut live.out);
-                if live.status == Status::Abort {
-                    return Ok(Next::Close);
-                }
-                match live.stream.read(input) {
-                    Ok(0) => return Ok(Next::Close), // the peer is gone
-                    Ok(n) => {
+            // A short read emptied the socket: skip the read that would only say WouldBlock.
+            // Re-arming with `modify` re-checks readiness, so input that arrives meanwhile
+            // still raises an event.
+            let more = driver.wants().read
+                && match read_into(stream, input, driver)? {
+                    Input::Fed(n) => {
                         reads += 1;
-                        live.last_input = Instant::now();
-                        // A short read emptied the socket: skip the read that would only say
-                        // WouldBlock. Re-arming with `modify` re-checks readiness, so input
-                        // that arrives meanwhile still raises an event.
-                        more = n == input.len();
-                        live.status = live.session.on_bytes(&input[..n], &mut live.out);
+                        n == input.len()
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => more = true,
-                    Err(e) => return Err(e),
-                }
-            }
-            let n = write_some(&mut live.stream, &live.out[live.written..])?;
-            add(&self.ctx.stats.bytes_out, n as u64);
-            live.written += n;
-            if live.written == live.out.len() {
-                live.out.clear();
-                live.written = 0;
-                live.session.on_flushed();
-            }
-            match live.status {
-                Status::Abort => return Ok(Next::Close),
-                Status::Close if live.out.is_empty() => return Ok(Next::Close),
-                _ => {}
+                    Input::Empty | Input::Closed => false,
+                };
+            flush(stream, driver)?;
+            if driver.is_done() {
+                return Ok(Next::Close);
             }
             if !more {
                 break;
@@ -432,26 +392,22 @@ impl Shared {
                 return Ok(Next::Yield);
             }
         }
-        if self.idle_expired(live) {
-            tracing::debug!(conn = live.session.id(), "idle timeout");
+        if driver.handle_timeout(Instant::now()) {
             return Ok(Next::Close);
         }
-        let backlog = live.out.len() - live.written;
-        let read = live.status == Status::Open && backlog < OUTPUT_HIGH_WATER;
-        Ok(Next::Wait(Event::new(key, read, backlog > 0)))
+        let wants = driver.wants();
+        Ok(Next::Wait(Event::new(conn.key, wants.read, wants.write)))
     }
 
-    /// Returns true if and only if `live` passed the idle timeout (subscribers never do).
-    fn idle_expired(&self, live: &Live) -> bool {
-        live.session.idle_deadline(live.last_input).is_some_and(|at| Instant::now() >= at)
-    }
-
-    /// Queues (into `due`) every connection that may have passed the idle timeout; its worker
-    /// decides. Connections in a turn are busy, not idle, and are skipped.
+    /// Queues (into `due`) every connection that may have passed a deadline of its driver's;
+    /// its worker decides. Connections in a turn are busy, not idle, and are skipped.
     fn sweep_idle(&self, due: &mut Vec<Arc<Conn>>) {
+        let now = Instant::now();
         for conn in self.lock_conns().all() {
             let expired = match conn.live.try_lock() {
-                Ok(live) => live.as_ref().is_some_and(|live| self.idle_expired(live)),
+                Ok(live) => live
+                    .as_ref()
+                    .is_some_and(|live| live.driver.poll_deadline().is_some_and(|at| now >= at)),
                 Err(_) => false,
             };
             if expired && conn.mark_pending() {
@@ -465,7 +421,7 @@ impl Shared {
     fn close(&self, conn: &Conn, live: Option<Live>) {
         let Some(live) = live else { return };
         if let Err(e) = self.poller.delete(&live.stream) {
-            tracing::debug!(conn = live.session.id(), "cannot unwatch connection: {e}");
+            tracing::debug!(conn = live.driver.id(), "cannot unwatch connection: {e}");
         }
         // Drops the session (leaving its subscriptions), then the socket.
         drop(live);
@@ -536,6 +492,7 @@ struct ConnWaker {
 impl Wake for ConnWaker {
     fn wake(&self) {
         let Some(conn) = self.conn.get().and_then(Weak::upgrade) else { return };
+        conn.mail.store(true, SeqCst);
         if conn.mark_pending() {
             self.wakeups.push(conn);
         }
@@ -635,6 +592,7 @@ mod tests {
             Arc::new(Conn {
                 key,
                 pending: AtomicBool::new(false),
+                mail: AtomicBool::new(false),
                 scheduled: AtomicBool::new(false),
                 live: Mutex::new(None),
             })

@@ -10,7 +10,7 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::blocking::{accept_loop, admit, serve_admitted};
+use super::dedicated::{accept_loop, admit, serve_admitted};
 use crate::{ServerContext, Shutdown};
 
 /// Serves every connection on a thread of its own until `shutdown`.
