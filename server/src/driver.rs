@@ -192,15 +192,27 @@ impl Driver {
         }
     }
 
-    /// The time is `now`: closes the connection if it passed a deadline. Returns true if and
-    /// only if it did.
-    pub fn handle_timeout(&mut self, now: Instant) -> bool {
-        if self.poll_deadline().is_some_and(|at| now >= at) {
-            tracing::debug!(conn = self.id(), "timeout: idle or incomplete request");
-            self.phase = Phase::Done;
-            return true;
+    /// The time is `now`. Past the idle deadline the connection is done, silently (as Redis's
+    /// `timeout`); past the deadline of an incomplete request it is told why, then closed once
+    /// that is written (or after one more timeout if the peer does not read it).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
+            return;
         }
-        false
+        let timeout = self.ctx.config.idle_timeout;
+        let request_late = self.request_since.zip(timeout).is_some_and(|(at, t)| now >= at + t);
+        if self.phase == Phase::Open && request_late {
+            tracing::debug!(conn = self.id(), "timeout: request incomplete");
+            let secs = timeout.unwrap_or_default().as_secs_f64();
+            let line = format!("-ERR request not completed within the timeout ({secs}s)\r\n");
+            self.out.extend_from_slice(line.as_bytes());
+            self.phase = Phase::Flushing;
+            self.request_since = Some(now); // the time it has to read that
+            self.pump();
+        } else {
+            tracing::debug!(conn = self.id(), "timeout: idle");
+            self.phase = Phase::Done;
+        }
     }
 
     /// The bytes to write next (empty when there are none).
@@ -544,9 +556,11 @@ mod tests {
         let t0 = Instant::now();
         let mut idle = driver(&ctx, t0);
         assert_eq!(idle.poll_deadline(), Some(t0 + Duration::from_secs(10)));
-        assert!(!idle.handle_timeout(t0 + Duration::from_secs(9)));
-        assert!(idle.handle_timeout(t0 + Duration::from_secs(10)));
+        idle.handle_timeout(t0 + Duration::from_secs(9));
+        assert!(!idle.is_done());
+        idle.handle_timeout(t0 + Duration::from_secs(10));
         assert!(idle.is_done());
+        assert_eq!(idle.poll_output(), b"", "an idle connection is closed silently");
 
         let sub = subscribed(&ctx, t0);
         assert_eq!(sub.poll_deadline(), None);
@@ -554,15 +568,27 @@ mod tests {
         // One byte of a request every second: input never stops, the request never completes.
         let mut trickle = driver(&ctx, t0);
         let request = cmd(&[b"PING"]);
+        let mut at = t0;
         for (i, byte) in request.iter().take(request.len() - 1).enumerate() {
-            let at = t0 + Duration::from_secs(i as u64 + 1);
-            if trickle.handle_timeout(at) {
+            at = t0 + Duration::from_secs(i as u64 + 1);
+            trickle.handle_timeout(at);
+            if !trickle.poll_output().is_empty() {
                 break;
             }
             trickle.handle_read(&[*byte], at);
         }
-        assert!(trickle.is_done(), "the request deadline closed it");
-        assert_eq!(trickle.poll_output(), b"");
+        assert_eq!(at, t0 + Duration::from_secs(11), "ten seconds after the request began");
+        assert!(!trickle.wants().read);
+        let told = write_all(&mut trickle);
+        assert_eq!(told, b"-ERR request not completed within the timeout (10s)\r\n");
+        assert!(trickle.is_done());
+        // One that does not read even that is closed one timeout later.
+        let mut deaf = driver(&ctx, t0);
+        deaf.handle_read(b"*1\r\n", t0);
+        deaf.handle_timeout(t0 + Duration::from_secs(10));
+        assert!(!deaf.is_done() && !deaf.poll_output().is_empty());
+        deaf.handle_timeout(t0 + Duration::from_secs(20));
+        assert!(deaf.is_done());
         drop(sub);
     }
 
@@ -603,7 +629,8 @@ mod tests {
         // Every read ends inside a request, one second apart, for far longer than the timeout.
         for (i, chunk) in stream.chunks(9).enumerate() {
             let at = t0 + Duration::from_secs(i as u64);
-            assert!(!d.handle_timeout(at), "closed at read {i}");
+            d.handle_timeout(at);
+            assert!(!d.is_done() && d.poll_output().is_empty(), "timed out at read {i}");
             d.handle_read(chunk, at);
             write_all(&mut d);
         }

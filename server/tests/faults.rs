@@ -256,13 +256,44 @@ backend_tests! {
         partial.send(b"*2\r\n$4\r\nECHO\r\n$10\r\nabc");
         let mut sub = server.connect();
         sub.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
-        // Both non-subscribers are closed once idle (the read returns when the server closes).
+        // Both non-subscribers are closed once idle (the read returns when the server closes):
+        // the idle one silently, as by Redis; the one with half a request is told why.
         idle.expect_closed();
+        partial.expect(b"-ERR request not completed within the timeout (0.3s)\r\n");
         partial.expect_closed();
         // The subscriber, idle just as long, is still served.
         let mut publisher = server.connect();
         publisher.roundtrip(&[b"PUBLISH", b"c", b"still here"], b":1\r\n");
         sub.expect(&message(b"c", b"still here"));
+    }
+
+    fn a_request_trickled_in_byte_by_byte_times_out(backend) {
+        let timeout = std::time::Duration::from_millis(300);
+        let server = TestServer::with(backend, |c| c.idle_timeout = Some(timeout));
+        let mut slow = server.connect();
+        let mut reader = slow.stream.try_clone().unwrap();
+        let closed = std::thread::spawn(move || {
+            let mut rest = Vec::new();
+            let _ = reader.read_to_end(&mut rest); // returns once the server closes
+            rest
+        });
+        // One byte of a 100 KB argument every 30 ms: never silent for a tenth of the timeout,
+        // and the request never completes. The pause is the attack itself, not a wait.
+        slow.send(b"*2\r\n$4\r\nECHO\r\n$100000\r\n");
+        let mut sent = 0;
+        while !closed.is_finished() {
+            assert!(sent < 1000, "still open after {sent} bytes over 30 s");
+            if slow.stream.write_all(b"x").is_err() {
+                break; // closed under us
+            }
+            sent += 1;
+            std::thread::sleep(timeout / 10);
+        }
+        let told = closed.join().unwrap();
+        assert_eq!(String::from_utf8_lossy(&told), "-ERR request not completed within the timeout (0.3s)\r\n");
+        // A client that completes its requests in time is not touched.
+        let mut normal = server.connect();
+        normal.roundtrip(&[b"PING"], b"+PONG\r\n");
     }
 }
 

@@ -386,15 +386,19 @@ impl Scheduler {
         }
     }
 
-    /// Closes the connections whose driver passed a deadline (`--timeout`: a sweep every
-    /// quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
+    /// Tells every driver the time, and closes those it says are done (`--timeout`: a sweep
+    /// every quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
     fn close_idle(&mut self) {
         let Some(every) = Session::idle_sweep_period(&self.ctx) else { return };
         let now = Instant::now();
         self.next_sweep = Some(now + every);
         for index in 0..self.conns.len() {
-            if self.conns[index].as_mut().is_some_and(|c| c.driver.handle_timeout(now)) {
+            let Some(conn) = self.conns[index].as_mut() else { continue };
+            conn.driver.handle_timeout(now);
+            if conn.driver.is_done() {
                 self.close(FIRST_CONN + index);
+            } else if !conn.driver.poll_output().is_empty() {
+                schedule(&mut self.ready, conn, FIRST_CONN + index); // it has something to say
             }
         }
     }

@@ -368,6 +368,9 @@ impl Shared {
         if conn.mail.swap(false, SeqCst) {
             driver.handle_mail();
         }
+        if driver.poll_deadline().is_some() {
+            driver.handle_timeout(Instant::now()); // the sweep may have queued it for this
+        }
         let mut reads = 0;
         loop {
             // A short read emptied the socket: skip the read that would only say WouldBlock.
@@ -391,9 +394,6 @@ impl Shared {
             if reads >= READ_BUDGET {
                 return Ok(Next::Yield);
             }
-        }
-        if driver.handle_timeout(Instant::now()) {
-            return Ok(Next::Close);
         }
         let wants = driver.wants();
         Ok(Next::Wait(Event::new(conn.key, wants.read, wants.write)))
