@@ -30,5 +30,6 @@ mod errors;
 mod faults;
 mod load;
 mod ops;
+mod ordering;
 mod pool;
 mod pubsub;
