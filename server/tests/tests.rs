@@ -33,3 +33,4 @@ mod ops;
 mod ordering;
 mod pool;
 mod pubsub;
+mod scale;
