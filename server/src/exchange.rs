@@ -47,9 +47,11 @@ const SHARDS: usize = 64;
 /// into the read buffer the name arrived in (which the view would keep alive).
 pub type Name = Arc<[u8]>;
 
-/// One connection's subscription to one channel or pattern. The session that made it holds one
-/// handle and the exchange another while it is subscribed. Handles compare and hash by name (a
-/// session holds at most one per name), so a session's set of them is searched by name.
+/// One connection's subscription to one channel or pattern, made by [`Exchange::subscribe`] or
+/// [`Exchange::psubscribe`]. The session holds one handle and the exchange another while it is
+/// subscribed; every subscription of a channel shares the exchange's one copy of its name.
+/// Handles compare and hash by name (a session holds at most one per name), so a session's set
+/// of them is searched by name.
 #[derive(Clone)]
 pub struct Subscription(Arc<Entry>);
 
@@ -64,11 +66,9 @@ struct Entry {
 }
 
 impl Subscription {
-    /// A subscription to `name` (copied) whose messages go to `mailbox`. It receives nothing
-    /// until given to [`Exchange::subscribe`] or [`Exchange::psubscribe`].
-    pub fn new(name: &[u8], mailbox: &Arc<Mailbox>) -> Subscription {
+    fn new(name: Name, mailbox: &Arc<Mailbox>) -> Subscription {
         Subscription(Arc::new(Entry {
-            name: Name::from(name),
+            name,
             mailbox: mailbox.clone(),
             live: Live::new(),
             slot: AtomicU32::new(0),
@@ -195,6 +195,14 @@ impl Receivers {
 type Garbage = Vec<Arc<[Subscription]>>;
 
 impl Subscribers {
+    /// The name every subscriber here shares.
+    fn name(&self) -> &Name {
+        match self {
+            Subscribers::One(sub) => &sub.0.name,
+            Subscribers::Many(list) => &list.subs[0].0.name,
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Subscribers::One(_) => 1,
@@ -327,78 +335,108 @@ impl Exchange {
         self.hasher.hash_one(channel) as usize % SHARDS
     }
 
-    /// Runs `f` on every subscription in `subs` with its channel's shard locked: the shards one
-    /// at a time, in ascending order, each once. Snapshots replaced under a lock are dropped
-    /// after it is released.
-    fn in_shards(
+    /// Runs `f(shard, i, garbage)` for every `i` below `n` with the shard of channel `name(i)`
+    /// locked: the shards one at a time, in ascending order, each once. Snapshots replaced
+    /// under a lock are dropped after it is released.
+    fn in_shards<'a>(
         &self,
-        subs: &[Subscription],
-        mut f: impl FnMut(&mut Shard, &Subscription, &mut Garbage),
+        n: usize,
+        name: impl Fn(usize) -> &'a [u8],
+        mut f: impl FnMut(&mut Shard, usize, &mut Garbage),
     ) {
-        let mut order: Vec<(usize, usize)> =
-            subs.iter().enumerate().map(|(i, s)| (self.shard_of(s.name()), i)).collect();
+        let mut order: Vec<(usize, usize)> = (0..n).map(|i| (self.shard_of(name(i)), i)).collect();
         order.sort_unstable();
         let mut garbage = Garbage::new();
         for run in order.chunk_by(|a, b| a.0 == b.0) {
             let mut shard = lock(&self.shards[run[0].0]);
             for &(_, i) in run {
-                f(&mut shard, &subs[i], &mut garbage);
+                f(&mut shard, i, &mut garbage);
             }
             drop(shard);
             garbage.clear();
         }
     }
 
-    /// Subscribes each of `subs` (made with [`Subscription::new`], each once) to its channel.
-    pub fn subscribe(&self, subs: &[Subscription]) {
-        self.in_shards(subs, |shard, sub, garbage| match shard.get_mut(sub.name()) {
-            Some(set) => set.insert(sub.clone(), garbage),
-            None => {
-                shard.insert(sub.0.name.clone(), Subscribers::One(sub.clone()));
-                self.channels.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+    /// Subscribes `mailbox` to each of `channels` (distinct, none subscribed by it yet) and
+    /// returns the subscriptions, in order. A name is copied only for a channel nobody
+    /// subscribes to yet; the others share the channel's copy.
+    pub fn subscribe(&self, mailbox: &Arc<Mailbox>, channels: &[Bytes]) -> Vec<Subscription> {
+        let mut made = vec![None; channels.len()];
+        self.in_shards(
+            channels.len(),
+            |i| &channels[i],
+            |shard, i, garbage| {
+                let channel = &channels[i][..];
+                let sub = match shard.get_mut(channel) {
+                    Some(set) => {
+                        let sub = Subscription::new(set.name().clone(), mailbox);
+                        set.insert(sub.clone(), garbage);
+                        sub
+                    }
+                    None => {
+                        let sub = Subscription::new(Name::from(channel), mailbox);
+                        shard.insert(sub.0.name.clone(), Subscribers::One(sub.clone()));
+                        self.channels.fetch_add(1, Ordering::Relaxed);
+                        sub
+                    }
+                };
+                made[i] = Some(sub);
+            },
+        );
+        made.into_iter().map(|sub| sub.expect("every channel visited")).collect()
     }
 
     /// Ends each of `subs`' channel subscriptions. Once this returns nothing more is queued for
     /// them, even by a publish already under way (its push is dropped and counted); what was
     /// queued before stays in the mailbox.
     pub fn unsubscribe(&self, subs: &[Subscription]) {
-        self.in_shards(subs, |shard, sub, garbage| {
-            if shard.get_mut(sub.name()).is_some_and(|set| set.remove(sub, garbage)) {
-                shard.remove(sub.name());
-                self.channels.fetch_sub(1, Ordering::Relaxed);
-            }
-        });
+        self.in_shards(
+            subs.len(),
+            |i| subs[i].name(),
+            |shard, i, garbage| {
+                let sub = &subs[i];
+                if shard.get_mut(sub.name()).is_some_and(|set| set.remove(sub, garbage)) {
+                    shard.remove(sub.name());
+                    self.channels.fetch_sub(1, Ordering::Relaxed);
+                }
+            },
+        );
         revoke(subs);
     }
 
-    /// Subscribes each of `subs` (made with [`Subscription::new`], each once) to its pattern.
-    pub fn psubscribe(&self, subs: &[Subscription]) {
-        if subs.is_empty() {
-            return;
+    /// Subscribes `mailbox` to each of `patterns` (distinct, none subscribed by it yet) and
+    /// returns the subscriptions, in order, sharing names as [`Exchange::subscribe`] does.
+    pub fn psubscribe(&self, mailbox: &Arc<Mailbox>, patterns: &[Bytes]) -> Vec<Subscription> {
+        if patterns.is_empty() {
+            return Vec::new();
         }
+        let mut made = Vec::with_capacity(patterns.len());
         let mut garbage = Garbage::new();
         let mut stale = None;
         let mut table = lock(&self.patterns.table);
-        for sub in subs {
-            if let Some(entry) = table.entries.get(sub.name()) {
+        for pattern in patterns {
+            if let Some((name, entry)) = table.entries.get_key_value(&pattern[..]) {
+                let sub = Subscription::new(name.clone(), mailbox);
                 match lock(&entry.subs).as_mut() {
                     Some(set) => set.insert(sub.clone(), &mut garbage),
                     None => unreachable!("a pattern in the table has subscribers"),
                 }
+                made.push(sub);
                 continue;
             }
+            let sub = Subscription::new(Name::from(&pattern[..]), mailbox);
             let entry = PatternEntry { subs: Mutex::new(Some(Subscribers::One(sub.clone()))) };
             table.entries.insert(sub.0.name.clone(), Arc::new(entry));
             self.patterns.count.fetch_add(1, Ordering::Release);
             if stale.is_none() {
                 stale = table.index.take();
             }
+            made.push(sub);
         }
         drop(table);
         // Dropped here, outside the lock: the last handle of an index releases every pattern.
         drop((garbage, stale));
+        made
     }
 
     /// Ends each of `subs`' pattern subscriptions, with the guarantee of
@@ -639,8 +677,12 @@ mod tests {
         Arc::new(Mailbox::new(limit, Arc::new(NoWake)))
     }
 
-    fn sub(mailbox: &Arc<Mailbox>, name: &str) -> Subscription {
-        Subscription::new(name.as_bytes(), mailbox)
+    fn subscribe(ex: &Exchange, mailbox: &Arc<Mailbox>, names: &[&str]) -> Vec<Subscription> {
+        ex.subscribe(mailbox, &names.iter().map(|n| b(n)).collect::<Vec<_>>())
+    }
+
+    fn psubscribe(ex: &Exchange, mailbox: &Arc<Mailbox>, names: &[&str]) -> Vec<Subscription> {
+        ex.psubscribe(mailbox, &names.iter().map(|n| b(n)).collect::<Vec<_>>())
     }
 
     fn b(s: &str) -> Bytes {
@@ -658,10 +700,8 @@ mod tests {
         let ex = Exchange::new();
         let (a, p) = (mailbox(1024), mailbox(1024));
         p.set_version(RespVersion::Resp3);
-        let news = sub(&a, "news");
-        let pats = [sub(&p, "n*"), sub(&p, "x*")];
-        ex.subscribe(std::slice::from_ref(&news));
-        ex.psubscribe(&pats);
+        let news = subscribe(&ex, &a, &["news"]);
+        let pats = psubscribe(&ex, &p, &["n*", "x*"]);
         let published = ex.publish(&b("news"), &b("hi"));
         assert_eq!(published, Published { receivers: 2, dropped: 0 });
         assert_eq!(drained(&a), b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
@@ -669,7 +709,7 @@ mod tests {
         assert_eq!(ex.numsub(&[b("news"), b("none")]), vec![1, 0]);
         assert_eq!((ex.channel_count(), ex.numpat()), (1, 2));
         assert_eq!(ex.channels(Some(b"n?ws")), vec![b("news")]);
-        ex.unsubscribe(&[news]);
+        ex.unsubscribe(&news);
         ex.punsubscribe(&pats);
         assert_eq!(ex.publish(&b("news"), &b("hi")).receivers, 0);
         assert!(ex.channels(None).is_empty());
@@ -680,7 +720,7 @@ mod tests {
     fn a_full_mailbox_counts_as_dropped() {
         let ex = Exchange::new();
         let small = mailbox(10);
-        ex.subscribe(&[sub(&small, "c")]);
+        let _c = subscribe(&ex, &small, &["c"]);
         assert_eq!(ex.publish(&b("c"), &b("x")), Published { receivers: 1, dropped: 1 });
     }
 
@@ -688,13 +728,11 @@ mod tests {
     fn counts_follow_distinct_channels_and_patterns() {
         let ex = Exchange::new();
         let (m1, m2) = (mailbox(1024), mailbox(1024));
-        let one = [sub(&m1, "a"), sub(&m1, "b")];
-        let two = [sub(&m2, "b"), sub(&m2, "c")];
-        ex.subscribe(&one);
-        ex.subscribe(&two);
-        let pats = [sub(&m1, "p*"), sub(&m2, "p*")];
-        ex.psubscribe(&pats[..1]);
-        ex.psubscribe(&pats[1..]);
+        let one = subscribe(&ex, &m1, &["a", "b"]);
+        let two = subscribe(&ex, &m2, &["b", "c"]);
+        let pats = [psubscribe(&ex, &m1, &["p*"]), psubscribe(&ex, &m2, &["p*"])].concat();
+        assert!(Arc::ptr_eq(&one[1].0.name, &two[0].0.name), "one copy of a channel's name");
+        assert!(Arc::ptr_eq(&pats[0].0.name, &pats[1].0.name), "one copy of a pattern");
         assert_eq!((ex.channel_count(), ex.numpat()), (3, 1));
         ex.unsubscribe(&one);
         assert_eq!(ex.channel_count(), 2, "b keeps its other subscriber");
@@ -711,24 +749,24 @@ mod tests {
     fn a_publish_under_way_queues_nothing_after_the_unsubscribe() {
         let ex = Exchange::new();
         let m = mailbox(1024);
-        for name in ["c", "d"] {
-            let s = sub(&m, name);
-            let other = sub(&mailbox(1024), name); // so that "d" is a list with a snapshot
-            ex.subscribe(&[s.clone(), other]);
+        for (name, others) in [("c", 0), ("d", 1)] {
+            let s = subscribe(&ex, &m, &[name]);
+            // With another subscriber, "d" is a list and the publisher holds its snapshot.
+            let _others: Vec<_> =
+                (0..others).map(|_| subscribe(&ex, &mailbox(1024), &[name])).collect();
             let taken = lock(&ex.shards[ex.shard_of(name.as_bytes())])
                 .get_mut(name.as_bytes())
                 .map(Subscribers::receivers)
                 .unwrap();
-            ex.unsubscribe(&[s]);
+            ex.unsubscribe(&s);
             let mut late = Published::default();
             late.fan_out(taken.as_slice(), None, name.as_bytes(), b"late");
-            assert_eq!(late, Published { receivers: 2, dropped: 1 }, "counted, not sent");
+            assert_eq!(late, Published { receivers: 1 + others, dropped: 1 }, "counted, not sent");
             assert!(drained(&m).is_empty());
         }
-        let p = sub(&m, "p*");
-        ex.psubscribe(std::slice::from_ref(&p));
+        let p = psubscribe(&ex, &m, &["p*"]);
         let index = ex.pattern_index().unwrap();
-        ex.punsubscribe(&[p]);
+        ex.punsubscribe(&p);
         let (pattern, entry) = index.matching(b"px").next().unwrap();
         assert!(lock(&entry.subs).is_none(), "emptied");
         assert_eq!(pattern, b"p*");
@@ -739,10 +777,14 @@ mod tests {
     fn names_are_copies_that_do_not_pin_the_buffer_they_came_from() {
         let buffer = Bytes::from(b"SUBSCRIBE channel".to_vec());
         let name = buffer.slice(10..);
-        let s = Subscription::new(&name, &mailbox(64));
-        assert_ne!(s.name().as_ptr(), name.as_ptr());
+        let ex = Exchange::new();
+        let m = mailbox(64);
+        let names = std::slice::from_ref(&name);
+        let (s, p) = (ex.subscribe(&m, names), ex.psubscribe(&m, names));
+        assert_ne!(s[0].name().as_ptr(), name.as_ptr());
+        assert_ne!(p[0].name().as_ptr(), name.as_ptr());
         drop((buffer, name));
-        assert_eq!(s.name(), b"channel");
+        assert_eq!((s[0].name(), p[0].name()), (&b"channel"[..], &b"channel"[..]));
     }
 
     #[derive(Clone, Debug)]
@@ -774,9 +816,7 @@ mod tests {
                 let before: HashSet<usize> = (0..40).filter(|&i| subs[i].is_some()).collect();
                 match op {
                     Op::Join(i) if subs[i].is_none() => {
-                        let s = sub(&mailboxes[i], "ch");
-                        ex.subscribe(std::slice::from_ref(&s));
-                        subs[i] = Some(s);
+                        subs[i] = subscribe(&ex, &mailboxes[i], &["ch"]).pop();
                     }
                     Op::Leave(i) => {
                         if let Some(s) = subs[i].take() {
@@ -916,12 +956,12 @@ mod tests {
                     if t % 2 == 1 {
                         set.reverse();
                     }
-                    let subs: Vec<_> = set.iter().map(|c| sub(&me, c)).collect();
-                    let pats: Vec<_> =
-                        set.iter().take(2).map(|c| sub(&me, &format!("{c}*"))).collect();
-                    ex.subscribe(&subs);
-                    ex.psubscribe(&pats);
-                    ex.numsub(&set.iter().map(|c| b(c)).collect::<Vec<_>>());
+                    let names: Vec<Bytes> = set.iter().map(|c| b(c)).collect();
+                    let subs = ex.subscribe(&me, &names);
+                    let pats: Vec<Bytes> =
+                        set.iter().take(2).map(|c| b(&format!("{c}*"))).collect();
+                    let pats = ex.psubscribe(&me, &pats);
+                    ex.numsub(&names);
                     ex.unsubscribe(&subs);
                     ex.punsubscribe(&pats);
                     drained(&me);

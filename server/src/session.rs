@@ -8,7 +8,7 @@
 //! driver gives; the rest of the input waits unparsed. Dropping the session leaves every
 //! subscription and accounts for every message it never wrote.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use shared::command::{subscribed_context_error, ClientCommand, Command};
 use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RequestParser, RespVersion};
 
-use crate::exchange::{Subscription, SubscriptionSet};
+use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
@@ -397,21 +397,25 @@ impl Session {
     fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         self.drain_before_change(out);
         let state = self.resp.as_deref_mut().expect("resp session");
-        let mut added = Vec::new();
-        for name in names {
-            let set = kind.set(state);
-            if !set.contains(&name[..]) {
-                let sub = Subscription::new(&name, &self.mailbox);
-                set.insert(sub.clone());
-                added.push(sub);
+        let (version, before) = (state.version, state.channels.len() + state.patterns.len());
+        let set = kind.set(state);
+        // Names new to this connection, each once even if the request repeats it.
+        let mut fresh: Vec<Bytes> = Vec::new();
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        for name in &names {
+            if !set.contains(name) && (names.len() == 1 || seen.insert(&name[..])) {
+                fresh.push(name.clone());
             }
-            let count = state.channels.len() + state.patterns.len();
-            confirmation(out, state.version, kind.subscribe_word(), Some(&name), count);
+            confirmation(out, version, kind.subscribe_word(), Some(name), before + fresh.len());
         }
         // Joined once the confirmations are in `out`: every message for them comes after.
-        match kind {
-            Kind::Channel => self.ctx.exchange.subscribe(&added),
-            Kind::Pattern => self.ctx.exchange.psubscribe(&added),
+        let made = match kind {
+            Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
+            Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
+        };
+        let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
+        for sub in made {
+            set.insert(sub);
         }
         Status::Open
     }
