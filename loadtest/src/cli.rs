@@ -310,8 +310,8 @@ mod tests {
 /// `loadtest exchange`: see [`crate::exchange`].
 #[derive(Debug, Args)]
 pub struct ExchangeArgs {
-    /// Our backends to measure (each next to redis-server); `BACKEND@PATH` runs another
-    /// server binary (say, an older build) as one more column.
+    /// Our servers to measure, each a column next to redis-server's: `BACKEND[@PATH]
+    /// [FLAG...]`, e.g. `event`, `"event --threads 1"`, or `event@old/server` for another build.
     #[arg(long, value_delimiter = ',', default_value = "event")]
     pub backends: Vec<String>,
     /// Rounds; every figure is the median, servers alternating.
