@@ -1,5 +1,6 @@
-//! The command line: `compare` (the main job), `run` (one scenario against one server) and
-//! `merge` (combine histogram files from several load generators).
+//! The command line: `compare` (the main job), `run` (one scenario against one server),
+//! `merge` (combine histogram files from several load generators) and `exchange` (the
+//! exchange at scale against redis-server).
 
 use crate::scenarios::{Config, PingCommand, Rate, Scenario};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -21,6 +22,9 @@ pub enum Cmd {
     Run(RunArgs),
     /// Merge `--hist-out` files from several load generators into one report.
     Merge(MergeArgs),
+    /// The exchange at scale against redis-server: crowds of one channel, many channels, many
+    /// patterns, memory per subscription (starts every server itself; prints a table).
+    Exchange(ExchangeArgs),
 }
 
 /// What to run and how hard (shared by `run` and `compare`).
@@ -301,4 +305,48 @@ mod tests {
         assert_eq!(args.against, [Against { name: "redis".into(), addr: "127.0.0.1:6379".into() }]);
         assert!("noequals".parse::<Against>().is_err());
     }
+}
+
+/// `loadtest exchange`: see [`crate::exchange`].
+#[derive(Debug, Args)]
+pub struct ExchangeArgs {
+    /// Our servers to measure, each a column next to redis-server's: `BACKEND[@PATH]
+    /// [FLAG...]`, e.g. `event`, `"event --threads 1"`, or `event@old/server` for another build.
+    #[arg(long, value_delimiter = ',', default_value = "event")]
+    pub backends: Vec<String>,
+    /// Rounds; every figure is the median, servers alternating.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Subscribers of one channel, one measurement each (sizes above a server's client limit
+    /// are skipped and noted).
+    #[arg(long, value_delimiter = ',', default_value = "5000,9000,18000")]
+    pub crowds: Vec<usize>,
+    /// PUBLISHes to each crowd (the CPU figure is their mean, the wait for them their median).
+    #[arg(long, default_value_t = 10)]
+    pub publishes: usize,
+    /// Channels with one subscriber each (throughput and memory figures).
+    #[arg(long, default_value_t = 100_000)]
+    pub channels: usize,
+    /// Patterns with one subscriber each.
+    #[arg(long, default_value_t = 10_000)]
+    pub patterns: usize,
+    /// redis-benchmark requests over the channels.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub requests: usize,
+    /// redis-benchmark requests over the patterns (redis-server tries every pattern for each).
+    #[arg(long, default_value_t = 20_000)]
+    pub pattern_requests: usize,
+    /// Only these groups of measurements.
+    #[arg(long, value_delimiter = ',', default_value = "crowd,channels,memory,patterns")]
+    pub only: Vec<String>,
+    /// The `server` binary (default: next to this one).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Extra flags for our server, e.g. `--server-arg=--threads=1`.
+    #[arg(long)]
+    pub server_arg: Vec<String>,
+    #[arg(long, default_value = "redis-server")]
+    pub redis_server: String,
+    #[arg(long, default_value = "redis-benchmark")]
+    pub redis_benchmark: String,
 }

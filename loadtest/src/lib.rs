@@ -10,11 +10,13 @@
 //! - [`report`]: the table, CSV, JSON, histogram files, merged reports, `report.md`.
 //! - [`plot`]: the SVG charts.
 //! - [`compare`]: starting servers per backend and writing the report directory.
+//! - [`exchange`]: the exchange at scale next to redis-server (crowds, channels, patterns).
 //! - [`sys`]: CPU time, resident memory, file-descriptor limit, machine description.
 
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod exchange;
 pub mod hist;
 pub mod pacing;
 pub mod plot;

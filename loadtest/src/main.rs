@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
             }
             println!("report: {}", args.out.join("report.md").display());
         }
+        Cmd::Exchange(args) => loadtest::exchange::run(&args, &argv)?,
         Cmd::Run(args) => {
             let base = args.scenario.config(&args.addr);
             let base = scenarios::Config { server_pid: args.server_pid, ..base };

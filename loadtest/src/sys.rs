@@ -26,6 +26,22 @@ pub fn process_cpu_seconds(pid: u32) -> io::Result<f64> {
     Ok((ticks(11) + ticks(12)) / hz)
 }
 
+/// Nanoseconds process `pid` has run on a CPU so far: the sum over its threads of the first
+/// field of `/proc/PID/task/TID/schedstat` (finer than the clock ticks of `stat`). Threads
+/// that already exited are not counted.
+pub fn process_cpu_ns(pid: u32) -> io::Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let path = task?.path().join("schedstat");
+        // A thread may exit between the listing and the read.
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total +=
+                text.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Ok(total)
+}
+
 /// Resident memory of process `pid` in KiB (`VmRSS` in `/proc/PID/status`).
 pub fn process_rss_kib(pid: u32) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -104,6 +120,7 @@ mod tests {
         let pid = std::process::id();
         assert!(process_rss_kib(pid).unwrap() > 0);
         assert!(process_cpu_seconds(pid).unwrap() >= 0.0);
+        assert!(process_cpu_ns(pid).unwrap() > 0);
         assert!(own_cpu_seconds() >= 0.0);
         assert!(raise_fd_limit().unwrap() >= 64);
         assert!(Machine::describe().cpus >= 1);

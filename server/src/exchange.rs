@@ -1,39 +1,271 @@
 //! The exchange: which connections subscribe to which channels and patterns, and fan-out.
 //!
 //! Channels are spread over shards, each behind its own lock, so publishers to different
-//! channels rarely meet. An operation that needs several shards (subscribing to many channels
-//! at once, a connection leaving, `PUBSUB NUMSUB`) locks them in ascending shard order, the
-//! classic rule that makes deadlock impossible. A published message is encoded once per RESP
-//! version and the same refcounted bytes go to every receiver's mailbox.
+//! channels rarely meet. A channel keeps its subscribers in a dense list in which every
+//! [`Subscription`] knows its own position, so joining and leaving cost O(1) however many
+//! subscribers the channel has. A publish takes the receivers under the shard lock (a lone
+//! subscriber: its handle; more: a snapshot `Arc` of the list, rebuilt by the first publish
+//! after a change, O(n) once per batch of changes, the order of the fan-out itself), releases
+//! the lock, and only then pushes to mailboxes. The message is encoded once per RESP version
+//! and the same refcounted bytes go to every receiver.
 //!
-//! Subscriber lists are `Arc<[Subscriber]>` replaced on change (copy-on-write): publishing
-//! clones one `Arc` under the lock and pushes to mailboxes after releasing it.
+//! Patterns live in one table, which no publish touches while there are no patterns at all (an
+//! atomic count is checked first). Otherwise a publish clones the current [`PrefixIndex`] of
+//! the patterns (rebuilt lazily after a change, like a channel's snapshot) and matches outside
+//! every lock: a slow match costs its own publisher time and never stalls a subscriber or
+//! anyone else. The index groups patterns by their literal prefix, so only the patterns whose
+//! prefix starts the channel's name are tried, each with Redis's [`glob_match`].
+//!
+//! Leaving removes the subscription, then revokes it in its mailbox ([`Mailbox::revoke`]): a
+//! publisher still holding a snapshot from before has its push refused and counted as dropped.
+//! So once [`Exchange::unsubscribe`] returns, nothing more for those subscriptions is queued,
+//! and the session can confirm after draining what was queued before.
+//!
+//! Operations on several channels visit their shards one at a time in ascending order; those
+//! that hold several at once (`PUBSUB CHANNELS`, `PUBSUB NUMSUB`) lock them in ascending shard
+//! order, the classic rule that makes deadlock impossible. Channel and pattern counts for
+//! `INFO` are counters kept on change.
 
+use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use shared::glob::glob_match;
 use shared::resp::{encode_bulk, encode_header};
 use shared::RespVersion;
 
-use crate::mailbox::{Mailbox, Push};
+use crate::mailbox::{Live, Mailbox, Push};
 
 /// Number of channel shards. A power of two well above the core count keeps contention low.
 const SHARDS: usize = 64;
 
-/// One connection's subscription: who it is and where its messages go.
+/// A channel or pattern name kept by the exchange or a session: an owned copy, never a view
+/// into the read buffer the name arrived in (which the view would keep alive).
+pub type Name = Arc<[u8]>;
+
+/// One connection's subscription to one channel or pattern, made by [`Exchange::subscribe`] or
+/// [`Exchange::psubscribe`]. The session holds one handle and the exchange another while it is
+/// subscribed; every subscription of a channel shares the exchange's one copy of its name.
+/// Handles compare and hash by name (a session holds at most one per name), so a session's set
+/// of them is searched by name.
 #[derive(Clone)]
-pub struct Subscriber {
-    /// The connection's id, unique for the server's lifetime.
-    pub id: u64,
-    /// The connection's mailbox.
-    pub mailbox: Arc<Mailbox>,
+pub struct Subscription(Arc<Entry>);
+
+struct Entry {
+    name: Name,
+    mailbox: Arc<Mailbox>,
+    /// Cleared when the subscription ends (see [`Live`]).
+    live: Live,
+    /// Its index in its channel's (or pattern's) list while that holds several subscribers.
+    /// Read and written only under that channel's lock.
+    slot: AtomicU32,
 }
 
-type Subscribers = Arc<[Subscriber]>;
+impl Subscription {
+    fn new(name: Name, mailbox: &Arc<Mailbox>) -> Subscription {
+        Subscription(Arc::new(Entry {
+            name,
+            mailbox: mailbox.clone(),
+            live: Live::new(),
+            slot: AtomicU32::new(0),
+        }))
+    }
+
+    /// The channel or pattern subscribed to.
+    pub fn name(&self) -> &[u8] {
+        &self.0.name
+    }
+
+    /// Returns true if and only if both handles are the same subscription.
+    fn same(&self, other: &Subscription) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    fn slot(&self) -> usize {
+        self.0.slot.load(Ordering::Relaxed) as usize
+    }
+
+    fn set_slot(&self, slot: usize) {
+        // Never truncates: a list holds at most one subscription per connection.
+        self.0.slot.store(slot as u32, Ordering::Relaxed);
+    }
+}
+
+impl PartialEq for Subscription {
+    fn eq(&self, other: &Subscription) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Subscription {}
+
+impl Hash for Subscription {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `[u8]` hashes, so that `Borrow<[u8]>` lookups find it.
+        self.name().hash(state);
+    }
+}
+
+impl Borrow<[u8]> for Subscription {
+    fn borrow(&self) -> &[u8] {
+        self.name()
+    }
+}
+
+/// One session's subscriptions of one kind (channels or patterns), found by name.
+#[derive(Default)]
+pub struct SubscriptionSet(HashSet<Subscription>);
+
+// A subscription hashes as its name, which never changes: the interior mutability clippy sees
+// (the mailbox, the live flag, the slot) plays no part in the hash or in equality.
+#[allow(clippy::mutable_key_type)]
+impl SubscriptionSet {
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Returns true if and only if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Returns true if and only if one is for `name`.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.0.contains(name)
+    }
+
+    /// Adds `sub`; false (and nothing added) if one for its name is here already.
+    pub fn insert(&mut self, sub: Subscription) -> bool {
+        self.0.insert(sub)
+    }
+
+    /// Removes and returns the one for `name`, if any. Gives back the memory of a set that
+    /// shrank to a quarter of its capacity, at a cost the removals already paid.
+    pub fn take(&mut self, name: &[u8]) -> Option<Subscription> {
+        let sub = self.0.take(name);
+        if self.0.capacity() > 64 && self.0.len() * 4 < self.0.capacity() {
+            self.0.shrink_to(self.0.len() * 2);
+        }
+        sub
+    }
+
+    /// Removes and returns them all, leaving an empty set that holds no memory.
+    pub fn take_all(&mut self) -> Vec<Subscription> {
+        std::mem::take(&mut self.0).into_iter().collect()
+    }
+}
+
+/// The subscribers of one channel or pattern; never empty.
+enum Subscribers {
+    /// The common case, kept inline: nothing else allocated.
+    One(Subscription),
+    Many(Box<List>),
+}
+
+struct List {
+    /// Invariant: `subs[i].slot() == i`, and there are at least two.
+    subs: Vec<Subscription>,
+    /// `subs` as the last publish saw it, shared with the publishers delivering it; `None` once
+    /// `subs` changed since (the next publish builds a new one).
+    snapshot: Option<Arc<[Subscription]>>,
+}
+
+/// The receivers of one publish, taken under a lock and delivered to after its release.
+enum Receivers {
+    One(Subscription),
+    Many(Arc<[Subscription]>),
+}
+
+impl Receivers {
+    fn as_slice(&self) -> &[Subscription] {
+        match self {
+            Receivers::One(sub) => std::slice::from_ref(sub),
+            Receivers::Many(subs) => subs,
+        }
+    }
+}
+
+/// Snapshots replaced under a lock, to be dropped once it is released: dropping the last handle
+/// of a snapshot releases each subscriber in it, O(n) work no lock holder should do.
+type Garbage = Vec<Arc<[Subscription]>>;
+
+impl Subscribers {
+    /// The name every subscriber here shares.
+    fn name(&self) -> &Name {
+        match self {
+            Subscribers::One(sub) => &sub.0.name,
+            Subscribers::Many(list) => &list.subs[0].0.name,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Subscribers::One(_) => 1,
+            Subscribers::Many(list) => list.subs.len(),
+        }
+    }
+
+    /// Adds `sub`, which must not be here yet. O(1) amortized.
+    fn insert(&mut self, sub: Subscription, garbage: &mut Garbage) {
+        match self {
+            Subscribers::One(first) => {
+                let first = first.clone();
+                first.set_slot(0);
+                sub.set_slot(1);
+                *self =
+                    Subscribers::Many(Box::new(List { subs: vec![first, sub], snapshot: None }));
+            }
+            Subscribers::Many(list) => {
+                sub.set_slot(list.subs.len());
+                list.subs.push(sub);
+                garbage.extend(list.snapshot.take());
+            }
+        }
+    }
+
+    /// Removes `sub` if it is here. Returns true if and only if nobody is left (the caller then
+    /// drops the whole set). O(1) amortized: the last subscriber moves into the freed slot.
+    fn remove(&mut self, sub: &Subscription, garbage: &mut Garbage) -> bool {
+        let list = match self {
+            Subscribers::One(only) => return only.same(sub),
+            Subscribers::Many(list) => list,
+        };
+        let slot = sub.slot();
+        if !list.subs.get(slot).is_some_and(|s| s.same(sub)) {
+            debug_assert!(list.subs.iter().all(|s| !s.same(sub)), "slot out of date");
+            return false;
+        }
+        list.subs.swap_remove(slot);
+        if let Some(moved) = list.subs.get(slot) {
+            moved.set_slot(slot);
+        }
+        garbage.extend(list.snapshot.take());
+        if list.subs.len() == 1 {
+            let last = list.subs.pop().expect("one left");
+            *self = Subscribers::One(last);
+        } else if list.subs.capacity() >= 16 && list.subs.len() * 4 <= list.subs.capacity() {
+            // After a crowd left: give the memory back, at a cost the departures already paid.
+            list.subs.shrink_to(list.subs.len() * 2);
+        }
+        false
+    }
+
+    /// Who a publish reaches now: builds the snapshot if a change made it stale.
+    fn receivers(&mut self) -> Receivers {
+        match self {
+            Subscribers::One(sub) => Receivers::One(sub.clone()),
+            Subscribers::Many(list) => {
+                let List { subs, snapshot } = &mut **list;
+                Receivers::Many(snapshot.get_or_insert_with(|| subs.as_slice().into()).clone())
+            }
+        }
+    }
+}
 
 /// Outcome of one [`Exchange::publish`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,15 +273,42 @@ pub struct Published {
     /// Receivers the message was addressed to (channel subscribers plus matching patterns):
     /// the `PUBLISH` reply.
     pub receivers: usize,
-    /// Of those, how many mailboxes refused it (overflowed or closing).
+    /// Of those, how many mailboxes refused it (overflowed, closing, or the subscription ended
+    /// while the message was on its way).
     pub dropped: usize,
 }
 
+type Shard = HashMap<Name, Subscribers>;
+
 /// The registry of channel and pattern subscriptions.
 pub struct Exchange {
-    shards: Box<[Mutex<HashMap<Bytes, Subscribers>>]>,
-    patterns: RwLock<HashMap<Bytes, Subscribers>>,
+    shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
+    /// Channels with at least one subscriber, kept on change.
+    channels: AtomicUsize,
+    patterns: Patterns,
+}
+
+struct Patterns {
+    /// Distinct patterns with at least one subscriber, kept on change; while it is zero no
+    /// publish takes the table's lock.
+    count: AtomicUsize,
+    table: Mutex<PatternTable>,
+}
+
+struct PatternTable {
+    entries: HashMap<Name, Arc<PatternEntry>>,
+    /// What publishers match against: `None` after a change, until the next publish builds it.
+    index: Option<Arc<PatternIndex>>,
+}
+
+type PatternIndex = PrefixIndex<Arc<PatternEntry>>;
+
+/// One pattern's subscribers, behind a lock of their own: publishers matching the pattern take
+/// it only to copy the receivers.
+struct PatternEntry {
+    /// `None` once the last subscriber left (an older index may still hold the entry).
+    subs: Mutex<Option<Subscribers>>,
 }
 
 impl Default for Exchange {
@@ -63,8 +322,12 @@ impl Exchange {
     pub fn new() -> Exchange {
         Exchange {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            patterns: RwLock::new(HashMap::new()),
             hasher: RandomState::new(),
+            channels: AtomicUsize::new(0),
+            patterns: Patterns {
+                count: AtomicUsize::new(0),
+                table: Mutex::new(PatternTable { entries: HashMap::new(), index: None }),
+            },
         }
     }
 
@@ -72,118 +335,255 @@ impl Exchange {
         self.hasher.hash_one(channel) as usize % SHARDS
     }
 
-    /// Locks the shards holding `channels`, each once, in ascending shard order.
-    fn lock_shards<'a>(
-        &'a self,
-        channels: impl IntoIterator<Item = &'a Bytes>,
-    ) -> Vec<(usize, MutexGuard<'a, HashMap<Bytes, Subscribers>>)> {
-        let order: BTreeSet<usize> = channels.into_iter().map(|c| self.shard_of(c)).collect();
-        order.into_iter().map(|i| (i, lock(&self.shards[i]))).collect()
-    }
-
-    /// Adds `sub` to every channel in `channels` (which it must not already be subscribed to).
-    pub fn subscribe(&self, sub: &Subscriber, channels: &[Bytes]) {
-        let mut guards = self.lock_shards(channels);
-        for channel in channels {
-            let shard = self.shard_of(channel);
-            let (_, map) = guards.iter_mut().find(|(i, _)| *i == shard).expect("shard locked");
-            add(map.entry(channel.clone()).or_insert_with(|| Arc::from([])), sub);
+    /// Runs `f(shard, i, garbage)` for every `i` below `n` with the shard of channel `name(i)`
+    /// locked: the shards one at a time, in ascending order, each once. Snapshots replaced
+    /// under a lock are dropped after it is released.
+    fn in_shards<'a>(
+        &self,
+        n: usize,
+        name: impl Fn(usize) -> &'a [u8],
+        mut f: impl FnMut(&mut Shard, usize, &mut Garbage),
+    ) {
+        let mut order: Vec<(usize, usize)> = (0..n).map(|i| (self.shard_of(name(i)), i)).collect();
+        order.sort_unstable();
+        let mut garbage = Garbage::new();
+        for run in order.chunk_by(|a, b| a.0 == b.0) {
+            let mut shard = lock(&self.shards[run[0].0]);
+            for &(_, i) in run {
+                f(&mut shard, i, &mut garbage);
+            }
+            drop(shard);
+            garbage.clear();
         }
     }
 
-    /// Removes connection `id` from every channel in `channels`.
-    pub fn unsubscribe(&self, id: u64, channels: &[Bytes]) {
-        let mut guards = self.lock_shards(channels);
-        for channel in channels {
-            let shard = self.shard_of(channel);
-            let (_, map) = guards.iter_mut().find(|(i, _)| *i == shard).expect("shard locked");
-            remove_from(map, channel, id);
-        }
+    /// Subscribes `mailbox` to each of `channels` (distinct, none subscribed by it yet) and
+    /// returns the subscriptions, in order. A name is copied only for a channel nobody
+    /// subscribes to yet; the others share the channel's copy.
+    pub fn subscribe(&self, mailbox: &Arc<Mailbox>, channels: &[Bytes]) -> Vec<Subscription> {
+        let mut made = vec![None; channels.len()];
+        self.in_shards(
+            channels.len(),
+            |i| &channels[i],
+            |shard, i, garbage| {
+                let channel = &channels[i][..];
+                let sub = match shard.get_mut(channel) {
+                    Some(set) => {
+                        let sub = Subscription::new(set.name().clone(), mailbox);
+                        set.insert(sub.clone(), garbage);
+                        sub
+                    }
+                    None => {
+                        let sub = Subscription::new(Name::from(channel), mailbox);
+                        shard.insert(sub.0.name.clone(), Subscribers::One(sub.clone()));
+                        self.channels.fetch_add(1, Ordering::Relaxed);
+                        sub
+                    }
+                };
+                made[i] = Some(sub);
+            },
+        );
+        made.into_iter().map(|sub| sub.expect("every channel visited")).collect()
     }
 
-    /// Adds `sub` to every pattern in `patterns`.
-    pub fn psubscribe(&self, sub: &Subscriber, patterns: &[Bytes]) {
-        let mut map = self.patterns.write().unwrap_or_else(|e| e.into_inner());
+    /// Ends each of `subs`' channel subscriptions. Once this returns nothing more is queued for
+    /// them, even by a publish already under way (its push is dropped and counted); what was
+    /// queued before stays in the mailbox.
+    pub fn unsubscribe(&self, subs: &[Subscription]) {
+        self.in_shards(
+            subs.len(),
+            |i| subs[i].name(),
+            |shard, i, garbage| {
+                let sub = &subs[i];
+                if shard.get_mut(sub.name()).is_some_and(|set| set.remove(sub, garbage)) {
+                    shard.remove(sub.name());
+                    self.channels.fetch_sub(1, Ordering::Relaxed);
+                }
+            },
+        );
+        revoke(subs);
+    }
+
+    /// Subscribes `mailbox` to each of `patterns` (distinct, none subscribed by it yet) and
+    /// returns the subscriptions, in order, sharing names as [`Exchange::subscribe`] does.
+    pub fn psubscribe(&self, mailbox: &Arc<Mailbox>, patterns: &[Bytes]) -> Vec<Subscription> {
+        if patterns.is_empty() {
+            return Vec::new();
+        }
+        let mut made = Vec::with_capacity(patterns.len());
+        let mut garbage = Garbage::new();
+        let mut stale = None;
+        let mut table = lock(&self.patterns.table);
         for pattern in patterns {
-            add(map.entry(pattern.clone()).or_insert_with(|| Arc::from([])), sub);
+            if let Some((name, entry)) = table.entries.get_key_value(&pattern[..]) {
+                let sub = Subscription::new(name.clone(), mailbox);
+                let mut set = lock(&entry.subs);
+                match set.as_mut() {
+                    Some(set) => set.insert(sub.clone(), &mut garbage),
+                    // Not expected (an emptied entry leaves the table at once), and harmless.
+                    None => *set = Some(Subscribers::One(sub.clone())),
+                }
+                drop(set);
+                made.push(sub);
+                continue;
+            }
+            let sub = Subscription::new(Name::from(&pattern[..]), mailbox);
+            let entry = PatternEntry { subs: Mutex::new(Some(Subscribers::One(sub.clone()))) };
+            table.entries.insert(sub.0.name.clone(), Arc::new(entry));
+            self.patterns.count.fetch_add(1, Ordering::Release);
+            if stale.is_none() {
+                stale = table.index.take();
+            }
+            made.push(sub);
         }
+        drop(table);
+        // Dropped here, outside the lock: the last handle of an index releases every pattern.
+        drop((garbage, stale));
+        made
     }
 
-    /// Removes connection `id` from every pattern in `patterns`.
-    pub fn punsubscribe(&self, id: u64, patterns: &[Bytes]) {
-        let mut map = self.patterns.write().unwrap_or_else(|e| e.into_inner());
-        for pattern in patterns {
-            remove_from(&mut map, pattern, id);
+    /// Ends each of `subs`' pattern subscriptions, with the guarantee of
+    /// [`Exchange::unsubscribe`].
+    pub fn punsubscribe(&self, subs: &[Subscription]) {
+        if subs.is_empty() {
+            return;
         }
+        let mut garbage = Garbage::new();
+        let mut stale = None;
+        let mut table = lock(&self.patterns.table);
+        for sub in subs {
+            let emptied = match table.entries.get(sub.name()) {
+                None => false,
+                Some(entry) => {
+                    let mut set = lock(&entry.subs);
+                    let emptied = set.as_mut().is_none_or(|s| s.remove(sub, &mut garbage));
+                    if emptied {
+                        *set = None;
+                    }
+                    emptied
+                }
+            };
+            if emptied {
+                table.entries.remove(sub.name());
+                self.patterns.count.fetch_sub(1, Ordering::Release);
+                if stale.is_none() {
+                    stale = table.index.take();
+                }
+            }
+        }
+        drop(table);
+        drop((garbage, stale));
+        revoke(subs);
+    }
+
+    /// The patterns to match a publish against, or `None` without taking any lock when there
+    /// are none. Builds the index if a change made it stale (O(patterns), once per change).
+    fn pattern_index(&self) -> Option<Arc<PatternIndex>> {
+        if self.patterns.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut table = lock(&self.patterns.table);
+        let PatternTable { entries, index } = &mut *table;
+        let index = index.get_or_insert_with(|| {
+            Arc::new(PrefixIndex::new(entries.iter().map(|(p, e)| (p.clone(), e.clone()))))
+        });
+        Some(index.clone())
     }
 
     /// Delivers `message` on `channel` to every channel subscriber and every subscriber of a
-    /// matching pattern. The frames are encoded once per RESP version and shared.
+    /// matching pattern. The frames are encoded once per RESP version and shared; every push
+    /// happens after the exchange's locks are released.
     pub fn publish(&self, channel: &Bytes, message: &Bytes) -> Published {
+        let direct = {
+            let mut shard = lock(&self.shards[self.shard_of(channel)]);
+            shard.get_mut(&channel[..]).map(Subscribers::receivers)
+        };
+        let patterns = self.pattern_index();
         let mut published = Published::default();
-        let direct = lock(&self.shards[self.shard_of(channel)]).get(channel).cloned();
-        if let Some(subs) = direct {
-            let mut frames = [None, None];
-            for sub in subs.iter() {
-                let version = sub.mailbox.version();
-                let frame = frames[version as usize]
-                    .get_or_insert_with(|| message_frame(version, None, channel, message));
-                published.deliver(&sub.mailbox, frame.clone());
-            }
+        if let Some(receivers) = &direct {
+            published.fan_out(receivers.as_slice(), None, channel, message);
         }
-        let patterns = self.patterns.read().unwrap_or_else(|e| e.into_inner());
-        for (pattern, subs) in patterns.iter() {
-            if !glob_match(pattern, channel) {
-                continue;
-            }
-            let mut frames = [None, None];
-            for sub in subs.iter() {
-                let version = sub.mailbox.version();
-                let frame = frames[version as usize]
-                    .get_or_insert_with(|| message_frame(version, Some(pattern), channel, message));
-                published.deliver(&sub.mailbox, frame.clone());
+        if let Some(index) = &patterns {
+            for (pattern, entry) in index.matching(channel) {
+                let receivers = lock(&entry.subs).as_mut().map(Subscribers::receivers);
+                if let Some(receivers) = &receivers {
+                    published.fan_out(receivers.as_slice(), Some(pattern), channel, message);
+                }
             }
         }
         published
     }
 
     /// `PUBSUB CHANNELS [pattern]`: channels with at least one subscriber, optionally only
-    /// those matching `pattern`. Takes every shard in ascending order for a consistent view.
+    /// those matching `pattern`. The names are taken with every shard locked (in ascending
+    /// order) for a consistent view, and matched after the locks are released.
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let guards: Vec<_> = self.shards.iter().map(lock).collect();
-        guards
+        let names: Vec<Name> = {
+            let guards: Vec<_> = self.shards.iter().map(lock).collect();
+            guards.iter().flat_map(|shard| shard.keys().cloned()).collect()
+        };
+        names
             .iter()
-            .flat_map(|map| map.keys())
             .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
-            .cloned()
+            .map(|c| Bytes::copy_from_slice(c))
             .collect()
     }
 
-    /// `PUBSUB NUMSUB`: the subscriber count of each channel, in the order asked.
+    /// `PUBSUB NUMSUB`: the subscriber count of each channel, in the order asked, read with
+    /// their shards locked together (in ascending order).
     pub fn numsub(&self, channels: &[Bytes]) -> Vec<usize> {
-        let guards = self.lock_shards(channels);
+        let order: BTreeSet<usize> = channels.iter().map(|c| self.shard_of(c)).collect();
+        let guards: Vec<(usize, MutexGuard<'_, Shard>)> =
+            order.into_iter().map(|i| (i, lock(&self.shards[i]))).collect();
         channels
             .iter()
             .map(|c| {
                 let shard = self.shard_of(c);
                 let (_, map) = guards.iter().find(|(i, _)| *i == shard).expect("shard locked");
-                map.get(c).map_or(0, |subs| subs.len())
+                map.get(&c[..]).map_or(0, Subscribers::len)
             })
             .collect()
     }
 
     /// `PUBSUB NUMPAT`: how many distinct patterns have subscribers.
     pub fn numpat(&self) -> usize {
-        self.patterns.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.patterns.count.load(Ordering::Relaxed)
+    }
+
+    /// How many channels have subscribers (`pubsub_channels` in `INFO`).
+    pub fn channel_count(&self) -> usize {
+        self.channels.load(Ordering::Relaxed)
     }
 }
 
 impl Published {
-    fn deliver(&mut self, mailbox: &Mailbox, frame: Bytes) {
-        self.receivers += 1;
-        if mailbox.push(frame) == Push::Dropped {
-            self.dropped += 1;
+    /// Pushes the message to each of `receivers`, encoding it at most once per RESP version.
+    fn fan_out(
+        &mut self,
+        receivers: &[Subscription],
+        pattern: Option<&[u8]>,
+        channel: &[u8],
+        message: &[u8],
+    ) {
+        let mut frames: [Option<Bytes>; 2] = [None, None];
+        for sub in receivers {
+            let mailbox = &sub.0.mailbox;
+            let version = mailbox.version();
+            let frame = frames[version as usize]
+                .get_or_insert_with(|| message_frame(version, pattern, channel, message));
+            self.receivers += 1;
+            if mailbox.push(frame.clone(), &sub.0.live) == Push::Dropped {
+                self.dropped += 1;
+            }
         }
+    }
+}
+
+/// Revokes ended subscriptions in their mailboxes, taking each mailbox's lock once per run of
+/// subscriptions sharing it (a session's are all in one).
+fn revoke(subs: &[Subscription]) {
+    for run in subs.chunk_by(|a, b| Arc::ptr_eq(&a.0.mailbox, &b.0.mailbox)) {
+        run[0].0.mailbox.revoke(run.iter().map(|s| &s.0.live));
     }
 }
 
@@ -191,7 +591,7 @@ impl Published {
 /// an array in RESP2, a push frame in RESP3.
 fn message_frame(
     version: RespVersion,
-    pattern: Option<&Bytes>,
+    pattern: Option<&[u8]>,
     channel: &[u8],
     message: &[u8],
 ) -> Bytes {
@@ -213,23 +613,52 @@ fn message_frame(
     Bytes::from(out)
 }
 
-fn add(list: &mut Subscribers, sub: &Subscriber) {
-    *list = list.iter().cloned().chain(std::iter::once(sub.clone())).collect();
+/// The bytes every subject matching `pattern` starts with: those before its first `*`, `?`,
+/// `[` or `\`. (Each of those bytes in the prefix matches only itself in [`glob_match`], so a
+/// subject that does not start with the prefix cannot match.)
+pub fn literal_prefix(pattern: &[u8]) -> &[u8] {
+    let end = pattern
+        .iter()
+        .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+        .unwrap_or(pattern.len());
+    &pattern[..end]
 }
 
-/// Removes `id` from `key`'s list, dropping the key once nobody is left.
-fn remove_from(map: &mut HashMap<Bytes, Subscribers>, key: &Bytes, id: u64) {
-    if let Some(list) = map.get_mut(key) {
-        *list = list.iter().filter(|s| s.id != id).cloned().collect();
-        if list.is_empty() {
-            map.remove(key);
+/// Patterns grouped by [`literal_prefix`], each with a value: a subject is tried only against
+/// the patterns whose prefix it starts with, one hash lookup per distinct prefix length no
+/// longer than the subject, instead of against every pattern. Immutable once built.
+pub struct PrefixIndex<T> {
+    /// The distinct prefix lengths, ascending.
+    lengths: Vec<usize>,
+    groups: HashMap<Box<[u8]>, Vec<(Name, T)>>,
+}
+
+impl<T> PrefixIndex<T> {
+    /// An index of `patterns` (each once).
+    pub fn new(patterns: impl IntoIterator<Item = (Name, T)>) -> PrefixIndex<T> {
+        let mut groups: HashMap<Box<[u8]>, Vec<(Name, T)>> = HashMap::new();
+        for (pattern, value) in patterns {
+            groups.entry(literal_prefix(&pattern).into()).or_default().push((pattern, value));
         }
+        let lengths: BTreeSet<usize> = groups.keys().map(|prefix| prefix.len()).collect();
+        PrefixIndex { lengths: lengths.into_iter().collect(), groups }
+    }
+
+    /// The patterns `subject` matches, exactly those for which [`glob_match`] says so.
+    pub fn matching<'a>(&'a self, subject: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a T)> {
+        self.lengths
+            .iter()
+            .take_while(move |&&len| len <= subject.len())
+            .filter_map(move |&len| self.groups.get(&subject[..len]))
+            .flatten()
+            .filter(move |(pattern, _)| glob_match(pattern, subject))
+            .map(|(pattern, value)| (&pattern[..], value))
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update under these locks is a single map operation, so a panic elsewhere cannot
-    // leave a map half-changed: a poisoned lock is still safe to use.
+    // Every update under these locks leaves the structure whole before anything can panic, so
+    // a poisoned lock is still safe to use.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -237,7 +666,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::mailbox::Wake;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+    use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
     struct NoWake;
@@ -245,76 +676,297 @@ mod tests {
         fn wake(&self) {}
     }
 
-    fn sub(id: u64, limit: usize) -> Subscriber {
-        Subscriber { id, mailbox: Arc::new(Mailbox::new(limit, Arc::new(NoWake))) }
+    fn mailbox(limit: usize) -> Arc<Mailbox> {
+        Arc::new(Mailbox::new(limit, Arc::new(NoWake)))
+    }
+
+    fn subscribe(ex: &Exchange, mailbox: &Arc<Mailbox>, names: &[&str]) -> Vec<Subscription> {
+        ex.subscribe(mailbox, &names.iter().map(|n| b(n)).collect::<Vec<_>>())
+    }
+
+    fn psubscribe(ex: &Exchange, mailbox: &Arc<Mailbox>, names: &[&str]) -> Vec<Subscription> {
+        ex.psubscribe(mailbox, &names.iter().map(|n| b(n)).collect::<Vec<_>>())
     }
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
     }
 
-    fn drained(sub: &Subscriber) -> Vec<u8> {
+    fn drained(mailbox: &Mailbox) -> Vec<u8> {
         let mut taken = std::collections::VecDeque::new();
-        sub.mailbox.drain(&mut taken, usize::MAX);
+        mailbox.drain(&mut taken, usize::MAX);
         taken.iter().flat_map(|m| m.iter().copied()).collect()
     }
 
     #[test]
     fn channels_and_patterns_receive_encoded_messages() {
         let ex = Exchange::new();
-        let (a, p) = (sub(1, 1024), sub(2, 1024));
-        p.mailbox.set_version(RespVersion::Resp3);
-        ex.subscribe(&a, &[b("news")]);
-        ex.psubscribe(&p, &[b("n*"), b("x*")]);
+        let (a, p) = (mailbox(1024), mailbox(1024));
+        p.set_version(RespVersion::Resp3);
+        let news = subscribe(&ex, &a, &["news"]);
+        let pats = psubscribe(&ex, &p, &["n*", "x*"]);
         let published = ex.publish(&b("news"), &b("hi"));
         assert_eq!(published, Published { receivers: 2, dropped: 0 });
         assert_eq!(drained(&a), b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
         assert_eq!(drained(&p), b">4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
         assert_eq!(ex.numsub(&[b("news"), b("none")]), vec![1, 0]);
-        assert_eq!(ex.numpat(), 2);
+        assert_eq!((ex.channel_count(), ex.numpat()), (1, 2));
         assert_eq!(ex.channels(Some(b"n?ws")), vec![b("news")]);
-        ex.unsubscribe(1, &[b("news")]);
-        ex.punsubscribe(2, &[b("n*"), b("x*")]);
+        ex.unsubscribe(&news);
+        ex.punsubscribe(&pats);
         assert_eq!(ex.publish(&b("news"), &b("hi")).receivers, 0);
         assert!(ex.channels(None).is_empty());
-        assert_eq!(ex.numpat(), 0);
+        assert_eq!((ex.channel_count(), ex.numpat()), (0, 0));
     }
 
     #[test]
     fn a_full_mailbox_counts_as_dropped() {
         let ex = Exchange::new();
-        let small = sub(1, 10);
-        ex.subscribe(&small, &[b("c")]);
+        let small = mailbox(10);
+        let _c = subscribe(&ex, &small, &["c"]);
         assert_eq!(ex.publish(&b("c"), &b("x")), Published { receivers: 1, dropped: 1 });
     }
 
-    /// Many threads subscribe to and leave overlapping sets of channels (so every operation
-    /// takes several shards) while others publish. With shards taken out of order this
-    /// deadlocks; the watchdog turns a hang into a failure instead of a stuck test run.
+    #[test]
+    fn counts_follow_distinct_channels_and_patterns() {
+        let ex = Exchange::new();
+        let (m1, m2) = (mailbox(1024), mailbox(1024));
+        let one = subscribe(&ex, &m1, &["a", "b"]);
+        let two = subscribe(&ex, &m2, &["b", "c"]);
+        let pats = [psubscribe(&ex, &m1, &["p*"]), psubscribe(&ex, &m2, &["p*"])].concat();
+        assert!(Arc::ptr_eq(&one[1].0.name, &two[0].0.name), "one copy of a channel's name");
+        assert!(Arc::ptr_eq(&pats[0].0.name, &pats[1].0.name), "one copy of a pattern");
+        assert_eq!((ex.channel_count(), ex.numpat()), (3, 1));
+        ex.unsubscribe(&one);
+        assert_eq!(ex.channel_count(), 2, "b keeps its other subscriber");
+        ex.punsubscribe(&pats[..1]);
+        assert_eq!(ex.numpat(), 1);
+        ex.unsubscribe(&two);
+        ex.punsubscribe(&pats[1..]);
+        assert_eq!((ex.channel_count(), ex.numpat()), (0, 0));
+    }
+
+    /// The race of the ordering guarantee, played step by step: a publisher takes the
+    /// receivers, the subscriber leaves, then the publisher pushes.
+    #[test]
+    fn a_publish_under_way_queues_nothing_after_the_unsubscribe() {
+        let ex = Exchange::new();
+        let m = mailbox(1024);
+        for (name, others) in [("c", 0), ("d", 1)] {
+            let s = subscribe(&ex, &m, &[name]);
+            // With another subscriber, "d" is a list and the publisher holds its snapshot.
+            let _others: Vec<_> =
+                (0..others).map(|_| subscribe(&ex, &mailbox(1024), &[name])).collect();
+            let taken = lock(&ex.shards[ex.shard_of(name.as_bytes())])
+                .get_mut(name.as_bytes())
+                .map(Subscribers::receivers)
+                .unwrap();
+            ex.unsubscribe(&s);
+            let mut late = Published::default();
+            late.fan_out(taken.as_slice(), None, name.as_bytes(), b"late");
+            assert_eq!(late, Published { receivers: 1 + others, dropped: 1 }, "counted, not sent");
+            assert!(drained(&m).is_empty());
+        }
+        let p = psubscribe(&ex, &m, &["p*"]);
+        let index = ex.pattern_index().unwrap();
+        ex.punsubscribe(&p);
+        let (pattern, entry) = index.matching(b"px").next().unwrap();
+        assert!(lock(&entry.subs).is_none(), "emptied");
+        assert_eq!(pattern, b"p*");
+        assert_eq!(ex.publish(&b("px"), &b("late")).receivers, 0);
+    }
+
+    #[test]
+    fn names_are_copies_that_do_not_pin_the_buffer_they_came_from() {
+        let buffer = Bytes::from(b"SUBSCRIBE channel".to_vec());
+        let name = buffer.slice(10..);
+        let ex = Exchange::new();
+        let m = mailbox(64);
+        let names = std::slice::from_ref(&name);
+        let (s, p) = (ex.subscribe(&m, names), ex.psubscribe(&m, names));
+        assert_ne!(s[0].name().as_ptr(), name.as_ptr());
+        assert_ne!(p[0].name().as_ptr(), name.as_ptr());
+        drop((buffer, name));
+        assert_eq!((s[0].name(), p[0].name()), (&b"channel"[..], &b"channel"[..]));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Join(usize),
+        Leave(usize),
+        /// Take the receivers as a publish does, and deliver them after the next change.
+        Hold,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..40usize).prop_map(Op::Join),
+            2 => (0..40usize).prop_map(Op::Leave),
+            1 => Just(Op::Hold),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of joins and leaves on one channel (through one subscriber, a list,
+        /// shrinking lists) reaches exactly the subscribers a plain set says it should.
+        #[test]
+        fn joins_and_leaves_reach_exactly_the_subscribers(ops in prop::collection::vec(op(), 1..200)) {
+            let ex = Exchange::new();
+            let mailboxes: Vec<_> = (0..40).map(|_| mailbox(1 << 20)).collect();
+            let mut subs: Vec<Option<Subscription>> = vec![None; 40];
+            let mut held: Option<(Receivers, HashSet<usize>)> = None;
+            for op in ops {
+                let before: HashSet<usize> = (0..40).filter(|&i| subs[i].is_some()).collect();
+                match op {
+                    Op::Join(i) if subs[i].is_none() => {
+                        subs[i] = subscribe(&ex, &mailboxes[i], &["ch"]).pop();
+                    }
+                    Op::Leave(i) => {
+                        if let Some(s) = subs[i].take() {
+                            ex.unsubscribe(&[s]);
+                        }
+                    }
+                    Op::Hold => {
+                        let mut shard = lock(&ex.shards[ex.shard_of(b"ch")]);
+                        held = shard.get_mut(&b"ch"[..]).map(Subscribers::receivers).map(|r| (r, before));
+                        continue;
+                    }
+                    Op::Join(_) => {}
+                }
+                let now: HashSet<usize> = (0..40).filter(|&i| subs[i].is_some()).collect();
+                // Delivered after a change: only those subscribed then and still now get it.
+                let got_held: HashSet<usize> = match held.take() {
+                    Some((taken, then)) => {
+                        Published::default().fan_out(taken.as_slice(), None, b"ch", b"held");
+                        then.intersection(&now).copied().collect()
+                    }
+                    None => HashSet::new(),
+                };
+                let published = ex.publish(&b("ch"), &b("m"));
+                prop_assert_eq!(published.receivers, now.len());
+                prop_assert_eq!(ex.numsub(&[b("ch")]), vec![now.len()]);
+                prop_assert_eq!(ex.channel_count(), usize::from(!now.is_empty()));
+                for (i, m) in mailboxes.iter().enumerate() {
+                    let mut want = Vec::new();
+                    if got_held.contains(&i) {
+                        want.extend(util_message(b"held"));
+                    }
+                    if now.contains(&i) {
+                        want.extend(util_message(b"m"));
+                    }
+                    prop_assert!(drained(m) == want, "subscriber {}", i);
+                }
+            }
+        }
+
+        /// The index finds exactly the patterns `glob_match` says match, whatever the
+        /// patterns: with and without literal prefixes, escapes, sets, stars, empty ones.
+        #[test]
+        fn the_prefix_index_matches_exactly_what_glob_match_says(
+            patterns in prop::collection::hash_set(glob_text(), 0..40),
+            subjects in prop::collection::vec(subject_text(), 1..20),
+        ) {
+            let index = PrefixIndex::new(patterns.iter().map(|p| (Name::from(&p[..]), ())));
+            for subject in &subjects {
+                let mut indexed: Vec<&[u8]> = index.matching(subject).map(|(p, _)| p).collect();
+                let mut every: Vec<&[u8]> = patterns.iter().map(|p| &p[..]).filter(|p| glob_match(p, subject)).collect();
+                indexed.sort();
+                every.sort();
+                prop_assert_eq!(indexed, every);
+            }
+        }
+    }
+
+    fn util_message(payload: &[u8]) -> Vec<u8> {
+        message_frame(RespVersion::Resp2, None, b"ch", payload).to_vec()
+    }
+
+    /// Pattern-ish byte strings: mostly literals from a small alphabet, with every special byte.
+    fn glob_text() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            6 => prop::sample::select(b"ab".to_vec()),
+            1 => prop::sample::select(b"*?[]\\^-".to_vec()),
+        ];
+        prop::collection::vec(byte, 0..7)
+    }
+
+    fn subject_text() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            8 => prop::sample::select(b"ab".to_vec()),
+            1 => prop::sample::select(b"*?[]\\^-".to_vec()),
+        ];
+        prop::collection::vec(byte, 0..8)
+    }
+
+    #[test]
+    fn literal_prefixes_stop_at_the_first_special_byte() {
+        let cases: [(&[u8], &[u8]); 9] = [
+            (b"news.*", b"news."),
+            (b"*", b""),
+            (b"", b""),
+            (b"plain", b"plain"),
+            (b"a?c", b"a"),
+            (b"ab[cd]", b"ab"),
+            (b"a\\*b", b"a"),
+            (b"x]^-y*", b"x]^-y"),
+            (b"\\", b""),
+        ];
+        for (pattern, prefix) in cases {
+            assert_eq!(literal_prefix(pattern), prefix, "{:?}", String::from_utf8_lossy(pattern));
+        }
+    }
+
+    #[test]
+    fn the_prefix_index_tries_only_patterns_whose_prefix_starts_the_subject() {
+        let patterns = ["news.*", "news.uk", "new?", "*", "sport.[a-z]", "a\\*b", "", "n"];
+        let index = PrefixIndex::new(patterns.iter().map(|p| (Name::from(p.as_bytes()), *p)));
+        let hits = |s: &str| {
+            let mut v: Vec<&str> = index.matching(s.as_bytes()).map(|(_, p)| *p).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(hits("news.uk"), ["*", "news.*", "news.uk"]);
+        assert_eq!(hits("news"), ["*", "new?"]);
+        assert_eq!(hits("n"), ["*", "n"]);
+        assert_eq!(hits("sport.x"), ["*", "sport.[a-z]"]);
+        assert_eq!(hits("a*b"), ["*", "a\\*b"]);
+        assert_eq!(hits("axb"), ["*"]);
+        // Redis: an empty subject matches only the empty pattern, not even `*`.
+        assert_eq!(hits(""), [""]);
+    }
+
+    /// Many threads subscribe to and leave overlapping sets of channels while others publish
+    /// and read `PUBSUB CHANNELS` and `NUMSUB` (which hold several shards at once). With shards
+    /// taken out of order this deadlocks; the watchdog turns a hang into a failure instead of a
+    /// stuck test run.
     #[test]
     fn concurrent_multi_shard_operations_do_not_deadlock() {
         let ex = Arc::new(Exchange::new());
         let stop = Arc::new(AtomicBool::new(false));
-        let channels: Vec<Bytes> = (0..200).map(|i| b(&format!("ch{i}"))).collect();
+        let channels: Vec<String> = (0..200).map(|i| format!("ch{i}")).collect();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::new();
-        for t in 0..8u64 {
+        for t in 0..8usize {
             let (ex, channels, done_tx) = (ex.clone(), channels.clone(), done_tx.clone());
             threads.push(std::thread::spawn(move || {
-                let me = sub(t, 1 << 20);
+                let me = mailbox(1 << 20);
                 for round in 0..300usize {
                     // Forward for even threads, backward for odd: opposite orders of channels.
-                    let mut set: Vec<Bytes> = (0..20)
-                        .map(|k| channels[(round * 7 + k * 13 + t as usize) % 200].clone())
-                        .collect();
+                    let mut set: Vec<&String> =
+                        (0..20).map(|k| &channels[(round * 7 + k * 13 + t) % 200]).collect();
                     set.sort();
                     set.dedup();
                     if t % 2 == 1 {
                         set.reverse();
                     }
-                    ex.subscribe(&me, &set);
-                    ex.numsub(&set);
-                    ex.unsubscribe(t, &set);
+                    let names: Vec<Bytes> = set.iter().map(|c| b(c)).collect();
+                    let subs = ex.subscribe(&me, &names);
+                    let pats: Vec<Bytes> =
+                        set.iter().take(2).map(|c| b(&format!("{c}*"))).collect();
+                    let pats = ex.psubscribe(&me, &pats);
+                    ex.numsub(&names);
+                    ex.unsubscribe(&subs);
+                    ex.punsubscribe(&pats);
                     drained(&me);
                 }
                 done_tx.send(()).unwrap();
@@ -325,7 +977,7 @@ mod tests {
             threads.push(std::thread::spawn(move || {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    ex.publish(&channels[i % 200], &b("m"));
+                    ex.publish(&b(&channels[i % 200]), &b("m"));
                     ex.channels(None);
                     i += 1;
                 }
@@ -341,5 +993,6 @@ mod tests {
             t.join().unwrap();
         }
         assert!(ex.channels(None).is_empty());
+        assert_eq!((ex.channel_count(), ex.numpat()), (0, 0));
     }
 }

@@ -84,7 +84,7 @@ impl ServerContext {
         section(
             "pubsub",
             vec![
-                ("pubsub_channels", self.exchange.channels(None).len().to_string()),
+                ("pubsub_channels", self.exchange.channel_count().to_string()),
                 ("pubsub_patterns", self.exchange.numpat().to_string()),
             ],
         );

@@ -10,11 +10,15 @@
 //! The limit bounds everything the connection holds for its peer: the queued messages plus the
 //! output its owner has not written yet ([`Mailbox::set_held`]). A drain moves message handles
 //! (never payload bytes) under the lock, so publishers never wait for a copy.
+//!
+//! Every push names the subscription it is for by its [`Live`] flag, checked under the lock:
+//! once [`Mailbox::revoke`] cleared it, no later push for that subscription is queued. That is
+//! what lets the connection confirm an unsubscribe knowing nothing for it can follow.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -72,12 +76,39 @@ impl Wake for WakeFd {
     }
 }
 
+/// Whether messages for one subscription may still be queued: set when the subscription is
+/// made, cleared for good by [`Mailbox::revoke`]. [`Mailbox::push`] reads it under the mailbox's
+/// lock, so a publisher that took the subscriber list before the unsubscribe and pushes after it
+/// has its message dropped (and counted) instead of delivered after the confirmation.
+#[derive(Debug)]
+pub struct Live(AtomicBool);
+
+impl Live {
+    /// A flag for a new, live subscription.
+    pub fn new() -> Live {
+        Live(AtomicBool::new(true))
+    }
+
+    /// Returns true if and only if the subscription has not been revoked.
+    pub fn is_live(&self) -> bool {
+        // Written and read under the mailbox's lock, which orders them.
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        Live::new()
+    }
+}
+
 /// What became of a pushed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Push {
     /// Queued for the owner to write.
     Queued,
-    /// Not queued: the mailbox is over its limit or closed. The caller counts it as dropped.
+    /// Not queued: the mailbox is over its limit or closed, or the subscription was revoked.
+    /// The caller counts it as dropped.
     Dropped,
 }
 
@@ -133,11 +164,12 @@ impl Mailbox {
         }
     }
 
-    /// Queues `message` for the owner, waking it if the mailbox was empty. Never blocks on the
-    /// owner: a message that does not fit is dropped and the mailbox marked overflowed.
-    pub fn push(&self, message: Bytes) -> Push {
+    /// Queues `message`, sent for the subscription whose flag is `live`, for the owner, waking
+    /// it if the mailbox was empty. Never blocks on the owner: a message that does not fit is
+    /// dropped and the mailbox marked overflowed; one for a revoked subscription is dropped.
+    pub fn push(&self, message: Bytes, live: &Live) -> Push {
         let mut queue = self.lock();
-        if queue.closed || queue.overflowed {
+        if queue.closed || queue.overflowed || !live.is_live() {
             return Push::Dropped;
         }
         let held = self.held.load(Ordering::Relaxed);
@@ -195,6 +227,16 @@ impl Mailbox {
         self.held.store(bytes, Ordering::Relaxed);
     }
 
+    /// Clears the flags of subscriptions that ended, under the lock: from now on no push for
+    /// them is queued. What was queued before stays, for the owner to drain ahead of its
+    /// unsubscribe confirmation.
+    pub fn revoke<'a>(&self, lives: impl IntoIterator<Item = &'a Live>) {
+        let _queue = self.lock();
+        for live in lives {
+            live.0.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Refuses every later push and returns how many queued messages are thrown away.
     pub fn close(&self) -> usize {
         let mut queue = self.lock();
@@ -241,6 +283,9 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    /// A subscription that is never revoked.
+    static LIVE: Live = Live(AtomicBool::new(true));
+
     #[derive(Default)]
     struct CountingWake(AtomicUsize);
     impl Wake for CountingWake {
@@ -253,8 +298,8 @@ mod tests {
     fn wakes_once_per_empty_to_non_empty_transition() {
         let wake = Arc::new(CountingWake::default());
         let mailbox = Mailbox::new(100, wake.clone());
-        assert_eq!(mailbox.push(Bytes::from_static(b"ab")), Push::Queued);
-        assert_eq!(mailbox.push(Bytes::from_static(b"cd")), Push::Queued);
+        assert_eq!(mailbox.push(Bytes::from_static(b"ab"), &LIVE), Push::Queued);
+        assert_eq!(mailbox.push(Bytes::from_static(b"cd"), &LIVE), Push::Queued);
         assert_eq!(wake.0.load(Ordering::SeqCst), 1);
         let mut into = VecDeque::new();
         assert_eq!(
@@ -262,7 +307,7 @@ mod tests {
             Drained::Moved { messages: 2, more: false }
         );
         assert_eq!(into, [&b"ab"[..], b"cd"]);
-        mailbox.push(Bytes::from_static(b"e"));
+        mailbox.push(Bytes::from_static(b"e"), &LIVE);
         assert_eq!(wake.0.load(Ordering::SeqCst), 2);
     }
 
@@ -270,7 +315,7 @@ mod tests {
     fn a_drain_stops_at_its_budget_and_says_more_is_left() {
         let mailbox = Mailbox::new(100, Arc::new(CountingWake::default()));
         for m in [&b"aaa"[..], b"bbb", b"ccc"] {
-            mailbox.push(Bytes::copy_from_slice(m));
+            mailbox.push(Bytes::copy_from_slice(m), &LIVE);
         }
         let mut into = VecDeque::new();
         assert_eq!(mailbox.drain(&mut into, 4), Drained::Moved { messages: 2, more: true });
@@ -283,26 +328,26 @@ mod tests {
     #[test]
     fn held_output_counts_against_the_limit() {
         let mailbox = Mailbox::new(10, Arc::new(CountingWake::default()));
-        mailbox.push(Bytes::from_static(b"abcd"));
+        mailbox.push(Bytes::from_static(b"abcd"), &LIVE);
         let mut into = VecDeque::new();
         mailbox.drain(&mut into, usize::MAX);
         // The four drained bytes are held by the owner until it says otherwise.
-        assert_eq!(mailbox.push(Bytes::from_static(b"efgh")), Push::Queued);
-        assert_eq!(mailbox.push(Bytes::from_static(b"ijk")), Push::Dropped);
+        assert_eq!(mailbox.push(Bytes::from_static(b"efgh"), &LIVE), Push::Queued);
+        assert_eq!(mailbox.push(Bytes::from_static(b"ijk"), &LIVE), Push::Dropped);
         assert!(mailbox.overflowed());
         let limit = Mailbox::new(10, Arc::new(CountingWake::default()));
         limit.set_held(9);
-        assert_eq!(limit.push(Bytes::from_static(b"xy")), Push::Dropped);
+        assert_eq!(limit.push(Bytes::from_static(b"xy"), &LIVE), Push::Dropped);
         limit.set_held(0);
-        assert_eq!(limit.push(Bytes::from_static(b"xy")), Push::Dropped, "overflow sticks");
+        assert_eq!(limit.push(Bytes::from_static(b"xy"), &LIVE), Push::Dropped, "overflow sticks");
     }
 
     #[test]
     fn overflow_drops_and_sticks() {
         let mailbox = Mailbox::new(4, Arc::new(CountingWake::default()));
-        assert_eq!(mailbox.push(Bytes::from_static(b"abc")), Push::Queued);
-        assert_eq!(mailbox.push(Bytes::from_static(b"de")), Push::Dropped);
-        assert_eq!(mailbox.push(Bytes::from_static(b"f")), Push::Dropped);
+        assert_eq!(mailbox.push(Bytes::from_static(b"abc"), &LIVE), Push::Queued);
+        assert_eq!(mailbox.push(Bytes::from_static(b"de"), &LIVE), Push::Dropped);
+        assert_eq!(mailbox.push(Bytes::from_static(b"f"), &LIVE), Push::Dropped);
         let mut into = VecDeque::new();
         assert_eq!(mailbox.drain(&mut into, usize::MAX), Drained::Overflowed);
         assert!(into.is_empty(), "an overflowed mailbox hands nothing over");
@@ -312,10 +357,25 @@ mod tests {
     #[test]
     fn closed_mailbox_refuses_and_reports_leftovers() {
         let mailbox = Mailbox::new(100, Arc::new(CountingWake::default()));
-        mailbox.push(Bytes::from_static(b"a"));
-        mailbox.push(Bytes::from_static(b"b"));
+        mailbox.push(Bytes::from_static(b"a"), &LIVE);
+        mailbox.push(Bytes::from_static(b"b"), &LIVE);
         assert_eq!(mailbox.close(), 2);
-        assert_eq!(mailbox.push(Bytes::from_static(b"c")), Push::Dropped);
+        assert_eq!(mailbox.push(Bytes::from_static(b"c"), &LIVE), Push::Dropped);
+    }
+
+    #[test]
+    fn a_revoked_subscription_queues_nothing_more_but_keeps_what_was_queued() {
+        let mailbox = Mailbox::new(100, Arc::new(CountingWake::default()));
+        let (a, b) = (Live::new(), Live::new());
+        assert_eq!(mailbox.push(Bytes::from_static(b"a1"), &a), Push::Queued);
+        mailbox.revoke([&a]);
+        assert!(!a.is_live() && b.is_live());
+        assert_eq!(mailbox.push(Bytes::from_static(b"a2"), &a), Push::Dropped);
+        assert_eq!(mailbox.push(Bytes::from_static(b"b1"), &b), Push::Queued);
+        let mut into = VecDeque::new();
+        mailbox.drain(&mut into, usize::MAX);
+        assert_eq!(into, [&b"a1"[..], b"b1"]);
+        assert!(!mailbox.overflowed(), "a revoked push is not an overflow");
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl Collector for StatsCollector {
             (
                 "pubsub_channels",
                 "Channels with subscribers",
-                self.0.exchange.channels(None).len() as i64,
+                self.0.exchange.channel_count() as i64,
             ),
             ("pubsub_patterns", "Distinct subscribed patterns", self.0.exchange.numpat() as i64),
         ];

@@ -17,7 +17,7 @@ use shared::command::{subscribed_context_error, ClientCommand, Command};
 use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RequestParser, RespVersion};
 
-use crate::exchange::Subscriber;
+use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
@@ -55,8 +55,9 @@ struct RespState {
     /// Bytes read but not yet parsed into a whole request.
     input: BytesMut,
     version: RespVersion,
-    channels: HashSet<Bytes>,
-    patterns: HashSet<Bytes>,
+    /// The channels and patterns subscribed to, each an owned copy of its name.
+    channels: SubscriptionSet,
+    patterns: SubscriptionSet,
     name: Option<Bytes>,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
@@ -83,8 +84,8 @@ impl Session {
                 parser: RequestParser::new(ctx.config.limits),
                 input: BytesMut::new(),
                 version: RespVersion::Resp2,
-                channels: HashSet::new(),
-                patterns: HashSet::new(),
+                channels: SubscriptionSet::default(),
+                patterns: SubscriptionSet::default(),
                 name: None,
                 closing: false,
                 stalled: false,
@@ -239,10 +240,6 @@ impl Session {
         add(&self.ctx.stats.delivered, std::mem::take(&mut self.unflushed_messages));
     }
 
-    fn subscriber(&self) -> Subscriber {
-        Subscriber { id: self.id, mailbox: self.mailbox.clone() }
-    }
-
     /// Runs one request.
     fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         add(&self.ctx.stats.commands, 1);
@@ -360,8 +357,9 @@ impl Session {
             Command::Command(_) => Frame::Array(Vec::new()),
             Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
             Command::Reset => {
-                self.drain_before_change(out);
+                // Left first, then drained: nothing for the old subscriptions follows the reply.
                 self.leave_all();
+                self.drain_before_change(out);
                 let state = self.resp.as_deref_mut().expect("resp session");
                 state.version = RespVersion::Resp2;
                 state.name = None;
@@ -399,69 +397,80 @@ impl Session {
     fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         self.drain_before_change(out);
         let state = self.resp.as_deref_mut().expect("resp session");
-        let mut added = Vec::new();
-        for name in names {
-            let set = match kind {
-                Kind::Channel => &mut state.channels,
-                Kind::Pattern => &mut state.patterns,
-            };
-            if set.insert(name.clone()) {
-                added.push(name.clone());
+        let (version, before) = (state.version, state.channels.len() + state.patterns.len());
+        let set = kind.set(state);
+        // Names new to this connection, each once even if the request repeats it.
+        let mut fresh: Vec<Bytes> = Vec::new();
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        for name in &names {
+            if !set.contains(name) && (names.len() == 1 || seen.insert(&name[..])) {
+                fresh.push(name.clone());
             }
-            let count = state.channels.len() + state.patterns.len();
-            confirmation(out, state.version, kind.subscribe_word(), Some(&name), count);
+            confirmation(out, version, kind.subscribe_word(), Some(name), before + fresh.len());
         }
-        let me = self.subscriber();
-        match kind {
-            Kind::Channel => self.ctx.exchange.subscribe(&me, &added),
-            Kind::Pattern => self.ctx.exchange.psubscribe(&me, &added),
+        // Joined once the confirmations are in `out`: every message for them comes after.
+        let made = match kind {
+            Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
+            Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
+        };
+        let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
+        for sub in made {
+            set.insert(sub);
         }
         Status::Open
     }
 
     fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
-        self.drain_before_change(out);
         let state = self.resp.as_deref_mut().expect("resp session");
-        let names = if names.is_empty() {
-            match kind {
-                Kind::Channel => state.channels.iter().cloned().collect(),
-                Kind::Pattern => state.patterns.iter().cloned().collect(),
+        let version = state.version;
+        let mut count = state.channels.len() + state.patterns.len();
+        let set = kind.set(state);
+        let mut removed = Vec::new();
+        // Each confirmation: the name and the subscriptions left after it, as Redis counts.
+        let mut replies = Vec::new();
+        if names.is_empty() {
+            for sub in set.take_all() {
+                count -= 1;
+                replies.push((Bytes::copy_from_slice(sub.name()), count));
+                removed.push(sub);
             }
         } else {
-            names
-        };
-        let mut removed = Vec::new();
-        for name in &names {
-            let set = match kind {
-                Kind::Channel => &mut state.channels,
-                Kind::Pattern => &mut state.patterns,
-            };
-            if set.remove(name) {
-                removed.push(name.clone());
+            for name in names {
+                if let Some(sub) = set.take(&name[..]) {
+                    count -= 1;
+                    removed.push(sub);
+                }
+                replies.push((name, count));
             }
-            let count = state.channels.len() + state.patterns.len();
-            confirmation(out, state.version, kind.unsubscribe_word(), Some(name), count);
         }
-        if names.is_empty() {
+        // The order that keeps the guarantee: leave (nothing more is queued once this returns),
+        // then move what was queued before into `out`, then confirm.
+        match kind {
+            Kind::Channel => self.ctx.exchange.unsubscribe(&removed),
+            Kind::Pattern => self.ctx.exchange.punsubscribe(&removed),
+        }
+        self.drain_before_change(out);
+        for (name, count) in &replies {
+            confirmation(out, version, kind.unsubscribe_word(), Some(name), *count);
+        }
+        if replies.is_empty() {
             // Nothing to leave: Redis still answers once, with a null name, and clients wait
             // for that answer.
-            let count = state.channels.len() + state.patterns.len();
-            confirmation(out, state.version, kind.unsubscribe_word(), None, count);
-        }
-        match kind {
-            Kind::Channel => self.ctx.exchange.unsubscribe(self.id, &removed),
-            Kind::Pattern => self.ctx.exchange.punsubscribe(self.id, &removed),
+            confirmation(out, version, kind.unsubscribe_word(), None, count);
         }
         Status::Open
     }
 
-    /// Leaves every channel and pattern without replying (RESET, shutdown, the end).
+    /// Leaves every channel and pattern without replying (RESET, shutdown, the end). Once it
+    /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
         let Some(state) = self.resp.as_deref_mut() else { return };
-        let channels: Vec<Bytes> = state.channels.drain().collect();
-        let patterns: Vec<Bytes> = state.patterns.drain().collect();
-        self.ctx.exchange.unsubscribe(self.id, &channels);
-        self.ctx.exchange.punsubscribe(self.id, &patterns);
+        let channels = state.channels.take_all();
+        let patterns = state.patterns.take_all();
+        // Each takes no lock when given nothing: a connection without patterns leaves without
+        // touching the pattern table.
+        self.ctx.exchange.unsubscribe(&channels);
+        self.ctx.exchange.punsubscribe(&patterns);
     }
 }
 
@@ -482,6 +491,13 @@ enum Kind {
 }
 
 impl Kind {
+    fn set(self, state: &mut RespState) -> &mut SubscriptionSet {
+        match self {
+            Kind::Channel => &mut state.channels,
+            Kind::Pattern => &mut state.patterns,
+        }
+    }
+
     fn subscribe_word(self) -> &'static str {
         match self {
             Kind::Channel => "subscribe",
@@ -596,6 +612,7 @@ mod fuzz {
         );
         assert_eq!(ctx.connected(), 0);
         assert!(ctx.exchange.channels(None).is_empty());
+        assert_eq!((ctx.exchange.channel_count(), ctx.exchange.numpat()), (0, 0));
     }
 
     /// Words that make commands the server knows, so random streams reach deep states.

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 
 use crate::util::TestServer;
 
-fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(crate::util::PATIENCE)).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();

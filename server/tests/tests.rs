@@ -30,6 +30,8 @@ mod errors;
 mod faults;
 mod load;
 mod ops;
+mod ordering;
 mod pool;
 mod pubsub;
 mod queue;
+mod scale;

@@ -189,6 +189,14 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// Held by a test that opens thousands of connections, so that no two of them run at once: the
+/// test process's descriptors (both ends of every connection, and the blocking backends' wake
+/// fds) must stay below the open-file limit.
+pub fn many_connections() -> std::sync::MutexGuard<'static, ()> {
+    static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ALONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The bytes of a RESP2 `message` frame.
 pub fn message(channel: &[u8], payload: &[u8]) -> Vec<u8> {
     Frame::Array(vec![Frame::bulk("message"), Frame::bulk(channel), Frame::bulk(payload)])
