@@ -59,6 +59,10 @@ pub struct Config {
     pub stats_interval: Option<Duration>,
     /// Port for Prometheus metrics over HTTP on the `bind` address; `None` for none.
     pub metrics_port: Option<u16>,
+    /// NATS servers (`nats://HOST:PORT`) to join other nodes through; empty for none.
+    pub relay: Vec<String>,
+    /// This node's name towards NATS; `None` names it after its address.
+    pub node_name: Option<String>,
 }
 
 impl Default for Config {
@@ -81,6 +85,8 @@ impl Default for Config {
             idle_timeout: None,
             stats_interval: None,
             metrics_port: None,
+            relay: Vec::new(),
+            node_name: None,
         }
     }
 }

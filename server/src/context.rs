@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
+use crate::relay::Link;
 use crate::session::Session;
 use crate::stats::{self, Stats};
 
@@ -37,10 +38,13 @@ pub struct ServerContext {
     pub(crate) started: Instant,
     /// The address actually bound.
     pub(crate) addr: SocketAddr,
+    /// The way to the relay thread, when `--relay` is set.
+    pub relay: Option<Arc<Link>>,
 }
 
 impl ServerContext {
     pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
+        let config_relay_empty = config.relay.is_empty();
         ServerContext {
             config,
             exchange: Exchange::new(),
@@ -51,6 +55,7 @@ impl ServerContext {
             next_id: AtomicU64::new(1),
             refusals: Refusals::new(),
             started: Instant::now(),
+            relay: (!config_relay_empty).then(|| Arc::new(Link::new())),
             addr,
         }
     }

@@ -25,13 +25,18 @@
 //! that hold several at once (`PUBSUB CHANNELS`, `PUBSUB NUMSUB`) lock them in ascending shard
 //! order, the classic rule that makes deadlock impossible. Channel and pattern counts for
 //! `INFO` are counters kept on change.
+//!
+//! An [`InterestWatcher`] (the relay, when there is one) is told, after the locks are released,
+//! of every channel that gained its first subscriber or lost its last, and of the pattern table
+//! becoming empty or not: it reads the current state back ([`Exchange::has_subscribers`],
+//! [`Exchange::numpat`]), so the order in which those calls arrive does not matter.
 
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use shared::glob::glob_match;
@@ -280,6 +285,27 @@ pub struct Published {
 
 type Shard = HashMap<Name, Subscribers>;
 
+/// Who is told when the exchange's interest changes: a channel gained its first subscriber or
+/// lost its last, or the pattern table became empty or stopped being. Called after every lock
+/// is released, from whichever thread made the change; it must only note the change and return.
+pub trait InterestWatcher: Send + Sync {
+    /// Each of `channels` went from no subscriber to some, or back.
+    fn channels_changed(&self, channels: &[Name]);
+    /// The count of patterns went from zero to one, or back.
+    fn patterns_changed(&self);
+}
+
+/// Which of a channel's receivers a publish reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Channel subscribers and matching patterns: a local `PUBLISH`.
+    All,
+    /// Only the channel's own subscribers.
+    Channel,
+    /// Only the subscribers of matching patterns.
+    Patterns,
+}
+
 /// The registry of channel and pattern subscriptions.
 pub struct Exchange {
     shards: Box<[Mutex<Shard>]>,
@@ -287,6 +313,8 @@ pub struct Exchange {
     /// Channels with at least one subscriber, kept on change.
     channels: AtomicUsize,
     patterns: Patterns,
+    /// Told of interest changes, once set.
+    watcher: OnceLock<Arc<dyn InterestWatcher>>,
 }
 
 struct Patterns {
@@ -328,6 +356,25 @@ impl Exchange {
                 count: AtomicUsize::new(0),
                 table: Mutex::new(PatternTable { entries: HashMap::new(), index: None }),
             },
+            watcher: OnceLock::new(),
+        }
+    }
+
+    /// Sets who is told of interest changes from now on; only the first call has an effect
+    /// (returns false for the others).
+    pub fn watch(&self, watcher: Arc<dyn InterestWatcher>) -> bool {
+        self.watcher.set(watcher).is_ok()
+    }
+
+    fn channels_changed(&self, changed: &[Name]) {
+        if let (Some(watcher), false) = (self.watcher.get(), changed.is_empty()) {
+            watcher.channels_changed(changed);
+        }
+    }
+
+    fn patterns_changed(&self, changed: bool) {
+        if let (Some(watcher), true) = (self.watcher.get(), changed) {
+            watcher.patterns_changed();
         }
     }
 
@@ -362,6 +409,7 @@ impl Exchange {
     /// subscribes to yet; the others share the channel's copy.
     pub fn subscribe(&self, mailbox: &Arc<Mailbox>, channels: &[Bytes]) -> Vec<Subscription> {
         let mut made = vec![None; channels.len()];
+        let mut created = Vec::new();
         self.in_shards(
             channels.len(),
             |i| &channels[i],
@@ -377,12 +425,16 @@ impl Exchange {
                         let sub = Subscription::new(Name::from(channel), mailbox);
                         shard.insert(sub.0.name.clone(), Subscribers::One(sub.clone()));
                         self.channels.fetch_add(1, Ordering::Relaxed);
+                        if self.watcher.get().is_some() {
+                            created.push(sub.0.name.clone());
+                        }
                         sub
                     }
                 };
                 made[i] = Some(sub);
             },
         );
+        self.channels_changed(&created);
         made.into_iter().map(|sub| sub.expect("every channel visited")).collect()
     }
 
@@ -390,6 +442,7 @@ impl Exchange {
     /// them, even by a publish already under way (its push is dropped and counted); what was
     /// queued before stays in the mailbox.
     pub fn unsubscribe(&self, subs: &[Subscription]) {
+        let mut emptied = Vec::new();
         self.in_shards(
             subs.len(),
             |i| subs[i].name(),
@@ -398,10 +451,14 @@ impl Exchange {
                 if shard.get_mut(sub.name()).is_some_and(|set| set.remove(sub, garbage)) {
                     shard.remove(sub.name());
                     self.channels.fetch_sub(1, Ordering::Relaxed);
+                    if self.watcher.get().is_some() {
+                        emptied.push(sub.0.name.clone());
+                    }
                 }
             },
         );
         revoke(subs);
+        self.channels_changed(&emptied);
     }
 
     /// Subscribes `mailbox` to each of `patterns` (distinct, none subscribed by it yet) and
@@ -414,6 +471,7 @@ impl Exchange {
         let mut garbage = Garbage::new();
         let mut stale = None;
         let mut table = lock(&self.patterns.table);
+        let had_none = table.entries.is_empty();
         for pattern in patterns {
             if let Some((name, entry)) = table.entries.get_key_value(&pattern[..]) {
                 let sub = Subscription::new(name.clone(), mailbox);
@@ -436,9 +494,11 @@ impl Exchange {
             }
             made.push(sub);
         }
+        let now_some = had_none && !table.entries.is_empty();
         drop(table);
         // Dropped here, outside the lock: the last handle of an index releases every pattern.
         drop((garbage, stale));
+        self.patterns_changed(now_some);
         made
     }
 
@@ -451,6 +511,7 @@ impl Exchange {
         let mut garbage = Garbage::new();
         let mut stale = None;
         let mut table = lock(&self.patterns.table);
+        let had_some = !table.entries.is_empty();
         for sub in subs {
             let emptied = match table.entries.get(sub.name()) {
                 None => false,
@@ -471,9 +532,11 @@ impl Exchange {
                 }
             }
         }
+        let now_none = had_some && table.entries.is_empty();
         drop(table);
         drop((garbage, stale));
         revoke(subs);
+        self.patterns_changed(now_none);
     }
 
     /// The patterns to match a publish against, or `None` without taking any lock when there
@@ -494,11 +557,24 @@ impl Exchange {
     /// matching pattern. The frames are encoded once per RESP version and shared; every push
     /// happens after the exchange's locks are released.
     pub fn publish(&self, channel: &Bytes, message: &Bytes) -> Published {
-        let direct = {
-            let mut shard = lock(&self.shards[self.shard_of(channel)]);
-            shard.get_mut(&channel[..]).map(Subscribers::receivers)
+        self.publish_to(channel, message, Reach::All)
+    }
+
+    /// [`Exchange::publish`] to only the receivers `reach` names: a relay delivers a message
+    /// that reached it through a channel's subscription to the channel's subscribers, and one
+    /// that reached it through its catch-all subscription to the patterns.
+    pub fn publish_to(&self, channel: &Bytes, message: &Bytes, reach: Reach) -> Published {
+        let direct = match reach {
+            Reach::Patterns => None,
+            Reach::All | Reach::Channel => {
+                let mut shard = lock(&self.shards[self.shard_of(channel)]);
+                shard.get_mut(&channel[..]).map(Subscribers::receivers)
+            }
         };
-        let patterns = self.pattern_index();
+        let patterns = match reach {
+            Reach::Channel => None,
+            Reach::All | Reach::Patterns => self.pattern_index(),
+        };
         let mut published = Published::default();
         if let Some(receivers) = &direct {
             published.fan_out(receivers.as_slice(), None, channel, message);
@@ -543,6 +619,11 @@ impl Exchange {
                 map.get(&c[..]).map_or(0, Subscribers::len)
             })
             .collect()
+    }
+
+    /// Returns true if and only if `channel` has at least one subscriber.
+    pub fn has_subscribers(&self, channel: &[u8]) -> bool {
+        lock(&self.shards[self.shard_of(channel)]).contains_key(channel)
     }
 
     /// `PUBSUB NUMPAT`: how many distinct patterns have subscribers.

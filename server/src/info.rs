@@ -81,6 +81,25 @@ impl ServerContext {
                 ("pool_refused_connections", get(&s.pool_refused).to_string()),
             ],
         );
+        if let Some(relay) = &self.relay {
+            let n = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed).to_string();
+            section(
+                "relay",
+                vec![
+                    (
+                        "relay_connected",
+                        u8::from(relay.connected.load(Ordering::Relaxed)).to_string(),
+                    ),
+                    ("relay_in", n(&relay.relay_in)),
+                    ("relay_out", n(&relay.relay_out)),
+                    ("relay_dropped", n(&relay.relay_dropped)),
+                    (
+                        "relay_subscriptions",
+                        relay.subscriptions.load(Ordering::Relaxed).to_string(),
+                    ),
+                ],
+            );
+        }
         section(
             "pubsub",
             vec![

@@ -22,6 +22,7 @@
 //!   closes; every backend runs each connection through one.
 //! - [`exchange`]: channel and pattern subscriptions, fan-out of encoded messages.
 //! - [`mailbox`]: the bounded, pollable per-connection queue messages travel through.
+//! - [`relay`]: `--relay`, several servers joined through a NATS cluster.
 //!
 //! Telling what happens:
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
@@ -37,6 +38,7 @@ pub mod exchange;
 pub mod lifecycle;
 pub mod mailbox;
 pub mod refusal;
+pub mod relay;
 pub mod session;
 pub mod stats;
 

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::context::ServerContext;
 use crate::listen::bind_listener;
 use crate::mailbox::WakeFd;
+use crate::relay::Relay;
 use crate::{descriptors, metrics, stats};
 
 /// The stop signal shared by the accept loops and connections: a flag plus a descriptor that
@@ -69,6 +70,8 @@ pub struct ServerHandle {
     metrics_addr: Option<SocketAddr>,
     /// Logs the periodic stats line while the server runs; stops when dropped.
     _ticker: Option<stats::Ticker>,
+    /// The relay thread, with `--relay`; stopped once the backend has.
+    relay: Option<Relay>,
 }
 
 impl ServerHandle {
@@ -109,6 +112,10 @@ impl ServerHandle {
             thread.join().unwrap_or_else(|_| Err(io::Error::other("server thread panicked")));
         // Nothing accepts any more: close the refused connections still lingering.
         self.stopper.ctx.refusals.stop();
+        // Every session has ended: what they published is queued for NATS by now.
+        if let Some(relay) = self.relay.take() {
+            relay.stop();
+        }
         result
     }
 }
@@ -166,6 +173,15 @@ fn start_with(
         Some(interval) => Some(stats::Ticker::start(ctx.clone(), interval)?),
         None => None,
     };
+    // Before any connection: the relay must hear of every subscription.
+    let relay = match ctx.config.relay.is_empty() {
+        true => None,
+        false => {
+            let name =
+                ctx.config.node_name.clone().unwrap_or_else(|| format!("switchboard@{addr}"));
+            Some(Relay::start(&ctx, &ctx.config.relay, name)?)
+        }
+    };
     let backend = ctx.config.backend;
     let serving = ctx.clone();
     let thread =
@@ -187,7 +203,7 @@ fn start_with(
     }
     let stopper = stop_on_failure.defuse();
     tracing::info!(%addr, backend = backend.name(), "listening");
-    Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker })
+    Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker, relay })
 }
 
 /// Marks the backend ended when dropped (see [`ServerContext::mark_ended`]).

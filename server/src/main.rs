@@ -137,6 +137,17 @@ struct Args {
     #[arg(long, value_name = "PORT")]
     metrics_port: Option<u16>,
 
+    /// Join other Switchboard nodes through a NATS cluster: every local PUBLISH is also sent to
+    /// NATS, and messages other nodes publish reach local subscribers. Comma-separated
+    /// `nats://HOST:PORT` addresses of one cluster; the node serves its own clients whether or
+    /// not NATS answers, and reconnects with backoff.
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    relay: Vec<String>,
+
+    /// With --relay: this node's name in NATS's connection list (default: switchboard@ADDR).
+    #[arg(long, value_name = "NAME", requires = "relay")]
+    node_name: Option<String>,
+
     /// Run in the background as a Unix daemon (detached from the terminal, working directory
     /// `/`); prints `listening on ADDR` once it serves. Needs --pidfile; stop it with
     /// `server stop --pidfile PATH`.
@@ -282,6 +293,8 @@ fn serve(args: Args) -> ExitCode {
         idle_timeout,
         stats_interval,
         metrics_port: args.metrics_port,
+        relay: args.relay,
+        node_name: args.node_name,
     };
     let result = match daemon.as_mut() {
         Some(daemon) => server::run_with(config, |addr| daemon.ready(addr)),

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::backend::sock::{poll, pollfd};
+use crate::relay::Link;
 use crate::stats::get;
 use crate::{ServerContext, Shutdown};
 
@@ -49,7 +51,15 @@ impl Collector for StatsCollector {
                 get(&s.pool_refused),
             ),
         ];
-        for (name, help, value) in counters {
+        let relay = self.0.relay.as_deref();
+        let relayed = |f: fn(&Link) -> &AtomicU64| relay.map(|r| f(r).load(Ordering::Relaxed));
+        let relay_counters = [
+            ("relay_in", "Messages from NATS published locally", relayed(|r| &r.relay_in)),
+            ("relay_out", "Local publishes handed to NATS", relayed(|r| &r.relay_out)),
+            ("relay_dropped", "Local publishes not relayed", relayed(|r| &r.relay_dropped)),
+        ];
+        let relay_counters = relay_counters.into_iter().filter_map(|(n, h, v)| Some((n, h, v?)));
+        for (name, help, value) in counters.into_iter().chain(relay_counters) {
             let counter = ConstCounter::new(value);
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
@@ -63,7 +73,11 @@ impl Collector for StatsCollector {
             ),
             ("pubsub_patterns", "Distinct subscribed patterns", self.0.exchange.numpat() as i64),
         ];
-        for (name, help, value) in gauges {
+        let relay_gauges = relay.map(|r| {
+            let connected = i64::from(r.connected.load(Ordering::Relaxed));
+            ("relay_connected", "1 while the NATS connection is up", connected)
+        });
+        for (name, help, value) in gauges.into_iter().chain(relay_gauges) {
             let gauge = ConstGauge::new(value);
             let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
             gauge.encode(metric)?;

@@ -281,6 +281,9 @@ impl Session {
                 add(&stats.published, 1);
                 add(&stats.published_receivers, published.receivers as u64);
                 add(&stats.dropped, published.dropped as u64);
+                if let Some(relay) = &self.ctx.relay {
+                    relay.send(&channel, &message);
+                }
                 if subscribed {
                     // A RESP3 subscriber publishing to itself gets the message before the
                     // reply, as from Redis.

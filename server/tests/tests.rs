@@ -34,4 +34,5 @@ mod ordering;
 mod pool;
 mod pubsub;
 mod queue;
+mod relay;
 mod scale;

@@ -131,6 +131,36 @@ impl Conn {
         }
     }
 
+    /// Reads one whole frame if one arrives within `wait`; `None` if none does.
+    #[track_caller]
+    pub fn try_frame(&mut self, wait: Duration) -> Option<Frame> {
+        let deadline = std::time::Instant::now() + wait;
+        let found = loop {
+            if let Some((frame, used)) = parse_frame(&self.buf).expect("valid RESP from server") {
+                self.buf.drain(..used);
+                break Some(frame);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break None;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("server closed the connection"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("read from server: {e}"),
+            }
+        };
+        self.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        found
+    }
+
     /// Asserts that the server closes the connection with nothing more to say.
     #[track_caller]
     pub fn expect_closed(&mut self) {
