@@ -14,6 +14,7 @@
 # `loadtest compare`), .../BACKEND/ (each run's report and server log), faults/{pause,restart}/,
 # and summary.md.
 set -euo pipefail
+self=$(realpath "$0")
 cd "$(dirname "$0")"
 started=$(date +%s)
 
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --scenarios=*) scenarios=${1#*=} ;;
     --loadgens) loadgens=$2; shift ;;
     --loadgens=*) loadgens=${1#*=} ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$self"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -45,14 +46,7 @@ rate=${RATE:-5000}
 fault_backend=${FAULT_BACKEND:-thread}
 max_rss_mb=${FAULT_MAX_RSS_MB:-16}
 
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-elif command -v docker-compose >/dev/null; then
-  compose=(docker-compose)
-else
-  echo "neither 'docker compose' nor 'docker-compose' is installed" >&2
-  exit 1
-fi
+source ./compose-cmd.sh
 echo "== using $("${compose[@]}" version --short 2>/dev/null || echo "${compose[*]}")"
 
 if [ "$build" = 1 ]; then

@@ -22,7 +22,9 @@
 //! - **Subjects.** A channel is any byte string; its subject is `switchboard.h` followed by the
 //!   name in lower-case hex, one token whatever the name holds (`.`, `*`, `>`, spaces, NUL), so
 //!   the mapping is one-to-one and round-trips.
-//! - **Faults.** The client reconnects with backoff by itself and restores every subscription;
+//! - **Faults.** The addresses are tried in the order given (so each node can name its nearest
+//!   NATS server first). The client reconnects with backoff by itself, to the next address when
+//!   one is gone, and restores every subscription;
 //!   while it is disconnected the node keeps serving its own clients, and what it could not relay
 //!   is counted. Delivery across nodes is at most once; order per publisher and channel is kept
 //!   (one queue, one NATS connection, which NATS keeps in order).
@@ -62,6 +64,9 @@ pub const MAX_RELAYED_CHANNEL: usize = 1900;
 const QUEUE_MESSAGES: usize = 65_536;
 /// Payload bytes waiting for the relay thread, at most.
 const QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// How often the relay pings NATS: a connection that misses three answers in a row is taken
+/// as lost (so a silent partition is noticed within about 6 s) and replaced.
+const PING_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a stopping relay waits for NATS to take what is queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -264,6 +269,8 @@ async fn run(
         .no_echo()
         .retry_on_initial_connect()
         .max_reconnects(None)
+        .retain_servers_order()
+        .ping_interval(PING_INTERVAL)
         .event_callback(move |event| {
             let link = events.clone();
             async move {
