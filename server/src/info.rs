@@ -93,6 +93,7 @@ impl ServerContext {
                     ("relay_in", n(&relay.relay_in)),
                     ("relay_out", n(&relay.relay_out)),
                     ("relay_dropped", n(&relay.relay_dropped)),
+                    ("relay_in_dropped", n(&relay.relay_in_dropped)),
                     (
                         "relay_subscriptions",
                         relay.subscriptions.load(Ordering::Relaxed).to_string(),

@@ -57,6 +57,11 @@ impl Collector for StatsCollector {
             ("relay_in", "Messages from NATS published locally", relayed(|r| &r.relay_in)),
             ("relay_out", "Local publishes handed to NATS", relayed(|r| &r.relay_out)),
             ("relay_dropped", "Local publishes not relayed", relayed(|r| &r.relay_dropped)),
+            (
+                "relay_in_dropped",
+                "Messages from NATS dropped with the relay behind",
+                relayed(|r| &r.relay_in_dropped),
+            ),
         ];
         let relay_counters = relay_counters.into_iter().filter_map(|(n, h, v)| Some((n, h, v?)));
         for (name, help, value) in counters.into_iter().chain(relay_counters) {

@@ -17,6 +17,8 @@
 //!   channel's subscribers when it came through the channel's subscription and to the patterns
 //!   when it came through the catch-all (so a node holding both hears it once per receiver).
 //!   The accounting stays exact per node: `receivers == delivered + dropped`.
+//!   What arrives faster than the relay thread publishes it is dropped by the NATS client (its
+//!   queue per subscription is bounded) and counted in `relay_in_dropped`.
 //! - **Never twice.** The connection is made with NATS's `no_echo`: NATS never hands a node its
 //!   own publishes back, so local receivers get each local message once.
 //! - **Subjects.** A channel is any byte string; its subject is `switchboard.h` followed by the
@@ -119,11 +121,15 @@ pub struct Link {
     pub relay_out: AtomicU64,
     /// Local publishes that could not be relayed.
     pub relay_dropped: AtomicU64,
+    /// Messages from NATS the client dropped because the relay thread fell behind (at least
+    /// this many: the client reports each drop on a bounded event queue of its own).
+    pub relay_in_dropped: AtomicU64,
     /// Whether the NATS connection is up.
     pub connected: AtomicBool,
     /// NATS subscriptions held (channels, plus one while there are patterns).
     pub subscriptions: AtomicUsize,
     dropped_log: ThrottledLog,
+    in_dropped_log: ThrottledLog,
 }
 
 impl Link {
@@ -140,9 +146,11 @@ impl Link {
             relay_in: AtomicU64::new(0),
             relay_out: AtomicU64::new(0),
             relay_dropped: AtomicU64::new(0),
+            relay_in_dropped: AtomicU64::new(0),
             connected: AtomicBool::new(false),
             subscriptions: AtomicUsize::new(0),
             dropped_log: ThrottledLog::new("messages not relayed"),
+            in_dropped_log: ThrottledLog::new("relayed messages dropped"),
         }
     }
 
@@ -282,6 +290,14 @@ async fn run(
                     async_nats::Event::Disconnected => {
                         link.connected.store(false, Ordering::Relaxed);
                         tracing::warn!("relay lost its NATS connection; reconnecting");
+                    }
+                    async_nats::Event::SlowConsumer(_) => {
+                        link.relay_in_dropped.fetch_add(1, Ordering::Relaxed);
+                        if let Record::Log { suppressed } =
+                            link.in_dropped_log.record(Instant::now())
+                        {
+                            tracing::warn!(suppressed, "relay fell behind NATS: messages dropped");
+                        }
                     }
                     other => tracing::warn!(event = %other, "relay"),
                 }

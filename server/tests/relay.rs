@@ -64,6 +64,7 @@ impl Drop for Nats {
 #[track_caller]
 fn node(backend: server::Backend, nats: &Nats, name: &str) -> TestServer {
     TestServer::with(backend, |c| {
+        c.metrics_port = Some(0);
         c.relay = vec![nats.url()];
         c.node_name = Some(name.into());
     })
@@ -171,6 +172,12 @@ backend_tests! {
         assert_eq!(info_field(&mut info_a, "relay_in"), 0);
         assert!(info_field(&mut info_b, "relay_in") >= 502);
         assert_eq!(info_field(&mut info_b, "relay_connected"), 1);
+        assert_eq!(info_field(&mut info_b, "relay_in_dropped"), 0);
+        // The same counters for Prometheus.
+        let metrics = crate::ops::http_get(a.metrics_addr().expect("metrics"), "/metrics");
+        let out = info_field(&mut info_a, "relay_out");
+        assert!(metrics.contains(&format!("relay_out_total {out}")), "{metrics}");
+        assert!(metrics.contains("relay_connected 1"), "{metrics}");
         drop((sub_a, sub_b, info_a, info_b, publisher));
         assert_accounted(&a.stop());
         assert_accounted(&b.stop());
