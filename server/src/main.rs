@@ -265,7 +265,11 @@ fn serve(args: Args) -> ExitCode {
         _ => None,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
+        // The NATS client logs every event at info (one line per dropped message when the relay
+        // falls behind): the relay reports those itself, counted and throttled.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{},async_nats=warn", args.log_level))
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
