@@ -17,7 +17,7 @@ macro_rules! backend_tests {
             #[test] fn queue() { run(server::Backend::Queue) }
             #[test] fn event() { run(server::Backend::Event) }
             #[test] fn uring() {
-                if crate::util::available(server::Backend::Uring, module_path!()) {
+                if crate::util::available(server::Backend::Uring, concat!(module_path!(), "::uring")) {
                     run(server::Backend::Uring)
                 }
             }
@@ -41,3 +41,4 @@ mod pool;
 mod pubsub;
 mod queue;
 mod scale;
+mod uring;
