@@ -36,6 +36,15 @@ fn without_io_uring(mut command: Command) -> Output {
     command.output().expect("run the command")
 }
 
+/// The reason a process under that filter gives: the filter's, unless this machine refuses
+/// io_uring already (then the reason depends on why: only its start is checked).
+fn expected_reason() -> &'static str {
+    match server::backend::uring::unavailable() {
+        None => "io_uring_setup refused: a seccomp filter blocks it",
+        Some(_) => "",
+    }
+}
+
 #[test]
 fn refused_io_uring_fails_at_start_with_one_line_naming_the_reason() {
     let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
@@ -46,12 +55,8 @@ fn refused_io_uring_fails_at_start_with_one_line_naming_the_reason() {
     assert!(!stdout.contains("listening on"), "claimed to listen: {stdout}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
-    assert!(
-        stderr.starts_with(
-            "server: io_uring is unavailable: io_uring_setup refused: a seccomp filter blocks it"
-        ),
-        "{stderr}"
-    );
+    let want = format!("server: io_uring is unavailable: {}", expected_reason());
+    assert!(stderr.starts_with(&want), "{stderr}");
 }
 
 #[test]
@@ -65,6 +70,6 @@ fn the_suites_uring_tests_say_they_are_skipped_where_io_uring_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 passed"), "the test did not run: {stdout}");
-    let skipped = "SKIPPED: uring: io_uring_setup refused: a seccomp filter blocks it";
-    assert!(stderr.contains(skipped) && stderr.contains(test), "no skip notice: {stderr}");
+    let skipped = format!("SKIPPED: uring: {}", expected_reason());
+    assert!(stderr.contains(&skipped) && stderr.contains(test), "no skip notice: {stderr}");
 }
