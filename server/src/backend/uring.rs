@@ -904,6 +904,10 @@ impl Ring {
         let Some(conn) = slot(&mut self.conns, key) else { return };
         // Dropping the session leaves its subscriptions and accounts for its messages.
         drop(conn.driver.take());
+        // Also ends, at once, an operation still waiting in the backlog when it reaches the
+        // kernel, which the cancellation cannot: a receive then reads the end of input, a
+        // send fails.
+        let _ = conn.stream.shutdown(std::net::Shutdown::Both);
         if conn.ops == 0 {
             self.release(key);
         } else if !conn.cancelled {
@@ -933,6 +937,9 @@ impl Drop for Ring {
         for conn in self.conns.iter_mut().flatten() {
             drop(conn.driver.take());
         }
+        // Entries that never reached the kernel need no cancelling.
+        self.io.in_flight -= self.io.backlog.len();
+        self.io.backlog.clear();
         let cancel = opcode::AsyncCancel2::new(CancelBuilder::any()).build().user_data(CANCEL);
         // SAFETY: a cancellation names no buffer and no descriptor.
         unsafe { self.io.push(cancel) };
