@@ -232,7 +232,7 @@ impl std::str::FromStr for Against {
 pub struct CompareArgs {
     #[command(flatten)]
     pub scenario: ScenarioArgs,
-    /// Backends to start (default: all the server knows: thread,pool,queue,event).
+    /// Backends to start (default: all the server knows: thread,pool,queue,event,uring).
     #[arg(long, value_delimiter = ',')]
     pub backends: Vec<String>,
     /// The server binary (default: `server` next to this executable).

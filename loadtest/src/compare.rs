@@ -15,7 +15,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Every backend the server may have; `compare` uses the ones that start.
-pub const ALL_BACKENDS: [&str; 4] = ["thread", "pool", "queue", "event"];
+pub const ALL_BACKENDS: [&str; 5] = ["thread", "pool", "queue", "event", "uring"];
 
 /// A `server` child process, stopped (SIGTERM) when dropped.
 pub struct ServerProcess {

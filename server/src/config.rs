@@ -50,7 +50,8 @@ pub struct Config {
     /// Longest a connection waits for a worker of the `pool` backend before it is refused
     /// (`-ERR server busy: ...`); `None` for as long as it takes.
     pub pool_wait_timeout: Option<Duration>,
-    /// Schedulers of the `event` backend, one thread each; `None` means one per CPU.
+    /// Schedulers of the `event` backend or rings of the `uring` backend, one thread each;
+    /// `None` means one per CPU.
     pub threads: Option<usize>,
     /// Close connections that sent nothing for this long, unless they subscribe; `None` for
     /// never (Redis's `timeout`).

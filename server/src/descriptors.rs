@@ -3,15 +3,15 @@
 //! client the limit allows is never turned away by `Too many open files`.
 //!
 //! What a connection costs depends on the backend: `thread` and `pool` hold its socket and an
-//! eventfd for its mailbox, `queue` and `event` the socket alone (their mailboxes wake a
-//! poller that exists anyway). [`RESERVED`] descriptors are kept for everything else.
+//! eventfd for its mailbox, `queue`, `event` and `uring` the socket alone (their mailboxes wake a
+//! poller or ring that exists anyway). [`RESERVED`] descriptors are kept for everything else.
 
 use std::io;
 
 use crate::backend::Backend;
 
 /// Descriptors kept apart from connections: standard streams, listeners (one per `event`
-/// scheduler), pollers, the shutdown descriptor, the metrics socket, the log and pid files,
+/// scheduler or `uring` ring), pollers, rings and their eventfds, the shutdown descriptor, the metrics socket, the log and pid files,
 /// the spare descriptor of the accept loops, and refused connections lingering until their
 /// peer has read why.
 pub const RESERVED: u64 = 128;
@@ -20,7 +20,7 @@ pub const RESERVED: u64 = 128;
 pub fn per_connection(backend: Backend) -> u64 {
     match backend {
         Backend::Thread | Backend::Pool => 2,
-        Backend::Queue | Backend::Event => 1,
+        Backend::Queue | Backend::Event | Backend::Uring => 1,
     }
 }
 

@@ -66,7 +66,7 @@ struct Args {
     ///
     /// At start the soft open-file limit is raised to the hard limit, and N is lowered (with
     /// a warning) to what it holds: the `thread` and `pool` backends use 2 descriptors per
-    /// client (socket and eventfd), `queue` and `event` 1, and 128 are kept for the rest.
+    /// client (socket and eventfd), `queue`, `event` and `uring` 1, and 128 are kept for the rest.
     /// INFO's `maxclients` shows the value in force.
     #[arg(long, default_value_t = 10_000, value_parser = positive)]
     max_clients: usize,
@@ -120,8 +120,8 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 2.0)]
     pool_wait_timeout: f64,
 
-    /// Schedulers of the `event` backend, one thread and one SO_REUSEPORT listener each
-    /// (default: one per CPU).
+    /// Schedulers of the `event` backend, or rings of the `uring` backend: one thread and one
+    /// SO_REUSEPORT listener each (default: one per CPU).
     #[arg(long, value_parser = positive)]
     threads: Option<usize>,
 

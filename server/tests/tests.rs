@@ -3,7 +3,8 @@
 //! per backend, so a new backend joins the whole suite with one line in that macro.
 
 /// Defines, for each `fn name(backend) { body }`, a module `name` holding one `#[test]` per
-/// backend that runs `body` with that backend.
+/// backend that runs `body` with that backend (`uring` where this machine allows io_uring;
+/// elsewhere its tests print `SKIPPED: uring: <reason>`).
 macro_rules! backend_tests {
     ($($(#[$meta:meta])* fn $name:ident($backend:ident) $body:block)*) => {$(
         mod $name {
@@ -15,6 +16,11 @@ macro_rules! backend_tests {
             #[test] fn pool() { run(server::Backend::Pool) }
             #[test] fn queue() { run(server::Backend::Queue) }
             #[test] fn event() { run(server::Backend::Event) }
+            #[test] fn uring() {
+                if crate::util::available(server::Backend::Uring, concat!(module_path!(), "::uring")) {
+                    run(server::Backend::Uring)
+                }
+            }
         }
     )*};
 }
@@ -36,3 +42,4 @@ mod pubsub;
 mod queue;
 mod relay;
 mod scale;
+mod uring;

@@ -18,6 +18,7 @@ pub mod pool;
 pub mod queue;
 pub(crate) mod sock;
 pub mod thread;
+pub mod uring;
 
 /// A concurrency model, chosen with `--backend`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +34,9 @@ pub enum Backend {
     Queue,
     /// Schedulers (one thread each) running connections as coroutines over a poller.
     Event,
+    /// Rings (one thread each) of completion-based I/O with io_uring: every connection's
+    /// sends and receives of a turn submitted in one system call.
+    Uring,
 }
 
 impl Backend {
@@ -43,6 +47,7 @@ impl Backend {
             Backend::Pool => "pool",
             Backend::Queue => "queue",
             Backend::Event => "event",
+            Backend::Uring => "uring",
         }
     }
 
@@ -54,14 +59,14 @@ impl Backend {
             Backend::Thread => return None,
             Backend::Pool => config.workers.unwrap_or(pool::DEFAULT_WORKERS),
             Backend::Queue => config.workers.unwrap_or_else(cpus),
-            Backend::Event => config.threads.unwrap_or_else(cpus),
+            Backend::Event | Backend::Uring => config.threads.unwrap_or_else(cpus),
         };
         Some(n.max(1))
     }
 
     /// Returns true if and only if the backend opens extra listeners on the same port.
     pub(crate) fn reuses_port(self) -> bool {
-        self == Backend::Event
+        matches!(self, Backend::Event | Backend::Uring)
     }
 
     /// Serves `listener` with this model until `shutdown`.
@@ -76,6 +81,7 @@ impl Backend {
             Backend::Pool => pool::serve(listener, ctx, shutdown),
             Backend::Queue => queue::serve(listener, ctx, shutdown),
             Backend::Event => event::serve(listener, ctx, shutdown),
+            Backend::Uring => uring::serve(listener, ctx, shutdown),
         }
     }
 }

@@ -207,6 +207,20 @@ impl Conn {
     }
 }
 
+/// Returns true if and only if `backend` can run on this machine; if not, says so on the
+/// terminal (past the test harness's capture, so a skipped test is never a silent pass) with
+/// `test`, the test's name.
+pub fn available(backend: Backend, test: &str) -> bool {
+    let reason = match backend {
+        Backend::Uring => server::backend::uring::unavailable(),
+        _ => None,
+    };
+    let Some(reason) = reason else { return true };
+    // `std::io::stderr()` directly rather than `eprintln!`, which the harness captures.
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {}: {reason} ({test})", backend.name());
+    false
+}
+
 /// Raises this process's open-file limit to its hard limit (tests with many connections).
 pub fn raise_fd_limit() {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
