@@ -1,0 +1,160 @@
+//! The commands a session runs: one `match` from a parsed [`Command`] to its reply. The
+//! connection state they act on (subscriptions, RESP version, name) lives in the parent
+//! module; this file decides what each command does with it.
+
+use bytes::Bytes;
+use shared::command::{subscribed_context_error, ClientCommand, Command};
+use shared::resp::{encode_bulk, encode_integer};
+use shared::{Frame, RespVersion};
+
+use super::{error, set_name, Kind, Session, Status};
+use crate::stats::add;
+
+impl Session {
+    /// Runs one request.
+    pub(super) fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+        add(&self.ctx.stats.commands, 1);
+        self.requests += 1;
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let version = state.version;
+        let subscribed = !state.channels.is_empty() || !state.patterns.is_empty();
+        let cmd = match Command::parse(args) {
+            Ok(cmd) => cmd,
+            Err(err) => {
+                error(out, &err.to_string());
+                return Status::Open;
+            }
+        };
+        if subscribed && version == RespVersion::Resp2 && !cmd.allowed_when_subscribed() {
+            error(out, &subscribed_context_error(cmd.full_name()));
+            return Status::Open;
+        }
+        let reply = match cmd {
+            Command::Ping(msg) if subscribed && version == RespVersion::Resp2 => {
+                Frame::Array(vec![Frame::bulk("pong"), Frame::Bulk(msg.unwrap_or_default())])
+            }
+            Command::Ping(None) => {
+                out.extend_from_slice(b"+PONG\r\n");
+                return Status::Open;
+            }
+            Command::Ping(Some(msg)) | Command::Echo(msg) => {
+                encode_bulk(out, &msg);
+                return Status::Open;
+            }
+            Command::Quit => {
+                out.extend_from_slice(b"+OK\r\n");
+                state.closing = true;
+                return Status::Close;
+            }
+            Command::Publish { channel, message } => {
+                let published = self.ctx.exchange.publish(&channel, &message);
+                let stats = &self.ctx.stats;
+                add(&stats.published, 1);
+                add(&stats.published_receivers, published.receivers as u64);
+                add(&stats.dropped, published.dropped as u64);
+                if subscribed {
+                    // A RESP3 subscriber publishing to itself gets the message before the
+                    // reply, as from Redis.
+                    self.drain_before_change(out);
+                }
+                encode_integer(out, published.receivers as i64);
+                return Status::Open;
+            }
+            Command::Subscribe(channels) => return self.subscribe(Kind::Channel, channels, out),
+            Command::PSubscribe(patterns) => return self.subscribe(Kind::Pattern, patterns, out),
+            Command::Unsubscribe(channels) => {
+                return self.unsubscribe(Kind::Channel, channels, out)
+            }
+            Command::PUnsubscribe(patterns) => {
+                return self.unsubscribe(Kind::Pattern, patterns, out)
+            }
+            Command::PubsubChannels(pattern) => Frame::Array(
+                self.ctx
+                    .exchange
+                    .channels(pattern.as_deref())
+                    .into_iter()
+                    .map(Frame::Bulk)
+                    .collect(),
+            ),
+            // A flat array even in RESP3, as from Redis (clients slice it in pairs).
+            Command::PubsubNumsub(channels) => {
+                let counts = self.ctx.exchange.numsub(&channels);
+                Frame::Array(
+                    channels
+                        .into_iter()
+                        .zip(counts)
+                        .flat_map(|(c, n)| [Frame::Bulk(c), Frame::Integer(n as i64)])
+                        .collect(),
+                )
+            }
+            Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
+            Command::Hello { version: asked, name } => {
+                if let Some(name) = name {
+                    if let Err(msg) = set_name(state, name) {
+                        error(out, msg);
+                        return Status::Open;
+                    }
+                }
+                if let Some(asked) = asked {
+                    state.version =
+                        if asked == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 };
+                    self.mailbox.set_version(state.version);
+                }
+                self.hello_reply()
+            }
+            Command::Client(ClientCommand::SetInfo) => Frame::Simple("OK".into()),
+            Command::Client(ClientCommand::SetName(name)) => match set_name(state, name) {
+                Ok(()) => Frame::Simple("OK".into()),
+                Err(msg) => Frame::Error(msg.into()),
+            },
+            Command::Client(ClientCommand::GetName) => {
+                state.name.clone().map_or(Frame::Null, Frame::Bulk)
+            }
+            Command::Client(ClientCommand::Id) => Frame::Integer(self.id as i64),
+            // No parameters to show: an empty map lets redis-benchmark and friends go on.
+            Command::ConfigGet(_) => Frame::Map(Vec::new()),
+            Command::Command(sub)
+                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"count")) =>
+            {
+                Frame::Integer(0)
+            }
+            // An empty command table: interactive redis-cli starts without hints. DOCS is a
+            // map (an empty array in RESP2), the other forms arrays, as from Redis.
+            Command::Command(sub)
+                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"docs")) =>
+            {
+                Frame::Map(Vec::new())
+            }
+            Command::Command(_) => Frame::Array(Vec::new()),
+            Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
+            Command::Reset => {
+                // Left first, then drained: nothing for the old subscriptions follows the reply.
+                self.leave_all();
+                self.drain_before_change(out);
+                let state = self.resp.as_deref_mut().expect("resp session");
+                state.version = RespVersion::Resp2;
+                state.name = None;
+                self.mailbox.set_version(RespVersion::Resp2);
+                Frame::Simple("RESET".into())
+            }
+        };
+        let version = self.resp.as_deref().expect("resp session").version;
+        reply.encode(version, out);
+        Status::Open
+    }
+
+    fn hello_reply(&self) -> Frame {
+        let state = self.resp.as_deref().expect("resp session");
+        let proto = if state.version == RespVersion::Resp3 { 3 } else { 2 };
+        let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+        Frame::Map(vec![
+            pair("server", Frame::bulk("switchboard")),
+            pair("version", Frame::bulk(env!("CARGO_PKG_VERSION"))),
+            pair("proto", Frame::Integer(proto)),
+            pair("id", Frame::Integer(self.id as i64)),
+            pair("mode", Frame::bulk("standalone")),
+            pair("role", Frame::bulk("master")),
+            pair("modules", Frame::Array(Vec::new())),
+        ])
+    }
+}
