@@ -3,11 +3,13 @@
 //! by connection id, which is where `--max-clients` is enforced and where a shutdown wakes
 //! everybody), and the "serving" event a backend raises once its threads run.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::exchange::Exchange;
@@ -35,6 +37,11 @@ pub struct ServerContext {
     pub(crate) refusals: Refusals,
     /// When the server started (INFO's uptime).
     pub(crate) started: Instant,
+    /// When the server started, in seconds since the Unix epoch (`LASTSAVE`,
+    /// `rdb_last_save_time`: nothing was ever saved, as in a Redis without persistence).
+    pub(crate) started_unix: u64,
+    /// 40 random hex digits naming this run (INFO's `run_id` and `master_replid`).
+    pub(crate) run_id: String,
     /// The address actually bound.
     pub(crate) addr: SocketAddr,
 }
@@ -51,6 +58,8 @@ impl ServerContext {
             next_id: AtomicU64::new(1),
             refusals: Refusals::new(),
             started: Instant::now(),
+            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            run_id: random_hex(40),
             addr,
         }
     }
@@ -183,4 +192,17 @@ enum Startup {
     Running,
     /// Its thread ended before it served.
     Ended,
+}
+
+/// `len` random hex digits, from the standard library's randomly seeded hasher (unique per run;
+/// not for secrets).
+fn random_hex(len: usize) -> String {
+    let mut out = String::new();
+    let mut i = 0u64;
+    while out.len() < len {
+        out.push_str(&format!("{:016x}", RandomState::new().hash_one(i)));
+        i += 1;
+    }
+    out.truncate(len);
+    out
 }

@@ -48,6 +48,7 @@ mod throttled_log;
 pub use backend::Backend;
 pub use config::{Config, Protocol};
 pub use context::ServerContext;
+pub use info::REDIS_VERSION;
 pub use lifecycle::{run, run_with, start, ServerHandle, Shutdown, Stopper};
 pub use listen::bind_listener;
 pub use refusal::Refused;

@@ -8,6 +8,7 @@ use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RespVersion};
 
 use super::{error, set_name, Kind, Session, Status};
+use crate::info::REDIS_VERSION;
 use crate::stats::add;
 
 impl Session {
@@ -149,7 +150,7 @@ impl Session {
         let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
         Frame::Map(vec![
             pair("server", Frame::bulk("switchboard")),
-            pair("version", Frame::bulk(env!("CARGO_PKG_VERSION"))),
+            pair("version", Frame::bulk(REDIS_VERSION)),
             pair("proto", Frame::Integer(proto)),
             pair("id", Frame::Integer(self.id as i64)),
             pair("mode", Frame::bulk("standalone")),
