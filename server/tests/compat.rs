@@ -27,6 +27,17 @@ fn field<'a>(info: &'a str, name: &str) -> &'a str {
     info.lines().find_map(|l| l.strip_prefix(&prefix[..])).unwrap_or_else(|| panic!("no {name}"))
 }
 
+/// Runs a Python script with redis-py against `server` (its URL is `sys.argv[1]` with `db`
+/// as the database) and returns what it printed; fails the test with its stderr otherwise.
+#[track_caller]
+fn redis_py(server: &TestServer, db: u32, script: &str) -> String {
+    let url = format!("redis://{}/{db}", server.addr());
+    let output = Command::new("python3").args(["-c", script, &url]).output().expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "redis-py script failed (pip install redis):\n{stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 backend_tests! {
     fn info_has_redis_common_fields(backend) {
         let server = TestServer::start(backend);
@@ -79,5 +90,52 @@ backend_tests! {
         let (number, unit) = mem.split_at(mem.len() - 1);
         assert!(["K", "M", "G"].contains(&unit) && number.parse::<f64>().unwrap() > 0.0, "{figures}");
         assert_eq!((columns[2], columns[3]), ("1", "0"), "{figures}");
+    }
+}
+
+backend_tests! {
+    fn select_answers_like_redis(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        // Bytes from redis-server 7.0.15.
+        c.roundtrip(&[b"SELECT", b"0"], b"+OK\r\n");
+        c.roundtrip(&[b"SELECT", b"15"], b"+OK\r\n");
+        c.roundtrip(&[b"SELECT", b"16"], b"-ERR DB index is out of range\r\n");
+        c.roundtrip(&[b"SELECT", b"-1"], b"-ERR DB index is out of range\r\n");
+        c.roundtrip(&[b"SELECT", b"abc"], b"-ERR value is not an integer or out of range\r\n");
+        c.roundtrip(&[b"SELECT", b"01"], b"-ERR value is not an integer or out of range\r\n");
+        c.roundtrip(
+            &[b"SELECT", b"9223372036854775807"],
+            b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
+        );
+        c.roundtrip(&[b"SELECT"], b"-ERR wrong number of arguments for 'select' command\r\n");
+        c.roundtrip(&[b"SELECT", b"1", b"2"], b"-ERR wrong number of arguments for 'select' command\r\n");
+        c.roundtrip(&[b"SUBSCRIBE", b"a"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+        c.roundtrip(
+            &[b"SELECT", b"1"],
+            b"-ERR Can't execute 'select': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+        );
+    }
+
+    fn clients_connect_with_a_database_in_the_url(backend) {
+        let server = TestServer::start(backend);
+        let port = server.addr().port().to_string();
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port, "-n", "1", "PUBLISH", "news", "hi"])
+            .output()
+            .expect("redis-cli runs (apt-get install redis-tools)");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n", "{out:?}");
+        let printed = redis_py(
+            &server,
+            1,
+            "import redis, sys\n\
+             r = redis.Redis.from_url(sys.argv[1])\n\
+             print(r.ping(), r.publish('news', 'hi'), r.connection_pool.connection_kwargs['db'])",
+        );
+        assert_eq!(printed, "True 0 1\n");
+        let client = redis::Client::open(format!("redis://{}/15", server.addr())).unwrap();
+        let mut con = client.get_connection().expect("the redis crate connects to /15");
+        let n: i64 = redis::cmd("PUBLISH").arg("news").arg("hi").query(&mut con).unwrap();
+        assert_eq!(n, 0);
     }
 }

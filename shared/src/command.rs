@@ -90,6 +90,12 @@ pub enum Command {
     /// RESET
     /// ```
     Reset,
+    /// ```text
+    /// SELECT index
+    /// ```
+    /// The index is checked when the command runs (inside a transaction, at EXEC), as Redis
+    /// does. Pub/sub does not depend on the database, so every index in range means the same.
+    Select(Bytes),
 }
 
 /// The `CLIENT` subcommands a connecting client may send.
@@ -133,6 +139,15 @@ pub enum CommandError {
     /// `HELLO` with a version that is not a number.
     #[error("ERR Protocol version is not an integer or out of range")]
     BadProtocolVersion,
+    /// An argument that must be an integer is not one (or does not fit in 64 bits).
+    #[error("ERR value is not an integer or out of range")]
+    NotAnInteger,
+    /// An integer argument that Redis reads as a C `int` is outside its range.
+    #[error("ERR value is out of range, value must between -2147483648 and 2147483647")]
+    IntOutOfRange,
+    /// `SELECT` of a database this server does not number.
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
     /// `HELLO` with an option it does not know, or missing its value.
     #[error("ERR Syntax error in HELLO option '{}'", clip(.0, 128))]
     HelloSyntax(Bytes),
@@ -166,6 +181,36 @@ fn quoted_args(args: &[Bytes]) -> String {
         out.push_str("' ");
     }
     out
+}
+
+/// The databases `SELECT` accepts, as a Redis with its default `databases 16`.
+pub const DATABASES: i64 = 16;
+
+/// Parses a database index for `SELECT` as Redis does: a decimal 64-bit integer that fits a C
+/// `int`, then within `0..DATABASES`.
+pub fn parse_db_index(arg: &[u8]) -> Result<i64, CommandError> {
+    let index = parse_integer(arg).ok_or(CommandError::NotAnInteger)?;
+    if i32::try_from(index).is_err() {
+        Err(CommandError::IntOutOfRange)
+    } else if (0..DATABASES).contains(&index) {
+        Ok(index)
+    } else {
+        Err(CommandError::DbIndexOutOfRange)
+    }
+}
+
+/// A decimal 64-bit integer written as Redis's `string2ll` accepts it: an optional `-`, digits,
+/// no leading zeros, no spaces or `+`.
+pub fn parse_integer(arg: &[u8]) -> Option<i64> {
+    let digits = arg.strip_prefix(b"-").unwrap_or(arg);
+    let canonical = !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits == b"0" || digits[0] != b'0')
+        && arg != b"-0";
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(arg).ok()?.parse().ok()
 }
 
 fn is(arg: &[u8], name: &str) -> bool {
@@ -260,6 +305,10 @@ impl Command {
                 Command::ConfigGet(args.collect())
             }
             n if is(n, "command") => Command::Command(args.next()),
+            n if is(n, "select") => {
+                need(argc == 1, "select")?;
+                Command::Select(args.next().unwrap_or_default())
+            }
             n if is(n, "info") => Command::Info(args.collect()),
             _ => return Err(CommandError::Unknown { name, args: args.collect() }),
         };
@@ -317,6 +366,7 @@ impl Command {
             Command::Command(_) => "command",
             Command::Info(_) => "info",
             Command::Reset => "reset",
+            Command::Select(_) => "select",
         }
     }
 
@@ -377,6 +427,7 @@ impl Command {
             Command::ConfigGet(params) => with(&["CONFIG", "GET"], params),
             Command::Command(sub) => with(&["COMMAND"], sub.as_slice()),
             Command::Info(sections) => with(&["INFO"], sections),
+            Command::Select(index) => with(&["SELECT"], std::slice::from_ref(index)),
         }
     }
 }
@@ -420,6 +471,7 @@ mod tests {
             Command::ConfigGet(vec![b("save")]),
             Command::Command(Some(b("DOCS"))),
             Command::Info(vec![]),
+            Command::Select(b("1")),
         ];
         for cmd in all {
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd);
@@ -457,6 +509,20 @@ mod tests {
             "ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
              RESET are allowed in this context"
         );
+    }
+
+    #[test]
+    fn integers_and_db_indexes_as_redis_reads_them() {
+        assert_eq!(parse_integer(b"15"), Some(15));
+        assert_eq!(parse_integer(b"-1"), Some(-1));
+        for bad in [&b""[..], b"+1", b" 1", b"01", b"-0", b"1.0", b"x", b"99999999999999999999"] {
+            assert_eq!(parse_integer(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse_db_index(b"0"), Ok(0));
+        assert_eq!(parse_db_index(b"16"), Err(CommandError::DbIndexOutOfRange));
+        assert_eq!(parse_db_index(b"-1"), Err(CommandError::DbIndexOutOfRange));
+        assert_eq!(parse_db_index(b"abc"), Err(CommandError::NotAnInteger));
+        assert_eq!(parse_db_index(b"9223372036854775807"), Err(CommandError::IntOutOfRange));
     }
 
     #[test]

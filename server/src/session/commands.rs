@@ -3,7 +3,7 @@
 //! module; this file decides what each command does with it.
 
 use bytes::Bytes;
-use shared::command::{subscribed_context_error, ClientCommand, Command};
+use shared::command::{parse_db_index, subscribed_context_error, ClientCommand, Command};
 use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RespVersion};
 
@@ -128,6 +128,13 @@ impl Session {
             }
             Command::Command(_) => Frame::Array(Vec::new()),
             Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
+            Command::Select(index) => match parse_db_index(&index) {
+                Ok(db) => {
+                    state.db = db;
+                    Frame::Simple("OK".into())
+                }
+                Err(err) => Frame::Error(err.to_string()),
+            },
             Command::Reset => {
                 // Left first, then drained: nothing for the old subscriptions follows the reply.
                 self.leave_all();
@@ -135,6 +142,7 @@ impl Session {
                 let state = self.resp.as_deref_mut().expect("resp session");
                 state.version = RespVersion::Resp2;
                 state.name = None;
+                state.db = 0;
                 self.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
             }

@@ -61,6 +61,8 @@ struct RespState {
     channels: SubscriptionSet,
     patterns: SubscriptionSet,
     name: Option<Bytes>,
+    /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
+    db: i64,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
@@ -89,6 +91,7 @@ impl Session {
                 channels: SubscriptionSet::default(),
                 patterns: SubscriptionSet::default(),
                 name: None,
+                db: 0,
                 closing: false,
                 stalled: false,
             })
