@@ -139,3 +139,130 @@ backend_tests! {
         assert_eq!(n, 0);
     }
 }
+
+/// The context error a RESP2 subscriber gets for `name`, as redis-server 7.0.15 words it.
+fn subscribed_error(name: &str) -> Vec<u8> {
+    format!(
+        "-ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+         RESET are allowed in this context\r\n"
+    )
+    .into_bytes()
+}
+
+backend_tests! {
+    fn transactions_answer_like_redis(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        // Every reply below is redis-server 7.0.15's to the same requests.
+        c.roundtrip(&[b"EXEC"], b"-ERR EXEC without MULTI\r\n");
+        c.roundtrip(&[b"DISCARD"], b"-ERR DISCARD without MULTI\r\n");
+        c.roundtrip(&[b"MULTI", b"x"], b"-ERR wrong number of arguments for 'multi' command\r\n");
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(&[b"MULTI"], b"-ERR MULTI calls can not be nested\r\n");
+        c.roundtrip(&[b"WATCH", b"k"], b"-ERR WATCH inside MULTI is not allowed\r\n");
+        c.roundtrip(&[b"PING"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"PUBLISH", b"a", b"b"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"ECHO", b"x"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"SELECT", b"3"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"SELECT", b"99"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"UNWATCH"], b"+QUEUED\r\n");
+        c.roundtrip(
+            &[b"EXEC"],
+            b"*6\r\n+PONG\r\n:0\r\n$1\r\nx\r\n+OK\r\n-ERR DB index is out of range\r\n+OK\r\n",
+        );
+        // A refused command makes EXEC discard the whole transaction.
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(&[b"PUBLISH", b"a", b"b"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"NOPE"], b"-ERR unknown command 'NOPE', with args beginning with: \r\n");
+        c.roundtrip(&[b"PUBLISH", b"a"], b"-ERR wrong number of arguments for 'publish' command\r\n");
+        c.roundtrip(&[b"EXEC"], b"-EXECABORT Transaction discarded because of previous errors.\r\n");
+        c.roundtrip(&[b"EXEC"], b"-ERR EXEC without MULTI\r\n");
+        // A refused EXEC discards it too.
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(
+            &[b"EXEC", b"x"],
+            b"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+        );
+        c.roundtrip(&[b"EXEC"], b"-ERR EXEC without MULTI\r\n");
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(&[b"PING"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"DISCARD"], b"+OK\r\n");
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(&[b"RESET"], b"+RESET\r\n");
+        c.roundtrip(&[b"EXEC"], b"-ERR EXEC without MULTI\r\n");
+        c.roundtrip(&[b"WATCH", b"k"], b"+OK\r\n");
+        // Queued (un)subscriptions confirm inside EXEC's array, one frame per channel.
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(&[b"SUBSCRIBE", b"a"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"UNSUBSCRIBE"], b"+QUEUED\r\n");
+        c.roundtrip(
+            &[b"EXEC"],
+            b"*2\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n",
+        );
+        // In RESP2 subscribed mode a transaction cannot start, and EXEC is refused as Redis does.
+        c.roundtrip(&[b"SUBSCRIBE", b"a"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+        c.roundtrip(&[b"MULTI"], &subscribed_error("multi"));
+        c.roundtrip(&[b"DISCARD"], &subscribed_error("discard"));
+        c.roundtrip(
+            &[b"EXEC"],
+            b"-EXECABORT Transaction discarded because of: Can't execute 'exec': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+        );
+        // QUIT inside MULTI runs at once.
+        let mut q = server.connect();
+        q.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        q.roundtrip(&[b"QUIT"], b"+OK\r\n");
+        q.expect_closed();
+    }
+
+    fn a_resp3_subscriber_runs_a_transaction(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        c.cmd(&[b"HELLO", b"3"]);
+        c.frame();
+        c.roundtrip(&[b"SUBSCRIBE", b"a"], b">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        c.roundtrip(&[b"PING"], b"+QUEUED\r\n");
+        c.roundtrip(&[b"PUBLISH", b"a", b"x"], b"+QUEUED\r\n");
+        // redis-server 7.0.15: the message to itself is pushed before PUBLISH's reply.
+        c.roundtrip(&[b"EXEC"], b"*2\r\n+PONG\r\n>3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nx\r\n:1\r\n");
+        let ctx = server.stop();
+        crate::util::assert_accounted(&ctx);
+    }
+
+    fn the_multi_queue_is_bounded(backend) {
+        let server = TestServer::with(backend, |c| c.limits.max_args = 3);
+        let mut c = server.connect();
+        c.roundtrip(&[b"MULTI"], b"+OK\r\n");
+        for _ in 0..3 {
+            c.roundtrip(&[b"PING"], b"+QUEUED\r\n");
+        }
+        c.roundtrip(
+            &[b"PING"],
+            b"-ERR MULTI queue full (at most 3 commands and 536870912 bytes of arguments): EXEC or DISCARD\r\n",
+        );
+        c.roundtrip(&[b"EXEC"], b"-EXECABORT Transaction discarded because of previous errors.\r\n");
+        c.roundtrip(&[b"PING"], b"+PONG\r\n");
+    }
+
+    fn redis_py_transactional_pipeline_publishes_once(backend) {
+        let server = TestServer::start(backend);
+        let mut sub = server.connect();
+        sub.roundtrip(&[b"SUBSCRIBE", b"mx"], b"*3\r\n$9\r\nsubscribe\r\n$2\r\nmx\r\n:1\r\n");
+        // redis-py's pipeline() is a transaction by default (MULTI ... EXEC).
+        let printed = redis_py(
+            &server,
+            0,
+            "import redis, sys\n\
+             r = redis.Redis.from_url(sys.argv[1])\n\
+             print(r.pipeline().publish('mx', 'hello').publish('mx', 'again').execute())",
+        );
+        assert_eq!(printed, "[1, 1]\n");
+        sub.expect(&crate::util::message(b"mx", b"hello"));
+        sub.expect(&crate::util::message(b"mx", b"again"));
+        // Exactly once: nothing else arrives before the reply to this PING.
+        sub.roundtrip(&[b"PING"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+        drop(sub);
+        let ctx = server.stop();
+        assert_eq!(crate::util::assert_accounted(&ctx), (2, 0));
+    }
+}

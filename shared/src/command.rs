@@ -96,6 +96,27 @@ pub enum Command {
     /// The index is checked when the command runs (inside a transaction, at EXEC), as Redis
     /// does. Pub/sub does not depend on the database, so every index in range means the same.
     Select(Bytes),
+    /// ```text
+    /// MULTI
+    /// ```
+    Multi,
+    /// ```text
+    /// EXEC
+    /// ```
+    Exec,
+    /// ```text
+    /// DISCARD
+    /// ```
+    Discard,
+    /// ```text
+    /// WATCH key [key ...]
+    /// ```
+    /// There are no keys, so no watched key ever changes: EXEC never fails because of it.
+    Watch(Vec<Bytes>),
+    /// ```text
+    /// UNWATCH
+    /// ```
+    Unwatch,
 }
 
 /// The `CLIENT` subcommands a connecting client may send.
@@ -305,6 +326,26 @@ impl Command {
                 Command::ConfigGet(args.collect())
             }
             n if is(n, "command") => Command::Command(args.next()),
+            n if is(n, "multi") => {
+                need(argc == 0, "multi")?;
+                Command::Multi
+            }
+            n if is(n, "exec") => {
+                need(argc == 0, "exec")?;
+                Command::Exec
+            }
+            n if is(n, "discard") => {
+                need(argc == 0, "discard")?;
+                Command::Discard
+            }
+            n if is(n, "watch") => {
+                need(argc >= 1, "watch")?;
+                Command::Watch(args.collect())
+            }
+            n if is(n, "unwatch") => {
+                need(argc == 0, "unwatch")?;
+                Command::Unwatch
+            }
             n if is(n, "select") => {
                 need(argc == 1, "select")?;
                 Command::Select(args.next().unwrap_or_default())
@@ -367,6 +408,11 @@ impl Command {
             Command::Info(_) => "info",
             Command::Reset => "reset",
             Command::Select(_) => "select",
+            Command::Multi => "multi",
+            Command::Exec => "exec",
+            Command::Discard => "discard",
+            Command::Watch(_) => "watch",
+            Command::Unwatch => "unwatch",
         }
     }
 
@@ -381,6 +427,20 @@ impl Command {
                 | Command::Unsubscribe(_)
                 | Command::PSubscribe(_)
                 | Command::PUnsubscribe(_)
+        )
+    }
+
+    /// Returns true if and only if, inside MULTI, this command is queued for EXEC rather than
+    /// run at once (Redis runs MULTI, EXEC, DISCARD, WATCH, QUIT and RESET at once).
+    pub fn is_queued_in_multi(&self) -> bool {
+        !matches!(
+            self,
+            Command::Multi
+                | Command::Exec
+                | Command::Discard
+                | Command::Watch(_)
+                | Command::Quit
+                | Command::Reset
         )
     }
 
@@ -428,6 +488,11 @@ impl Command {
             Command::Command(sub) => with(&["COMMAND"], sub.as_slice()),
             Command::Info(sections) => with(&["INFO"], sections),
             Command::Select(index) => with(&["SELECT"], std::slice::from_ref(index)),
+            Command::Multi => with(&["MULTI"], &[]),
+            Command::Exec => with(&["EXEC"], &[]),
+            Command::Discard => with(&["DISCARD"], &[]),
+            Command::Watch(keys) => with(&["WATCH"], keys),
+            Command::Unwatch => with(&["UNWATCH"], &[]),
         }
     }
 }
@@ -472,6 +537,11 @@ mod tests {
             Command::Command(Some(b("DOCS"))),
             Command::Info(vec![]),
             Command::Select(b("1")),
+            Command::Multi,
+            Command::Exec,
+            Command::Discard,
+            Command::Watch(vec![b("k")]),
+            Command::Unwatch,
         ];
         for cmd in all {
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd);

@@ -7,31 +7,63 @@ use shared::command::{parse_db_index, subscribed_context_error, ClientCommand, C
 use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RespVersion};
 
+use super::transaction::Transaction;
 use super::{error, set_name, Kind, Session, Status};
 use crate::info::REDIS_VERSION;
 use crate::stats::add;
 
 impl Session {
-    /// Runs one request.
+    /// Runs one request: the checks that come before any command runs (arity, subscribed
+    /// mode, queueing inside MULTI), then [`Session::run`].
     pub(super) fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         add(&self.ctx.stats.commands, 1);
         self.requests += 1;
-        let state = self.resp.as_deref_mut().expect("resp session");
-        let version = state.version;
-        let subscribed = !state.channels.is_empty() || !state.patterns.is_empty();
+        let is_exec = args[0].eq_ignore_ascii_case(b"exec");
+        let bytes = args.iter().map(Bytes::len).sum();
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
-                error(out, &err.to_string());
+                self.refuse(is_exec, &err.to_string(), out);
                 return Status::Open;
             }
         };
-        if subscribed && version == RespVersion::Resp2 && !cmd.allowed_when_subscribed() {
-            error(out, &subscribed_context_error(cmd.full_name()));
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
+            self.refuse(is_exec, &subscribed_context_error(cmd.full_name()), out);
             return Status::Open;
         }
+        if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
+            match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
+                Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
+                Err(text) => error(out, &text),
+            }
+            return Status::Open;
+        }
+        self.run(cmd, out)
+    }
+
+    /// Answers a request refused before it ran. As in Redis, a refused EXEC discards the
+    /// transaction with `EXECABORT`, and any other refusal inside MULTI makes EXEC fail.
+    fn refuse(&mut self, is_exec: bool, text: &str, out: &mut Vec<u8>) {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if is_exec {
+            state.multi = None;
+            let why = text.strip_prefix("ERR ").unwrap_or(text);
+            error(out, &format!("EXECABORT Transaction discarded because of: {why}"));
+        } else {
+            if let Some(transaction) = state.multi.as_mut() {
+                transaction.failed = true;
+            }
+            error(out, text);
+        }
+    }
+
+    /// Runs one command (a request, or a command queued for EXEC).
+    fn run(&mut self, cmd: Command, out: &mut Vec<u8>) -> Status {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let subscribed = state.resp2_subscribed();
         let reply = match cmd {
-            Command::Ping(msg) if subscribed && version == RespVersion::Resp2 => {
+            Command::Ping(msg) if subscribed => {
                 Frame::Array(vec![Frame::bulk("pong"), Frame::Bulk(msg.unwrap_or_default())])
             }
             Command::Ping(None) => {
@@ -53,7 +85,7 @@ impl Session {
                 add(&stats.published, 1);
                 add(&stats.published_receivers, published.receivers as u64);
                 add(&stats.dropped, published.dropped as u64);
-                if subscribed {
+                if self.is_subscribed() {
                     // A RESP3 subscriber publishing to itself gets the message before the
                     // reply, as from Redis.
                     self.drain_before_change(out);
@@ -128,6 +160,23 @@ impl Session {
             }
             Command::Command(_) => Frame::Array(Vec::new()),
             Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
+            Command::Multi if state.multi.is_some() => {
+                Frame::Error("ERR MULTI calls can not be nested".into())
+            }
+            Command::Multi => {
+                state.multi = Some(Transaction::default());
+                Frame::Simple("OK".into())
+            }
+            Command::Exec => return self.exec(out),
+            Command::Discard => match state.multi.take() {
+                Some(_) => Frame::Simple("OK".into()),
+                None => Frame::Error("ERR DISCARD without MULTI".into()),
+            },
+            Command::Watch(_) if state.multi.is_some() => {
+                Frame::Error("ERR WATCH inside MULTI is not allowed".into())
+            }
+            // No keys, so nothing watched can change: EXEC never fails because of WATCH.
+            Command::Watch(_) | Command::Unwatch => Frame::Simple("OK".into()),
             Command::Select(index) => match parse_db_index(&index) {
                 Ok(db) => {
                     state.db = db;
@@ -143,12 +192,35 @@ impl Session {
                 state.version = RespVersion::Resp2;
                 state.name = None;
                 state.db = 0;
+                state.multi = None;
                 self.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
             }
         };
         let version = self.resp.as_deref().expect("resp session").version;
         reply.encode(version, out);
+        Status::Open
+    }
+
+    /// EXEC: runs the queued commands together, their replies in one array (a transaction
+    /// that failed while queueing is discarded with `EXECABORT`).
+    fn exec(&mut self, out: &mut Vec<u8>) -> Status {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let Some(transaction) = state.multi.take() else {
+            error(out, "ERR EXEC without MULTI");
+            return Status::Open;
+        };
+        if transaction.failed {
+            error(out, "EXECABORT Transaction discarded because of previous errors.");
+            return Status::Open;
+        }
+        // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
+        // channels appends one confirmation each, exactly as Redis's EXEC does.
+        out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
+        for cmd in transaction.queued {
+            // QUIT is never queued, so no queued command closes the connection.
+            let _ = self.run(cmd, out);
+        }
         Status::Open
     }
 

@@ -72,7 +72,8 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
         3 => prop::sample::select(vec![
             "PING", "ECHO", "QUIT", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
             "PUBLISH", "PUBSUB", "CHANNELS", "NUMSUB", "NUMPAT", "HELLO", "3", "2", "CLIENT",
-            "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "a", "*", "a*", "[a-",
+            "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "MULTI", "EXEC", "DISCARD",
+        "SELECT", "a", "*", "a*", "[a-",
         ])
         .prop_map(|w| w.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 0..40),

@@ -11,6 +11,7 @@
 mod commands;
 #[cfg(test)]
 mod fuzz;
+mod transaction;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -63,11 +64,22 @@ struct RespState {
     name: Option<Bytes>,
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
     db: i64,
+    /// The transaction MULTI opened, until EXEC or DISCARD.
+    multi: Option<transaction::Transaction>,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
+}
+
+impl RespState {
+    /// Returns true if and only if this is a RESP2 connection in subscribed mode, where only
+    /// (un)subscribing, PING, QUIT and RESET may run.
+    fn resp2_subscribed(&self) -> bool {
+        self.version == RespVersion::Resp2
+            && !(self.channels.is_empty() && self.patterns.is_empty())
+    }
 }
 
 /// What [`Session::take_mail`] found.
@@ -92,6 +104,7 @@ impl Session {
                 patterns: SubscriptionSet::default(),
                 name: None,
                 db: 0,
+                multi: None,
                 closing: false,
                 stalled: false,
             })
