@@ -149,6 +149,7 @@ impl ServerContext {
                 ("keyspace_misses", zero()),
                 ("pubsub_channels", self.exchange.channel_count().to_string()),
                 ("pubsub_patterns", self.exchange.numpat().to_string()),
+                ("pubsub_shardchannels", self.exchange.shard_channel_count().to_string()),
                 ("pubsub_published", n(get(&s.published))),
                 ("pubsub_receivers", n(get(&s.published_receivers))),
                 ("pubsub_delivered", n(get(&s.delivered))),
@@ -162,6 +163,7 @@ impl ServerContext {
             "pubsub" => vec![
                 ("pubsub_channels", self.exchange.channel_count().to_string()),
                 ("pubsub_patterns", self.exchange.numpat().to_string()),
+                ("pubsub_shardchannels", self.exchange.shard_channel_count().to_string()),
             ],
             "replication" => vec![
                 ("role", "master".into()),

@@ -266,3 +266,71 @@ backend_tests! {
         assert_eq!(crate::util::assert_accounted(&ctx), (2, 0));
     }
 }
+
+backend_tests! {
+    fn sharded_pubsub_answers_like_redis(backend) {
+        let server = TestServer::start(backend);
+        let mut sub = server.connect();
+        let mut classic = server.connect();
+        let mut p = server.connect();
+        // Every reply below is redis-server 7.0.15's to the same requests: shard channels
+        // are counted apart from channels and patterns.
+        sub.roundtrip(
+            &[b"SSUBSCRIBE", b"s1", b"s2"],
+            b"*3\r\n$10\r\nssubscribe\r\n$2\r\ns1\r\n:1\r\n*3\r\n$10\r\nssubscribe\r\n$2\r\ns2\r\n:2\r\n",
+        );
+        sub.roundtrip(&[b"SSUBSCRIBE", b"s1"], b"*3\r\n$10\r\nssubscribe\r\n$2\r\ns1\r\n:2\r\n");
+        sub.roundtrip(&[b"SUBSCRIBE", b"c"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n");
+        sub.roundtrip(&[b"SPUBLISH", b"s1", b"hi"], &subscribed_error("spublish"));
+        classic.roundtrip(&[b"SUBSCRIBE", b"s1"], b"*3\r\n$9\r\nsubscribe\r\n$2\r\ns1\r\n:1\r\n");
+        classic.roundtrip(&[b"PSUBSCRIBE", b"s*"], b"*3\r\n$10\r\npsubscribe\r\n$2\r\ns*\r\n:2\r\n");
+        // A shard channel and a classic channel of the same name never meet; patterns match
+        // only classic channels.
+        p.roundtrip(&[b"SPUBLISH", b"s1", b"hi"], b":1\r\n");
+        sub.expect(b"*3\r\n$8\r\nsmessage\r\n$2\r\ns1\r\n$2\r\nhi\r\n");
+        p.roundtrip(&[b"PUBLISH", b"s1", b"classic"], b":2\r\n");
+        classic.expect(&crate::util::message(b"s1", b"classic"));
+        classic.expect(b"*4\r\n$8\r\npmessage\r\n$2\r\ns*\r\n$2\r\ns1\r\n$7\r\nclassic\r\n");
+        p.cmd(&[b"PUBSUB", b"SHARDCHANNELS"]);
+        let Frame::Array(mut names) = p.frame() else { panic!("an array") };
+        names.sort_by_key(|f| format!("{f:?}"));
+        assert_eq!(names, vec![Frame::bulk("s1"), Frame::bulk("s2")]);
+        p.roundtrip(&[b"PUBSUB", b"SHARDCHANNELS", b"*2"], b"*1\r\n$2\r\ns2\r\n");
+        p.roundtrip(
+            &[b"PUBSUB", b"SHARDNUMSUB", b"s1", b"c", b"x"],
+            b"*6\r\n$2\r\ns1\r\n:1\r\n$1\r\nc\r\n:0\r\n$1\r\nx\r\n:0\r\n",
+        );
+        p.roundtrip(&[b"PUBSUB", b"SHARDNUMSUB"], b"*0\r\n");
+        p.roundtrip(&[b"PUBSUB", b"NUMSUB", b"s1"], b"*2\r\n$2\r\ns1\r\n:1\r\n");
+        p.roundtrip(&[b"SPUBLISH", b"a"], b"-ERR wrong number of arguments for 'spublish' command\r\n");
+        p.roundtrip(&[b"SSUBSCRIBE"], b"-ERR wrong number of arguments for 'ssubscribe' command\r\n");
+        p.roundtrip(&[b"SUNSUBSCRIBE"], b"*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:0\r\n");
+        sub.roundtrip(&[b"SUNSUBSCRIBE", b"s1"], b"*3\r\n$12\r\nsunsubscribe\r\n$2\r\ns1\r\n:1\r\n");
+        sub.roundtrip(&[b"SUNSUBSCRIBE"], b"*3\r\n$12\r\nsunsubscribe\r\n$2\r\ns2\r\n:0\r\n");
+        sub.roundtrip(&[b"SUNSUBSCRIBE"], b"*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:0\r\n");
+        // Still subscribed to `c`: the RESP2 rules hold until the last subscription goes.
+        sub.roundtrip(&[b"SPUBLISH", b"s1", b"x"], &subscribed_error("spublish"));
+        sub.roundtrip(&[b"UNSUBSCRIBE"], b"*3\r\n$11\r\nunsubscribe\r\n$1\r\nc\r\n:0\r\n");
+        sub.roundtrip(&[b"PING"], b"+PONG\r\n");
+        p.roundtrip(&[b"SPUBLISH", b"s1", b"x"], b":0\r\n");
+        drop((sub, classic, p));
+        let ctx = server.stop();
+        assert_eq!(crate::util::assert_accounted(&ctx), (3, 0));
+    }
+
+    fn sharded_messages_are_pushes_in_resp3(backend) {
+        let server = TestServer::start(backend);
+        let mut publisher = server.redis(true);
+        let mut sub = server.connect();
+        sub.cmd(&[b"HELLO", b"3"]);
+        sub.frame();
+        sub.roundtrip(&[b"SSUBSCRIBE", b"s"], b">3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n");
+        sub.roundtrip(&[b"PING"], b"+PONG\r\n");
+        let n: i64 = redis::cmd("SPUBLISH").arg("s").arg("hello").query(&mut publisher).unwrap();
+        assert_eq!(n, 1);
+        sub.expect(b">3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$5\r\nhello\r\n");
+        let info = info(&server, &[b"stats"]);
+        assert_eq!(field(&info, "pubsub_shardchannels"), "1");
+        assert_eq!(field(&info, "pubsub_channels"), "0");
+    }
+}

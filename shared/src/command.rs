@@ -48,6 +48,23 @@ pub enum Command {
         message: Bytes,
     },
     /// ```text
+    /// SSUBSCRIBE shardchannel [shardchannel ...]
+    /// ```
+    SSubscribe(Vec<Bytes>),
+    /// ```text
+    /// SUNSUBSCRIBE [shardchannel ...]
+    /// ```
+    SUnsubscribe(Vec<Bytes>),
+    /// ```text
+    /// SPUBLISH shardchannel message
+    /// ```
+    SPublish {
+        /// The shard channel the message goes to.
+        channel: Bytes,
+        /// What every subscriber receives.
+        message: Bytes,
+    },
+    /// ```text
     /// PUBSUB CHANNELS [pattern]
     /// ```
     PubsubChannels(Option<Bytes>),
@@ -59,6 +76,14 @@ pub enum Command {
     /// PUBSUB NUMPAT
     /// ```
     PubsubNumpat,
+    /// ```text
+    /// PUBSUB SHARDCHANNELS [pattern]
+    /// ```
+    PubsubShardChannels(Option<Bytes>),
+    /// ```text
+    /// PUBSUB SHARDNUMSUB [shardchannel ...]
+    /// ```
+    PubsubShardNumsub(Vec<Bytes>),
     /// ```text
     /// HELLO [protover [AUTH username password] [SETNAME clientname]]
     /// ```
@@ -270,6 +295,16 @@ impl Command {
                 Command::PSubscribe(args.collect())
             }
             n if is(n, "unsubscribe") => Command::Unsubscribe(args.collect()),
+            n if is(n, "ssubscribe") => {
+                need(argc >= 1, "ssubscribe")?;
+                Command::SSubscribe(args.collect())
+            }
+            n if is(n, "sunsubscribe") => Command::SUnsubscribe(args.collect()),
+            n if is(n, "spublish") => {
+                need(argc == 2, "spublish")?;
+                let channel = args.next().unwrap_or_default();
+                Command::SPublish { channel, message: args.next().unwrap_or_default() }
+            }
             n if is(n, "punsubscribe") => Command::PUnsubscribe(args.collect()),
             n if is(n, "publish") => {
                 need(argc == 2, "publish")?;
@@ -289,6 +324,11 @@ impl Command {
                         need(argc == 1, "pubsub|numpat")?;
                         Command::PubsubNumpat
                     }
+                    s if is(s, "shardchannels") => {
+                        need(argc <= 2, "pubsub|shardchannels")?;
+                        Command::PubsubShardChannels(args.next())
+                    }
+                    s if is(s, "shardnumsub") => Command::PubsubShardNumsub(args.collect()),
                     _ => return Err(CommandError::UnknownSubcommand { command: "PUBSUB", sub }),
                 }
             }
@@ -398,6 +438,11 @@ impl Command {
             Command::PubsubChannels(_) => "pubsub|channels",
             Command::PubsubNumsub(_) => "pubsub|numsub",
             Command::PubsubNumpat => "pubsub|numpat",
+            Command::PubsubShardChannels(_) => "pubsub|shardchannels",
+            Command::PubsubShardNumsub(_) => "pubsub|shardnumsub",
+            Command::SSubscribe(_) => "ssubscribe",
+            Command::SUnsubscribe(_) => "sunsubscribe",
+            Command::SPublish { .. } => "spublish",
             Command::Hello { .. } => "hello",
             Command::Client(ClientCommand::SetInfo) => "client|setinfo",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
@@ -427,6 +472,8 @@ impl Command {
                 | Command::Unsubscribe(_)
                 | Command::PSubscribe(_)
                 | Command::PUnsubscribe(_)
+                | Command::SSubscribe(_)
+                | Command::SUnsubscribe(_)
         )
     }
 
@@ -466,6 +513,13 @@ impl Command {
             Command::PubsubChannels(pat) => with(&["PUBSUB", "CHANNELS"], pat.as_slice()),
             Command::PubsubNumsub(chs) => with(&["PUBSUB", "NUMSUB"], chs),
             Command::PubsubNumpat => with(&["PUBSUB", "NUMPAT"], &[]),
+            Command::PubsubShardChannels(pat) => with(&["PUBSUB", "SHARDCHANNELS"], pat.as_slice()),
+            Command::PubsubShardNumsub(chs) => with(&["PUBSUB", "SHARDNUMSUB"], chs),
+            Command::SSubscribe(chs) => with(&["SSUBSCRIBE"], chs),
+            Command::SUnsubscribe(chs) => with(&["SUNSUBSCRIBE"], chs),
+            Command::SPublish { channel, message } => {
+                with(&["SPUBLISH"], &[channel.clone(), message.clone()])
+            }
             Command::Hello { version, name } => {
                 let mut args = with(&["HELLO"], &[]);
                 if let Some(v) = version {
@@ -527,6 +581,11 @@ mod tests {
             Command::PubsubChannels(Some(b("*"))),
             Command::PubsubNumsub(vec![b("a")]),
             Command::PubsubNumpat,
+            Command::PubsubShardChannels(Some(b("s*"))),
+            Command::PubsubShardNumsub(vec![b("s")]),
+            Command::SSubscribe(vec![b("s")]),
+            Command::SUnsubscribe(vec![]),
+            Command::SPublish { channel: b("s"), message: b("m") },
             Command::Hello { version: Some(3), name: Some(b("me")) },
             Command::Hello { version: None, name: None },
             Command::Client(ClientCommand::SetInfo),

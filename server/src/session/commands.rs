@@ -9,6 +9,7 @@ use shared::{Frame, RespVersion};
 
 use super::transaction::Transaction;
 use super::{error, set_name, Kind, Session, Status};
+use crate::exchange::Published;
 use crate::info::REDIS_VERSION;
 use crate::stats::add;
 
@@ -81,44 +82,35 @@ impl Session {
             }
             Command::Publish { channel, message } => {
                 let published = self.ctx.exchange.publish(&channel, &message);
-                let stats = &self.ctx.stats;
-                add(&stats.published, 1);
-                add(&stats.published_receivers, published.receivers as u64);
-                add(&stats.dropped, published.dropped as u64);
-                if self.is_subscribed() {
-                    // A RESP3 subscriber publishing to itself gets the message before the
-                    // reply, as from Redis.
-                    self.drain_before_change(out);
-                }
-                encode_integer(out, published.receivers as i64);
-                return Status::Open;
+                return self.published(published, out);
+            }
+            Command::SPublish { channel, message } => {
+                let published = self.ctx.exchange.spublish(&channel, &message);
+                return self.published(published, out);
             }
             Command::Subscribe(channels) => return self.subscribe(Kind::Channel, channels, out),
             Command::PSubscribe(patterns) => return self.subscribe(Kind::Pattern, patterns, out),
+            Command::SSubscribe(channels) => return self.subscribe(Kind::Shard, channels, out),
             Command::Unsubscribe(channels) => {
                 return self.unsubscribe(Kind::Channel, channels, out)
             }
             Command::PUnsubscribe(patterns) => {
                 return self.unsubscribe(Kind::Pattern, patterns, out)
             }
-            Command::PubsubChannels(pattern) => Frame::Array(
-                self.ctx
-                    .exchange
-                    .channels(pattern.as_deref())
-                    .into_iter()
-                    .map(Frame::Bulk)
-                    .collect(),
-            ),
-            // A flat array even in RESP3, as from Redis (clients slice it in pairs).
+            Command::SUnsubscribe(channels) => return self.unsubscribe(Kind::Shard, channels, out),
+            Command::PubsubChannels(pattern) => {
+                names_reply(self.ctx.exchange.channels(pattern.as_deref()))
+            }
+            Command::PubsubShardChannels(pattern) => {
+                names_reply(self.ctx.exchange.shard_channels(pattern.as_deref()))
+            }
             Command::PubsubNumsub(channels) => {
                 let counts = self.ctx.exchange.numsub(&channels);
-                Frame::Array(
-                    channels
-                        .into_iter()
-                        .zip(counts)
-                        .flat_map(|(c, n)| [Frame::Bulk(c), Frame::Integer(n as i64)])
-                        .collect(),
-                )
+                numsub_reply(channels, counts)
+            }
+            Command::PubsubShardNumsub(channels) => {
+                let counts = self.ctx.exchange.shard_numsub(&channels);
+                numsub_reply(channels, counts)
             }
             Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
             Command::Hello { version: asked, name } => {
@@ -202,6 +194,21 @@ impl Session {
         Status::Open
     }
 
+    /// Counts a (S)PUBLISH and appends its reply, the number of receivers.
+    fn published(&mut self, published: Published, out: &mut Vec<u8>) -> Status {
+        let stats = &self.ctx.stats;
+        add(&stats.published, 1);
+        add(&stats.published_receivers, published.receivers as u64);
+        add(&stats.dropped, published.dropped as u64);
+        if self.is_subscribed() {
+            // A RESP3 subscriber publishing to itself gets the message before the reply, as
+            // from Redis.
+            self.drain_before_change(out);
+        }
+        encode_integer(out, published.receivers as i64);
+        Status::Open
+    }
+
     /// EXEC: runs the queued commands together, their replies in one array (a transaction
     /// that failed while queueing is discarded with `EXECABORT`).
     fn exec(&mut self, out: &mut Vec<u8>) -> Status {
@@ -238,4 +245,21 @@ impl Session {
             pair("modules", Frame::Array(Vec::new())),
         ])
     }
+}
+
+/// `PUBSUB (SHARD)CHANNELS`: the names, an array.
+fn names_reply(names: Vec<Bytes>) -> Frame {
+    Frame::Array(names.into_iter().map(Frame::Bulk).collect())
+}
+
+/// `PUBSUB (SHARD)NUMSUB`: name, count, name, count... A flat array even in RESP3, as from
+/// Redis (clients slice it in pairs).
+fn numsub_reply(channels: Vec<Bytes>, counts: Vec<usize>) -> Frame {
+    Frame::Array(
+        channels
+            .into_iter()
+            .zip(counts)
+            .flat_map(|(c, n)| [Frame::Bulk(c), Frame::Integer(n as i64)])
+            .collect(),
+    )
 }

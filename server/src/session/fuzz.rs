@@ -63,6 +63,7 @@ fn run(input: &[u8], cuts: &[usize]) {
     );
     assert_eq!(ctx.connected(), 0);
     assert!(ctx.exchange.channels(None).is_empty());
+    assert!(ctx.exchange.shard_channels(None).is_empty());
     assert_eq!((ctx.exchange.channel_count(), ctx.exchange.numpat()), (0, 0));
 }
 
@@ -72,7 +73,8 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
         3 => prop::sample::select(vec![
             "PING", "ECHO", "QUIT", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
             "PUBLISH", "PUBSUB", "CHANNELS", "NUMSUB", "NUMPAT", "HELLO", "3", "2", "CLIENT",
-            "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "MULTI", "EXEC", "DISCARD",
+            "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "MULTI", "EXEC", "DISCARD", "SSUBSCRIBE",
+        "SUNSUBSCRIBE", "SPUBLISH", "SHARDCHANNELS",
         "SELECT", "a", "*", "a*", "[a-",
         ])
         .prop_map(|w| w.as_bytes().to_vec()),

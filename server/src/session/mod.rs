@@ -61,6 +61,8 @@ struct RespState {
     /// The channels and patterns subscribed to, each an owned copy of its name.
     channels: SubscriptionSet,
     patterns: SubscriptionSet,
+    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
+    shard_channels: SubscriptionSet,
     name: Option<Bytes>,
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
     db: i64,
@@ -77,8 +79,12 @@ impl RespState {
     /// Returns true if and only if this is a RESP2 connection in subscribed mode, where only
     /// (un)subscribing, PING, QUIT and RESET may run.
     fn resp2_subscribed(&self) -> bool {
-        self.version == RespVersion::Resp2
-            && !(self.channels.is_empty() && self.patterns.is_empty())
+        self.version == RespVersion::Resp2 && self.subscribed()
+    }
+
+    /// Returns true if and only if the connection subscribes to anything.
+    fn subscribed(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
     }
 }
 
@@ -102,6 +108,7 @@ impl Session {
                 version: RespVersion::Resp2,
                 channels: SubscriptionSet::default(),
                 patterns: SubscriptionSet::default(),
+                shard_channels: SubscriptionSet::default(),
                 name: None,
                 db: 0,
                 multi: None,
@@ -237,7 +244,7 @@ impl Session {
     /// Returns true if and only if the connection subscribes to a channel or pattern (such
     /// connections are exempt from the idle timeout).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(|s| !s.channels.is_empty() || !s.patterns.is_empty())
+        self.resp.as_deref().is_some_and(RespState::subscribed)
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
@@ -268,7 +275,7 @@ impl Session {
     fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         self.drain_before_change(out);
         let state = self.resp.as_deref_mut().expect("resp session");
-        let (version, before) = (state.version, state.channels.len() + state.patterns.len());
+        let (version, before) = (state.version, kind.count(state));
         let set = kind.set(state);
         // Names new to this connection, each once even if the request repeats it.
         let mut fresh: Vec<Bytes> = Vec::new();
@@ -283,6 +290,7 @@ impl Session {
         let made = match kind {
             Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
             Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
+            Kind::Shard => self.ctx.exchange.ssubscribe(&self.mailbox, &fresh),
         };
         let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
         for sub in made {
@@ -294,7 +302,7 @@ impl Session {
     fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         let state = self.resp.as_deref_mut().expect("resp session");
         let version = state.version;
-        let mut count = state.channels.len() + state.patterns.len();
+        let mut count = kind.count(state);
         let set = kind.set(state);
         let mut removed = Vec::new();
         // Each confirmation: the name and the subscriptions left after it, as Redis counts.
@@ -319,6 +327,7 @@ impl Session {
         match kind {
             Kind::Channel => self.ctx.exchange.unsubscribe(&removed),
             Kind::Pattern => self.ctx.exchange.punsubscribe(&removed),
+            Kind::Shard => self.ctx.exchange.sunsubscribe(&removed),
         }
         self.drain_before_change(out);
         for (name, count) in &replies {
@@ -338,10 +347,12 @@ impl Session {
         let Some(state) = self.resp.as_deref_mut() else { return };
         let channels = state.channels.take_all();
         let patterns = state.patterns.take_all();
+        let shard_channels = state.shard_channels.take_all();
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);
         self.ctx.exchange.punsubscribe(&patterns);
+        self.ctx.exchange.sunsubscribe(&shard_channels);
     }
 }
 
@@ -359,6 +370,7 @@ impl Drop for Session {
 enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl Kind {
@@ -366,6 +378,16 @@ impl Kind {
         match self {
             Kind::Channel => &mut state.channels,
             Kind::Pattern => &mut state.patterns,
+            Kind::Shard => &mut state.shard_channels,
+        }
+    }
+
+    /// The count a (un)subscribe confirmation of this kind reports: channels and patterns
+    /// together, shard channels on their own (as Redis counts).
+    fn count(self, state: &RespState) -> usize {
+        match self {
+            Kind::Channel | Kind::Pattern => state.channels.len() + state.patterns.len(),
+            Kind::Shard => state.shard_channels.len(),
         }
     }
 
@@ -373,6 +395,7 @@ impl Kind {
         match self {
             Kind::Channel => "subscribe",
             Kind::Pattern => "psubscribe",
+            Kind::Shard => "ssubscribe",
         }
     }
 
@@ -380,6 +403,7 @@ impl Kind {
         match self {
             Kind::Channel => "unsubscribe",
             Kind::Pattern => "punsubscribe",
+            Kind::Shard => "sunsubscribe",
         }
     }
 }
