@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
+use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
@@ -22,6 +22,8 @@ use crate::stats::{self, Stats};
 pub struct ServerContext {
     /// The configuration the server started with.
     pub config: Config,
+    /// The parameters that can change while it runs (`CONFIG SET`).
+    pub runtime: Runtime,
     /// Subscriptions and fan-out.
     pub exchange: Exchange,
     /// Counters.
@@ -49,6 +51,7 @@ pub struct ServerContext {
 impl ServerContext {
     pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
         ServerContext {
+            runtime: Runtime::new(&config),
             config,
             exchange: Exchange::new(),
             stats: Stats::default(),
@@ -68,11 +71,11 @@ impl ServerContext {
     /// or a refusal when the server is full.
     pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
-        if clients.len() >= self.config.max_clients {
+        if clients.len() >= self.runtime.max_clients() {
             return Err(Refused::MaxClients);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mailbox = Arc::new(Mailbox::new(self.config.client_output_buffer_limit, waker));
+        let mailbox = Arc::new(Mailbox::with_limit(self.runtime.shared_output_limit(), waker));
         clients.insert(id, mailbox.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
@@ -119,7 +122,7 @@ impl ServerContext {
         match why {
             Refused::MaxClients => {
                 stats::add(&self.stats.connections_refused, 1);
-                let max = self.config.max_clients;
+                let max = self.runtime.max_clients();
                 self.refusals.warn(&logs.max_clients, || {
                     format!("connection from {peer} refused: max clients ({max}) reached")
                 });

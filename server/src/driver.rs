@@ -199,7 +199,7 @@ impl Driver {
         if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
             return;
         }
-        let timeout = self.ctx.config.idle_timeout;
+        let timeout = self.ctx.runtime.idle_timeout();
         let request_late = self.request_since.zip(timeout).is_some_and(|(at, t)| now >= at + t);
         if self.phase == Phase::Open && request_late {
             tracing::debug!(conn = self.id(), "timeout: request incomplete");
@@ -238,7 +238,7 @@ impl Driver {
         }
         let idle = self.session.idle_deadline(self.last_input);
         let request =
-            self.request_since.and_then(|since| Some(since + self.ctx.config.idle_timeout?));
+            self.request_since.and_then(|since| Some(since + self.ctx.runtime.idle_timeout()?));
         idle.into_iter().chain(request).min()
     }
 

@@ -98,7 +98,7 @@ impl ServerContext {
             "clients" => vec![
                 ("connected_clients", self.connected().to_string()),
                 ("cluster_connections", zero()),
-                ("maxclients", c.max_clients.to_string()),
+                ("maxclients", self.runtime.max_clients().to_string()),
                 ("blocked_clients", zero()),
                 ("tracking_clients", zero()),
                 ("clients_in_timeout_table", zero()),

@@ -334,3 +334,146 @@ backend_tests! {
         assert_eq!(field(&info, "pubsub_channels"), "0");
     }
 }
+
+/// Polls `INFO` until `name` reaches `want`, failing after [`crate::util::PATIENCE`].
+#[track_caller]
+fn wait_for_field(server: &TestServer, name: &str, want: u64) {
+    let deadline = std::time::Instant::now() + crate::util::PATIENCE;
+    loop {
+        let value = info_text_field(&info(server, &[]), name);
+        if value == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{name} stayed {value}, not {want}");
+        std::thread::yield_now();
+    }
+}
+
+backend_tests! {
+    fn config_get_and_set_answer_like_redis(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        // Bytes from redis-server 7.0.15 (without persistence) for the same requests.
+        c.roundtrip(&[b"CONFIG", b"GET", b"save"], b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+        c.roundtrip(&[b"CONFIG", b"GET", b"appendonly"], b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
+        c.roundtrip(&[b"CONFIG", b"GET", b"databases"], b"*2\r\n$9\r\ndatabases\r\n$2\r\n16\r\n");
+        c.roundtrip(
+            &[b"CONFIG", b"GET", b"proto-max-bulk-len"],
+            b"*2\r\n$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n",
+        );
+        c.roundtrip(&[b"CONFIG", b"GET", b"nosuch"], b"*0\r\n");
+        c.roundtrip(&[b"CONFIG", b"GET"], b"-ERR wrong number of arguments for 'config|get' command\r\n");
+        c.roundtrip(&[b"CONFIG", b"SET", b"timeout"], b"-ERR wrong number of arguments for 'config|set' command\r\n");
+        c.roundtrip(&[b"CONFIG", b"RESETSTAT", b"x"], b"-ERR wrong number of arguments for 'config|resetstat' command\r\n");
+        c.roundtrip(&[b"CONFIG", b"X"], b"-ERR unknown subcommand 'X'. Try CONFIG HELP.\r\n");
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"timeout", b"abc"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"timeout", b"-1"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"nosuch", b"1"],
+            b"-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"timeout", b"1", b"timeout", b"2"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"databases", b"4"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"client-output-buffer-limit", b"pubsub 1mb"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration.\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"client-output-buffer-limit", b"nosuch 1 0 0"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Invalid client class specified in buffer limit configuration.\r\n",
+        );
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"appendonly", b"maybe"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - argument must be 'yes' or 'no'\r\n",
+        );
+        // All or nothing: the bad second pair keeps the first from applying.
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"maxclients", b"5", b"timeout", b"x"],
+            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\r\n",
+        );
+        // The maxclients the server started with (fitted to this process's open-file limit).
+        let max = server.stop_ref().config.max_clients.to_string();
+        c.cmd(&[b"CONFIG", b"GET", b"MAXCLIENTS"]);
+        assert_eq!(c.frame(), Frame::Array(vec![Frame::bulk("maxclients"), Frame::bulk(max)]));
+        c.roundtrip(&[b"CONFIG", b"SET", b"save", b"", b"appendonly", b"no"], b"+OK\r\n");
+        c.roundtrip(&[b"CONFIG", b"SET", b"client-output-buffer-limit", b"pubsub 1mb 0 0"], b"+OK\r\n");
+        c.roundtrip(
+            &[b"CONFIG", b"GET", b"client-output*"],
+            b"*2\r\n$26\r\nclient-output-buffer-limit\r\n$43\r\nnormal 0 0 0 slave 0 0 0 pubsub 1048576 0 0\r\n",
+        );
+        // Globs, each parameter once.
+        c.cmd(&[b"CONFIG", b"GET", b"*max*", b"max*"]);
+        let Frame::Array(items) = c.frame() else { panic!("an array") };
+        let names: Vec<Frame> = items.into_iter().step_by(2).collect();
+        let want = ["maxclients", "proto-max-bulk-len", "maxmemory", "maxmemory-policy"];
+        assert_eq!(names, want.map(Frame::bulk).to_vec());
+        // RESP3: a map.
+        c.cmd(&[b"HELLO", b"3"]);
+        c.frame();
+        c.roundtrip(&[b"CONFIG", b"GET", b"save"], b"%1\r\n$4\r\nsave\r\n$0\r\n\r\n");
+        // RESETSTAT clears the counters (this INFO is the first command counted since).
+        assert!(info_text_field(&info(&server, &[]), "total_commands_processed") > 20);
+        c.roundtrip(&[b"CONFIG", b"RESETSTAT"], b"+OK\r\n");
+        assert_eq!(info_text_field(&info(&server, &[]), "total_commands_processed"), 1);
+    }
+
+    fn config_set_changes_the_running_server(backend) {
+        let server = TestServer::start(backend);
+        let mut idle = server.connect();
+        idle.roundtrip(&[b"PING"], b"+PONG\r\n");
+        let mut c = server.connect();
+        // maxclients: two are connected (idle and c), so a limit of 2 refuses the next one.
+        let max = server.stop_ref().config.max_clients.to_string();
+        c.roundtrip(&[b"CONFIG", b"SET", b"maxclients", b"2"], b"+OK\r\n");
+        let mut refused = server.connect();
+        refused.expect(b"-ERR max number of clients reached\r\n");
+        c.roundtrip(&[b"CONFIG", b"SET", b"maxclients", max.as_bytes()], b"+OK\r\n");
+        let above = (server.stop_ref().config.max_clients + 1).to_string();
+        c.roundtrip(
+            &[b"CONFIG", b"SET", b"maxclients", above.as_bytes()],
+            format!("-ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and {max} inclusive\r\n").as_bytes(),
+        );
+        // A timeout set now closes a connection that was idle with no deadline (and `c`,
+        // idle meanwhile too).
+        c.roundtrip(&[b"CONFIG", b"SET", b"timeout", b"1"], b"+OK\r\n");
+        idle.expect_closed();
+        c.expect_closed();
+        let mut c = server.connect();
+        c.roundtrip(&[b"CONFIG", b"SET", b"timeout", b"0"], b"+OK\r\n");
+        // A lower output limit applies to a subscriber already connected.
+        let mut sub = server.connect();
+        sub.roundtrip(&[b"SUBSCRIBE", b"big"], b"*3\r\n$9\r\nsubscribe\r\n$3\r\nbig\r\n:1\r\n");
+        c.roundtrip(&[b"CONFIG", b"SET", b"client-output-buffer-limit", b"pubsub 1000 0 0"], b"+OK\r\n");
+        let payload = vec![b'x'; 4000];
+        c.roundtrip(&[b"PUBLISH", b"big", &payload], b":1\r\n");
+        wait_for_field(&server, "pubsub_slow_consumers", 1);
+        drop((sub, c));
+        let ctx = server.stop();
+        assert_eq!(crate::util::assert_accounted(&ctx), (0, 1));
+    }
+
+    fn redis_benchmark_fetches_the_config(backend) {
+        let server = TestServer::start(backend);
+        let out = Command::new("redis-benchmark")
+            .args(["-h", "127.0.0.1", "-p", &server.addr().port().to_string()])
+            .args(["-n", "100", "-c", "2", "-q", "-t", "ping"])
+            .output()
+            .expect("redis-benchmark runs (apt-get install redis-tools)");
+        let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{printed}");
+        assert!(!printed.contains("WARNING"), "{printed}");
+        assert!(printed.contains("PING_INLINE"), "{printed}");
+    }
+}

@@ -100,8 +100,15 @@ pub enum Command {
     /// ```text
     /// CONFIG GET parameter [parameter ...]
     /// ```
-    /// Switchboard has no configurable parameters to show: the reply is always empty.
     ConfigGet(Vec<Bytes>),
+    /// ```text
+    /// CONFIG SET parameter value [parameter value ...]
+    /// ```
+    ConfigSet(Vec<(Bytes, Bytes)>),
+    /// ```text
+    /// CONFIG RESETSTAT
+    /// ```
+    ConfigResetStat,
     /// ```text
     /// COMMAND [COUNT | DOCS ... | INFO ... | LIST]
     /// ```
@@ -359,11 +366,25 @@ impl Command {
             n if is(n, "config") => {
                 need(argc >= 1, "config")?;
                 let sub = args.next().unwrap_or_default();
-                if !is(&sub, "get") {
-                    return Err(CommandError::UnknownSubcommand { command: "CONFIG", sub });
+                match sub.as_ref() {
+                    s if is(s, "get") => {
+                        need(argc >= 2, "config|get")?;
+                        Command::ConfigGet(args.collect())
+                    }
+                    s if is(s, "set") => {
+                        need(argc >= 3 && !argc.is_multiple_of(2), "config|set")?;
+                        let mut pairs = Vec::new();
+                        while let (Some(name), Some(value)) = (args.next(), args.next()) {
+                            pairs.push((name, value));
+                        }
+                        Command::ConfigSet(pairs)
+                    }
+                    s if is(s, "resetstat") => {
+                        need(argc == 1, "config|resetstat")?;
+                        Command::ConfigResetStat
+                    }
+                    _ => return Err(CommandError::UnknownSubcommand { command: "CONFIG", sub }),
                 }
-                need(argc >= 2, "config|get")?;
-                Command::ConfigGet(args.collect())
             }
             n if is(n, "command") => Command::Command(args.next()),
             n if is(n, "multi") => {
@@ -449,6 +470,8 @@ impl Command {
             Command::Client(ClientCommand::GetName) => "client|getname",
             Command::Client(ClientCommand::Id) => "client|id",
             Command::ConfigGet(_) => "config|get",
+            Command::ConfigSet(_) => "config|set",
+            Command::ConfigResetStat => "config|resetstat",
             Command::Command(_) => "command",
             Command::Info(_) => "info",
             Command::Reset => "reset",
@@ -539,6 +562,12 @@ impl Command {
             Command::Client(ClientCommand::GetName) => with(&["CLIENT", "GETNAME"], &[]),
             Command::Client(ClientCommand::Id) => with(&["CLIENT", "ID"], &[]),
             Command::ConfigGet(params) => with(&["CONFIG", "GET"], params),
+            Command::ConfigSet(pairs) => {
+                let flat: Vec<Bytes> =
+                    pairs.iter().flat_map(|(n, v)| [n.clone(), v.clone()]).collect();
+                with(&["CONFIG", "SET"], &flat)
+            }
+            Command::ConfigResetStat => with(&["CONFIG", "RESETSTAT"], &[]),
             Command::Command(sub) => with(&["COMMAND"], sub.as_slice()),
             Command::Info(sections) => with(&["INFO"], sections),
             Command::Select(index) => with(&["SELECT"], std::slice::from_ref(index)),
@@ -593,6 +622,8 @@ mod tests {
             Command::Client(ClientCommand::GetName),
             Command::Client(ClientCommand::Id),
             Command::ConfigGet(vec![b("save")]),
+            Command::ConfigSet(vec![(b("timeout"), b("5")), (b("maxclients"), b("9"))]),
+            Command::ConfigResetStat,
             Command::Command(Some(b("DOCS"))),
             Command::Info(vec![]),
             Command::Select(b("1")),

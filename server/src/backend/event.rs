@@ -208,7 +208,7 @@ impl Scheduler {
             events: Events::new(),
             input: vec![0; READ_CHUNK].into_boxed_slice(),
             deadline: None,
-            next_sweep: Session::idle_sweep_period(ctx).map(|every| Instant::now() + every),
+            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
         })
     }
 
@@ -389,7 +389,7 @@ impl Scheduler {
     /// Tells every driver the time, and closes those it says are done (`--timeout`: a sweep
     /// every quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
     fn close_idle(&mut self) {
-        let Some(every) = Session::idle_sweep_period(&self.ctx) else { return };
+        let every = Session::idle_sweep_period(&self.ctx);
         let now = Instant::now();
         self.next_sweep = Some(now + every);
         for index in 0..self.conns.len() {

@@ -187,8 +187,7 @@ impl Shared {
         let mut due: Vec<Arc<Conn>> = Vec::new();
         let mut deadline: Option<Instant> = None;
         // The idle timeout, when set, is enforced by a sweep every quarter of it.
-        let sweep_every = Session::idle_sweep_period(&self.ctx);
-        let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
+        let mut next_sweep = Some(Instant::now() + Session::idle_sweep_period(&self.ctx));
         loop {
             events.clear();
             let wake_at = deadline.into_iter().chain(next_sweep).min();
@@ -217,11 +216,9 @@ impl Shared {
                 }
             }
             due.append(&mut self.wakeups.take());
-            if let (Some(at), Some(every)) = (next_sweep, sweep_every) {
-                if Instant::now() >= at {
-                    self.sweep_idle(&mut due);
-                    next_sweep = Some(Instant::now() + every);
-                }
+            if next_sweep.is_some_and(|at| Instant::now() >= at) {
+                self.sweep_idle(&mut due);
+                next_sweep = Some(Instant::now() + Session::idle_sweep_period(&self.ctx));
             }
             for conn in due.drain(..) {
                 // Blocks while the queue is full: the workers are busy, so waiting is the

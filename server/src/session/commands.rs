@@ -136,8 +136,22 @@ impl Session {
                 state.name.clone().map_or(Frame::Null, Frame::Bulk)
             }
             Command::Client(ClientCommand::Id) => Frame::Integer(self.id as i64),
-            // No parameters to show: an empty map lets redis-benchmark and friends go on.
-            Command::ConfigGet(_) => Frame::Map(Vec::new()),
+            // A map in RESP3, a flat array of names and values in RESP2, as from Redis.
+            Command::ConfigGet(patterns) => Frame::Map(
+                self.ctx
+                    .config_get(&patterns)
+                    .into_iter()
+                    .map(|(name, value)| (Frame::bulk(name), Frame::Bulk(value.into())))
+                    .collect(),
+            ),
+            Command::ConfigSet(pairs) => match self.ctx.config_set(&pairs) {
+                Ok(()) => Frame::Simple("OK".into()),
+                Err(text) => Frame::Error(text),
+            },
+            Command::ConfigResetStat => {
+                self.ctx.stats.reset();
+                Frame::Simple("OK".into())
+            }
             Command::Command(sub)
                 if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"count")) =>
             {

@@ -206,7 +206,7 @@ impl Session {
             add(&self.ctx.stats.slow_consumers, 1);
             tracing::warn!(
                 conn = self.id,
-                limit = self.ctx.config.client_output_buffer_limit,
+                limit = self.ctx.runtime.output_limit(),
                 "slow subscriber disconnected: output buffer limit reached"
             );
         }
@@ -251,13 +251,17 @@ impl Session {
     /// it last sent something: `None` if it never does (no `--timeout`, or it subscribes, like
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
-        self.ctx.config.idle_timeout.filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+        self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
     }
 
     /// How often a backend that sweeps for idle connections should look: every quarter of
-    /// `--timeout`, so a connection closes between 1 and 1.25 timeouts idle.
-    pub fn idle_sweep_period(ctx: &ServerContext) -> Option<Duration> {
-        ctx.config.idle_timeout.map(|t| (t / 4).max(Duration::from_millis(10)))
+    /// the timeout, so a connection closes between 1 and 1.25 timeouts idle; without one,
+    /// every second, to notice a timeout that `CONFIG SET` gives (each look is a comparison per
+    /// connection).
+    pub fn idle_sweep_period(ctx: &ServerContext) -> Duration {
+        ctx.runtime
+            .idle_timeout()
+            .map_or(Duration::from_secs(1), |t| (t / 4).max(Duration::from_millis(10)))
     }
 
     /// Tells the session that everything it put in the output buffer was written.
