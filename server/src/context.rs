@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::clients::{Client, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
@@ -28,8 +29,8 @@ pub struct ServerContext {
     pub exchange: Exchange,
     /// Counters.
     pub stats: Stats,
-    /// The mailbox of every connection being served, by connection id.
-    clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
+    /// Every connection being served, by connection id.
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
     /// Signalled when `clients` becomes empty.
     idle: Condvar,
     /// Where the backend is in starting up, signalled when it changes.
@@ -68,18 +69,24 @@ impl ServerContext {
     }
 
     /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
-    /// or a refusal when the server is full.
-    pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
+    /// or a refusal when the server is full. `endpoints` (none in memory) are what `CLIENT
+    /// LIST` shows.
+    pub fn open_session(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+        endpoints: Option<Endpoints>,
+    ) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.runtime.max_clients() {
             return Err(Refused::MaxClients);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mailbox = Arc::new(Mailbox::with_limit(self.runtime.shared_output_limit(), waker));
-        clients.insert(id, mailbox.clone());
+        let client = Arc::new(Client::new(id, mailbox, endpoints));
+        clients.insert(id, client.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
-        Ok(Session::new(self.clone(), id, mailbox))
+        Ok(Session::new(self.clone(), client))
     }
 
     /// Announces that the backend's threads are all running: `start` waits for this before it
@@ -160,8 +167,8 @@ impl ServerContext {
 
     /// Wakes every connection's owner, so each notices a shutdown.
     pub(crate) fn wake_all(&self) {
-        for mailbox in self.lock_clients().values() {
-            mailbox.wake();
+        for client in self.lock_clients().values() {
+            client.mailbox.wake();
         }
     }
 
@@ -182,7 +189,15 @@ impl ServerContext {
         true
     }
 
-    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mailbox>>> {
+    /// The connections `filter` selects, asked by connection `me`, in id order.
+    pub fn clients(&self, filter: &Filter, me: u64) -> Vec<Arc<Client>> {
+        let mut found: Vec<Arc<Client>> =
+            self.lock_clients().values().filter(|c| c.matches(filter, me)).cloned().collect();
+        found.sort_by_key(|c| c.id);
+        found
+    }
+
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Client>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -132,6 +132,7 @@ impl Driver {
             return; // closing: later input means nothing
         }
         self.last_input = now;
+        self.session.note_input(now);
         self.prepare_output();
         let stop_at = self.written + OUTPUT_HIGH_WATER;
         let before = self.session.requests();
@@ -306,7 +307,7 @@ impl Driver {
                 self.prepare_output();
                 match self.session.take_mail(&mut self.out, room) {
                     Mail::Taken { more } => self.mail = more,
-                    Mail::Overflowed => self.phase = Phase::Done,
+                    Mail::Overflowed | Mail::Killed => self.phase = Phase::Done,
                 }
                 continue;
             }
@@ -349,7 +350,7 @@ mod tests {
     }
 
     fn driver(ctx: &Arc<ServerContext>, now: Instant) -> Driver {
-        Driver::new(ctx.open_session(Arc::new(NoWake)).unwrap(), ctx.clone(), now)
+        Driver::new(ctx.open_session(Arc::new(NoWake), None).unwrap(), ctx.clone(), now)
     }
 
     fn cmd(args: &[&[u8]]) -> Vec<u8> {

@@ -233,6 +233,11 @@ impl Mailbox {
         self.held.store(bytes, Ordering::Relaxed);
     }
 
+    /// Bytes held for the peer: queued messages plus the owner's unwritten output.
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().bytes + self.held.load(Ordering::Relaxed)
+    }
+
     /// Clears the flags of subscriptions that ended, under the lock: from now on no push for
     /// them is queued. What was queued before stays, for the owner to drain ahead of its
     /// unsubscribe confirmation.

@@ -477,3 +477,113 @@ backend_tests! {
         assert!(printed.contains("PING_INLINE"), "{printed}");
     }
 }
+
+/// One `key=value` field of a `CLIENT LIST` line.
+#[track_caller]
+fn client_field<'a>(line: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}=");
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(&prefix[..]))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+}
+
+/// `CLIENT LIST ...` (or INFO) over `c`, as text.
+#[track_caller]
+fn client_text(c: &mut crate::util::Conn, args: &[&[u8]]) -> String {
+    c.cmd(args);
+    let Frame::Bulk(text) = c.frame() else { panic!("a bulk string") };
+    String::from_utf8(text.to_vec()).unwrap()
+}
+
+backend_tests! {
+    fn client_list_info_and_kill(backend) {
+        let server = TestServer::start(backend);
+        let mut sub = server.connect();
+        sub.roundtrip(&[b"CLIENT", b"SETNAME", b"listener"], b"+OK\r\n");
+        sub.roundtrip(&[b"SUBSCRIBE", b"a"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+        sub.roundtrip(&[b"PSUBSCRIBE", b"a*"], b"*3\r\n$10\r\npsubscribe\r\n$2\r\na*\r\n:2\r\n");
+        sub.roundtrip(&[b"SSUBSCRIBE", b"s"], b"*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n");
+        let mut c = server.connect();
+        c.roundtrip(&[b"CLIENT", b"SETINFO", b"LIB-NAME", b"raw"], b"+OK\r\n");
+        c.roundtrip(&[b"CLIENT", b"SETINFO", b"LIB-VER", b"1.0"], b"+OK\r\n");
+        c.roundtrip(&[b"CLIENT", b"SETINFO", b"x", b"1"], b"-ERR Unrecognized option 'x'\r\n");
+        c.roundtrip(&[b"SELECT", b"3"], b"+OK\r\n");
+        c.roundtrip(&[b"CLIENT", b"NO-EVICT", b"on"], b"+OK\r\n");
+        c.roundtrip(&[b"CLIENT", b"NO-EVICT", b"x"], b"-ERR syntax error\r\n");
+        let me = client_text(&mut c, &[b"CLIENT", b"INFO"]);
+        assert!(me.ends_with('\n') && me.lines().count() == 1, "{me:?}");
+        assert!(me.starts_with("id="), "{me}");
+        let local = c.stream.local_addr().unwrap().to_string();
+        assert_eq!(client_field(&me, "addr"), local);
+        assert_eq!(client_field(&me, "laddr"), server.addr().to_string());
+        for (key, want) in [("flags", "e"), ("db", "3"), ("sub", "0"), ("multi", "-1"), ("cmd", "client|info"),
+            ("resp", "2"), ("lib-name", "raw"), ("lib-ver", "1.0\n"), ("name", ""), ("user", "default")] {
+            assert_eq!(client_field(&me, key), want, "{me}");
+        }
+        let all = client_text(&mut c, &[b"CLIENT", b"LIST"]);
+        assert_eq!(all.lines().count(), 2, "{all}");
+        let pubsub = client_text(&mut c, &[b"CLIENT", b"LIST", b"TYPE", b"pubsub"]);
+        assert_eq!(pubsub.lines().count(), 1, "{pubsub}");
+        for (key, want) in [("name", "listener"), ("flags", "P"), ("sub", "1"), ("psub", "1"), ("ssub", "1"), ("cmd", "ssubscribe")] {
+            assert_eq!(client_field(&pubsub, key), want, "{pubsub}");
+        }
+        let sub_id = client_field(&pubsub, "id").to_string();
+        assert_eq!(client_text(&mut c, &[b"CLIENT", b"LIST", b"ID", sub_id.as_bytes()]), pubsub);
+        assert_eq!(client_text(&mut c, &[b"CLIENT", b"LIST", b"TYPE", b"master"]), "");
+        // Errors as redis-server 7.0.15 words them.
+        c.roundtrip(&[b"CLIENT", b"LIST", b"TYPE", b"x"], b"-ERR Unknown client type 'x'\r\n");
+        c.roundtrip(&[b"CLIENT", b"KILL", b"1.2.3.4:5"], b"-ERR No such client\r\n");
+        c.roundtrip(&[b"CLIENT", b"KILL", b"ID", b"999"], b":0\r\n");
+        c.roundtrip(&[b"CLIENT", b"KILL", b"ID", b"x"], b"-ERR client-id should be greater than 0\r\n");
+        c.roundtrip(&[b"CLIENT", b"KILL", b"TYPE", b"x"], b"-ERR Unknown client type 'x'\r\n");
+        c.roundtrip(&[b"CLIENT", b"KILL", b"FOO", b"bar"], b"-ERR syntax error\r\n");
+        c.roundtrip(&[b"CLIENT", b"KILL", b"SKIPME", b"maybe"], b"-ERR syntax error\r\n");
+        // TYPE pubsub skips the asker (SKIPME yes by default) and kills the subscriber.
+        c.roundtrip(&[b"CLIENT", b"KILL", b"TYPE", b"pubsub"], b":1\r\n");
+        sub.expect_closed();
+        // The old form, by address.
+        let mut other = server.connect();
+        other.roundtrip(&[b"PING"], b"+PONG\r\n");
+        let addr = other.stream.local_addr().unwrap().to_string();
+        c.roundtrip(&[b"CLIENT", b"KILL", addr.as_bytes()], b"+OK\r\n");
+        other.expect_closed();
+        // Killing itself: the answer, then the close.
+        c.roundtrip(&[b"CLIENT", b"KILL", b"ADDR", local.as_bytes(), b"SKIPME", b"no"], b":1\r\n");
+        c.expect_closed();
+    }
+
+    fn client_reply_and_help(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        // As redis-server 7.0.15: OFF and SKIP have no reply; SKIP swallows the next one.
+        c.cmd(&[b"CLIENT", b"REPLY", b"OFF"]);
+        c.cmd(&[b"PING"]);
+        c.cmd(&[b"NOPE"]);
+        c.roundtrip(&[b"CLIENT", b"REPLY", b"ON"], b"+OK\r\n");
+        c.cmd(&[b"CLIENT", b"REPLY", b"SKIP"]);
+        c.cmd(&[b"PING"]);
+        c.roundtrip(&[b"PING", b"x"], b"$1\r\nx\r\n");
+        c.roundtrip(&[b"CLIENT", b"REPLY", b"x"], b"-ERR syntax error\r\n");
+        c.roundtrip(&[b"CLIENT", b"X"], b"-ERR unknown subcommand 'X'. Try CLIENT HELP.\r\n");
+        for container in ["CLIENT", "CONFIG", "PUBSUB", "COMMAND"] {
+            c.cmd(&[container.as_bytes(), b"HELP"]);
+            let Frame::Array(lines) = c.frame() else { panic!("{container} HELP is an array") };
+            let first = format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+            assert_eq!(lines[0], Frame::Simple(first));
+            assert_eq!(lines[lines.len() - 2..], [Frame::Simple("HELP".into()), Frame::Simple("    Print this help.".into())]);
+        }
+    }
+
+    fn redis_py_reads_client_list(backend) {
+        let server = TestServer::start(backend);
+        let printed = redis_py(
+            &server,
+            2,
+            "import redis, sys\n\
+             r = redis.Redis.from_url(sys.argv[1], client_name='py')\n\
+             me = r.client_info()\n\
+             print(me['name'], me['db'], len(r.client_list()), r.client_id() == int(me['id']))",
+        );
+        assert_eq!(printed, "py 2 1 True\n");
+    }
+}

@@ -129,6 +129,11 @@ pub enum Command {
     /// does. Pub/sub does not depend on the database, so every index in range means the same.
     Select(Bytes),
     /// ```text
+    /// CONFIG HELP | PUBSUB HELP
+    /// ```
+    /// The container command's name, upper case.
+    Help(&'static str),
+    /// ```text
     /// MULTI
     /// ```
     Multi,
@@ -151,17 +156,47 @@ pub enum Command {
     Unwatch,
 }
 
-/// The `CLIENT` subcommands a connecting client may send.
+/// The `CLIENT` subcommands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
-    /// `CLIENT SETINFO attr value`: accepted and ignored.
-    SetInfo,
+    /// `CLIENT SETINFO LIB-NAME|LIB-VER value`: shown by `CLIENT LIST`.
+    SetInfo {
+        /// True for `LIB-NAME`, false for `LIB-VER`.
+        lib_name: bool,
+        /// The library's name or version.
+        value: Bytes,
+    },
+    /// `CLIENT INFO`.
+    Info,
+    /// `CLIENT LIST [TYPE type] [ID id ...]`, the filter as sent.
+    List(Vec<Bytes>),
+    /// `CLIENT KILL ip:port | CLIENT KILL filter value ...`, the arguments as sent.
+    Kill(Vec<Bytes>),
+    /// `CLIENT NO-EVICT ON|OFF`.
+    NoEvict(bool),
+    /// `CLIENT NO-TOUCH ON|OFF`.
+    NoTouch(bool),
+    /// `CLIENT REPLY ON|OFF|SKIP`.
+    Reply(ReplyMode),
+    /// `CLIENT HELP`.
+    Help,
     /// `CLIENT SETNAME name`.
     SetName(Bytes),
     /// `CLIENT GETNAME`.
     GetName,
     /// `CLIENT ID`.
     Id,
+}
+
+/// `CLIENT REPLY`'s modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent.
+    Off,
+    /// The reply to the next command is not sent.
+    Skip,
 }
 
 /// Why a request is not a command we run. `Display` gives Redis's reply text (without `-`).
@@ -204,6 +239,12 @@ pub enum CommandError {
     /// `HELLO` with an option it does not know, or missing its value.
     #[error("ERR Syntax error in HELLO option '{}'", clip(.0, 128))]
     HelloSyntax(Bytes),
+    /// A subcommand's arguments do not make sense.
+    #[error("ERR syntax error")]
+    Syntax,
+    /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
+    #[error("ERR Unrecognized option '{}'", clip(.0, 128))]
+    UnrecognizedOption(Bytes),
 }
 
 /// The reply to a command that is not allowed while a RESP2 connection is subscribed.
@@ -264,6 +305,15 @@ pub fn parse_integer(arg: &[u8]) -> Option<i64> {
         return None;
     }
     std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+/// `ON` or `OFF`, any case.
+fn on_off(arg: &[u8]) -> Result<bool, CommandError> {
+    match arg {
+        a if is(a, "on") => Ok(true),
+        a if is(a, "off") => Ok(false),
+        _ => Err(CommandError::Syntax),
+    }
 }
 
 fn is(arg: &[u8], name: &str) -> bool {
@@ -336,6 +386,10 @@ impl Command {
                         Command::PubsubShardChannels(args.next())
                     }
                     s if is(s, "shardnumsub") => Command::PubsubShardNumsub(args.collect()),
+                    s if is(s, "help") => {
+                        need(argc == 1, "pubsub|help")?;
+                        Command::Help("PUBSUB")
+                    }
                     _ => return Err(CommandError::UnknownSubcommand { command: "PUBSUB", sub }),
                 }
             }
@@ -346,7 +400,46 @@ impl Command {
                 Command::Client(match sub.as_ref() {
                     s if is(s, "setinfo") => {
                         need(argc == 3, "client|setinfo")?;
-                        ClientCommand::SetInfo
+                        let attr = args.next().unwrap_or_default();
+                        let lib_name = is(&attr, "lib-name");
+                        if !lib_name && !is(&attr, "lib-ver") {
+                            return Err(CommandError::UnrecognizedOption(attr));
+                        }
+                        ClientCommand::SetInfo { lib_name, value: args.next().unwrap_or_default() }
+                    }
+                    s if is(s, "info") => {
+                        need(argc == 1, "client|info")?;
+                        ClientCommand::Info
+                    }
+                    s if is(s, "list") => ClientCommand::List(args.collect()),
+                    s if is(s, "kill") => {
+                        need(argc >= 2, "client|kill")?;
+                        ClientCommand::Kill(args.collect())
+                    }
+                    s if is(s, "no-evict") || is(s, "no-touch") => {
+                        let full =
+                            if is(s, "no-evict") { "client|no-evict" } else { "client|no-touch" };
+                        need(argc == 2, full)?;
+                        let on = on_off(&args.next().unwrap_or_default())?;
+                        if is(s, "no-evict") {
+                            ClientCommand::NoEvict(on)
+                        } else {
+                            ClientCommand::NoTouch(on)
+                        }
+                    }
+                    s if is(s, "reply") => {
+                        need(argc == 2, "client|reply")?;
+                        let mode = args.next().unwrap_or_default();
+                        ClientCommand::Reply(match mode.as_ref() {
+                            m if is(m, "on") => ReplyMode::On,
+                            m if is(m, "off") => ReplyMode::Off,
+                            m if is(m, "skip") => ReplyMode::Skip,
+                            _ => return Err(CommandError::Syntax),
+                        })
+                    }
+                    s if is(s, "help") => {
+                        need(argc == 1, "client|help")?;
+                        ClientCommand::Help
                     }
                     s if is(s, "setname") => {
                         need(argc == 2, "client|setname")?;
@@ -382,6 +475,10 @@ impl Command {
                     s if is(s, "resetstat") => {
                         need(argc == 1, "config|resetstat")?;
                         Command::ConfigResetStat
+                    }
+                    s if is(s, "help") => {
+                        need(argc == 1, "config|help")?;
+                        Command::Help("CONFIG")
                     }
                     _ => return Err(CommandError::UnknownSubcommand { command: "CONFIG", sub }),
                 }
@@ -465,7 +562,14 @@ impl Command {
             Command::SUnsubscribe(_) => "sunsubscribe",
             Command::SPublish { .. } => "spublish",
             Command::Hello { .. } => "hello",
-            Command::Client(ClientCommand::SetInfo) => "client|setinfo",
+            Command::Client(ClientCommand::SetInfo { .. }) => "client|setinfo",
+            Command::Client(ClientCommand::Info) => "client|info",
+            Command::Client(ClientCommand::List(_)) => "client|list",
+            Command::Client(ClientCommand::Kill(_)) => "client|kill",
+            Command::Client(ClientCommand::NoEvict(_)) => "client|no-evict",
+            Command::Client(ClientCommand::NoTouch(_)) => "client|no-touch",
+            Command::Client(ClientCommand::Reply(_)) => "client|reply",
+            Command::Client(ClientCommand::Help) => "client|help",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
             Command::Client(ClientCommand::GetName) => "client|getname",
             Command::Client(ClientCommand::Id) => "client|id",
@@ -477,6 +581,8 @@ impl Command {
             Command::Reset => "reset",
             Command::Select(_) => "select",
             Command::Multi => "multi",
+            Command::Help("CONFIG") => "config|help",
+            Command::Help(_) => "pubsub|help",
             Command::Exec => "exec",
             Command::Discard => "discard",
             Command::Watch(_) => "watch",
@@ -553,9 +659,28 @@ impl Command {
                 }
                 args
             }
-            Command::Client(ClientCommand::SetInfo) => {
-                with(&["CLIENT", "SETINFO", "LIB-NAME", "switchboard"], &[])
+            Command::Client(ClientCommand::SetInfo { lib_name, value }) => {
+                let attr = if *lib_name { "LIB-NAME" } else { "LIB-VER" };
+                with(&["CLIENT", "SETINFO", attr], std::slice::from_ref(value))
             }
+            Command::Client(ClientCommand::Info) => with(&["CLIENT", "INFO"], &[]),
+            Command::Client(ClientCommand::List(args)) => with(&["CLIENT", "LIST"], args),
+            Command::Client(ClientCommand::Kill(args)) => with(&["CLIENT", "KILL"], args),
+            Command::Client(ClientCommand::NoEvict(on)) => {
+                with(&["CLIENT", "NO-EVICT", if *on { "ON" } else { "OFF" }], &[])
+            }
+            Command::Client(ClientCommand::NoTouch(on)) => {
+                with(&["CLIENT", "NO-TOUCH", if *on { "ON" } else { "OFF" }], &[])
+            }
+            Command::Client(ClientCommand::Reply(mode)) => {
+                let word = match mode {
+                    ReplyMode::On => "ON",
+                    ReplyMode::Off => "OFF",
+                    ReplyMode::Skip => "SKIP",
+                };
+                with(&["CLIENT", "REPLY", word], &[])
+            }
+            Command::Client(ClientCommand::Help) => with(&["CLIENT", "HELP"], &[]),
             Command::Client(ClientCommand::SetName(name)) => {
                 with(&["CLIENT", "SETNAME"], std::slice::from_ref(name))
             }
@@ -572,6 +697,7 @@ impl Command {
             Command::Info(sections) => with(&["INFO"], sections),
             Command::Select(index) => with(&["SELECT"], std::slice::from_ref(index)),
             Command::Multi => with(&["MULTI"], &[]),
+            Command::Help(container) => with(&[container, "HELP"], &[]),
             Command::Exec => with(&["EXEC"], &[]),
             Command::Discard => with(&["DISCARD"], &[]),
             Command::Watch(keys) => with(&["WATCH"], keys),
@@ -617,7 +743,17 @@ mod tests {
             Command::SPublish { channel: b("s"), message: b("m") },
             Command::Hello { version: Some(3), name: Some(b("me")) },
             Command::Hello { version: None, name: None },
-            Command::Client(ClientCommand::SetInfo),
+            Command::Client(ClientCommand::SetInfo { lib_name: true, value: b("x") }),
+            Command::Client(ClientCommand::SetInfo { lib_name: false, value: b("1") }),
+            Command::Client(ClientCommand::Info),
+            Command::Client(ClientCommand::List(vec![b("TYPE"), b("pubsub")])),
+            Command::Client(ClientCommand::Kill(vec![b("ID"), b("3")])),
+            Command::Client(ClientCommand::NoEvict(true)),
+            Command::Client(ClientCommand::NoTouch(false)),
+            Command::Client(ClientCommand::Reply(ReplyMode::Skip)),
+            Command::Client(ClientCommand::Help),
+            Command::Help("CONFIG"),
+            Command::Help("PUBSUB"),
             Command::Client(ClientCommand::SetName(b("n"))),
             Command::Client(ClientCommand::GetName),
             Command::Client(ClientCommand::Id),

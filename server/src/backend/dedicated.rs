@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::sock::{flush, poll_until, pollfd, read_into};
+use crate::clients::Endpoints;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
@@ -105,7 +106,7 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admit
             return None;
         }
     };
-    match ctx.open_session(Arc::new(wake.clone())) {
+    match ctx.open_session(Arc::new(wake.clone()), Some(Endpoints::of(&stream))) {
         Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
             ctx.refuse(stream, why);

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use polling::{Event, Events, PollMode, Poller};
 
 use super::sock::{flush, read_into, READ_CHUNK};
+use crate::clients::Endpoints;
 use crate::driver::{Driver, Interest};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
@@ -333,7 +334,7 @@ impl Scheduler {
         });
         let key = FIRST_CONN + index;
         let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
-        let session = match self.ctx.open_session(waker) {
+        let session = match self.ctx.open_session(waker, Some(Endpoints::of(&stream))) {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(index);

@@ -34,6 +34,7 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
 use super::sock::{flush, read_into, Input, READ_CHUNK};
+use crate::clients::Endpoints;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
@@ -264,7 +265,7 @@ impl Shared {
     /// hand-off of the poller).
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
         let waker = Arc::new(ConnWaker { conn: OnceLock::new(), wakeups: self.wakeups.clone() });
-        let session = match self.ctx.open_session(waker.clone()) {
+        let session = match self.ctx.open_session(waker.clone(), Some(Endpoints::of(&stream))) {
             Ok(session) => session,
             Err(why) => {
                 self.ctx.refuse(stream, why);

@@ -3,22 +3,40 @@
 //! module; this file decides what each command does with it.
 
 use bytes::Bytes;
-use shared::command::{parse_db_index, subscribed_context_error, ClientCommand, Command};
+use shared::command::{
+    parse_db_index, subscribed_context_error, ClientCommand, Command, ReplyMode,
+};
 use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RespVersion};
 
 use super::transaction::Transaction;
 use super::{error, set_name, Kind, Session, Status};
+use crate::clients::Filter;
 use crate::exchange::Published;
 use crate::info::REDIS_VERSION;
 use crate::stats::add;
 
 impl Session {
-    /// Runs one request: the checks that come before any command runs (arity, subscribed
-    /// mode, queueing inside MULTI), then [`Session::run`].
+    /// Runs one request, then holds back its reply if `CLIENT REPLY` says so. (A reply in
+    /// whose making messages moved into the output is sent anyway: cutting it would cut the
+    /// messages, which count as delivered once written.)
     pub(super) fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         add(&self.ctx.stats.commands, 1);
         self.requests += 1;
+        let (mark, messages) = (out.len(), self.unflushed_messages);
+        let skip_this = std::mem::take(&mut self.resp.as_deref_mut().expect("resp").skip_this);
+        let status = self.check_and_run(args, out);
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if (state.reply_off || skip_this) && self.unflushed_messages == messages {
+            out.truncate(mark);
+        }
+        state.skip_this = std::mem::take(&mut state.skip_next);
+        status
+    }
+
+    /// The checks that come before any command runs (arity, subscribed mode, queueing inside
+    /// MULTI), then [`Session::run`].
+    fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
         let cmd = match Command::parse(args) {
@@ -29,6 +47,7 @@ impl Session {
             }
         };
         let state = self.resp.as_deref_mut().expect("resp session");
+        state.last_cmd = cmd.full_name();
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
             self.refuse(is_exec, &subscribed_context_error(cmd.full_name()), out);
             return Status::Open;
@@ -127,7 +146,60 @@ impl Session {
                 }
                 self.hello_reply()
             }
-            Command::Client(ClientCommand::SetInfo) => Frame::Simple("OK".into()),
+            Command::Client(ClientCommand::SetInfo { lib_name, value }) => {
+                if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+                    let what = if lib_name { "lib-name" } else { "lib-ver" };
+                    Frame::Error(format!(
+                        "ERR {what} cannot contain spaces, newlines or special characters."
+                    ))
+                } else {
+                    let value = (!value.is_empty()).then_some(value);
+                    if lib_name {
+                        state.lib_name = value;
+                    } else {
+                        state.lib_ver = value;
+                    }
+                    Frame::Simple("OK".into())
+                }
+            }
+            Command::Client(ClientCommand::Info) => {
+                self.publish_state();
+                let mut line = String::new();
+                self.client.list_line(&mut line);
+                Frame::Bulk(line.into())
+            }
+            Command::Client(ClientCommand::List(args)) => match parse_filter(&args, false) {
+                Ok(filter) => {
+                    self.publish_state();
+                    let mut text = String::new();
+                    for client in self.ctx.clients(&filter, self.id) {
+                        client.list_line(&mut text);
+                    }
+                    Frame::Bulk(text.into())
+                }
+                Err(text) => Frame::Error(text),
+            },
+            Command::Client(ClientCommand::Kill(args)) => return self.kill(&args, out),
+            Command::Client(ClientCommand::NoEvict(on)) => {
+                state.no_evict = on;
+                Frame::Simple("OK".into())
+            }
+            Command::Client(ClientCommand::NoTouch(on)) => {
+                state.no_touch = on;
+                Frame::Simple("OK".into())
+            }
+            Command::Client(ClientCommand::Reply(mode)) => {
+                state.reply_off = mode == ReplyMode::Off;
+                state.skip_next = mode == ReplyMode::Skip;
+                if mode != ReplyMode::On {
+                    return Status::Open; // OFF and SKIP have no reply
+                }
+                Frame::Simple("OK".into())
+            }
+            Command::Client(ClientCommand::Help) => help("CLIENT", CLIENT_HELP),
+            Command::Help(container) => {
+                help(container, if container == "CONFIG" { CONFIG_HELP } else { PUBSUB_HELP })
+            }
             Command::Client(ClientCommand::SetName(name)) => match set_name(state, name) {
                 Ok(()) => Frame::Simple("OK".into()),
                 Err(msg) => Frame::Error(msg.into()),
@@ -163,6 +235,11 @@ impl Session {
                 if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"docs")) =>
             {
                 Frame::Map(Vec::new())
+            }
+            Command::Command(sub)
+                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"help")) =>
+            {
+                help("COMMAND", COMMAND_HELP)
             }
             Command::Command(_) => Frame::Array(Vec::new()),
             Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
@@ -205,6 +282,46 @@ impl Session {
         };
         let version = self.resp.as_deref().expect("resp session").version;
         reply.encode(version, out);
+        Status::Open
+    }
+
+    /// `CLIENT KILL`: the old form (`ip:port`, `+OK` or an error) or filters (the number
+    /// killed). Killing itself, a connection answers first, then closes.
+    fn kill(&mut self, args: &[Bytes], out: &mut Vec<u8>) -> Status {
+        let old_form = args.len() == 1;
+        let filter = if old_form {
+            Ok(Filter {
+                addr: Some(String::from_utf8_lossy(&args[0]).into_owned()),
+                ..Filter::default()
+            })
+        } else {
+            parse_filter(args, true)
+        };
+        let filter = match filter {
+            Ok(filter) => filter,
+            Err(text) => {
+                error(out, &text);
+                return Status::Open;
+            }
+        };
+        let victims = self.ctx.clients(&filter, self.id);
+        let mut me = false;
+        for client in &victims {
+            if client.id == self.id {
+                me = true;
+            } else {
+                client.kill();
+            }
+        }
+        match (old_form, victims.len()) {
+            (true, 0) => error(out, "ERR No such client"),
+            (true, _) => out.extend_from_slice(b"+OK\r\n"),
+            (false, n) => encode_integer(out, n as i64),
+        }
+        if me {
+            self.resp.as_deref_mut().expect("resp session").closing = true;
+            return Status::Close;
+        }
         Status::Open
     }
 
@@ -277,3 +394,131 @@ fn numsub_reply(channels: Vec<Bytes>, counts: Vec<usize>) -> Frame {
             .collect(),
     )
 }
+
+/// Reads `CLIENT LIST`'s filters (`kill` false: `TYPE`, `ID`) or `CLIENT KILL`'s (`kill`
+/// true: `ID`, `ADDR`, `LADDR`, `TYPE`, `SKIPME`, `MAXAGE`), with Redis's errors.
+fn parse_filter(args: &[Bytes], kill: bool) -> Result<Filter, String> {
+    let mut filter = Filter { skip_me: kill, ..Filter::default() };
+    let syntax = || "ERR syntax error".to_string();
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let mut i = 0;
+    while i < args.len() {
+        let option = text(&args[i]).to_ascii_lowercase();
+        if !kill && option == "id" {
+            let ids: Option<Vec<u64>> =
+                args[i + 1..].iter().map(|a| text(a).parse().ok().filter(|&n| n > 0)).collect();
+            match ids {
+                Some(ids) if !ids.is_empty() => filter.ids = Some(ids),
+                _ => return Err("ERR Invalid client ID".into()),
+            }
+            break;
+        }
+        let Some(value) = args.get(i + 1) else { return Err(syntax()) };
+        match option.as_str() {
+            "type" => {
+                filter.pubsub = match text(value).to_ascii_lowercase().as_str() {
+                    "normal" => Some(false),
+                    "pubsub" => Some(true),
+                    // No replicas and no primary here: nothing is of those types.
+                    "master" | "replica" | "slave" => {
+                        filter.ids = Some(Vec::new());
+                        None
+                    }
+                    _ => return Err(format!("ERR Unknown client type '{}'", clean(value))),
+                }
+            }
+            "id" if kill => match text(value).parse::<u64>() {
+                Ok(id) if id > 0 => filter.ids = Some(vec![id]),
+                _ => return Err("ERR client-id should be greater than 0".into()),
+            },
+            "addr" if kill => filter.addr = Some(text(value)),
+            "laddr" if kill => filter.laddr = Some(text(value)),
+            "maxage" if kill => {
+                filter.max_age = Some(text(value).parse().map_err(|_| syntax())?);
+            }
+            "skipme" if kill => {
+                filter.skip_me = match text(value).to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(syntax()),
+                }
+            }
+            _ => return Err(syntax()),
+        }
+        i += 2;
+    }
+    Ok(filter)
+}
+
+/// `b` as text for an error line: CR, LF and NUL become spaces.
+fn clean(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).replace(['\r', '\n', '\0'], " ")
+}
+
+/// A container command's `HELP`: Redis's layout (a header, then each subcommand and its
+/// explanation, then HELP itself), one status line each.
+fn help(container: &str, lines: &[&str]) -> Frame {
+    let mut out =
+        vec![format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")];
+    out.extend(lines.iter().map(|l| l.to_string()));
+    out.extend(["HELP".to_string(), "    Print this help.".to_string()]);
+    Frame::Array(out.into_iter().map(Frame::Simple).collect())
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID <client-id>, ADDR <ip:port>, LADDR <ip:port>,",
+    "    TYPE (NORMAL|PUBSUB|MASTER|REPLICA), SKIPME (YES|NO) (default YES),",
+    "    MAXAGE <seconds>.",
+    "LIST [TYPE (NORMAL|PUBSUB|MASTER|REPLICA)] [ID <client-id> ...]",
+    "    Return information about client connections.",
+    "NO-EVICT (ON|OFF)",
+    "    Mark the connection as exempt from eviction (nothing is evicted here).",
+    "NO-TOUCH (ON|OFF)",
+    "    Mark the connection as not touching keys (there are no keys here).",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set the client library's name or version, shown by CLIENT LIST.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+];
+
+const CONFIG_HELP: &[&str] = &[
+    "GET <pattern> [<pattern> ...]",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value> [<directive> <value> ...]",
+    "    Set the configuration <directive> to <value> (timeout, maxclients,",
+    "    client-output-buffer-limit).",
+    "RESETSTAT",
+    "    Reset the statistics reported by the INFO command.",
+];
+
+const PUBSUB_HELP: &[&str] = &[
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions (default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard channels.",
+];
+
+const COMMAND_HELP: &[&str] = &[
+    "(no subcommand)",
+    "    Return details about all commands (an empty list here).",
+    "COUNT",
+    "    Return the total number of commands (0 here).",
+];

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use shared::{Frame, RequestParser, RespVersion};
 
+use crate::clients::{Client, ClientState};
 use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
@@ -42,6 +43,8 @@ pub struct Session {
     /// This connection's id, unique for the server's lifetime.
     id: u64,
     mailbox: Arc<Mailbox>,
+    /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
+    client: Arc<Client>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
     /// Requests run so far.
@@ -68,6 +71,20 @@ struct RespState {
     db: i64,
     /// The transaction MULTI opened, until EXEC or DISCARD.
     multi: Option<transaction::Transaction>,
+    /// `CLIENT SETINFO`'s values.
+    lib_name: Option<Bytes>,
+    lib_ver: Option<Bytes>,
+    /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
+    no_evict: bool,
+    no_touch: bool,
+    /// `CLIENT REPLY OFF`: replies are not sent.
+    reply_off: bool,
+    /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
+    /// `skip_this` after each command).
+    skip_next: bool,
+    skip_this: bool,
+    /// The last command run, as Redis names it.
+    last_cmd: &'static str,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
@@ -96,11 +113,13 @@ pub enum Mail {
     Taken { more: bool },
     /// The subscriber passed its output limit (counted and logged): close it at once.
     Overflowed,
+    /// `CLIENT KILL` chose this connection: close it at once.
+    Killed,
 }
 
 impl Session {
-    /// A session for connection `id`, whose messages arrive through `mailbox`.
-    pub fn new(ctx: Arc<ServerContext>, id: u64, mailbox: Arc<Mailbox>) -> Session {
+    /// A session for the connection `client`, whose messages arrive through its mailbox.
+    pub fn new(ctx: Arc<ServerContext>, client: Arc<Client>) -> Session {
         let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
             Box::new(RespState {
                 parser: RequestParser::new(ctx.config.limits),
@@ -112,14 +131,23 @@ impl Session {
                 name: None,
                 db: 0,
                 multi: None,
+                lib_name: None,
+                lib_ver: None,
+                no_evict: false,
+                no_touch: false,
+                reply_off: false,
+                skip_next: false,
+                skip_this: false,
+                last_cmd: "NULL",
                 closing: false,
                 stalled: false,
             })
         });
         Session {
             ctx,
-            id,
-            mailbox,
+            id: client.id,
+            mailbox: client.mailbox.clone(),
+            client,
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
@@ -151,6 +179,37 @@ impl Session {
     /// Runs the requests left waiting by an earlier call, while `out` is shorter than
     /// `stop_at`.
     pub fn resume(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
+        let status = self.run_requests(out, stop_at);
+        self.publish_state();
+        status
+    }
+
+    /// Tells the registry what this connection now looks like (once per batch of requests).
+    fn publish_state(&self) {
+        let Some(state) = self.resp.as_deref() else { return };
+        self.client.publish_state(ClientState {
+            name: state.name.clone(),
+            db: state.db,
+            sub: state.channels.len(),
+            psub: state.patterns.len(),
+            ssub: state.shard_channels.len(),
+            multi: state.multi.as_ref().map_or(-1, |t| t.queued.len() as i64),
+            resp: if state.version == RespVersion::Resp3 { 3 } else { 2 },
+            lib_name: state.lib_name.clone(),
+            lib_ver: state.lib_ver.clone(),
+            cmd: state.last_cmd,
+            qbuf: state.input.len(),
+            no_evict: state.no_evict,
+            no_touch: state.no_touch,
+        });
+    }
+
+    /// Notes that the peer sent something at `now` (`CLIENT LIST`'s `idle`).
+    pub fn note_input(&self, now: Instant) {
+        self.client.note_input(now);
+    }
+
+    fn run_requests(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
         let Some(state) = self.resp.as_deref_mut() else { return Status::Open };
         state.stalled = false;
         if state.closing {
@@ -201,6 +260,10 @@ impl Session {
     /// Moves messages from the mailbox into `out`, at least `budget` bytes of them when there
     /// are that many. `Overflowed` (nothing moved) when this subscriber passed its limit.
     pub fn take_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
+        if self.client.killed() {
+            tracing::info!(conn = self.id, "connection closed by CLIENT KILL");
+            return Mail::Killed;
+        }
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
