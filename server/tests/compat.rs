@@ -587,3 +587,53 @@ backend_tests! {
         assert_eq!(printed, "py 2 1 True\n");
     }
 }
+
+backend_tests! {
+    fn the_listener_refuses_once_shutdown_begins(backend) {
+        use std::io::{ErrorKind, Read, Write};
+        // The drain ends only when the stalled subscriber below reads (the timeout is longer
+        // than any wait of this test).
+        let server = TestServer::with(backend, |c| c.shutdown_timeout = std::time::Duration::from_secs(120));
+        let addr = server.addr();
+        // A subscriber that does not read, with megabytes on their way to it.
+        let mut stalled = server.connect();
+        stalled.roundtrip(&[b"SUBSCRIBE", b"x"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n");
+        let mut publisher = server.connect();
+        let payload = vec![b'p'; 64 * 1024];
+        for _ in 0..128 {
+            publisher.roundtrip(&[b"PUBLISH", b"x", &payload], b":1\r\n");
+        }
+        drop(publisher);
+        let stopping = std::thread::spawn(move || server.stop());
+        // Each probe connects and sends PING. Before shutdown it gets PONG; a probe caught at
+        // the moment shutdown begins may be closed or reset; once one is refused, every later
+        // one must be. What must never happen is a connection the kernel accepted that then
+        // hears nothing: that is what a listener left open during the drain does.
+        let mut refused = 0;
+        while refused < 20 {
+            match std::net::TcpStream::connect(addr) {
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+                    refused += 1;
+                }
+                Ok(mut s) => {
+                    assert_eq!(refused, 0, "a connection was accepted after one was refused");
+                    s.set_read_timeout(Some(crate::util::PATIENCE)).unwrap();
+                    let _ = s.write_all(b"PING\r\n");
+                    let mut reply = [0u8; 7];
+                    match s.read(&mut reply) {
+                        Ok(_) => {} // PONG, or the drain's close
+                        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+                        Err(e) => panic!("a connection accepted during shutdown got nothing: {e}"),
+                    }
+                }
+            }
+        }
+        assert!(!stopping.is_finished(), "the drain ended before the subscriber read");
+        // Reading lets the drain finish: everything arrives, then the server closes.
+        let mut rest = Vec::new();
+        stalled.stream.read_to_end(&mut rest).expect("the drain delivers, then closes");
+        assert!(rest.len() >= 128 * payload.len(), "{}", rest.len());
+        stopping.join().unwrap();
+    }
+}

@@ -36,7 +36,7 @@ use polling::{Event, Events, Poller};
 use super::sock::{flush, read_into, Input, READ_CHUNK};
 use crate::clients::Endpoints;
 use crate::driver::Driver;
-use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
+use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
@@ -204,6 +204,7 @@ impl Shared {
                             // Stop accepting; connections flush and close in their next turn
                             // (the stopper woke them all).
                             self.poller.delete(listener)?;
+                            stop_listening(listener);
                         }
                     }
                     key => {
