@@ -637,3 +637,49 @@ backend_tests! {
         stopping.join().unwrap();
     }
 }
+
+backend_tests! {
+    fn error_lines_quote_bytes_as_redis_does(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        // Every reply is redis-server 7.0.15's to the same bytes.
+        c.roundtrip(&[b"PI\0NG", b"a\0b"], b"-ERR unknown command 'PI', with args beginning with: 'a' \r\n");
+        c.roundtrip(&[b"\xff\xfeX"], b"-ERR unknown command '\xff\xfeX', with args beginning with: \r\n");
+        c.roundtrip(
+            &[b"FOO", b"\xff", b"a\r\nb"],
+            b"-ERR unknown command 'FOO', with args beginning with: '\xff' 'a  b' \r\n",
+        );
+        c.roundtrip(&[b"CONFIG", b"\xffX"], b"-ERR unknown subcommand '\xffX'. Try CONFIG HELP.\r\n");
+        c.roundtrip(&[b"PUBSUB", b"CHAN\0NELS", b"a", b"b"], b"-ERR unknown subcommand 'CHAN'. Try PUBSUB HELP.\r\n");
+        c.roundtrip(
+            &[b"PUBSUB", b"channels", b"a", b"b"],
+            b"-ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.\r\n",
+        );
+        c.roundtrip(
+            &[b"PUBSUB", b"SHARDCHANNELS", b"a", b"b"],
+            b"-ERR unknown subcommand or wrong number of arguments for 'SHARDCHANNELS'. Try PUBSUB HELP.\r\n",
+        );
+        // Inline `PI\0NG`: redis-server answers nothing (and nothing more on that connection);
+        // here it is an unknown command `PI`, with no NUL in the error line.
+        c.send(b"PI\0NG\r\n");
+        c.expect(b"-ERR unknown command 'PI', with args beginning with: \r\n");
+        // An inline request of exactly 64 KB plus its newline is accepted, as by Redis.
+        let mut line = b"ECHO ".to_vec();
+        line.resize(64 * 1024, b'x');
+        line.extend_from_slice(b"\r\n");
+        c.send(&line);
+        let echoed = 64 * 1024 - 5;
+        c.expect(format!("${echoed}\r\n").as_bytes());
+        c.expect(&vec![b'x'; echoed]);
+        c.expect(b"\r\n");
+        c.roundtrip(&[b"PING"], b"+PONG\r\n");
+        // One byte more is refused, and the connection closed.
+        let mut long = b"ECHO ".to_vec();
+        long.resize(64 * 1024 + 1, b'x');
+        long.extend_from_slice(b"\r\n");
+        let mut d = server.connect();
+        d.send(&long);
+        d.expect(b"-ERR Protocol error: too big inline request\r\n");
+        d.expect_closed();
+    }
+}

@@ -203,7 +203,7 @@ pub enum ReplyMode {
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum CommandError {
     /// No such command.
-    #[error("ERR unknown command '{}', with args beginning with: {}", clip(.name, 128), quoted_args(.args))]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     Unknown {
         /// The command name as sent.
         name: Bytes,
@@ -211,8 +211,17 @@ pub enum CommandError {
         args: Vec<Bytes>,
     },
     /// No such subcommand of a container command such as `PUBSUB`.
-    #[error("ERR unknown subcommand '{}'. Try {} HELP.", clip(.sub, 128), .command)]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnknownSubcommand {
+        /// The container command, upper case.
+        command: &'static str,
+        /// The subcommand as sent.
+        sub: Bytes,
+    },
+    /// A subcommand that checks its own argument count (`PUBSUB CHANNELS a b`), worded as
+    /// Redis 7 does.
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
+    SubcommandSyntax {
         /// The container command, upper case.
         command: &'static str,
         /// The subcommand as sent.
@@ -237,13 +246,13 @@ pub enum CommandError {
     #[error("ERR DB index is out of range")]
     DbIndexOutOfRange,
     /// `HELLO` with an option it does not know, or missing its value.
-    #[error("ERR Syntax error in HELLO option '{}'", clip(.0, 128))]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     HelloSyntax(Bytes),
     /// A subcommand's arguments do not make sense.
     #[error("ERR syntax error")]
     Syntax,
     /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
-    #[error("ERR Unrecognized option '{}'", clip(.0, 128))]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnrecognizedOption(Bytes),
 }
 
@@ -255,24 +264,66 @@ pub fn subscribed_context_error(full_name: &str) -> String {
     )
 }
 
-/// At most `max` bytes of `b` as text, with CR and LF turned into spaces so the error stays on
-/// one protocol line (Redis does the same).
-fn clip(b: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(&b[..b.len().min(max)]);
-    text.replace(['\r', '\n'], " ")
+impl CommandError {
+    /// The error's text (without `-` and the line end) as Redis sends it. Names and
+    /// arguments quoted in it are their bytes, not UTF-8 text: each is cut at its first NUL
+    /// (as Redis's C strings are), clipped to 128 bytes, with CR and LF turned into spaces,
+    /// so that an error is always one protocol line.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let quoted = |head: &str, name: &[u8], tail: &str| -> Vec<u8> {
+            let mut out = head.as_bytes().to_vec();
+            out.extend_from_slice(&clip(name, 128));
+            out.extend_from_slice(tail.as_bytes());
+            out
+        };
+        match self {
+            CommandError::Unknown { name, args } => {
+                let mut out =
+                    quoted("ERR unknown command '", name, "', with args beginning with: ");
+                out.extend_from_slice(&quoted_args(args));
+                out
+            }
+            CommandError::UnknownSubcommand { command, sub } => {
+                quoted("ERR unknown subcommand '", sub, &format!("'. Try {command} HELP."))
+            }
+            CommandError::SubcommandSyntax { command, sub } => quoted(
+                "ERR unknown subcommand or wrong number of arguments for '",
+                sub,
+                &format!("'. Try {command} HELP."),
+            ),
+            CommandError::HelloSyntax(option) => {
+                quoted("ERR Syntax error in HELLO option '", option, "'")
+            }
+            CommandError::UnrecognizedOption(option) => {
+                quoted("ERR Unrecognized option '", option, "'")
+            }
+            other => other.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What Redis quotes of `b`: the bytes before its first NUL, at most `max` of them, with CR
+/// and LF turned into spaces.
+fn clip(b: &[u8], max: usize) -> Vec<u8> {
+    let b = &b[..memchr_nul(b)];
+    b[..b.len().min(max)].iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }).collect()
+}
+
+fn memchr_nul(b: &[u8]) -> usize {
+    b.iter().position(|&c| c == 0).unwrap_or(b.len())
 }
 
 /// Redis's "'a' 'b' " list of the first arguments of an unknown command, at most ~128 bytes.
-fn quoted_args(args: &[Bytes]) -> String {
-    let mut out = String::new();
+fn quoted_args(args: &[Bytes]) -> Vec<u8> {
+    let mut out = Vec::new();
     for arg in args {
         if out.len() >= 128 {
             break;
         }
         let room = 128 - out.len();
-        out.push('\'');
-        out.push_str(&clip(arg, room));
-        out.push_str("' ");
+        out.push(b'\'');
+        out.extend_from_slice(&clip(arg, room));
+        out.extend_from_slice(b"' ");
     }
     out
 }
@@ -373,7 +424,9 @@ impl Command {
                 let sub = args.next().unwrap_or_default();
                 match sub.as_ref() {
                     s if is(s, "channels") => {
-                        need(argc <= 2, "pubsub|channels")?;
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "PUBSUB", sub });
+                        }
                         Command::PubsubChannels(args.next())
                     }
                     s if is(s, "numsub") => Command::PubsubNumsub(args.collect()),
@@ -382,7 +435,9 @@ impl Command {
                         Command::PubsubNumpat
                     }
                     s if is(s, "shardchannels") => {
-                        need(argc <= 2, "pubsub|shardchannels")?;
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "PUBSUB", sub });
+                        }
                         Command::PubsubShardChannels(args.next())
                     }
                     s if is(s, "shardnumsub") => Command::PubsubShardNumsub(args.collect()),
@@ -794,7 +849,7 @@ mod tests {
         assert_eq!(err(&["pubsub"]), "ERR wrong number of arguments for 'pubsub' command");
         assert_eq!(
             err(&["pubsub", "channels", "a", "b"]),
-            "ERR wrong number of arguments for 'pubsub|channels' command"
+            "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP."
         );
         assert_eq!(err(&["pubsub", "x"]), "ERR unknown subcommand 'x'. Try PUBSUB HELP.");
         assert_eq!(err(&["hello", "4"]), "NOPROTO unsupported protocol version");
@@ -819,6 +874,30 @@ mod tests {
         assert_eq!(parse_db_index(b"-1"), Err(CommandError::DbIndexOutOfRange));
         assert_eq!(parse_db_index(b"abc"), Err(CommandError::NotAnInteger));
         assert_eq!(parse_db_index(b"9223372036854775807"), Err(CommandError::IntOutOfRange));
+    }
+
+    #[test]
+    fn quoted_names_are_their_bytes_cut_at_nul() {
+        let parse_raw = |words: &[&[u8]]| {
+            Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w)).collect()).unwrap_err()
+        };
+        // Each as redis-server 7.0.15 answers it.
+        assert_eq!(
+            parse_raw(&[b"PI\0NG", b"a\0b"]).to_bytes(),
+            b"ERR unknown command 'PI', with args beginning with: 'a' "
+        );
+        assert_eq!(
+            parse_raw(&[b"\xff\xfeX"]).to_bytes(),
+            b"ERR unknown command '\xff\xfeX', with args beginning with: "
+        );
+        assert_eq!(
+            parse_raw(&[b"FOO", b"\xff", b"a\r\nb"]).to_bytes(),
+            b"ERR unknown command 'FOO', with args beginning with: '\xff' 'a  b' "
+        );
+        assert_eq!(
+            parse_raw(&[b"PUBSUB", b"CHAN\0NELS", b"a"]).to_bytes(),
+            b"ERR unknown subcommand 'CHAN'. Try PUBSUB HELP."
+        );
     }
 
     #[test]

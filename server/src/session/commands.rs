@@ -6,7 +6,7 @@ use bytes::Bytes;
 use shared::command::{
     parse_db_index, subscribed_context_error, ClientCommand, Command, ReplyMode,
 };
-use shared::resp::{encode_bulk, encode_integer};
+use shared::resp::{encode_bulk, encode_error, encode_integer};
 use shared::{Frame, RespVersion};
 
 use super::transaction::Transaction;
@@ -42,14 +42,14 @@ impl Session {
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
-                self.refuse(is_exec, &err.to_string(), out);
+                self.refuse(is_exec, &err.to_bytes(), out);
                 return Status::Open;
             }
         };
         let state = self.resp.as_deref_mut().expect("resp session");
         state.last_cmd = cmd.full_name();
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
-            self.refuse(is_exec, &subscribed_context_error(cmd.full_name()), out);
+            self.refuse(is_exec, subscribed_context_error(cmd.full_name()).as_bytes(), out);
             return Status::Open;
         }
         if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
@@ -64,17 +64,19 @@ impl Session {
 
     /// Answers a request refused before it ran. As in Redis, a refused EXEC discards the
     /// transaction with `EXECABORT`, and any other refusal inside MULTI makes EXEC fail.
-    fn refuse(&mut self, is_exec: bool, text: &str, out: &mut Vec<u8>) {
+    fn refuse(&mut self, is_exec: bool, text: &[u8], out: &mut Vec<u8>) {
         let state = self.resp.as_deref_mut().expect("resp session");
         if is_exec {
             state.multi = None;
-            let why = text.strip_prefix("ERR ").unwrap_or(text);
-            error(out, &format!("EXECABORT Transaction discarded because of: {why}"));
+            let why = text.strip_prefix(b"ERR ").unwrap_or(text);
+            let mut line = b"EXECABORT Transaction discarded because of: ".to_vec();
+            line.extend_from_slice(why);
+            encode_error(out, &line);
         } else {
             if let Some(transaction) = state.multi.as_mut() {
                 transaction.failed = true;
             }
-            error(out, text);
+            encode_error(out, text);
         }
     }
 

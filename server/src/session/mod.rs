@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use shared::{Frame, RequestParser, RespVersion};
 
+use shared::resp::encode_error;
+
 use crate::clients::{Client, ClientState};
 use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
@@ -491,11 +493,10 @@ fn confirmation(
     .encode(version, out);
 }
 
-/// Appends an error reply; `text` starts with the error code (`ERR ...`).
+/// Appends an error reply; `text` starts with the error code (`ERR ...`). CR, LF and NUL in
+/// it become spaces: an error is always one protocol line.
 fn error(out: &mut Vec<u8>, text: &str) {
-    out.push(b'-');
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    encode_error(out, text.as_bytes());
 }
 
 /// Sets the connection name like `CLIENT SETNAME`; an empty name clears it.
