@@ -160,6 +160,12 @@ impl ServerContext {
         }
     }
 
+    /// The wall clock: seconds since the Unix epoch and the microseconds past them (`TIME`).
+    pub fn unix_time(&self) -> (u64, u32) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        (now.as_secs(), now.subsec_micros())
+    }
+
     /// Connections being served now.
     pub fn connected(&self) -> usize {
         self.lock_clients().len()

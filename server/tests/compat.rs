@@ -683,3 +683,25 @@ backend_tests! {
         d.expect_closed();
     }
 }
+
+backend_tests! {
+    fn dbsize_time_and_lastsave(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        // Shapes and errors as redis-server 7.0.15's.
+        c.roundtrip(&[b"DBSIZE"], b":0\r\n");
+        c.roundtrip(&[b"DBSIZE", b"x"], b"-ERR wrong number of arguments for 'dbsize' command\r\n");
+        c.roundtrip(&[b"TIME", b"x"], b"-ERR wrong number of arguments for 'time' command\r\n");
+        let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        c.cmd(&[b"TIME"]);
+        let Frame::Array(parts) = c.frame() else { panic!("TIME is an array") };
+        let [Frame::Bulk(secs), Frame::Bulk(micros)] = &parts[..] else { panic!("{parts:?}") };
+        let secs: u64 = std::str::from_utf8(secs).unwrap().parse().unwrap();
+        let micros: u64 = std::str::from_utf8(micros).unwrap().parse().unwrap();
+        assert!(secs >= before && secs <= before + 60 && micros < 1_000_000, "{secs} {micros}");
+        c.cmd(&[b"LASTSAVE"]);
+        let Frame::Integer(saved) = c.frame() else { panic!("LASTSAVE is an integer") };
+        assert!(saved as u64 <= secs && saved as u64 + 600 > secs, "{saved}");
+        assert_eq!(info_text_field(&info(&server, &[b"persistence"]), "rdb_last_save_time"), saved as u64);
+    }
+}

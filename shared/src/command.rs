@@ -134,6 +134,20 @@ pub enum Command {
     /// The container command's name, upper case.
     Help(&'static str),
     /// ```text
+    /// DBSIZE
+    /// ```
+    /// Always 0: there are no keys.
+    DbSize,
+    /// ```text
+    /// TIME
+    /// ```
+    Time,
+    /// ```text
+    /// LASTSAVE
+    /// ```
+    /// When the server started: nothing was ever saved, as in a Redis without persistence.
+    LastSave,
+    /// ```text
     /// MULTI
     /// ```
     Multi,
@@ -539,6 +553,18 @@ impl Command {
                 }
             }
             n if is(n, "command") => Command::Command(args.next()),
+            n if is(n, "dbsize") => {
+                need(argc == 0, "dbsize")?;
+                Command::DbSize
+            }
+            n if is(n, "time") => {
+                need(argc == 0, "time")?;
+                Command::Time
+            }
+            n if is(n, "lastsave") => {
+                need(argc == 0, "lastsave")?;
+                Command::LastSave
+            }
             n if is(n, "multi") => {
                 need(argc == 0, "multi")?;
                 Command::Multi
@@ -635,6 +661,9 @@ impl Command {
             Command::Info(_) => "info",
             Command::Reset => "reset",
             Command::Select(_) => "select",
+            Command::DbSize => "dbsize",
+            Command::Time => "time",
+            Command::LastSave => "lastsave",
             Command::Multi => "multi",
             Command::Help("CONFIG") => "config|help",
             Command::Help(_) => "pubsub|help",
@@ -751,6 +780,9 @@ impl Command {
             Command::Command(sub) => with(&["COMMAND"], sub.as_slice()),
             Command::Info(sections) => with(&["INFO"], sections),
             Command::Select(index) => with(&["SELECT"], std::slice::from_ref(index)),
+            Command::DbSize => with(&["DBSIZE"], &[]),
+            Command::Time => with(&["TIME"], &[]),
+            Command::LastSave => with(&["LASTSAVE"], &[]),
             Command::Multi => with(&["MULTI"], &[]),
             Command::Help(container) => with(&[container, "HELP"], &[]),
             Command::Exec => with(&["EXEC"], &[]),
@@ -818,6 +850,9 @@ mod tests {
             Command::Command(Some(b("DOCS"))),
             Command::Info(vec![]),
             Command::Select(b("1")),
+            Command::DbSize,
+            Command::Time,
+            Command::LastSave,
             Command::Multi,
             Command::Exec,
             Command::Discard,

@@ -245,6 +245,16 @@ impl Session {
             }
             Command::Command(_) => Frame::Array(Vec::new()),
             Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
+            Command::DbSize => Frame::Integer(0),
+            Command::LastSave => Frame::Integer(self.ctx.started_unix as i64),
+            Command::Time => {
+                // The wall clock, read by the server context (the session reads no clock).
+                let (secs, micros) = self.ctx.unix_time();
+                Frame::Array(vec![
+                    Frame::Bulk(secs.to_string().into()),
+                    Frame::Bulk(micros.to_string().into()),
+                ])
+            }
             Command::Multi if state.multi.is_some() => {
                 Frame::Error("ERR MULTI calls can not be nested".into())
             }
