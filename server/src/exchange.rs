@@ -405,6 +405,7 @@ impl ChannelTable {
     }
 
     /// Who a publish on `channel` reaches now, taken under its shard's lock.
+    #[inline]
     fn receivers(&self, channel: &[u8]) -> Option<Receivers> {
         let mut shard = lock(&self.shards[self.shard_of(channel)]);
         shard.get_mut(channel).map(Subscribers::receivers)

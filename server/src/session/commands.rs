@@ -338,6 +338,7 @@ impl Session {
     }
 
     /// Counts a (S)PUBLISH and appends its reply, the number of receivers.
+    #[inline]
     fn published(&mut self, published: Published, out: &mut Vec<u8>) -> Status {
         let stats = &self.ctx.stats;
         add(&stats.published, 1);
