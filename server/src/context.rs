@@ -3,13 +3,16 @@
 //! by connection id, which is where `--max-clients` is enforced and where a shutdown wakes
 //! everybody), and the "serving" event a backend raises once its threads run.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
+use crate::clients::{Client, Endpoints, Filter};
+use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
@@ -21,12 +24,14 @@ use crate::stats::{self, Stats};
 pub struct ServerContext {
     /// The configuration the server started with.
     pub config: Config,
+    /// The parameters that can change while it runs (`CONFIG SET`).
+    pub runtime: Runtime,
     /// Subscriptions and fan-out.
     pub exchange: Exchange,
     /// Counters.
     pub stats: Stats,
-    /// The mailbox of every connection being served, by connection id.
-    clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
+    /// Every connection being served, by connection id.
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
     /// Signalled when `clients` becomes empty.
     idle: Condvar,
     /// Where the backend is in starting up, signalled when it changes.
@@ -36,6 +41,11 @@ pub struct ServerContext {
     pub(crate) refusals: Refusals,
     /// When the server started (INFO's uptime).
     pub(crate) started: Instant,
+    /// When the server started, in seconds since the Unix epoch (`LASTSAVE`,
+    /// `rdb_last_save_time`: nothing was ever saved, as in a Redis without persistence).
+    pub(crate) started_unix: u64,
+    /// 40 random hex digits naming this run (INFO's `run_id` and `master_replid`).
+    pub(crate) run_id: String,
     /// The address actually bound.
     pub(crate) addr: SocketAddr,
     /// The way to the relay thread, when `--relay` is set.
@@ -46,6 +56,7 @@ impl ServerContext {
     pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
         let config_relay_empty = config.relay.is_empty();
         ServerContext {
+            runtime: Runtime::new(&config),
             config,
             exchange: Exchange::new(),
             stats: Stats::default(),
@@ -56,23 +67,31 @@ impl ServerContext {
             refusals: Refusals::new(),
             started: Instant::now(),
             relay: (!config_relay_empty).then(|| Arc::new(Link::new())),
+            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            run_id: random_hex(40),
             addr,
         }
     }
 
     /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
-    /// or a refusal when the server is full.
-    pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
+    /// or a refusal when the server is full. `endpoints` (none in memory) are what `CLIENT
+    /// LIST` shows.
+    pub fn open_session(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+        endpoints: Option<Endpoints>,
+    ) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
-        if clients.len() >= self.config.max_clients {
+        if clients.len() >= self.runtime.max_clients() {
             return Err(Refused::MaxClients);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mailbox = Arc::new(Mailbox::new(self.config.client_output_buffer_limit, waker));
-        clients.insert(id, mailbox.clone());
+        let mailbox = Arc::new(Mailbox::with_limit(self.runtime.shared_output_limit(), waker));
+        let client = Arc::new(Client::new(id, mailbox, endpoints));
+        clients.insert(id, client.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
-        Ok(Session::new(self.clone(), id, mailbox))
+        Ok(Session::new(self.clone(), client))
     }
 
     /// Announces that the backend's threads are all running: `start` waits for this before it
@@ -115,7 +134,7 @@ impl ServerContext {
         match why {
             Refused::MaxClients => {
                 stats::add(&self.stats.connections_refused, 1);
-                let max = self.config.max_clients;
+                let max = self.runtime.max_clients();
                 self.refusals.warn(&logs.max_clients, || {
                     format!("connection from {peer} refused: max clients ({max}) reached")
                 });
@@ -146,6 +165,12 @@ impl ServerContext {
         }
     }
 
+    /// The wall clock: seconds since the Unix epoch and the microseconds past them (`TIME`).
+    pub fn unix_time(&self) -> (u64, u32) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        (now.as_secs(), now.subsec_micros())
+    }
+
     /// Connections being served now.
     pub fn connected(&self) -> usize {
         self.lock_clients().len()
@@ -153,8 +178,8 @@ impl ServerContext {
 
     /// Wakes every connection's owner, so each notices a shutdown.
     pub(crate) fn wake_all(&self) {
-        for mailbox in self.lock_clients().values() {
-            mailbox.wake();
+        for client in self.lock_clients().values() {
+            client.mailbox.wake();
         }
     }
 
@@ -175,7 +200,15 @@ impl ServerContext {
         true
     }
 
-    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mailbox>>> {
+    /// The connections `filter` selects, asked by connection `me`, in id order.
+    pub fn clients(&self, filter: &Filter, me: u64) -> Vec<Arc<Client>> {
+        let mut found: Vec<Arc<Client>> =
+            self.lock_clients().values().filter(|c| c.matches(filter, me)).cloned().collect();
+        found.sort_by_key(|c| c.id);
+        found
+    }
+
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Client>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -188,4 +221,17 @@ enum Startup {
     Running,
     /// Its thread ended before it served.
     Ended,
+}
+
+/// `len` random hex digits, from the standard library's randomly seeded hasher (unique per run;
+/// not for secrets).
+fn random_hex(len: usize) -> String {
+    let mut out = String::new();
+    let mut i = 0u64;
+    while out.len() < len {
+        out.push_str(&format!("{:016x}", RandomState::new().hash_one(i)));
+        i += 1;
+    }
+    out.truncate(len);
+    out
 }

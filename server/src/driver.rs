@@ -132,6 +132,7 @@ impl Driver {
             return; // closing: later input means nothing
         }
         self.last_input = now;
+        self.session.note_input(now);
         self.prepare_output();
         let stop_at = self.written + OUTPUT_HIGH_WATER;
         let before = self.session.requests();
@@ -199,7 +200,7 @@ impl Driver {
         if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
             return;
         }
-        let timeout = self.ctx.config.idle_timeout;
+        let timeout = self.ctx.runtime.idle_timeout();
         let request_late = self.request_since.zip(timeout).is_some_and(|(at, t)| now >= at + t);
         if self.phase == Phase::Open && request_late {
             tracing::debug!(conn = self.id(), "timeout: request incomplete");
@@ -238,7 +239,7 @@ impl Driver {
         }
         let idle = self.session.idle_deadline(self.last_input);
         let request =
-            self.request_since.and_then(|since| Some(since + self.ctx.config.idle_timeout?));
+            self.request_since.and_then(|since| Some(since + self.ctx.runtime.idle_timeout()?));
         idle.into_iter().chain(request).min()
     }
 
@@ -306,7 +307,7 @@ impl Driver {
                 self.prepare_output();
                 match self.session.take_mail(&mut self.out, room) {
                     Mail::Taken { more } => self.mail = more,
-                    Mail::Overflowed => self.phase = Phase::Done,
+                    Mail::Overflowed | Mail::Killed => self.phase = Phase::Done,
                 }
                 continue;
             }
@@ -349,7 +350,7 @@ mod tests {
     }
 
     fn driver(ctx: &Arc<ServerContext>, now: Instant) -> Driver {
-        Driver::new(ctx.open_session(Arc::new(NoWake)).unwrap(), ctx.clone(), now)
+        Driver::new(ctx.open_session(Arc::new(NoWake), None).unwrap(), ctx.clone(), now)
     }
 
     fn cmd(args: &[&[u8]]) -> Vec<u8> {

@@ -27,9 +27,10 @@
 //! `INFO` are counters kept on change.
 //!
 //! An [`InterestWatcher`] (the relay, when there is one) is told, after the locks are released,
-//! of every channel that gained its first subscriber or lost its last, and of the pattern table
-//! becoming empty or not: it reads the current state back ([`Exchange::has_subscribers`],
-//! [`Exchange::numpat`]), so the order in which those calls arrive does not matter.
+//! of every classic channel that gained its first subscriber or lost its last, and of the
+//! pattern table becoming empty or not: it reads the current state back
+//! ([`Exchange::has_subscribers`], [`Exchange::numpat`]), so the order in which those calls
+//! arrive does not matter.
 
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
@@ -285,9 +286,10 @@ pub struct Published {
 
 type Shard = HashMap<Name, Subscribers>;
 
-/// Who is told when the exchange's interest changes: a channel gained its first subscriber or
-/// lost its last, or the pattern table became empty or stopped being. Called after every lock
-/// is released, from whichever thread made the change; it must only note the change and return.
+/// Who is told when the exchange's interest changes: a classic channel gained its first
+/// subscriber or lost its last, or the pattern table became empty or stopped being. Called after
+/// every lock is released, from whichever thread made the change; it must only note the change
+/// and return.
 pub trait InterestWatcher: Send + Sync {
     /// Each of `channels` went from no subscriber to some, or back.
     fn channels_changed(&self, channels: &[Name]);
@@ -306,15 +308,24 @@ pub enum Reach {
     Patterns,
 }
 
-/// The registry of channel and pattern subscriptions.
+/// The registry of channel, pattern and shard-channel subscriptions.
 pub struct Exchange {
+    /// Classic channels (SUBSCRIBE, PUBLISH).
+    channels: ChannelTable,
+    /// Shard channels (SSUBSCRIBE, SPUBLISH): a namespace of their own, as in a standalone
+    /// Redis 7, where a shard channel and a classic channel of the same name never meet.
+    shard_channels: ChannelTable,
+    patterns: Patterns,
+    /// Told of interest changes in `channels` and `patterns`, once set.
+    watcher: OnceLock<Arc<dyn InterestWatcher>>,
+}
+
+/// One namespace of channels, spread over shards.
+struct ChannelTable {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     /// Channels with at least one subscriber, kept on change.
-    channels: AtomicUsize,
-    patterns: Patterns,
-    /// Told of interest changes, once set.
-    watcher: OnceLock<Arc<dyn InterestWatcher>>,
+    count: AtomicUsize,
 }
 
 struct Patterns {
@@ -345,36 +356,12 @@ impl Default for Exchange {
     }
 }
 
-impl Exchange {
-    /// An exchange with no subscriptions.
-    pub fn new() -> Exchange {
-        Exchange {
+impl ChannelTable {
+    fn new() -> ChannelTable {
+        ChannelTable {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
-            channels: AtomicUsize::new(0),
-            patterns: Patterns {
-                count: AtomicUsize::new(0),
-                table: Mutex::new(PatternTable { entries: HashMap::new(), index: None }),
-            },
-            watcher: OnceLock::new(),
-        }
-    }
-
-    /// Sets who is told of interest changes from now on; only the first call has an effect
-    /// (returns false for the others).
-    pub fn watch(&self, watcher: Arc<dyn InterestWatcher>) -> bool {
-        self.watcher.set(watcher).is_ok()
-    }
-
-    fn channels_changed(&self, changed: &[Name]) {
-        if let (Some(watcher), false) = (self.watcher.get(), changed.is_empty()) {
-            watcher.channels_changed(changed);
-        }
-    }
-
-    fn patterns_changed(&self, changed: bool) {
-        if let (Some(watcher), true) = (self.watcher.get(), changed) {
-            watcher.patterns_changed();
+            count: AtomicUsize::new(0),
         }
     }
 
@@ -404,12 +391,15 @@ impl Exchange {
         }
     }
 
-    /// Subscribes `mailbox` to each of `channels` (distinct, none subscribed by it yet) and
-    /// returns the subscriptions, in order. A name is copied only for a channel nobody
-    /// subscribes to yet; the others share the channel's copy.
-    pub fn subscribe(&self, mailbox: &Arc<Mailbox>, channels: &[Bytes]) -> Vec<Subscription> {
+    /// See [`Exchange::subscribe`]. Adds the names of channels that had no subscriber to
+    /// `changed`, when given.
+    fn subscribe(
+        &self,
+        mailbox: &Arc<Mailbox>,
+        channels: &[Bytes],
+        mut changed: Option<&mut Vec<Name>>,
+    ) -> Vec<Subscription> {
         let mut made = vec![None; channels.len()];
-        let mut created = Vec::new();
         self.in_shards(
             channels.len(),
             |i| &channels[i],
@@ -424,9 +414,9 @@ impl Exchange {
                     None => {
                         let sub = Subscription::new(Name::from(channel), mailbox);
                         shard.insert(sub.0.name.clone(), Subscribers::One(sub.clone()));
-                        self.channels.fetch_add(1, Ordering::Relaxed);
-                        if self.watcher.get().is_some() {
-                            created.push(sub.0.name.clone());
+                        self.count.fetch_add(1, Ordering::Relaxed);
+                        if let Some(changed) = changed.as_deref_mut() {
+                            changed.push(sub.0.name.clone());
                         }
                         sub
                     }
@@ -434,15 +424,12 @@ impl Exchange {
                 made[i] = Some(sub);
             },
         );
-        self.channels_changed(&created);
         made.into_iter().map(|sub| sub.expect("every channel visited")).collect()
     }
 
-    /// Ends each of `subs`' channel subscriptions. Once this returns nothing more is queued for
-    /// them, even by a publish already under way (its push is dropped and counted); what was
-    /// queued before stays in the mailbox.
-    pub fn unsubscribe(&self, subs: &[Subscription]) {
-        let mut emptied = Vec::new();
+    /// See [`Exchange::unsubscribe`]. Adds the names of channels left with no subscriber to
+    /// `changed`, when given.
+    fn unsubscribe(&self, subs: &[Subscription], mut changed: Option<&mut Vec<Name>>) {
         self.in_shards(
             subs.len(),
             |i| subs[i].name(),
@@ -450,15 +437,114 @@ impl Exchange {
                 let sub = &subs[i];
                 if shard.get_mut(sub.name()).is_some_and(|set| set.remove(sub, garbage)) {
                     shard.remove(sub.name());
-                    self.channels.fetch_sub(1, Ordering::Relaxed);
-                    if self.watcher.get().is_some() {
-                        emptied.push(sub.0.name.clone());
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    if let Some(changed) = changed.as_deref_mut() {
+                        changed.push(sub.0.name.clone());
                     }
                 }
             },
         );
         revoke(subs);
-        self.channels_changed(&emptied);
+    }
+
+    /// Who a publish on `channel` reaches now, taken under its shard's lock.
+    #[inline]
+    fn receivers(&self, channel: &[u8]) -> Option<Receivers> {
+        let mut shard = lock(&self.shards[self.shard_of(channel)]);
+        shard.get_mut(channel).map(Subscribers::receivers)
+    }
+
+    /// The channels with at least one subscriber, optionally only those matching `pattern`.
+    /// The names are taken with every shard locked (in ascending order) for a consistent view,
+    /// and matched after the locks are released.
+    fn names(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let names: Vec<Name> = {
+            let guards: Vec<_> = self.shards.iter().map(lock).collect();
+            guards.iter().flat_map(|shard| shard.keys().cloned()).collect()
+        };
+        names
+            .iter()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
+            .map(|c| Bytes::copy_from_slice(c))
+            .collect()
+    }
+
+    /// The subscriber count of each channel, in the order asked, read with their shards
+    /// locked together (in ascending order).
+    fn numsub(&self, channels: &[Bytes]) -> Vec<usize> {
+        let order: BTreeSet<usize> = channels.iter().map(|c| self.shard_of(c)).collect();
+        let guards: Vec<(usize, MutexGuard<'_, Shard>)> =
+            order.into_iter().map(|i| (i, lock(&self.shards[i]))).collect();
+        channels
+            .iter()
+            .map(|c| {
+                let shard = self.shard_of(c);
+                let (_, map) = guards.iter().find(|(i, _)| *i == shard).expect("shard locked");
+                map.get(&c[..]).map_or(0, Subscribers::len)
+            })
+            .collect()
+    }
+}
+
+impl Exchange {
+    /// An exchange with no subscriptions.
+    pub fn new() -> Exchange {
+        Exchange {
+            channels: ChannelTable::new(),
+            shard_channels: ChannelTable::new(),
+            patterns: Patterns {
+                count: AtomicUsize::new(0),
+                table: Mutex::new(PatternTable { entries: HashMap::new(), index: None }),
+            },
+            watcher: OnceLock::new(),
+        }
+    }
+
+    /// Sets who is told of interest changes from now on; only the first call has an effect
+    /// (returns false for the others).
+    pub fn watch(&self, watcher: Arc<dyn InterestWatcher>) -> bool {
+        self.watcher.set(watcher).is_ok()
+    }
+
+    /// Runs `f` with somewhere to note changed channels while a watcher is set, then tells it.
+    fn noting<T>(&self, f: impl FnOnce(Option<&mut Vec<Name>>) -> T) -> T {
+        let Some(watcher) = self.watcher.get() else { return f(None) };
+        let mut changed = Vec::new();
+        let result = f(Some(&mut changed));
+        if !changed.is_empty() {
+            watcher.channels_changed(&changed);
+        }
+        result
+    }
+
+    fn patterns_changed(&self, changed: bool) {
+        if let (Some(watcher), true) = (self.watcher.get(), changed) {
+            watcher.patterns_changed();
+        }
+    }
+
+    /// Subscribes `mailbox` to each of `channels` (distinct, none subscribed by it yet) and
+    /// returns the subscriptions, in order. A name is copied only for a channel nobody
+    /// subscribes to yet; the others share the channel's copy.
+    pub fn subscribe(&self, mailbox: &Arc<Mailbox>, channels: &[Bytes]) -> Vec<Subscription> {
+        self.noting(|changed| self.channels.subscribe(mailbox, channels, changed))
+    }
+
+    /// Ends each of `subs`' channel subscriptions. Once this returns nothing more is queued for
+    /// them, even by a publish already under way (its push is dropped and counted); what was
+    /// queued before stays in the mailbox.
+    pub fn unsubscribe(&self, subs: &[Subscription]) {
+        self.noting(|changed| self.channels.unsubscribe(subs, changed));
+    }
+
+    /// [`Exchange::subscribe`] for shard channels (SSUBSCRIBE).
+    pub fn ssubscribe(&self, mailbox: &Arc<Mailbox>, channels: &[Bytes]) -> Vec<Subscription> {
+        self.shard_channels.subscribe(mailbox, channels, None)
+    }
+
+    /// [`Exchange::unsubscribe`] for shard channels (SUNSUBSCRIBE), with the same guarantee.
+    pub fn sunsubscribe(&self, subs: &[Subscription]) {
+        self.shard_channels.unsubscribe(subs, None);
     }
 
     /// Subscribes `mailbox` to each of `patterns` (distinct, none subscribed by it yet) and
@@ -563,13 +649,11 @@ impl Exchange {
     /// [`Exchange::publish`] to only the receivers `reach` names: a relay delivers a message
     /// that reached it through a channel's subscription to the channel's subscribers, and one
     /// that reached it through its catch-all subscription to the patterns.
+    #[inline]
     pub fn publish_to(&self, channel: &Bytes, message: &Bytes, reach: Reach) -> Published {
         let direct = match reach {
             Reach::Patterns => None,
-            Reach::All | Reach::Channel => {
-                let mut shard = lock(&self.shards[self.shard_of(channel)]);
-                shard.get_mut(&channel[..]).map(Subscribers::receivers)
-            }
+            Reach::All | Reach::Channel => self.channels.receivers(channel),
         };
         let patterns = match reach {
             Reach::Channel => None,
@@ -577,53 +661,54 @@ impl Exchange {
         };
         let mut published = Published::default();
         if let Some(receivers) = &direct {
-            published.fan_out(receivers.as_slice(), None, channel, message);
+            published.fan_out(receivers.as_slice(), Head::Message, channel, message);
         }
         if let Some(index) = &patterns {
             for (pattern, entry) in index.matching(channel) {
                 let receivers = lock(&entry.subs).as_mut().map(Subscribers::receivers);
                 if let Some(receivers) = &receivers {
-                    published.fan_out(receivers.as_slice(), Some(pattern), channel, message);
+                    let head = Head::PMessage(pattern);
+                    published.fan_out(receivers.as_slice(), head, channel, message);
                 }
             }
         }
         published
     }
 
+    /// SPUBLISH: delivers `message` as `smessage` to the subscribers of shard channel
+    /// `channel` (patterns never match shard channels), as [`Exchange::publish`] does.
+    pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> Published {
+        let mut published = Published::default();
+        if let Some(receivers) = self.shard_channels.receivers(channel) {
+            published.fan_out(receivers.as_slice(), Head::SMessage, channel, message);
+        }
+        published
+    }
+
     /// `PUBSUB CHANNELS [pattern]`: channels with at least one subscriber, optionally only
-    /// those matching `pattern`. The names are taken with every shard locked (in ascending
-    /// order) for a consistent view, and matched after the locks are released.
+    /// those matching `pattern`.
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let names: Vec<Name> = {
-            let guards: Vec<_> = self.shards.iter().map(lock).collect();
-            guards.iter().flat_map(|shard| shard.keys().cloned()).collect()
-        };
-        names
-            .iter()
-            .filter(|c| pattern.is_none_or(|p| glob_match(p, c)))
-            .map(|c| Bytes::copy_from_slice(c))
-            .collect()
+        self.channels.names(pattern)
     }
 
-    /// `PUBSUB NUMSUB`: the subscriber count of each channel, in the order asked, read with
-    /// their shards locked together (in ascending order).
+    /// `PUBSUB NUMSUB`: the subscriber count of each channel, in the order asked.
     pub fn numsub(&self, channels: &[Bytes]) -> Vec<usize> {
-        let order: BTreeSet<usize> = channels.iter().map(|c| self.shard_of(c)).collect();
-        let guards: Vec<(usize, MutexGuard<'_, Shard>)> =
-            order.into_iter().map(|i| (i, lock(&self.shards[i]))).collect();
-        channels
-            .iter()
-            .map(|c| {
-                let shard = self.shard_of(c);
-                let (_, map) = guards.iter().find(|(i, _)| *i == shard).expect("shard locked");
-                map.get(&c[..]).map_or(0, Subscribers::len)
-            })
-            .collect()
+        self.channels.numsub(channels)
     }
 
-    /// Returns true if and only if `channel` has at least one subscriber.
+    /// `PUBSUB SHARDCHANNELS [pattern]`: [`Exchange::channels`] for shard channels.
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.shard_channels.names(pattern)
+    }
+
+    /// `PUBSUB SHARDNUMSUB`: [`Exchange::numsub`] for shard channels.
+    pub fn shard_numsub(&self, channels: &[Bytes]) -> Vec<usize> {
+        self.shard_channels.numsub(channels)
+    }
+
+    /// Returns true if and only if classic channel `channel` has at least one subscriber.
     pub fn has_subscribers(&self, channel: &[u8]) -> bool {
-        lock(&self.shards[self.shard_of(channel)]).contains_key(channel)
+        self.channels.receivers(channel).is_some()
     }
 
     /// `PUBSUB NUMPAT`: how many distinct patterns have subscribers.
@@ -633,25 +718,24 @@ impl Exchange {
 
     /// How many channels have subscribers (`pubsub_channels` in `INFO`).
     pub fn channel_count(&self) -> usize {
-        self.channels.load(Ordering::Relaxed)
+        self.channels.count.load(Ordering::Relaxed)
+    }
+
+    /// How many shard channels have subscribers (`pubsub_shardchannels` in `INFO`).
+    pub fn shard_channel_count(&self) -> usize {
+        self.shard_channels.count.load(Ordering::Relaxed)
     }
 }
 
 impl Published {
     /// Pushes the message to each of `receivers`, encoding it at most once per RESP version.
-    fn fan_out(
-        &mut self,
-        receivers: &[Subscription],
-        pattern: Option<&[u8]>,
-        channel: &[u8],
-        message: &[u8],
-    ) {
+    fn fan_out(&mut self, receivers: &[Subscription], head: Head, channel: &[u8], message: &[u8]) {
         let mut frames: [Option<Bytes>; 2] = [None, None];
         for sub in receivers {
             let mailbox = &sub.0.mailbox;
             let version = mailbox.version();
             let frame = frames[version as usize]
-                .get_or_insert_with(|| message_frame(version, pattern, channel, message));
+                .get_or_insert_with(|| message_frame(version, head, channel, message));
             self.receivers += 1;
             if mailbox.push(frame.clone(), &sub.0.live) == Push::Dropped {
                 self.dropped += 1;
@@ -668,25 +752,29 @@ fn revoke(subs: &[Subscription]) {
     }
 }
 
-/// Encodes `message` (or `pmessage` when `pattern` is given) as its subscribers read it:
-/// an array in RESP2, a push frame in RESP3.
-fn message_frame(
-    version: RespVersion,
-    pattern: Option<&[u8]>,
-    channel: &[u8],
-    message: &[u8],
-) -> Bytes {
+/// What a delivery is: `message` (a channel subscription), `pmessage` (a pattern's, naming
+/// it) or `smessage` (a shard channel's).
+#[derive(Clone, Copy)]
+enum Head<'a> {
+    Message,
+    PMessage(&'a [u8]),
+    SMessage,
+}
+
+/// Encodes `message` as its subscribers read it: an array in RESP2, a push frame in RESP3.
+fn message_frame(version: RespVersion, head: Head, channel: &[u8], message: &[u8]) -> Bytes {
     let kind = if version == RespVersion::Resp3 { b'>' } else { b'*' };
     let mut out = Vec::with_capacity(message.len() + channel.len() + 48);
-    match pattern {
-        Some(pattern) => {
+    match head {
+        Head::PMessage(pattern) => {
             encode_header(&mut out, kind, 4);
             encode_bulk(&mut out, b"pmessage");
             encode_bulk(&mut out, pattern);
         }
-        None => {
+        Head::Message | Head::SMessage => {
             encode_header(&mut out, kind, 3);
-            encode_bulk(&mut out, b"message");
+            let word: &[u8] = if matches!(head, Head::SMessage) { b"smessage" } else { b"message" };
+            encode_bulk(&mut out, word);
         }
     }
     encode_bulk(&mut out, channel);
@@ -838,13 +926,10 @@ mod tests {
             // With another subscriber, "d" is a list and the publisher holds its snapshot.
             let _others: Vec<_> =
                 (0..others).map(|_| subscribe(&ex, &mailbox(1024), &[name])).collect();
-            let taken = lock(&ex.shards[ex.shard_of(name.as_bytes())])
-                .get_mut(name.as_bytes())
-                .map(Subscribers::receivers)
-                .unwrap();
+            let taken = ex.channels.receivers(name.as_bytes()).unwrap();
             ex.unsubscribe(&s);
             let mut late = Published::default();
-            late.fan_out(taken.as_slice(), None, name.as_bytes(), b"late");
+            late.fan_out(taken.as_slice(), Head::Message, name.as_bytes(), b"late");
             assert_eq!(late, Published { receivers: 1 + others, dropped: 1 }, "counted, not sent");
             assert!(drained(&m).is_empty());
         }
@@ -908,8 +993,7 @@ mod tests {
                         }
                     }
                     Op::Hold => {
-                        let mut shard = lock(&ex.shards[ex.shard_of(b"ch")]);
-                        held = shard.get_mut(&b"ch"[..]).map(Subscribers::receivers).map(|r| (r, before));
+                        held = ex.channels.receivers(b"ch").map(|r| (r, before));
                         continue;
                     }
                     Op::Join(_) => {}
@@ -918,7 +1002,7 @@ mod tests {
                 // Delivered after a change: only those subscribed then and still now get it.
                 let got_held: HashSet<usize> = match held.take() {
                     Some((taken, then)) => {
-                        Published::default().fan_out(taken.as_slice(), None, b"ch", b"held");
+                        Published::default().fan_out(taken.as_slice(), Head::Message, b"ch", b"held");
                         then.intersection(&now).copied().collect()
                     }
                     None => HashSet::new(),
@@ -959,7 +1043,7 @@ mod tests {
     }
 
     fn util_message(payload: &[u8]) -> Vec<u8> {
-        message_frame(RespVersion::Resp2, None, b"ch", payload).to_vec()
+        message_frame(RespVersion::Resp2, Head::Message, b"ch", payload).to_vec()
     }
 
     /// Pattern-ish byte strings: mostly literals from a small alphabet, with every special byte.

@@ -14,7 +14,8 @@
 //! - [`refusal`]: turning a connection away so that it hears why (`-ERR ...`), the same way
 //!   for every backend; `throttled_log`: warnings such as refusals logged once per interval.
 //! - [`context`]: [`ServerContext`], what every connection shares (config, exchange, stats,
-//!   the registry of connections, the `--max-clients` check).
+//!   the registry of connections, the `--max-clients` check); [`clients`]: what each
+//!   connection in that registry shows of itself (`CLIENT LIST`, `CLIENT KILL`).
 //!
 //! The protocol and the messages:
 //! - [`session`]: one connection's protocol state, sans I/O (bytes in, replies out).
@@ -29,6 +30,7 @@
 //!   `metrics`: the same counters for Prometheus.
 
 pub mod backend;
+pub mod clients;
 pub mod config;
 pub mod context;
 pub mod daemon;
@@ -50,6 +52,7 @@ mod throttled_log;
 pub use backend::Backend;
 pub use config::{Config, Protocol};
 pub use context::ServerContext;
+pub use info::REDIS_VERSION;
 pub use lifecycle::{run, run_with, start, ServerHandle, Shutdown, Stopper};
 pub use listen::bind_listener;
 pub use refusal::Refused;

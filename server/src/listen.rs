@@ -52,6 +52,17 @@ pub(crate) enum AcceptFailure {
     ConnectionLost,
 }
 
+/// Stops `listener` listening, at once and while it stays open (the backends keep it until
+/// they return): the kernel refuses new connections (RST) instead of completing handshakes
+/// that nobody will serve. Connections completed but not yet accepted are reset too. On Linux
+/// this is `shutdown(SHUT_RD)` on the listening socket.
+pub(crate) fn stop_listening(listener: &TcpListener) {
+    match socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read) {
+        Ok(()) => tracing::info!("shutdown: no longer accepting connections"),
+        Err(e) => tracing::warn!("shutdown: cannot stop listening: {e}"),
+    }
+}
+
 /// Classifies (and logs) an `accept` error on `listener` the same way for every backend, and
 /// when the process is out of descriptors, refuses one waiting connection with the spare.
 pub(crate) fn accept_failure(

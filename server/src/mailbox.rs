@@ -126,8 +126,9 @@ pub enum Drained {
 pub struct Mailbox {
     queue: Mutex<Queue>,
     /// Most bytes the queue and the owner's unwritten output may hold together; a push past it
-    /// overflows the mailbox.
-    limit: usize,
+    /// overflows the mailbox. Shared with the server's parameters, so that `CONFIG SET
+    /// client-output-buffer-limit` applies to every mailbox at once.
+    limit: Arc<AtomicUsize>,
     /// Bytes the owner holds unwritten (see [`Mailbox::set_held`]). Written only by the owner's
     /// thread; raised under the queue lock by a drain, so that a publisher holding the lock
     /// always sees what the owner holds.
@@ -150,6 +151,11 @@ struct Queue {
 impl Mailbox {
     /// An empty mailbox holding at most `limit` bytes that wakes its owner with `waker`.
     pub fn new(limit: usize, waker: Arc<dyn Wake>) -> Mailbox {
+        Mailbox::with_limit(Arc::new(AtomicUsize::new(limit)), waker)
+    }
+
+    /// An empty mailbox whose limit is read from `limit` at every push.
+    pub fn with_limit(limit: Arc<AtomicUsize>, waker: Arc<dyn Wake>) -> Mailbox {
         Mailbox {
             queue: Mutex::new(Queue {
                 items: VecDeque::new(),
@@ -173,7 +179,7 @@ impl Mailbox {
             return Push::Dropped;
         }
         let held = self.held.load(Ordering::Relaxed);
-        if queue.bytes + held + message.len() > self.limit {
+        if queue.bytes + held + message.len() > self.limit.load(Ordering::Relaxed) {
             queue.overflowed = true;
             drop(queue);
             self.waker.wake();
@@ -225,6 +231,11 @@ impl Mailbox {
     /// count against the limit together with the queue. Called by the owner only.
     pub fn set_held(&self, bytes: usize) {
         self.held.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes held for the peer: queued messages plus the owner's unwritten output.
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().bytes + self.held.load(Ordering::Relaxed)
     }
 
     /// Clears the flags of subscriptions that ended, under the lock: from now on no push for

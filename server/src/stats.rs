@@ -45,6 +45,13 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
     }
+
+    /// Back to zero (`CONFIG RESETSTAT`); adds racing with it may survive.
+    fn reset(&self) {
+        for shard in &self.0 {
+            shard.0.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Counters for everything a connection or a message can go through. The accounting
@@ -81,6 +88,45 @@ pub struct Stats {
     /// `--pool-backlog`, or waiting longer than `--pool-wait-timeout`). They had been admitted,
     /// so they count in `connections_accepted`, not in `connections_refused`.
     pub pool_refused: Counter,
+}
+
+impl Stats {
+    /// `CONFIG RESETSTAT`: every counter back to zero except the three of the accounting
+    /// invariant (`published_receivers`, `delivered`, `dropped`), which hold only over the
+    /// server's whole life: messages on their way when they were reset would be delivered
+    /// against a total that no longer counts them.
+    pub fn reset(&self) {
+        let Stats {
+            connections_accepted,
+            connections_refused,
+            commands,
+            published,
+            published_receivers: _,
+            delivered: _,
+            dropped: _,
+            slow_consumers,
+            bytes_in,
+            bytes_out,
+            pool_queued: _, // a gauge: what it counts is still there
+            pool_wait_us_total,
+            pool_wait_us_max,
+            pool_refused,
+        } = self;
+        for counter in [
+            connections_accepted,
+            connections_refused,
+            commands,
+            published,
+            slow_consumers,
+            bytes_in,
+            bytes_out,
+            pool_wait_us_total,
+            pool_refused,
+        ] {
+            counter.reset();
+        }
+        pool_wait_us_max.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Adds `n` to a counter.

@@ -41,7 +41,7 @@ backend_tests! {
         c.roundtrip(&[b"CLIENT", b"SETINFO", b"LIB-NAME", b"x"], b"+OK\r\n");
         c.roundtrip(&[b"CLIENT", b"SETNAME", b"me"], b"+OK\r\n");
         c.roundtrip(&[b"CLIENT", b"GETNAME"], b"$2\r\nme\r\n");
-        c.roundtrip(&[b"CONFIG", b"GET", b"save"], b"*0\r\n");
+        c.roundtrip(&[b"CONFIG", b"GET", b"save"], b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
         c.roundtrip(&[b"COMMAND"], b"*0\r\n");
         c.roundtrip(&[b"COMMAND", b"DOCS"], b"*0\r\n");
         c.roundtrip(&[b"HELLO", b"4"], b"-NOPROTO unsupported protocol version\r\n");
@@ -56,7 +56,7 @@ backend_tests! {
         let shared::Frame::Map(pairs) = c.frame() else { panic!("HELLO 3 reply is a map") };
         assert!(pairs.contains(&(shared::Frame::bulk("proto"), shared::Frame::Integer(3))));
         c.roundtrip(&[b"CLIENT", b"GETNAME"], b"$2\r\nme\r\n");
-        c.roundtrip(&[b"CONFIG", b"GET", b"save"], b"%0\r\n");
+        c.roundtrip(&[b"CONFIG", b"GET", b"save"], b"%1\r\n$4\r\nsave\r\n$0\r\n\r\n");
         c.roundtrip(&[b"RESET"], b"+RESET\r\n");
         c.roundtrip(&[b"CLIENT", b"GETNAME"], b"$-1\r\n");
         c.cmd(&[b"INFO", b"stats"]);

@@ -1,5 +1,6 @@
-//! The ordering guarantee: nothing reaches a subscriber for a channel (or pattern) after the
-//! confirmation of its UNSUBSCRIBE, PUNSUBSCRIBE or RESET, however busy the channel is.
+//! The ordering guarantee: nothing reaches a subscriber for a channel (pattern, shard channel)
+//! after the confirmation of its UNSUBSCRIBE, PUNSUBSCRIBE, SUNSUBSCRIBE or RESET, however busy
+//! the channel is.
 
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,8 @@ use crate::util::{assert_accounted, Conn, TestServer};
 
 /// Subscribe/leave cycles of the racing subscriber.
 const ROUNDS: usize = 300;
-/// Publisher connections, each publishing to `race` without pause.
+/// Publisher connections, each publishing to `race` (with PUBLISH and with SPUBLISH) without
+/// pause.
 const PUBLISHERS: usize = 3;
 /// Other subscribers of `race`: each fan-out goes through them too, which widens the window in
 /// which a publisher has taken the subscriber list but not yet reached the racing subscriber.
@@ -22,12 +24,13 @@ const OTHERS: usize = 16;
 enum Way {
     Unsubscribe,
     PUnsubscribe,
+    SUnsubscribe,
     Reset,
 }
 
 /// What a frame is to the racing subscriber.
 enum Seen {
-    /// A `message` or `pmessage` for `race`.
+    /// A `message`, `pmessage` or `smessage` for `race`.
     Message,
     /// Anything else: a confirmation or a reply.
     Other(Frame),
@@ -36,7 +39,7 @@ enum Seen {
 fn classify(frame: Frame) -> Seen {
     if let Frame::Array(items) = &frame {
         if let Some(Frame::Bulk(kind)) = items.first() {
-            if &kind[..] == b"message" || &kind[..] == b"pmessage" {
+            if [&b"message"[..], b"pmessage", b"smessage"].contains(&&kind[..]) {
                 return Seen::Message;
             }
         }
@@ -70,6 +73,7 @@ backend_tests! {
         for _ in 0..OTHERS {
             let mut other = server.connect();
             other.roundtrip(&[b"SUBSCRIBE", b"race"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\nrace\r\n:1\r\n");
+            other.roundtrip(&[b"SSUBSCRIBE", b"race"], b"*3\r\n$10\r\nssubscribe\r\n$4\r\nrace\r\n:1\r\n");
             sockets.push(other.stream.try_clone().unwrap());
             threads.push(std::thread::spawn(move || {
                 // Reads and discards until the socket is shut down at the end.
@@ -83,7 +87,8 @@ backend_tests! {
             threads.push(std::thread::spawn(move || {
                 let mut batch = Vec::new();
                 for i in 0..50 {
-                    shared::resp::encode_command(&mut batch, &[&b"PUBLISH"[..], b"race", format!("m{i}").as_bytes()]);
+                    let publish: &[u8] = if i % 2 == 0 { b"PUBLISH" } else { b"SPUBLISH" };
+                    shared::resp::encode_command(&mut batch, &[publish, b"race", format!("m{i}").as_bytes()]);
                 }
                 while !stop.load(Ordering::Relaxed) {
                     publisher.send(&batch);
@@ -97,9 +102,10 @@ backend_tests! {
         let mut sub = server.connect();
         let mut strays = Vec::new();
         for round in 0..ROUNDS {
-            let way = [Way::Unsubscribe, Way::PUnsubscribe, Way::Reset][round % 3];
+            let way = [Way::Unsubscribe, Way::PUnsubscribe, Way::SUnsubscribe, Way::Reset][round % 4];
             let (join, joined) = match way {
                 Way::PUnsubscribe => (&b"PSUBSCRIBE"[..], confirmation("psubscribe", "rac?", 1)),
+                Way::SUnsubscribe => (&b"SSUBSCRIBE"[..], confirmation("ssubscribe", "race", 1)),
                 _ => (&b"SUBSCRIBE"[..], confirmation("subscribe", "race", 1)),
             };
             let name: &[u8] = if matches!(way, Way::PUnsubscribe) { b"rac?" } else { b"race" };
@@ -119,6 +125,10 @@ backend_tests! {
                 Way::PUnsubscribe => {
                     sub.cmd(&[b"PUNSUBSCRIBE", b"rac?"]);
                     read_until(&mut sub, &confirmation("punsubscribe", "rac?", 0));
+                }
+                Way::SUnsubscribe => {
+                    sub.cmd(&[b"SUNSUBSCRIBE", b"race"]);
+                    read_until(&mut sub, &confirmation("sunsubscribe", "race", 0));
                 }
                 Way::Reset => {
                     sub.cmd(&[b"RESET"]);

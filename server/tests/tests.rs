@@ -30,6 +30,7 @@ mod util;
 mod backpressure;
 mod clients;
 mod commands;
+mod compat;
 mod daemon;
 mod echo;
 mod errors;

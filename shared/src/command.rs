@@ -48,6 +48,23 @@ pub enum Command {
         message: Bytes,
     },
     /// ```text
+    /// SSUBSCRIBE shardchannel [shardchannel ...]
+    /// ```
+    SSubscribe(Vec<Bytes>),
+    /// ```text
+    /// SUNSUBSCRIBE [shardchannel ...]
+    /// ```
+    SUnsubscribe(Vec<Bytes>),
+    /// ```text
+    /// SPUBLISH shardchannel message
+    /// ```
+    SPublish {
+        /// The shard channel the message goes to.
+        channel: Bytes,
+        /// What every subscriber receives.
+        message: Bytes,
+    },
+    /// ```text
     /// PUBSUB CHANNELS [pattern]
     /// ```
     PubsubChannels(Option<Bytes>),
@@ -59,6 +76,14 @@ pub enum Command {
     /// PUBSUB NUMPAT
     /// ```
     PubsubNumpat,
+    /// ```text
+    /// PUBSUB SHARDCHANNELS [pattern]
+    /// ```
+    PubsubShardChannels(Option<Bytes>),
+    /// ```text
+    /// PUBSUB SHARDNUMSUB [shardchannel ...]
+    /// ```
+    PubsubShardNumsub(Vec<Bytes>),
     /// ```text
     /// HELLO [protover [AUTH username password] [SETNAME clientname]]
     /// ```
@@ -75,8 +100,15 @@ pub enum Command {
     /// ```text
     /// CONFIG GET parameter [parameter ...]
     /// ```
-    /// Switchboard has no configurable parameters to show: the reply is always empty.
     ConfigGet(Vec<Bytes>),
+    /// ```text
+    /// CONFIG SET parameter value [parameter value ...]
+    /// ```
+    ConfigSet(Vec<(Bytes, Bytes)>),
+    /// ```text
+    /// CONFIG RESETSTAT
+    /// ```
+    ConfigResetStat,
     /// ```text
     /// COMMAND [COUNT | DOCS ... | INFO ... | LIST]
     /// ```
@@ -90,13 +122,78 @@ pub enum Command {
     /// RESET
     /// ```
     Reset,
+    /// ```text
+    /// SELECT index
+    /// ```
+    /// The index is checked when the command runs (inside a transaction, at EXEC), as Redis
+    /// does. Pub/sub does not depend on the database, so every index in range means the same.
+    Select(Bytes),
+    /// ```text
+    /// CONFIG HELP | PUBSUB HELP
+    /// ```
+    /// The container command's name, upper case.
+    Help(&'static str),
+    /// ```text
+    /// DBSIZE
+    /// ```
+    /// Always 0: there are no keys.
+    DbSize,
+    /// ```text
+    /// TIME
+    /// ```
+    Time,
+    /// ```text
+    /// LASTSAVE
+    /// ```
+    /// When the server started: nothing was ever saved, as in a Redis without persistence.
+    LastSave,
+    /// ```text
+    /// MULTI
+    /// ```
+    Multi,
+    /// ```text
+    /// EXEC
+    /// ```
+    Exec,
+    /// ```text
+    /// DISCARD
+    /// ```
+    Discard,
+    /// ```text
+    /// WATCH key [key ...]
+    /// ```
+    /// There are no keys, so no watched key ever changes: EXEC never fails because of it.
+    Watch(Vec<Bytes>),
+    /// ```text
+    /// UNWATCH
+    /// ```
+    Unwatch,
 }
 
-/// The `CLIENT` subcommands a connecting client may send.
+/// The `CLIENT` subcommands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
-    /// `CLIENT SETINFO attr value`: accepted and ignored.
-    SetInfo,
+    /// `CLIENT SETINFO LIB-NAME|LIB-VER value`: shown by `CLIENT LIST`.
+    SetInfo {
+        /// True for `LIB-NAME`, false for `LIB-VER`.
+        lib_name: bool,
+        /// The library's name or version.
+        value: Bytes,
+    },
+    /// `CLIENT INFO`.
+    Info,
+    /// `CLIENT LIST [TYPE type] [ID id ...]`, the filter as sent.
+    List(Vec<Bytes>),
+    /// `CLIENT KILL ip:port | CLIENT KILL filter value ...`, the arguments as sent.
+    Kill(Vec<Bytes>),
+    /// `CLIENT NO-EVICT ON|OFF`.
+    NoEvict(bool),
+    /// `CLIENT NO-TOUCH ON|OFF`.
+    NoTouch(bool),
+    /// `CLIENT REPLY ON|OFF|SKIP`.
+    Reply(ReplyMode),
+    /// `CLIENT HELP`.
+    Help,
     /// `CLIENT SETNAME name`.
     SetName(Bytes),
     /// `CLIENT GETNAME`.
@@ -105,11 +202,22 @@ pub enum ClientCommand {
     Id,
 }
 
+/// `CLIENT REPLY`'s modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent.
+    Off,
+    /// The reply to the next command is not sent.
+    Skip,
+}
+
 /// Why a request is not a command we run. `Display` gives Redis's reply text (without `-`).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum CommandError {
     /// No such command.
-    #[error("ERR unknown command '{}', with args beginning with: {}", clip(.name, 128), quoted_args(.args))]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     Unknown {
         /// The command name as sent.
         name: Bytes,
@@ -117,8 +225,17 @@ pub enum CommandError {
         args: Vec<Bytes>,
     },
     /// No such subcommand of a container command such as `PUBSUB`.
-    #[error("ERR unknown subcommand '{}'. Try {} HELP.", clip(.sub, 128), .command)]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnknownSubcommand {
+        /// The container command, upper case.
+        command: &'static str,
+        /// The subcommand as sent.
+        sub: Bytes,
+    },
+    /// A subcommand that checks its own argument count (`PUBSUB CHANNELS a b`), worded as
+    /// Redis 7 does.
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
+    SubcommandSyntax {
         /// The container command, upper case.
         command: &'static str,
         /// The subcommand as sent.
@@ -133,9 +250,24 @@ pub enum CommandError {
     /// `HELLO` with a version that is not a number.
     #[error("ERR Protocol version is not an integer or out of range")]
     BadProtocolVersion,
+    /// An argument that must be an integer is not one (or does not fit in 64 bits).
+    #[error("ERR value is not an integer or out of range")]
+    NotAnInteger,
+    /// An integer argument that Redis reads as a C `int` is outside its range.
+    #[error("ERR value is out of range, value must between -2147483648 and 2147483647")]
+    IntOutOfRange,
+    /// `SELECT` of a database this server does not number.
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
     /// `HELLO` with an option it does not know, or missing its value.
-    #[error("ERR Syntax error in HELLO option '{}'", clip(.0, 128))]
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     HelloSyntax(Bytes),
+    /// A subcommand's arguments do not make sense.
+    #[error("ERR syntax error")]
+    Syntax,
+    /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
+    UnrecognizedOption(Bytes),
 }
 
 /// The reply to a command that is not allowed while a RESP2 connection is subscribed.
@@ -146,26 +278,107 @@ pub fn subscribed_context_error(full_name: &str) -> String {
     )
 }
 
-/// At most `max` bytes of `b` as text, with CR and LF turned into spaces so the error stays on
-/// one protocol line (Redis does the same).
-fn clip(b: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(&b[..b.len().min(max)]);
-    text.replace(['\r', '\n'], " ")
+impl CommandError {
+    /// The error's text (without `-` and the line end) as Redis sends it. Names and
+    /// arguments quoted in it are their bytes, not UTF-8 text: each is cut at its first NUL
+    /// (as Redis's C strings are), clipped to 128 bytes, with CR and LF turned into spaces,
+    /// so that an error is always one protocol line.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let quoted = |head: &str, name: &[u8], tail: &str| -> Vec<u8> {
+            let mut out = head.as_bytes().to_vec();
+            out.extend_from_slice(&clip(name, 128));
+            out.extend_from_slice(tail.as_bytes());
+            out
+        };
+        match self {
+            CommandError::Unknown { name, args } => {
+                let mut out =
+                    quoted("ERR unknown command '", name, "', with args beginning with: ");
+                out.extend_from_slice(&quoted_args(args));
+                out
+            }
+            CommandError::UnknownSubcommand { command, sub } => {
+                quoted("ERR unknown subcommand '", sub, &format!("'. Try {command} HELP."))
+            }
+            CommandError::SubcommandSyntax { command, sub } => quoted(
+                "ERR unknown subcommand or wrong number of arguments for '",
+                sub,
+                &format!("'. Try {command} HELP."),
+            ),
+            CommandError::HelloSyntax(option) => {
+                quoted("ERR Syntax error in HELLO option '", option, "'")
+            }
+            CommandError::UnrecognizedOption(option) => {
+                quoted("ERR Unrecognized option '", option, "'")
+            }
+            other => other.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What Redis quotes of `b`: the bytes before its first NUL, at most `max` of them, with CR
+/// and LF turned into spaces.
+fn clip(b: &[u8], max: usize) -> Vec<u8> {
+    let b = &b[..memchr_nul(b)];
+    b[..b.len().min(max)].iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }).collect()
+}
+
+fn memchr_nul(b: &[u8]) -> usize {
+    b.iter().position(|&c| c == 0).unwrap_or(b.len())
 }
 
 /// Redis's "'a' 'b' " list of the first arguments of an unknown command, at most ~128 bytes.
-fn quoted_args(args: &[Bytes]) -> String {
-    let mut out = String::new();
+fn quoted_args(args: &[Bytes]) -> Vec<u8> {
+    let mut out = Vec::new();
     for arg in args {
         if out.len() >= 128 {
             break;
         }
         let room = 128 - out.len();
-        out.push('\'');
-        out.push_str(&clip(arg, room));
-        out.push_str("' ");
+        out.push(b'\'');
+        out.extend_from_slice(&clip(arg, room));
+        out.extend_from_slice(b"' ");
     }
     out
+}
+
+/// The databases `SELECT` accepts, as a Redis with its default `databases 16`.
+pub const DATABASES: i64 = 16;
+
+/// Parses a database index for `SELECT` as Redis does: a decimal 64-bit integer that fits a C
+/// `int`, then within `0..DATABASES`.
+pub fn parse_db_index(arg: &[u8]) -> Result<i64, CommandError> {
+    let index = parse_integer(arg).ok_or(CommandError::NotAnInteger)?;
+    if i32::try_from(index).is_err() {
+        Err(CommandError::IntOutOfRange)
+    } else if (0..DATABASES).contains(&index) {
+        Ok(index)
+    } else {
+        Err(CommandError::DbIndexOutOfRange)
+    }
+}
+
+/// A decimal 64-bit integer written as Redis's `string2ll` accepts it: an optional `-`, digits,
+/// no leading zeros, no spaces or `+`.
+pub fn parse_integer(arg: &[u8]) -> Option<i64> {
+    let digits = arg.strip_prefix(b"-").unwrap_or(arg);
+    let canonical = !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits == b"0" || digits[0] != b'0')
+        && arg != b"-0";
+    if !canonical {
+        return None;
+    }
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+/// `ON` or `OFF`, any case.
+fn on_off(arg: &[u8]) -> Result<bool, CommandError> {
+    match arg {
+        a if is(a, "on") => Ok(true),
+        a if is(a, "off") => Ok(false),
+        _ => Err(CommandError::Syntax),
+    }
 }
 
 fn is(arg: &[u8], name: &str) -> bool {
@@ -204,6 +417,16 @@ impl Command {
                 Command::PSubscribe(args.collect())
             }
             n if is(n, "unsubscribe") => Command::Unsubscribe(args.collect()),
+            n if is(n, "ssubscribe") => {
+                need(argc >= 1, "ssubscribe")?;
+                Command::SSubscribe(args.collect())
+            }
+            n if is(n, "sunsubscribe") => Command::SUnsubscribe(args.collect()),
+            n if is(n, "spublish") => {
+                need(argc == 2, "spublish")?;
+                let channel = args.next().unwrap_or_default();
+                Command::SPublish { channel, message: args.next().unwrap_or_default() }
+            }
             n if is(n, "punsubscribe") => Command::PUnsubscribe(args.collect()),
             n if is(n, "publish") => {
                 need(argc == 2, "publish")?;
@@ -215,13 +438,26 @@ impl Command {
                 let sub = args.next().unwrap_or_default();
                 match sub.as_ref() {
                     s if is(s, "channels") => {
-                        need(argc <= 2, "pubsub|channels")?;
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "PUBSUB", sub });
+                        }
                         Command::PubsubChannels(args.next())
                     }
                     s if is(s, "numsub") => Command::PubsubNumsub(args.collect()),
                     s if is(s, "numpat") => {
                         need(argc == 1, "pubsub|numpat")?;
                         Command::PubsubNumpat
+                    }
+                    s if is(s, "shardchannels") => {
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "PUBSUB", sub });
+                        }
+                        Command::PubsubShardChannels(args.next())
+                    }
+                    s if is(s, "shardnumsub") => Command::PubsubShardNumsub(args.collect()),
+                    s if is(s, "help") => {
+                        need(argc == 1, "pubsub|help")?;
+                        Command::Help("PUBSUB")
                     }
                     _ => return Err(CommandError::UnknownSubcommand { command: "PUBSUB", sub }),
                 }
@@ -233,7 +469,46 @@ impl Command {
                 Command::Client(match sub.as_ref() {
                     s if is(s, "setinfo") => {
                         need(argc == 3, "client|setinfo")?;
-                        ClientCommand::SetInfo
+                        let attr = args.next().unwrap_or_default();
+                        let lib_name = is(&attr, "lib-name");
+                        if !lib_name && !is(&attr, "lib-ver") {
+                            return Err(CommandError::UnrecognizedOption(attr));
+                        }
+                        ClientCommand::SetInfo { lib_name, value: args.next().unwrap_or_default() }
+                    }
+                    s if is(s, "info") => {
+                        need(argc == 1, "client|info")?;
+                        ClientCommand::Info
+                    }
+                    s if is(s, "list") => ClientCommand::List(args.collect()),
+                    s if is(s, "kill") => {
+                        need(argc >= 2, "client|kill")?;
+                        ClientCommand::Kill(args.collect())
+                    }
+                    s if is(s, "no-evict") || is(s, "no-touch") => {
+                        let full =
+                            if is(s, "no-evict") { "client|no-evict" } else { "client|no-touch" };
+                        need(argc == 2, full)?;
+                        let on = on_off(&args.next().unwrap_or_default())?;
+                        if is(s, "no-evict") {
+                            ClientCommand::NoEvict(on)
+                        } else {
+                            ClientCommand::NoTouch(on)
+                        }
+                    }
+                    s if is(s, "reply") => {
+                        need(argc == 2, "client|reply")?;
+                        let mode = args.next().unwrap_or_default();
+                        ClientCommand::Reply(match mode.as_ref() {
+                            m if is(m, "on") => ReplyMode::On,
+                            m if is(m, "off") => ReplyMode::Off,
+                            m if is(m, "skip") => ReplyMode::Skip,
+                            _ => return Err(CommandError::Syntax),
+                        })
+                    }
+                    s if is(s, "help") => {
+                        need(argc == 1, "client|help")?;
+                        ClientCommand::Help
                     }
                     s if is(s, "setname") => {
                         need(argc == 2, "client|setname")?;
@@ -253,13 +528,67 @@ impl Command {
             n if is(n, "config") => {
                 need(argc >= 1, "config")?;
                 let sub = args.next().unwrap_or_default();
-                if !is(&sub, "get") {
-                    return Err(CommandError::UnknownSubcommand { command: "CONFIG", sub });
+                match sub.as_ref() {
+                    s if is(s, "get") => {
+                        need(argc >= 2, "config|get")?;
+                        Command::ConfigGet(args.collect())
+                    }
+                    s if is(s, "set") => {
+                        need(argc >= 3 && !argc.is_multiple_of(2), "config|set")?;
+                        let mut pairs = Vec::new();
+                        while let (Some(name), Some(value)) = (args.next(), args.next()) {
+                            pairs.push((name, value));
+                        }
+                        Command::ConfigSet(pairs)
+                    }
+                    s if is(s, "resetstat") => {
+                        need(argc == 1, "config|resetstat")?;
+                        Command::ConfigResetStat
+                    }
+                    s if is(s, "help") => {
+                        need(argc == 1, "config|help")?;
+                        Command::Help("CONFIG")
+                    }
+                    _ => return Err(CommandError::UnknownSubcommand { command: "CONFIG", sub }),
                 }
-                need(argc >= 2, "config|get")?;
-                Command::ConfigGet(args.collect())
             }
             n if is(n, "command") => Command::Command(args.next()),
+            n if is(n, "dbsize") => {
+                need(argc == 0, "dbsize")?;
+                Command::DbSize
+            }
+            n if is(n, "time") => {
+                need(argc == 0, "time")?;
+                Command::Time
+            }
+            n if is(n, "lastsave") => {
+                need(argc == 0, "lastsave")?;
+                Command::LastSave
+            }
+            n if is(n, "multi") => {
+                need(argc == 0, "multi")?;
+                Command::Multi
+            }
+            n if is(n, "exec") => {
+                need(argc == 0, "exec")?;
+                Command::Exec
+            }
+            n if is(n, "discard") => {
+                need(argc == 0, "discard")?;
+                Command::Discard
+            }
+            n if is(n, "watch") => {
+                need(argc >= 1, "watch")?;
+                Command::Watch(args.collect())
+            }
+            n if is(n, "unwatch") => {
+                need(argc == 0, "unwatch")?;
+                Command::Unwatch
+            }
+            n if is(n, "select") => {
+                need(argc == 1, "select")?;
+                Command::Select(args.next().unwrap_or_default())
+            }
             n if is(n, "info") => Command::Info(args.collect()),
             _ => return Err(CommandError::Unknown { name, args: args.collect() }),
         };
@@ -308,15 +637,40 @@ impl Command {
             Command::PubsubChannels(_) => "pubsub|channels",
             Command::PubsubNumsub(_) => "pubsub|numsub",
             Command::PubsubNumpat => "pubsub|numpat",
+            Command::PubsubShardChannels(_) => "pubsub|shardchannels",
+            Command::PubsubShardNumsub(_) => "pubsub|shardnumsub",
+            Command::SSubscribe(_) => "ssubscribe",
+            Command::SUnsubscribe(_) => "sunsubscribe",
+            Command::SPublish { .. } => "spublish",
             Command::Hello { .. } => "hello",
-            Command::Client(ClientCommand::SetInfo) => "client|setinfo",
+            Command::Client(ClientCommand::SetInfo { .. }) => "client|setinfo",
+            Command::Client(ClientCommand::Info) => "client|info",
+            Command::Client(ClientCommand::List(_)) => "client|list",
+            Command::Client(ClientCommand::Kill(_)) => "client|kill",
+            Command::Client(ClientCommand::NoEvict(_)) => "client|no-evict",
+            Command::Client(ClientCommand::NoTouch(_)) => "client|no-touch",
+            Command::Client(ClientCommand::Reply(_)) => "client|reply",
+            Command::Client(ClientCommand::Help) => "client|help",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
             Command::Client(ClientCommand::GetName) => "client|getname",
             Command::Client(ClientCommand::Id) => "client|id",
             Command::ConfigGet(_) => "config|get",
+            Command::ConfigSet(_) => "config|set",
+            Command::ConfigResetStat => "config|resetstat",
             Command::Command(_) => "command",
             Command::Info(_) => "info",
             Command::Reset => "reset",
+            Command::Select(_) => "select",
+            Command::DbSize => "dbsize",
+            Command::Time => "time",
+            Command::LastSave => "lastsave",
+            Command::Multi => "multi",
+            Command::Help("CONFIG") => "config|help",
+            Command::Help(_) => "pubsub|help",
+            Command::Exec => "exec",
+            Command::Discard => "discard",
+            Command::Watch(_) => "watch",
+            Command::Unwatch => "unwatch",
         }
     }
 
@@ -331,6 +685,22 @@ impl Command {
                 | Command::Unsubscribe(_)
                 | Command::PSubscribe(_)
                 | Command::PUnsubscribe(_)
+                | Command::SSubscribe(_)
+                | Command::SUnsubscribe(_)
+        )
+    }
+
+    /// Returns true if and only if, inside MULTI, this command is queued for EXEC rather than
+    /// run at once (Redis runs MULTI, EXEC, DISCARD, WATCH, QUIT and RESET at once).
+    pub fn is_queued_in_multi(&self) -> bool {
+        !matches!(
+            self,
+            Command::Multi
+                | Command::Exec
+                | Command::Discard
+                | Command::Watch(_)
+                | Command::Quit
+                | Command::Reset
         )
     }
 
@@ -356,6 +726,13 @@ impl Command {
             Command::PubsubChannels(pat) => with(&["PUBSUB", "CHANNELS"], pat.as_slice()),
             Command::PubsubNumsub(chs) => with(&["PUBSUB", "NUMSUB"], chs),
             Command::PubsubNumpat => with(&["PUBSUB", "NUMPAT"], &[]),
+            Command::PubsubShardChannels(pat) => with(&["PUBSUB", "SHARDCHANNELS"], pat.as_slice()),
+            Command::PubsubShardNumsub(chs) => with(&["PUBSUB", "SHARDNUMSUB"], chs),
+            Command::SSubscribe(chs) => with(&["SSUBSCRIBE"], chs),
+            Command::SUnsubscribe(chs) => with(&["SUNSUBSCRIBE"], chs),
+            Command::SPublish { channel, message } => {
+                with(&["SPUBLISH"], &[channel.clone(), message.clone()])
+            }
             Command::Hello { version, name } => {
                 let mut args = with(&["HELLO"], &[]);
                 if let Some(v) = version {
@@ -366,17 +743,52 @@ impl Command {
                 }
                 args
             }
-            Command::Client(ClientCommand::SetInfo) => {
-                with(&["CLIENT", "SETINFO", "LIB-NAME", "switchboard"], &[])
+            Command::Client(ClientCommand::SetInfo { lib_name, value }) => {
+                let attr = if *lib_name { "LIB-NAME" } else { "LIB-VER" };
+                with(&["CLIENT", "SETINFO", attr], std::slice::from_ref(value))
             }
+            Command::Client(ClientCommand::Info) => with(&["CLIENT", "INFO"], &[]),
+            Command::Client(ClientCommand::List(args)) => with(&["CLIENT", "LIST"], args),
+            Command::Client(ClientCommand::Kill(args)) => with(&["CLIENT", "KILL"], args),
+            Command::Client(ClientCommand::NoEvict(on)) => {
+                with(&["CLIENT", "NO-EVICT", if *on { "ON" } else { "OFF" }], &[])
+            }
+            Command::Client(ClientCommand::NoTouch(on)) => {
+                with(&["CLIENT", "NO-TOUCH", if *on { "ON" } else { "OFF" }], &[])
+            }
+            Command::Client(ClientCommand::Reply(mode)) => {
+                let word = match mode {
+                    ReplyMode::On => "ON",
+                    ReplyMode::Off => "OFF",
+                    ReplyMode::Skip => "SKIP",
+                };
+                with(&["CLIENT", "REPLY", word], &[])
+            }
+            Command::Client(ClientCommand::Help) => with(&["CLIENT", "HELP"], &[]),
             Command::Client(ClientCommand::SetName(name)) => {
                 with(&["CLIENT", "SETNAME"], std::slice::from_ref(name))
             }
             Command::Client(ClientCommand::GetName) => with(&["CLIENT", "GETNAME"], &[]),
             Command::Client(ClientCommand::Id) => with(&["CLIENT", "ID"], &[]),
             Command::ConfigGet(params) => with(&["CONFIG", "GET"], params),
+            Command::ConfigSet(pairs) => {
+                let flat: Vec<Bytes> =
+                    pairs.iter().flat_map(|(n, v)| [n.clone(), v.clone()]).collect();
+                with(&["CONFIG", "SET"], &flat)
+            }
+            Command::ConfigResetStat => with(&["CONFIG", "RESETSTAT"], &[]),
             Command::Command(sub) => with(&["COMMAND"], sub.as_slice()),
             Command::Info(sections) => with(&["INFO"], sections),
+            Command::Select(index) => with(&["SELECT"], std::slice::from_ref(index)),
+            Command::DbSize => with(&["DBSIZE"], &[]),
+            Command::Time => with(&["TIME"], &[]),
+            Command::LastSave => with(&["LASTSAVE"], &[]),
+            Command::Multi => with(&["MULTI"], &[]),
+            Command::Help(container) => with(&[container, "HELP"], &[]),
+            Command::Exec => with(&["EXEC"], &[]),
+            Command::Discard => with(&["DISCARD"], &[]),
+            Command::Watch(keys) => with(&["WATCH"], keys),
+            Command::Unwatch => with(&["UNWATCH"], &[]),
         }
     }
 }
@@ -411,15 +823,41 @@ mod tests {
             Command::PubsubChannels(Some(b("*"))),
             Command::PubsubNumsub(vec![b("a")]),
             Command::PubsubNumpat,
+            Command::PubsubShardChannels(Some(b("s*"))),
+            Command::PubsubShardNumsub(vec![b("s")]),
+            Command::SSubscribe(vec![b("s")]),
+            Command::SUnsubscribe(vec![]),
+            Command::SPublish { channel: b("s"), message: b("m") },
             Command::Hello { version: Some(3), name: Some(b("me")) },
             Command::Hello { version: None, name: None },
-            Command::Client(ClientCommand::SetInfo),
+            Command::Client(ClientCommand::SetInfo { lib_name: true, value: b("x") }),
+            Command::Client(ClientCommand::SetInfo { lib_name: false, value: b("1") }),
+            Command::Client(ClientCommand::Info),
+            Command::Client(ClientCommand::List(vec![b("TYPE"), b("pubsub")])),
+            Command::Client(ClientCommand::Kill(vec![b("ID"), b("3")])),
+            Command::Client(ClientCommand::NoEvict(true)),
+            Command::Client(ClientCommand::NoTouch(false)),
+            Command::Client(ClientCommand::Reply(ReplyMode::Skip)),
+            Command::Client(ClientCommand::Help),
+            Command::Help("CONFIG"),
+            Command::Help("PUBSUB"),
             Command::Client(ClientCommand::SetName(b("n"))),
             Command::Client(ClientCommand::GetName),
             Command::Client(ClientCommand::Id),
             Command::ConfigGet(vec![b("save")]),
+            Command::ConfigSet(vec![(b("timeout"), b("5")), (b("maxclients"), b("9"))]),
+            Command::ConfigResetStat,
             Command::Command(Some(b("DOCS"))),
             Command::Info(vec![]),
+            Command::Select(b("1")),
+            Command::DbSize,
+            Command::Time,
+            Command::LastSave,
+            Command::Multi,
+            Command::Exec,
+            Command::Discard,
+            Command::Watch(vec![b("k")]),
+            Command::Unwatch,
         ];
         for cmd in all {
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd);
@@ -446,7 +884,7 @@ mod tests {
         assert_eq!(err(&["pubsub"]), "ERR wrong number of arguments for 'pubsub' command");
         assert_eq!(
             err(&["pubsub", "channels", "a", "b"]),
-            "ERR wrong number of arguments for 'pubsub|channels' command"
+            "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP."
         );
         assert_eq!(err(&["pubsub", "x"]), "ERR unknown subcommand 'x'. Try PUBSUB HELP.");
         assert_eq!(err(&["hello", "4"]), "NOPROTO unsupported protocol version");
@@ -456,6 +894,44 @@ mod tests {
             subscribed_context_error("publish"),
             "ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
              RESET are allowed in this context"
+        );
+    }
+
+    #[test]
+    fn integers_and_db_indexes_as_redis_reads_them() {
+        assert_eq!(parse_integer(b"15"), Some(15));
+        assert_eq!(parse_integer(b"-1"), Some(-1));
+        for bad in [&b""[..], b"+1", b" 1", b"01", b"-0", b"1.0", b"x", b"99999999999999999999"] {
+            assert_eq!(parse_integer(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse_db_index(b"0"), Ok(0));
+        assert_eq!(parse_db_index(b"16"), Err(CommandError::DbIndexOutOfRange));
+        assert_eq!(parse_db_index(b"-1"), Err(CommandError::DbIndexOutOfRange));
+        assert_eq!(parse_db_index(b"abc"), Err(CommandError::NotAnInteger));
+        assert_eq!(parse_db_index(b"9223372036854775807"), Err(CommandError::IntOutOfRange));
+    }
+
+    #[test]
+    fn quoted_names_are_their_bytes_cut_at_nul() {
+        let parse_raw = |words: &[&[u8]]| {
+            Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w)).collect()).unwrap_err()
+        };
+        // Each as redis-server 7.0.15 answers it.
+        assert_eq!(
+            parse_raw(&[b"PI\0NG", b"a\0b"]).to_bytes(),
+            b"ERR unknown command 'PI', with args beginning with: 'a' "
+        );
+        assert_eq!(
+            parse_raw(&[b"\xff\xfeX"]).to_bytes(),
+            b"ERR unknown command '\xff\xfeX', with args beginning with: "
+        );
+        assert_eq!(
+            parse_raw(&[b"FOO", b"\xff", b"a\r\nb"]).to_bytes(),
+            b"ERR unknown command 'FOO', with args beginning with: '\xff' 'a  b' "
+        );
+        assert_eq!(
+            parse_raw(&[b"PUBSUB", b"CHAN\0NELS", b"a"]).to_bytes(),
+            b"ERR unknown subcommand 'CHAN'. Try PUBSUB HELP."
         );
     }
 

@@ -10,6 +10,6 @@ pub mod glob;
 pub mod limits;
 pub mod resp;
 
-pub use command::Command;
+pub use command::{Command, ReplyMode};
 pub use limits::Limits;
 pub use resp::{Frame, ProtocolError, RequestParser, RespVersion};

@@ -189,16 +189,18 @@ impl RequestParser {
 
     /// Parses one inline request line; an empty line gives an empty argument list.
     fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        // A line of at most `max_inline_len` bytes is accepted with its CR LF (as Redis
+        // accepts exactly 64 KB plus the newline); more waiting without a newline is refused.
         let Some(nl) = memchr(b'\n', buf) else {
-            if buf.len() > self.limits.max_inline_len {
+            if buf.len() > self.limits.max_inline_len + 1 {
                 return Err(ProtocolError::TooBigInline);
             }
             return Ok(None);
         };
-        if nl > self.limits.max_inline_len {
+        let end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        if end > self.limits.max_inline_len {
             return Err(ProtocolError::TooBigInline);
         }
-        let end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
         let args = split_inline(&buf[..end])?;
         buf.advance(nl + 1);
         Ok(Some(args))
@@ -447,7 +449,7 @@ impl Frame {
         let resp3 = version == RespVersion::Resp3;
         match self {
             Frame::Simple(s) => encode_line(out, b'+', s.as_bytes()),
-            Frame::Error(s) => encode_line(out, b'-', s.as_bytes()),
+            Frame::Error(s) => encode_error(out, s.as_bytes()),
             Frame::Integer(n) => encode_integer(out, *n),
             Frame::Bulk(b) => encode_bulk(out, b),
             Frame::Null if resp3 => out.extend_from_slice(b"_\r\n"),
@@ -514,6 +516,14 @@ pub fn encode_header(out: &mut Vec<u8>, kind: u8, len: usize) {
 }
 
 /// Appends `kind`, `text` and CRLF, for simple strings and errors.
+/// Appends an error line: `-`, `text` with every CR, LF and NUL turned into a space (an error
+/// is always exactly one protocol line, whatever it quotes), CRLF.
+pub fn encode_error(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'-');
+    out.extend(text.iter().map(|&c| if matches!(c, b'\r' | b'\n' | 0) { b' ' } else { c }));
+    out.extend_from_slice(b"\r\n");
+}
+
 fn encode_line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
     out.push(kind);
     out.extend_from_slice(text);

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::sock::{flush, poll_until, pollfd, read_into};
+use crate::clients::Endpoints;
 use crate::driver::Driver;
-use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
+use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
 use crate::refusal::Refused;
 use crate::session::Session;
@@ -47,6 +48,7 @@ pub(crate) fn accept_until_shutdown(
         let mut fds = [pollfd(listener, libc::POLLIN), pollfd(shutdown.fd(), libc::POLLIN)];
         poll_until(&mut fds, wake_at)?;
         if shutdown.is_triggered() {
+            stop_listening(listener);
             break;
         }
         // Not readable when the timer alone woke the loop.
@@ -105,7 +107,7 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admit
             return None;
         }
     };
-    match ctx.open_session(Arc::new(wake.clone())) {
+    match ctx.open_session(Arc::new(wake.clone()), Some(Endpoints::of(&stream))) {
         Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
             ctx.refuse(stream, why);

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use polling::{Event, Events, PollMode, Poller};
 
 use super::sock::{flush, read_into, READ_CHUNK};
+use crate::clients::Endpoints;
 use crate::driver::{Driver, Interest};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
@@ -208,7 +209,7 @@ impl Scheduler {
             events: Events::new(),
             input: vec![0; READ_CHUNK].into_boxed_slice(),
             deadline: None,
-            next_sweep: Session::idle_sweep_period(ctx).map(|every| Instant::now() + every),
+            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
         })
     }
 
@@ -333,7 +334,7 @@ impl Scheduler {
         });
         let key = FIRST_CONN + index;
         let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
-        let session = match self.ctx.open_session(waker) {
+        let session = match self.ctx.open_session(waker, Some(Endpoints::of(&stream))) {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(index);
@@ -389,7 +390,7 @@ impl Scheduler {
     /// Tells every driver the time, and closes those it says are done (`--timeout`: a sweep
     /// every quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
     fn close_idle(&mut self) {
-        let Some(every) = Session::idle_sweep_period(&self.ctx) else { return };
+        let every = Session::idle_sweep_period(&self.ctx);
         let now = Instant::now();
         self.next_sweep = Some(now + every);
         for index in 0..self.conns.len() {

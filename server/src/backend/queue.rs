@@ -34,8 +34,9 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
 use super::sock::{flush, read_into, Input, READ_CHUNK};
+use crate::clients::Endpoints;
 use crate::driver::Driver;
-use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
+use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
@@ -187,8 +188,7 @@ impl Shared {
         let mut due: Vec<Arc<Conn>> = Vec::new();
         let mut deadline: Option<Instant> = None;
         // The idle timeout, when set, is enforced by a sweep every quarter of it.
-        let sweep_every = Session::idle_sweep_period(&self.ctx);
-        let mut next_sweep = sweep_every.map(|every| Instant::now() + every);
+        let mut next_sweep = Some(Instant::now() + Session::idle_sweep_period(&self.ctx));
         loop {
             events.clear();
             let wake_at = deadline.into_iter().chain(next_sweep).min();
@@ -204,6 +204,7 @@ impl Shared {
                             // Stop accepting; connections flush and close in their next turn
                             // (the stopper woke them all).
                             self.poller.delete(listener)?;
+                            stop_listening(listener);
                         }
                     }
                     key => {
@@ -217,11 +218,9 @@ impl Shared {
                 }
             }
             due.append(&mut self.wakeups.take());
-            if let (Some(at), Some(every)) = (next_sweep, sweep_every) {
-                if Instant::now() >= at {
-                    self.sweep_idle(&mut due);
-                    next_sweep = Some(Instant::now() + every);
-                }
+            if next_sweep.is_some_and(|at| Instant::now() >= at) {
+                self.sweep_idle(&mut due);
+                next_sweep = Some(Instant::now() + Session::idle_sweep_period(&self.ctx));
             }
             for conn in due.drain(..) {
                 // Blocks while the queue is full: the workers are busy, so waiting is the
@@ -267,7 +266,7 @@ impl Shared {
     /// hand-off of the poller).
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
         let waker = Arc::new(ConnWaker { conn: OnceLock::new(), wakeups: self.wakeups.clone() });
-        let session = match self.ctx.open_session(waker.clone()) {
+        let session = match self.ctx.open_session(waker.clone(), Some(Endpoints::of(&stream))) {
             Ok(session) => session,
             Err(why) => {
                 self.ctx.refuse(stream, why);

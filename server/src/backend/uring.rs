@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
+use crate::clients::Endpoints;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
@@ -516,7 +517,7 @@ impl Ring {
             accepting: false,
             accept_resume: None,
             deadline: None,
-            next_sweep: Session::idle_sweep_period(ctx).map(|every| Instant::now() + every),
+            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
             bufs: ManuallyDrop::new(bufs),
             io: Io { ring, backlog: VecDeque::new(), in_flight: 0 },
         };
@@ -779,7 +780,7 @@ impl Ring {
             self.conns.len() - 1
         });
         let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
-        let session = match self.ctx.open_session(waker) {
+        let session = match self.ctx.open_session(waker, Some(Endpoints::of(&stream))) {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(key);
@@ -828,7 +829,7 @@ impl Ring {
     /// Tells every driver the time, and closes those it says are done (`--timeout`: a sweep
     /// every quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
     fn close_idle(&mut self) {
-        let Some(every) = Session::idle_sweep_period(&self.ctx) else { return };
+        let every = Session::idle_sweep_period(&self.ctx);
         let now = Instant::now();
         self.next_sweep = Some(now + every);
         for key in 0..self.conns.len() {

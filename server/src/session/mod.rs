@@ -8,15 +8,21 @@
 //! driver gives; the rest of the input waits unparsed. Dropping the session leaves every
 //! subscription and accounts for every message it never wrote.
 
+mod commands;
+#[cfg(test)]
+mod fuzz;
+mod transaction;
+
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use shared::command::{subscribed_context_error, ClientCommand, Command};
-use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RequestParser, RespVersion};
 
+use shared::resp::encode_error;
+
+use crate::clients::{Client, ClientState};
 use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
@@ -39,6 +45,8 @@ pub struct Session {
     /// This connection's id, unique for the server's lifetime.
     id: u64,
     mailbox: Arc<Mailbox>,
+    /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
+    client: Arc<Client>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
     /// Requests run so far.
@@ -58,12 +66,45 @@ struct RespState {
     /// The channels and patterns subscribed to, each an owned copy of its name.
     channels: SubscriptionSet,
     patterns: SubscriptionSet,
+    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
+    shard_channels: SubscriptionSet,
     name: Option<Bytes>,
+    /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
+    db: i64,
+    /// The transaction MULTI opened, until EXEC or DISCARD.
+    multi: Option<transaction::Transaction>,
+    /// `CLIENT SETINFO`'s values.
+    lib_name: Option<Bytes>,
+    lib_ver: Option<Bytes>,
+    /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
+    no_evict: bool,
+    no_touch: bool,
+    /// `CLIENT REPLY OFF`: replies are not sent.
+    reply_off: bool,
+    /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
+    /// `skip_this` after each command).
+    skip_next: bool,
+    skip_this: bool,
+    /// The last command run, as Redis names it.
+    last_cmd: &'static str,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
+}
+
+impl RespState {
+    /// Returns true if and only if this is a RESP2 connection in subscribed mode, where only
+    /// (un)subscribing, PING, QUIT and RESET may run.
+    fn resp2_subscribed(&self) -> bool {
+        self.version == RespVersion::Resp2 && self.subscribed()
+    }
+
+    /// Returns true if and only if the connection subscribes to anything.
+    fn subscribed(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+    }
 }
 
 /// What [`Session::take_mail`] found.
@@ -74,11 +115,13 @@ pub enum Mail {
     Taken { more: bool },
     /// The subscriber passed its output limit (counted and logged): close it at once.
     Overflowed,
+    /// `CLIENT KILL` chose this connection: close it at once.
+    Killed,
 }
 
 impl Session {
-    /// A session for connection `id`, whose messages arrive through `mailbox`.
-    pub fn new(ctx: Arc<ServerContext>, id: u64, mailbox: Arc<Mailbox>) -> Session {
+    /// A session for the connection `client`, whose messages arrive through its mailbox.
+    pub fn new(ctx: Arc<ServerContext>, client: Arc<Client>) -> Session {
         let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
             Box::new(RespState {
                 parser: RequestParser::new(ctx.config.limits),
@@ -86,15 +129,27 @@ impl Session {
                 version: RespVersion::Resp2,
                 channels: SubscriptionSet::default(),
                 patterns: SubscriptionSet::default(),
+                shard_channels: SubscriptionSet::default(),
                 name: None,
+                db: 0,
+                multi: None,
+                lib_name: None,
+                lib_ver: None,
+                no_evict: false,
+                no_touch: false,
+                reply_off: false,
+                skip_next: false,
+                skip_this: false,
+                last_cmd: "NULL",
                 closing: false,
                 stalled: false,
             })
         });
         Session {
             ctx,
-            id,
-            mailbox,
+            id: client.id,
+            mailbox: client.mailbox.clone(),
+            client,
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
@@ -126,6 +181,37 @@ impl Session {
     /// Runs the requests left waiting by an earlier call, while `out` is shorter than
     /// `stop_at`.
     pub fn resume(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
+        let status = self.run_requests(out, stop_at);
+        self.publish_state();
+        status
+    }
+
+    /// Tells the registry what this connection now looks like (once per batch of requests).
+    fn publish_state(&self) {
+        let Some(state) = self.resp.as_deref() else { return };
+        self.client.publish_state(ClientState {
+            name: state.name.clone(),
+            db: state.db,
+            sub: state.channels.len(),
+            psub: state.patterns.len(),
+            ssub: state.shard_channels.len(),
+            multi: state.multi.as_ref().map_or(-1, |t| t.queued.len() as i64),
+            resp: if state.version == RespVersion::Resp3 { 3 } else { 2 },
+            lib_name: state.lib_name.clone(),
+            lib_ver: state.lib_ver.clone(),
+            cmd: state.last_cmd,
+            qbuf: state.input.len(),
+            no_evict: state.no_evict,
+            no_touch: state.no_touch,
+        });
+    }
+
+    /// Notes that the peer sent something at `now` (`CLIENT LIST`'s `idle`).
+    pub fn note_input(&self, now: Instant) {
+        self.client.note_input(now);
+    }
+
+    fn run_requests(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
         let Some(state) = self.resp.as_deref_mut() else { return Status::Open };
         state.stalled = false;
         if state.closing {
@@ -176,12 +262,16 @@ impl Session {
     /// Moves messages from the mailbox into `out`, at least `budget` bytes of them when there
     /// are that many. `Overflowed` (nothing moved) when this subscriber passed its limit.
     pub fn take_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
+        if self.client.killed() {
+            tracing::info!(conn = self.id, "connection closed by CLIENT KILL");
+            return Mail::Killed;
+        }
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
             tracing::warn!(
                 conn = self.id,
-                limit = self.ctx.config.client_output_buffer_limit,
+                limit = self.ctx.runtime.output_limit(),
                 "slow subscriber disconnected: output buffer limit reached"
             );
         }
@@ -219,175 +309,29 @@ impl Session {
     /// Returns true if and only if the connection subscribes to a channel or pattern (such
     /// connections are exempt from the idle timeout).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(|s| !s.channels.is_empty() || !s.patterns.is_empty())
+        self.resp.as_deref().is_some_and(RespState::subscribed)
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
     /// it last sent something: `None` if it never does (no `--timeout`, or it subscribes, like
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
-        self.ctx.config.idle_timeout.filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+        self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
     }
 
     /// How often a backend that sweeps for idle connections should look: every quarter of
-    /// `--timeout`, so a connection closes between 1 and 1.25 timeouts idle.
-    pub fn idle_sweep_period(ctx: &ServerContext) -> Option<Duration> {
-        ctx.config.idle_timeout.map(|t| (t / 4).max(Duration::from_millis(10)))
+    /// the timeout, so a connection closes between 1 and 1.25 timeouts idle; without one,
+    /// every second, to notice a timeout that `CONFIG SET` gives (each look is a comparison per
+    /// connection).
+    pub fn idle_sweep_period(ctx: &ServerContext) -> Duration {
+        ctx.runtime
+            .idle_timeout()
+            .map_or(Duration::from_secs(1), |t| (t / 4).max(Duration::from_millis(10)))
     }
 
     /// Tells the session that everything it put in the output buffer was written.
     pub fn on_flushed(&mut self) {
         add(&self.ctx.stats.delivered, std::mem::take(&mut self.unflushed_messages));
-    }
-
-    /// Runs one request.
-    fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
-        add(&self.ctx.stats.commands, 1);
-        self.requests += 1;
-        let state = self.resp.as_deref_mut().expect("resp session");
-        let version = state.version;
-        let subscribed = !state.channels.is_empty() || !state.patterns.is_empty();
-        let cmd = match Command::parse(args) {
-            Ok(cmd) => cmd,
-            Err(err) => {
-                error(out, &err.to_string());
-                return Status::Open;
-            }
-        };
-        if subscribed && version == RespVersion::Resp2 && !cmd.allowed_when_subscribed() {
-            error(out, &subscribed_context_error(cmd.full_name()));
-            return Status::Open;
-        }
-        let reply = match cmd {
-            Command::Ping(msg) if subscribed && version == RespVersion::Resp2 => {
-                Frame::Array(vec![Frame::bulk("pong"), Frame::Bulk(msg.unwrap_or_default())])
-            }
-            Command::Ping(None) => {
-                out.extend_from_slice(b"+PONG\r\n");
-                return Status::Open;
-            }
-            Command::Ping(Some(msg)) | Command::Echo(msg) => {
-                encode_bulk(out, &msg);
-                return Status::Open;
-            }
-            Command::Quit => {
-                out.extend_from_slice(b"+OK\r\n");
-                state.closing = true;
-                return Status::Close;
-            }
-            Command::Publish { channel, message } => {
-                let published = self.ctx.exchange.publish(&channel, &message);
-                let stats = &self.ctx.stats;
-                add(&stats.published, 1);
-                add(&stats.published_receivers, published.receivers as u64);
-                add(&stats.dropped, published.dropped as u64);
-                if let Some(relay) = &self.ctx.relay {
-                    relay.send(&channel, &message);
-                }
-                if subscribed {
-                    // A RESP3 subscriber publishing to itself gets the message before the
-                    // reply, as from Redis.
-                    self.drain_before_change(out);
-                }
-                encode_integer(out, published.receivers as i64);
-                return Status::Open;
-            }
-            Command::Subscribe(channels) => return self.subscribe(Kind::Channel, channels, out),
-            Command::PSubscribe(patterns) => return self.subscribe(Kind::Pattern, patterns, out),
-            Command::Unsubscribe(channels) => {
-                return self.unsubscribe(Kind::Channel, channels, out)
-            }
-            Command::PUnsubscribe(patterns) => {
-                return self.unsubscribe(Kind::Pattern, patterns, out)
-            }
-            Command::PubsubChannels(pattern) => Frame::Array(
-                self.ctx
-                    .exchange
-                    .channels(pattern.as_deref())
-                    .into_iter()
-                    .map(Frame::Bulk)
-                    .collect(),
-            ),
-            // A flat array even in RESP3, as from Redis (clients slice it in pairs).
-            Command::PubsubNumsub(channels) => {
-                let counts = self.ctx.exchange.numsub(&channels);
-                Frame::Array(
-                    channels
-                        .into_iter()
-                        .zip(counts)
-                        .flat_map(|(c, n)| [Frame::Bulk(c), Frame::Integer(n as i64)])
-                        .collect(),
-                )
-            }
-            Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
-            Command::Hello { version: asked, name } => {
-                if let Some(name) = name {
-                    if let Err(msg) = set_name(state, name) {
-                        error(out, msg);
-                        return Status::Open;
-                    }
-                }
-                if let Some(asked) = asked {
-                    state.version =
-                        if asked == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 };
-                    self.mailbox.set_version(state.version);
-                }
-                self.hello_reply()
-            }
-            Command::Client(ClientCommand::SetInfo) => Frame::Simple("OK".into()),
-            Command::Client(ClientCommand::SetName(name)) => match set_name(state, name) {
-                Ok(()) => Frame::Simple("OK".into()),
-                Err(msg) => Frame::Error(msg.into()),
-            },
-            Command::Client(ClientCommand::GetName) => {
-                state.name.clone().map_or(Frame::Null, Frame::Bulk)
-            }
-            Command::Client(ClientCommand::Id) => Frame::Integer(self.id as i64),
-            // No parameters to show: an empty map lets redis-benchmark and friends go on.
-            Command::ConfigGet(_) => Frame::Map(Vec::new()),
-            Command::Command(sub)
-                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"count")) =>
-            {
-                Frame::Integer(0)
-            }
-            // An empty command table: interactive redis-cli starts without hints. DOCS is a
-            // map (an empty array in RESP2), the other forms arrays, as from Redis.
-            Command::Command(sub)
-                if sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(b"docs")) =>
-            {
-                Frame::Map(Vec::new())
-            }
-            Command::Command(_) => Frame::Array(Vec::new()),
-            Command::Info(sections) => Frame::Bulk(self.ctx.info(&sections).into()),
-            Command::Reset => {
-                // Left first, then drained: nothing for the old subscriptions follows the reply.
-                self.leave_all();
-                self.drain_before_change(out);
-                let state = self.resp.as_deref_mut().expect("resp session");
-                state.version = RespVersion::Resp2;
-                state.name = None;
-                self.mailbox.set_version(RespVersion::Resp2);
-                Frame::Simple("RESET".into())
-            }
-        };
-        let version = self.resp.as_deref().expect("resp session").version;
-        reply.encode(version, out);
-        Status::Open
-    }
-
-    fn hello_reply(&self) -> Frame {
-        let state = self.resp.as_deref().expect("resp session");
-        let proto = if state.version == RespVersion::Resp3 { 3 } else { 2 };
-        let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
-        Frame::Map(vec![
-            pair("server", Frame::bulk("switchboard")),
-            pair("version", Frame::bulk(env!("CARGO_PKG_VERSION"))),
-            pair("proto", Frame::Integer(proto)),
-            pair("id", Frame::Integer(self.id as i64)),
-            pair("mode", Frame::bulk("standalone")),
-            pair("role", Frame::bulk("master")),
-            pair("modules", Frame::Array(Vec::new())),
-        ])
     }
 
     /// Messages published before a subscription change (or a PUBLISH reply) must reach the
@@ -400,7 +344,7 @@ impl Session {
     fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         self.drain_before_change(out);
         let state = self.resp.as_deref_mut().expect("resp session");
-        let (version, before) = (state.version, state.channels.len() + state.patterns.len());
+        let (version, before) = (state.version, kind.count(state));
         let set = kind.set(state);
         // Names new to this connection, each once even if the request repeats it.
         let mut fresh: Vec<Bytes> = Vec::new();
@@ -415,6 +359,7 @@ impl Session {
         let made = match kind {
             Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
             Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
+            Kind::Shard => self.ctx.exchange.ssubscribe(&self.mailbox, &fresh),
         };
         let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
         for sub in made {
@@ -426,7 +371,7 @@ impl Session {
     fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         let state = self.resp.as_deref_mut().expect("resp session");
         let version = state.version;
-        let mut count = state.channels.len() + state.patterns.len();
+        let mut count = kind.count(state);
         let set = kind.set(state);
         let mut removed = Vec::new();
         // Each confirmation: the name and the subscriptions left after it, as Redis counts.
@@ -451,6 +396,7 @@ impl Session {
         match kind {
             Kind::Channel => self.ctx.exchange.unsubscribe(&removed),
             Kind::Pattern => self.ctx.exchange.punsubscribe(&removed),
+            Kind::Shard => self.ctx.exchange.sunsubscribe(&removed),
         }
         self.drain_before_change(out);
         for (name, count) in &replies {
@@ -470,10 +416,12 @@ impl Session {
         let Some(state) = self.resp.as_deref_mut() else { return };
         let channels = state.channels.take_all();
         let patterns = state.patterns.take_all();
+        let shard_channels = state.shard_channels.take_all();
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);
         self.ctx.exchange.punsubscribe(&patterns);
+        self.ctx.exchange.sunsubscribe(&shard_channels);
     }
 }
 
@@ -491,6 +439,7 @@ impl Drop for Session {
 enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 impl Kind {
@@ -498,6 +447,16 @@ impl Kind {
         match self {
             Kind::Channel => &mut state.channels,
             Kind::Pattern => &mut state.patterns,
+            Kind::Shard => &mut state.shard_channels,
+        }
+    }
+
+    /// The count a (un)subscribe confirmation of this kind reports: channels and patterns
+    /// together, shard channels on their own (as Redis counts).
+    fn count(self, state: &RespState) -> usize {
+        match self {
+            Kind::Channel | Kind::Pattern => state.channels.len() + state.patterns.len(),
+            Kind::Shard => state.shard_channels.len(),
         }
     }
 
@@ -505,6 +464,7 @@ impl Kind {
         match self {
             Kind::Channel => "subscribe",
             Kind::Pattern => "psubscribe",
+            Kind::Shard => "ssubscribe",
         }
     }
 
@@ -512,6 +472,7 @@ impl Kind {
         match self {
             Kind::Channel => "unsubscribe",
             Kind::Pattern => "punsubscribe",
+            Kind::Shard => "sunsubscribe",
         }
     }
 }
@@ -532,11 +493,10 @@ fn confirmation(
     .encode(version, out);
 }
 
-/// Appends an error reply; `text` starts with the error code (`ERR ...`).
+/// Appends an error reply; `text` starts with the error code (`ERR ...`). CR, LF and NUL in
+/// it become spaces: an error is always one protocol line.
 fn error(out: &mut Vec<u8>, text: &str) {
-    out.push(b'-');
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    encode_error(out, text.as_bytes());
 }
 
 /// Sets the connection name like `CLIENT SETNAME`; an empty name clears it.
@@ -546,154 +506,4 @@ fn set_name(state: &mut RespState, name: Bytes) -> Result<(), &'static str> {
     }
     state.name = (!name.is_empty()).then_some(name);
     Ok(())
-}
-
-/// The fuzzing harness: random and mutated request streams, cut into random reads, through a
-/// whole Session (parser, commands, exchange, mailbox). It must never panic, and what it
-/// buffers must stay within the protocol limits. `PROPTEST_CASES` raises the case count.
-#[cfg(test)]
-mod fuzz {
-    use super::*;
-    use crate::driver::Driver;
-    use crate::mailbox::Wake;
-    use crate::Config;
-    use proptest::prelude::*;
-    use shared::resp::encode_command;
-    use shared::Limits;
-
-    struct NoWake;
-    impl Wake for NoWake {
-        fn wake(&self) {}
-    }
-
-    const LIMITS: Limits = Limits { max_inline_len: 256, max_bulk_len: 512, max_args: 16 };
-
-    fn context() -> Arc<ServerContext> {
-        let config =
-            Config { limits: LIMITS, client_output_buffer_limit: 4096, ..Config::default() };
-        Arc::new(ServerContext::new(config, "127.0.0.1:0".parse().unwrap()))
-    }
-
-    /// Feeds `input` to two connections sharing one server, each a [`Driver`] around its
-    /// session, in reads of the given sizes, and checks the invariants after every read.
-    fn run(input: &[u8], cuts: &[usize]) {
-        let ctx = context();
-        let now = std::time::Instant::now();
-        let open = || Driver::new(ctx.open_session(Arc::new(NoWake)).unwrap(), ctx.clone(), now);
-        let mut conns: Vec<Driver> = (0..2).map(|_| open()).collect();
-        let mut rest = input;
-        let mut i = 0;
-        while !rest.is_empty() {
-            let n = cuts.get(i).copied().unwrap_or(rest.len()).clamp(1, rest.len());
-            let conn = &mut conns[i % 2];
-            conn.handle_read(&rest[..n], now);
-            conn.handle_mail();
-            // The peer reads everything.
-            while !conn.poll_output().is_empty() {
-                let n = conn.poll_output().len();
-                conn.handle_written(n);
-            }
-            // Whatever an open session keeps after a read is one partial request: at most a
-            // header line and one bulk body. (A closing session stops parsing; its input is
-            // thrown away with it.)
-            let session = conn.session();
-            let buffered = session.resp.as_ref().map_or(0, |s| s.input.len());
-            if !conn.is_done() && session.resp.as_ref().is_some_and(|s| !s.closing) {
-                assert!(buffered <= LIMITS.max_inline_len + LIMITS.max_bulk_len + 64, "{buffered}");
-                assert!(!session.stalled(), "with the output written, nothing waits");
-            } else {
-                conns[i % 2] = open();
-            }
-            rest = &rest[n..];
-            i += 1;
-        }
-        drop(conns);
-        let s = &ctx.stats;
-        assert_eq!(
-            crate::stats::get(&s.published_receivers),
-            crate::stats::get(&s.delivered) + crate::stats::get(&s.dropped)
-        );
-        assert_eq!(ctx.connected(), 0);
-        assert!(ctx.exchange.channels(None).is_empty());
-        assert_eq!((ctx.exchange.channel_count(), ctx.exchange.numpat()), (0, 0));
-    }
-
-    /// Words that make commands the server knows, so random streams reach deep states.
-    fn word() -> impl Strategy<Value = Vec<u8>> {
-        prop_oneof![
-            3 => prop::sample::select(vec![
-                "PING", "ECHO", "QUIT", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
-                "PUBLISH", "PUBSUB", "CHANNELS", "NUMSUB", "NUMPAT", "HELLO", "3", "2", "CLIENT",
-                "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "a", "*", "a*", "[a-",
-            ])
-            .prop_map(|w| w.as_bytes().to_vec()),
-            1 => prop::collection::vec(any::<u8>(), 0..40),
-        ]
-    }
-
-    fn commands() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(prop::collection::vec(word(), 1..5), 1..20).prop_map(|cmds| {
-            let mut out = Vec::new();
-            for cmd in cmds {
-                encode_command(&mut out, &cmd);
-            }
-            out
-        })
-    }
-
-    /// Valid streams with a few bytes flipped, inserted or removed.
-    fn mutated() -> impl Strategy<Value = Vec<u8>> {
-        (commands(), prop::collection::vec((any::<usize>(), any::<u8>(), 0..3u8), 0..6)).prop_map(
-            |(mut bytes, edits)| {
-                for (at, byte, kind) in edits {
-                    let at = at % (bytes.len() + 1);
-                    match kind {
-                        0 if at < bytes.len() => bytes[at] = byte,
-                        1 => bytes.insert(at, byte),
-                        _ if at < bytes.len() => {
-                            bytes.remove(at);
-                        }
-                        _ => {}
-                    }
-                }
-                bytes
-            },
-        )
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
-        ))]
-
-        #[test]
-        fn random_bytes(input in prop::collection::vec(any::<u8>(), 0..600), cuts in prop::collection::vec(1..64usize, 0..20)) {
-            run(&input, &cuts);
-        }
-
-        #[test]
-        fn valid_commands(input in commands(), cuts in prop::collection::vec(1..64usize, 0..20)) {
-            run(&input, &cuts);
-        }
-
-        #[test]
-        fn mutated_commands(input in mutated(), cuts in prop::collection::vec(1..64usize, 0..20)) {
-            run(&input, &cuts);
-        }
-    }
-
-    /// The nastiest inputs found so far, kept as files so they run on every test.
-    #[test]
-    fn corpus() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus");
-        let mut count = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let input = std::fs::read(entry.unwrap().path()).unwrap();
-            for cut in [1, 2, 3, 7, 64, usize::MAX] {
-                run(&input, &vec![cut; input.len()]);
-            }
-            count += 1;
-        }
-        assert!(count >= 10, "corpus at {} has only {count} inputs", dir.display());
-    }
 }

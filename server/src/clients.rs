@@ -1,0 +1,220 @@
+//! What one connection shows of itself to the others (`CLIENT LIST`, `CLIENT INFO`,
+//! `CLIENT KILL`): a [`Client`] entry in the server's registry, holding the connection's
+//! addresses and a [`ClientState`] snapshot its session refreshes once per batch of requests.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::mailbox::Mailbox;
+
+/// Where a connection comes from and arrives at.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Endpoints {
+    /// The peer's address, if the socket still knows it.
+    pub addr: Option<SocketAddr>,
+    /// The local address it connected to.
+    pub laddr: Option<SocketAddr>,
+    /// Its file descriptor, -1 when there is none (in-memory tests).
+    pub fd: i64,
+}
+
+impl Endpoints {
+    /// The endpoints of an accepted socket.
+    pub fn of(stream: &TcpStream) -> Endpoints {
+        Endpoints {
+            addr: stream.peer_addr().ok(),
+            laddr: stream.local_addr().ok(),
+            fd: stream.as_raw_fd() as i64,
+        }
+    }
+
+    fn none() -> Endpoints {
+        Endpoints { fd: -1, ..Endpoints::default() }
+    }
+}
+
+/// A connection's protocol state as others may see it; written by its session only.
+#[derive(Clone, Debug)]
+pub struct ClientState {
+    pub name: Option<Bytes>,
+    pub db: i64,
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    /// Commands queued in MULTI, -1 outside a transaction.
+    pub multi: i64,
+    pub resp: u8,
+    pub lib_name: Option<Bytes>,
+    pub lib_ver: Option<Bytes>,
+    /// The last command run, as Redis names it (`client|list`).
+    pub cmd: &'static str,
+    /// Bytes of input read but not yet run.
+    pub qbuf: usize,
+    pub no_evict: bool,
+    pub no_touch: bool,
+}
+
+impl Default for ClientState {
+    fn default() -> Self {
+        ClientState {
+            name: None,
+            db: 0,
+            sub: 0,
+            psub: 0,
+            ssub: 0,
+            multi: -1,
+            resp: 2,
+            lib_name: None,
+            lib_ver: None,
+            cmd: "NULL",
+            qbuf: 0,
+            no_evict: false,
+            no_touch: false,
+        }
+    }
+}
+
+/// One connection in the server's registry.
+pub struct Client {
+    pub id: u64,
+    pub(crate) mailbox: Arc<Mailbox>,
+    endpoints: Endpoints,
+    created: Instant,
+    /// Milliseconds after `created` when the peer last sent something.
+    last_input_ms: AtomicU64,
+    /// Set by `CLIENT KILL`: the connection closes at its next turn.
+    killed: AtomicBool,
+    state: Mutex<ClientState>,
+}
+
+/// Which connections `CLIENT KILL` and `CLIENT LIST` select.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub ids: Option<Vec<u64>>,
+    pub addr: Option<String>,
+    pub laddr: Option<String>,
+    /// `Some(true)` subscribers only, `Some(false)` the others; `None` both.
+    pub pubsub: Option<bool>,
+    /// A connection older than this many seconds.
+    pub max_age: Option<u64>,
+    /// Leaves out the connection asking (`SKIPME yes`, the default of `CLIENT KILL`).
+    pub skip_me: bool,
+}
+
+impl Client {
+    pub(crate) fn new(id: u64, mailbox: Arc<Mailbox>, endpoints: Option<Endpoints>) -> Client {
+        Client {
+            id,
+            mailbox,
+            endpoints: endpoints.unwrap_or_else(Endpoints::none),
+            created: Instant::now(),
+            last_input_ms: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            state: Mutex::new(ClientState::default()),
+        }
+    }
+
+    /// Replaces the snapshot others see.
+    pub fn publish_state(&self, state: ClientState) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// Notes that the peer sent something at `now`.
+    pub fn note_input(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.created).as_millis() as u64;
+        self.last_input_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Marks the connection killed and wakes its owner, who closes it.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.mailbox.wake();
+    }
+
+    /// Returns true if and only if `CLIENT KILL` selected this connection.
+    pub fn killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    fn state(&self) -> ClientState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Returns true if and only if `filter` selects this connection, asked by `me`.
+    pub fn matches(&self, filter: &Filter, me: u64) -> bool {
+        let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
+        let subscribed = {
+            let s = self.state();
+            s.sub + s.psub + s.ssub > 0
+        };
+        !(filter.skip_me && self.id == me)
+            && filter.ids.as_ref().is_none_or(|ids| ids.contains(&self.id))
+            && filter.addr.as_ref().is_none_or(|a| *a == addr(self.endpoints.addr))
+            && filter.laddr.as_ref().is_none_or(|a| *a == addr(self.endpoints.laddr))
+            && filter.pubsub.is_none_or(|p| p == subscribed)
+            && filter.max_age.is_none_or(|age| self.created.elapsed().as_secs() >= age)
+    }
+
+    /// The connection's `CLIENT LIST` line (with its `\n`), in Redis 7.2's field order. The
+    /// byte counts are this server's: `qbuf` the input not yet run, `omem` the messages queued
+    /// plus the output not yet written, `tot-mem` their sum; fields for things this server
+    /// does not have (read buffers, users, tracking) are 0, `default` or -1 as in Redis.
+    pub fn list_line(&self, out: &mut String) {
+        let s = self.state();
+        let text = |b: &Option<Bytes>| -> String {
+            b.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+        };
+        let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
+        let now = self.created.elapsed();
+        let idle = now.as_millis() as u64
+            - self.last_input_ms.load(Ordering::Relaxed).min(now.as_millis() as u64);
+        let mut flags = String::new();
+        if s.sub + s.psub + s.ssub > 0 {
+            flags.push('P');
+        }
+        if s.multi >= 0 {
+            flags.push('x');
+        }
+        if s.no_evict {
+            flags.push('e');
+        }
+        if s.no_touch {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let omem = self.mailbox.pending_bytes();
+        let _ = writeln!(
+            out,
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
+             psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 \
+             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={} \
+             lib-name={} lib-ver={}",
+            self.id,
+            addr(self.endpoints.addr),
+            addr(self.endpoints.laddr),
+            self.endpoints.fd,
+            text(&s.name),
+            now.as_secs(),
+            idle / 1000,
+            s.db,
+            s.sub,
+            s.psub,
+            s.ssub,
+            s.multi,
+            s.qbuf,
+            s.qbuf + omem,
+            s.cmd,
+            s.resp,
+            text(&s.lib_name),
+            text(&s.lib_ver),
+        );
+    }
+}
