@@ -3,6 +3,7 @@
 //! flags or the environment; every field documents its default.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use shared::Limits;
@@ -57,8 +58,18 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// How often to log a stats line; `None` for never.
     pub stats_interval: Option<Duration>,
-    /// Port for Prometheus metrics over HTTP on the `bind` address; `None` for none.
+    /// Port for Prometheus metrics over HTTP on `metrics_bind`; `None` for none.
     pub metrics_port: Option<u16>,
+    /// Address the metrics endpoint listens on (loopback unless told otherwise: it has no
+    /// authentication).
+    pub metrics_bind: IpAddr,
+    /// The `default` user's password (Redis's `requirepass`); `None`: no password.
+    pub requirepass: Option<String>,
+    /// The ACL file (Redis's `aclfile`): users read at start and by `ACL LOAD`.
+    pub aclfile: Option<PathBuf>,
+    /// Refuse connections from anywhere but loopback while the default user has no password
+    /// (Redis's `protected-mode`).
+    pub protected_mode: bool,
 }
 
 impl Default for Config {
@@ -81,6 +92,10 @@ impl Default for Config {
             idle_timeout: None,
             stats_interval: None,
             metrics_port: None,
+            metrics_bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            requirepass: None,
+            aclfile: None,
+            protected_mode: true,
         }
     }
 }

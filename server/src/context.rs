@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use crate::acl::{self, Acl};
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
@@ -24,6 +25,8 @@ pub struct ServerContext {
     pub exchange: Exchange,
     /// Counters.
     pub stats: Stats,
+    /// Users and their permissions.
+    pub acl: Acl,
     /// The mailbox of every connection being served, by connection id.
     clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
     /// Signalled when `clients` becomes empty.
@@ -40,8 +43,18 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
+    /// A context whose users are `config`'s `--requirepass` (in-memory tests).
+    #[cfg(test)]
     pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
+        let acl =
+            Acl::new(config.requirepass.as_deref().map(str::as_bytes), config.aclfile.clone());
+        ServerContext::with_acl(config, addr, acl)
+    }
+
+    /// A context with `acl` as its users.
+    pub(crate) fn with_acl(config: Config, addr: SocketAddr, acl: Acl) -> ServerContext {
         ServerContext {
+            acl,
             config,
             exchange: Exchange::new(),
             stats: Stats::default(),
@@ -57,7 +70,28 @@ impl ServerContext {
 
     /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
     /// or a refusal when the server is full.
-    pub fn open_session(self: &Arc<Self>, waker: Arc<dyn Wake>) -> Result<Session, Refused> {
+    /// `stream` is the accepted socket: protected mode looks at its peer's address (only
+    /// when it is on and the default user has no password).
+    pub fn open_session(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+        stream: &TcpStream,
+    ) -> Result<Session, Refused> {
+        if self.config.protected_mode && self.acl.default_nopass() {
+            let peer = stream.peer_addr().map(|a| a.ip());
+            if peer.is_ok_and(|ip| acl::protected_mode_refuses(true, true, ip)) {
+                return Err(Refused::ProtectedMode);
+            }
+        }
+        self.open_session_unchecked(waker)
+    }
+
+    /// [`ServerContext::open_session`] with no socket to look at (in-memory tests): admitted
+    /// unless the server is full.
+    pub(crate) fn open_session_unchecked(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+    ) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.config.max_clients {
             return Err(Refused::MaxClients);
@@ -119,6 +153,15 @@ impl ServerContext {
                 stats::add(&self.stats.connections_refused, 1);
                 self.refusals.warn(&logs.no_descriptors, || {
                     format!("connection from {peer} refused: out of file descriptors")
+                });
+            }
+            Refused::ProtectedMode => {
+                stats::add(&self.stats.connections_refused, 1);
+                self.refusals.warn(&logs.protected_mode, || {
+                    format!(
+                        "connection from {peer} refused: protected mode (no password is set \
+                         and the peer is not on loopback)"
+                    )
                 });
             }
             Refused::PoolBacklogFull { .. } | Refused::PoolWaitTimeout { .. } => {

@@ -148,6 +148,11 @@ impl Driver {
 
     /// The mailbox woke the connection.
     pub fn handle_mail(&mut self) {
+        if self.session.acl_revoked() {
+            // Its user lost a channel it subscribes to (or is gone): closed at once, as Redis.
+            self.phase = Phase::Done;
+            return;
+        }
         if self.session.overflowed() {
             // Past the output limit, even while the backlog keeps us from taking messages.
             let _ = self.session.take_mail(&mut self.out, 0); // counts and logs it
@@ -349,7 +354,7 @@ mod tests {
     }
 
     fn driver(ctx: &Arc<ServerContext>, now: Instant) -> Driver {
-        Driver::new(ctx.open_session(Arc::new(NoWake)).unwrap(), ctx.clone(), now)
+        Driver::new(ctx.open_session_unchecked(Arc::new(NoWake)).unwrap(), ctx.clone(), now)
     }
 
     fn cmd(args: &[&[u8]]) -> Vec<u8> {

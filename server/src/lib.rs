@@ -27,6 +27,7 @@
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
 //!   `metrics`: the same counters for Prometheus.
 
+pub mod acl;
 pub mod backend;
 pub mod config;
 pub mod context;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::acl::Acl;
 use crate::config::Config;
 use crate::context::ServerContext;
 use crate::listen::bind_listener;
@@ -135,18 +136,24 @@ fn start_with(
     mut config: Config,
     serve: impl FnOnce(TcpListener, Arc<ServerContext>, Shutdown) -> io::Result<()> + Send + 'static,
 ) -> io::Result<ServerHandle> {
+    // The users first: a broken ACL file is the one line the operator reads.
+    let acl = Acl::new(config.requirepass.as_deref().map(str::as_bytes), config.aclfile.clone());
+    if config.aclfile.is_some() {
+        acl.load().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    }
     config.max_clients = descriptors::fit_max_clients(config.backend, config.max_clients);
     let wanted = SocketAddr::new(config.bind, config.port);
     let listener = bind_listener(wanted, config.backend.reuses_port())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
     let addr = listener.local_addr()?;
-    let ctx = Arc::new(ServerContext::new(config, addr));
+    let ctx = Arc::new(ServerContext::with_acl(config, addr, acl));
+    warn_if_exposed(&ctx);
     let shutdown = Shutdown::new()?;
     ctx.refusals.start()?;
     let stopper = Stopper { shutdown: shutdown.clone(), ctx: ctx.clone() };
     let metrics_addr = match ctx.config.metrics_port {
         Some(port) => {
-            let wanted = SocketAddr::new(ctx.config.bind, port);
+            let wanted = SocketAddr::new(ctx.config.metrics_bind, port);
             let listener = bind_listener(wanted, false).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot serve metrics on {wanted}: {e}"))
             })?;
@@ -188,6 +195,27 @@ fn start_with(
     let stopper = stop_on_failure.defuse();
     tracing::info!(%addr, backend = backend.name(), "listening");
     Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker })
+}
+
+/// Says at start when the server is reachable from other hosts with no password.
+fn warn_if_exposed(ctx: &ServerContext) {
+    let bind = ctx.config.bind;
+    if bind.to_canonical().is_loopback() || !ctx.acl.default_nopass() {
+        return;
+    }
+    if ctx.config.protected_mode {
+        tracing::warn!(
+            "protected mode: --bind {bind} with no password for the default user, so \
+             connections from other hosts are refused with -DENIED; set --requirepass (or a \
+             default user with a password in --aclfile), or --protected-mode no on a trusted \
+             network"
+        );
+    } else {
+        tracing::warn!(
+            "--bind {bind} with no password and --protected-mode no: anyone who reaches this \
+             address can publish and subscribe to every channel"
+        );
+    }
 }
 
 /// Marks the backend ended when dropped (see [`ServerContext::mark_ended`]).

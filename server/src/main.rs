@@ -133,9 +133,32 @@ struct Args {
     #[arg(long, value_name = "SECS")]
     stats_interval: Option<f64>,
 
-    /// Serve Prometheus metrics on http://BIND:PORT/metrics.
+    /// Serve Prometheus metrics on http://METRICS_BIND:PORT/metrics.
     #[arg(long, value_name = "PORT")]
     metrics_port: Option<u16>,
+
+    /// Address the metrics endpoint listens on. It has no authentication, so it stays on
+    /// loopback unless told otherwise, whatever --bind says.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    metrics_bind: IpAddr,
+
+    /// Password of the `default` user: connections must `AUTH PASS` (or `HELLO 3 AUTH default
+    /// PASS`) before anything else, or get `-NOAUTH Authentication required.`
+    #[arg(long, value_name = "PASS", conflicts_with = "aclfile")]
+    requirepass: Option<String>,
+
+    /// Users, passwords and permissions in Redis's ACL file syntax, one `user NAME rule ...`
+    /// per line: `on`/`off`, `>password`, `#sha256hex`, `nopass`, `resetchannels`,
+    /// `allchannels`, `&pattern`, `~*`, `+@all`, `-@all`, `+cmd`, `-cmd`. Read at start (an
+    /// error stops the server) and by `ACL LOAD`. Without a `default` line the default user
+    /// is `on nopass ~* &* +@all`.
+    #[arg(long, value_name = "PATH")]
+    aclfile: Option<PathBuf>,
+
+    /// With `yes` (the default), while the default user has no password, connections from
+    /// any address but loopback are refused with `-DENIED ...` (Redis's protected mode).
+    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = yes_no)]
+    protected_mode: bool,
 
     /// Run in the background as a Unix daemon (detached from the terminal, working directory
     /// `/`); prints `listening on ADDR` once it serves. Needs --pidfile; stop it with
@@ -155,6 +178,15 @@ struct Args {
     /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
     #[arg(long, default_value = "info")]
     log_level: String,
+}
+
+/// Parses `yes` or `no`, as Redis's boolean options.
+fn yes_no(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("`{text}`: expected yes or no")),
+    }
 }
 
 /// Parses a count that must be at least 1.
@@ -282,6 +314,10 @@ fn serve(args: Args) -> ExitCode {
         idle_timeout,
         stats_interval,
         metrics_port: args.metrics_port,
+        metrics_bind: args.metrics_bind,
+        requirepass: args.requirepass,
+        aclfile: args.aclfile,
+        protected_mode: args.protected_mode,
     };
     let result = match daemon.as_mut() {
         Some(daemon) => server::run_with(config, |addr| daemon.ready(addr)),

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use shared::command::{subscribed_context_error, ClientCommand, Command};
+use shared::command::{subscribed_context_error, AclCommand, ClientCommand, Command};
 use shared::resp::{encode_bulk, encode_integer};
 use shared::{Frame, RequestParser, RespVersion};
 
+use crate::acl::{self, Denied, Login, Refresh};
 use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
@@ -59,6 +60,8 @@ struct RespState {
     channels: SubscriptionSet,
     patterns: SubscriptionSet,
     name: Option<Bytes>,
+    /// The user it runs as, and whether it has authenticated.
+    login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
@@ -87,6 +90,7 @@ impl Session {
                 channels: SubscriptionSet::default(),
                 patterns: SubscriptionSet::default(),
                 name: None,
+                login: Login::new(&ctx.acl),
                 closing: false,
                 stalled: false,
             })
@@ -250,10 +254,21 @@ impl Session {
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
-                error(out, &err.to_string());
+                match state.login.gate_malformed(&err) {
+                    Some(denied) => self.deny(denied, out),
+                    None => error(out, &err.to_string()),
+                }
                 return Status::Open;
             }
         };
+        if !self.acl_keeps() {
+            return Status::Abort;
+        }
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if let Err(denied) = state.login.gate(&cmd) {
+            self.deny(denied, out);
+            return Status::Open;
+        }
         if subscribed && version == RespVersion::Resp2 && !cmd.allowed_when_subscribed() {
             error(out, &subscribed_context_error(cmd.full_name()));
             return Status::Open;
@@ -317,7 +332,18 @@ impl Session {
                 )
             }
             Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
-            Command::Hello { version: asked, name } => {
+            Command::Hello { version: asked, name, auth } => {
+                if let Some((user, password)) = auth {
+                    if let Err(msg) = self.authenticate(Some(&user), &password) {
+                        error(out, msg);
+                        return Status::Open;
+                    }
+                }
+                let state = self.resp.as_deref_mut().expect("resp session");
+                if !state.login.authenticated() {
+                    error(out, acl::NOAUTH_HELLO);
+                    return Status::Open;
+                }
                 if let Some(name) = name {
                     if let Err(msg) = set_name(state, name) {
                         error(out, msg);
@@ -331,6 +357,18 @@ impl Session {
                 }
                 self.hello_reply()
             }
+            Command::Auth { user, password } => {
+                let default = self.ctx.acl.get(acl::DEFAULT_USER.as_bytes());
+                if user.is_none() && default.is_some_and(|u| u.nopass()) {
+                    Frame::Error(acl::AUTH_WITHOUT_PASSWORD.into())
+                } else {
+                    match self.authenticate(user.as_deref(), &password) {
+                        Ok(()) => Frame::Simple("OK".into()),
+                        Err(msg) => Frame::Error(msg.into()),
+                    }
+                }
+            }
+            Command::Acl(sub) => self.acl_command(sub),
             Command::Client(ClientCommand::SetInfo) => Frame::Simple("OK".into()),
             Command::Client(ClientCommand::SetName(name)) => match set_name(state, name) {
                 Ok(()) => Frame::Simple("OK".into()),
@@ -363,6 +401,7 @@ impl Session {
                 let state = self.resp.as_deref_mut().expect("resp session");
                 state.version = RespVersion::Resp2;
                 state.name = None;
+                state.login.reset(&self.ctx.acl);
                 self.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
             }
@@ -370,6 +409,96 @@ impl Session {
         let version = self.resp.as_deref().expect("resp session").version;
         reply.encode(version, out);
         Status::Open
+    }
+
+    /// Refuses a command the login does not allow, and counts it.
+    fn deny(&self, denied: Denied, out: &mut Vec<u8>) {
+        let counter = match denied {
+            Denied::NoAuth => &self.ctx.stats.acl_denied_auth,
+            Denied::Command(_) => &self.ctx.stats.acl_denied_command,
+            Denied::Channel => &self.ctx.stats.acl_denied_channel,
+        };
+        add(counter, 1);
+        error(out, &denied.to_string());
+    }
+
+    /// AUTH and HELLO AUTH; a wrong password is counted.
+    fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<(), &'static str> {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let done = state.login.authenticate(&self.ctx.acl, user, password, self.id);
+        if done.is_err() {
+            add(&self.ctx.stats.acl_denied_auth, 1);
+        }
+        done
+    }
+
+    fn acl_command(&mut self, sub: AclCommand) -> Frame {
+        let acl = &self.ctx.acl;
+        let changed = match sub {
+            AclCommand::WhoAmI => {
+                let state = self.resp.as_deref().expect("resp session");
+                return Frame::Bulk(Bytes::copy_from_slice(state.login.user().name()));
+            }
+            AclCommand::List => {
+                return Frame::Array(
+                    acl.list().into_iter().map(|l| Frame::Bulk(l.into())).collect(),
+                )
+            }
+            AclCommand::Users => {
+                return Frame::Array(acl.names().into_iter().map(Frame::Bulk).collect())
+            }
+            AclCommand::Cat(category) => {
+                return match acl::category(category.as_deref()) {
+                    Ok(names) => Frame::Array(names.into_iter().map(Frame::bulk).collect()),
+                    Err(msg) => Frame::Error(msg),
+                }
+            }
+            AclCommand::SetUser { name, rules } => {
+                acl.set_user(&name, &rules).map_err(Frame::Error)
+            }
+            AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
+        };
+        match changed {
+            Ok(change) => {
+                tracing::info!(conn = self.id, "users changed: {change:?}");
+                // Every connection looks at its user again: those subscribed to what their
+                // user lost end (see `acl_revoked`).
+                self.ctx.wake_all();
+                Frame::Simple("OK".into())
+            }
+            Err(reply) => reply,
+        }
+    }
+
+    /// Takes the connection's user anew after the users changed; returns false if and only
+    /// if the connection must end: its user is gone, or no longer allows a channel or
+    /// pattern it subscribes to (Redis 7 disconnects such subscribers).
+    fn acl_keeps(&mut self) -> bool {
+        let Some(state) = self.resp.as_deref_mut() else { return true };
+        let keeps = match state.login.refresh(&self.ctx.acl) {
+            Refresh::Same => return true,
+            Refresh::Changed => state
+                .login
+                .user()
+                .keeps_subscriptions(state.channels.names(), state.patterns.names()),
+            Refresh::Gone => false,
+        };
+        if keeps {
+            return true;
+        }
+        let user = String::from_utf8_lossy(state.login.user().name()).into_owned();
+        tracing::info!(
+            conn = self.id,
+            user,
+            "disconnected: its user lost access to a subscription"
+        );
+        false
+    }
+
+    /// Returns true if and only if the connection must end now because its user changed (see
+    /// `acl_keeps`); the driver asks at every mailbox wake-up, which a change of users sends.
+    pub fn acl_revoked(&mut self) -> bool {
+        !self.acl_keeps()
     }
 
     fn hello_reply(&self) -> Frame {
@@ -576,7 +705,8 @@ mod fuzz {
     fn run(input: &[u8], cuts: &[usize]) {
         let ctx = context();
         let now = std::time::Instant::now();
-        let open = || Driver::new(ctx.open_session(Arc::new(NoWake)).unwrap(), ctx.clone(), now);
+        let open =
+            || Driver::new(ctx.open_session_unchecked(Arc::new(NoWake)).unwrap(), ctx.clone(), now);
         let mut conns: Vec<Driver> = (0..2).map(|_| open()).collect();
         let mut rest = input;
         let mut i = 0;

@@ -65,6 +65,13 @@ pub struct Stats {
     pub delivered: Counter,
     /// Messages addressed to a receiver but never written: slow consumer or closed connection.
     pub dropped: Counter,
+    /// Wrong passwords and commands refused before authenticating (Redis's
+    /// `acl_access_denied_auth`).
+    pub acl_denied_auth: Counter,
+    /// Commands refused because the user may not run them.
+    pub acl_denied_command: Counter,
+    /// Commands refused because the user may not touch a channel or pattern they name.
+    pub acl_denied_channel: Counter,
     /// Subscribers disconnected for passing the output buffer limit.
     pub slow_consumers: Counter,
     /// Bytes read from clients.

@@ -35,3 +35,4 @@ mod pool;
 mod pubsub;
 mod queue;
 mod scale;
+mod security;

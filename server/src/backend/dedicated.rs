@@ -105,7 +105,7 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admit
             return None;
         }
     };
-    match ctx.open_session(Arc::new(wake.clone())) {
+    match ctx.open_session(Arc::new(wake.clone()), &stream) {
         Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
             ctx.refuse(stream, why);

@@ -333,7 +333,7 @@ impl Scheduler {
         });
         let key = FIRST_CONN + index;
         let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
-        let session = match self.ctx.open_session(waker) {
+        let session = match self.ctx.open_session(waker, &stream) {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(index);

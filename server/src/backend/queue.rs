@@ -267,7 +267,7 @@ impl Shared {
     /// hand-off of the poller).
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
         let waker = Arc::new(ConnWaker { conn: OnceLock::new(), wakeups: self.wakeups.clone() });
-        let session = match self.ctx.open_session(waker.clone()) {
+        let session = match self.ctx.open_session(waker.clone(), &stream) {
             Ok(session) => session,
             Err(why) => {
                 self.ctx.refuse(stream, why);
