@@ -9,6 +9,7 @@ use std::time::Duration;
 use shared::Limits;
 
 use crate::backend::Backend;
+use crate::tls::TlsSettings;
 
 /// Which protocol connections speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -70,6 +71,12 @@ pub struct Config {
     /// Refuse connections from anywhere but loopback while the default user has no password
     /// (Redis's `protected-mode`).
     pub protected_mode: bool,
+    /// A second port, on the same address, that speaks TLS; 0 picks a free one. Needs `tls`.
+    pub tls_port: Option<u16>,
+    /// Certificates and keys for the TLS port.
+    pub tls: Option<TlsSettings>,
+    /// Longest a TLS handshake may take from the moment the connection was accepted.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -96,6 +103,9 @@ impl Default for Config {
             requirepass: None,
             aclfile: None,
             protected_mode: true,
+            tls_port: None,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct ServerContext {
     pub stats: Stats,
     /// Users and their permissions.
     pub acl: Acl,
+    /// The TLS configuration, with `--tls-port`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The port TLS connections arrive on (the listener bound for `--tls-port`).
+    pub(crate) tls_port: Option<u16>,
     /// The mailbox of every connection being served, by connection id.
     clients: Mutex<HashMap<u64, Arc<Mailbox>>>,
     /// Signalled when `clients` becomes empty.
@@ -55,6 +59,8 @@ impl ServerContext {
     pub(crate) fn with_acl(config: Config, addr: SocketAddr, acl: Acl) -> ServerContext {
         ServerContext {
             acl,
+            tls: None,
+            tls_port: None,
             config,
             exchange: Exchange::new(),
             stats: Stats::default(),
@@ -83,15 +89,23 @@ impl ServerContext {
                 return Err(Refused::ProtectedMode);
             }
         }
-        self.open_session_unchecked(waker)
+        let tls = self
+            .tls_port
+            .is_some_and(|port| stream.local_addr().is_ok_and(|local| local.port() == port));
+        self.open(waker, tls)
     }
 
     /// [`ServerContext::open_session`] with no socket to look at (in-memory tests): admitted
     /// unless the server is full.
+    #[cfg(test)]
     pub(crate) fn open_session_unchecked(
         self: &Arc<Self>,
         waker: Arc<dyn Wake>,
     ) -> Result<Session, Refused> {
+        self.open(waker, false)
+    }
+
+    fn open(self: &Arc<Self>, waker: Arc<dyn Wake>, tls: bool) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.config.max_clients {
             return Err(Refused::MaxClients);
@@ -101,7 +115,7 @@ impl ServerContext {
         clients.insert(id, mailbox.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
-        Ok(Session::new(self.clone(), id, mailbox))
+        Ok(Session::new(self.clone(), id, mailbox, tls))
     }
 
     /// Announces that the backend's threads are all running: `start` waits for this before it

@@ -78,6 +78,8 @@ impl ServerContext {
                 ("acl_access_denied_auth", get(&s.acl_denied_auth).to_string()),
                 ("acl_access_denied_cmd", get(&s.acl_denied_command).to_string()),
                 ("acl_access_denied_channel", get(&s.acl_denied_channel).to_string()),
+                ("tls_handshakes", get(&s.tls_handshakes).to_string()),
+                ("tls_handshake_failures", get(&s.tls_handshake_failures).to_string()),
                 ("pool_queued_connections", s.pool_queued.load(Ordering::Relaxed).to_string()),
                 ("pool_wait_time_us_total", get(&s.pool_wait_us_total).to_string()),
                 ("pool_wait_time_us_max", s.pool_wait_us_max.load(Ordering::Relaxed).to_string()),

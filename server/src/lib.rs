@@ -40,6 +40,7 @@ pub mod mailbox;
 pub mod refusal;
 pub mod session;
 pub mod stats;
+pub mod tls;
 
 mod info;
 mod listen;

@@ -155,6 +155,35 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     aclfile: Option<PathBuf>,
 
+    /// Also serve TLS (1.2 and 1.3) on this port, on the same address, next to the plain port
+    /// (0 picks a free one). Needs --tls-cert-file and --tls-key-file. A handshake that fails
+    /// (plain text on this port, a bad client certificate) is logged at debug and counted in
+    /// INFO's tls_handshake_failures; one that does not finish in 10 s is cut off.
+    #[arg(long, value_name = "PORT", requires_all = ["tls_cert_file", "tls_key_file"])]
+    tls_port: Option<u16>,
+
+    /// The server's certificate chain, PEM.
+    #[arg(long, value_name = "PATH", requires = "tls_port")]
+    tls_cert_file: Option<PathBuf>,
+
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH", requires = "tls_port")]
+    tls_key_file: Option<PathBuf>,
+
+    /// CA certificates (PEM) that client certificates must be signed by.
+    #[arg(long, value_name = "PATH", requires = "tls_port")]
+    tls_ca_cert_file: Option<PathBuf>,
+
+    /// Whether TLS clients must present a certificate signed by --tls-ca-cert-file: `yes`
+    /// (Redis's default), `no`, or `optional` (asked for; served without one, refused with a
+    /// bad one).
+    #[arg(long, value_enum, default_value = "yes")]
+    tls_auth_clients: server::tls::AuthClients,
+
+    /// Seconds a TLS handshake may take before the connection is cut off.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    tls_handshake_timeout: f64,
+
     /// With `yes` (the default), while the default user has no password, connections from
     /// any address but loopback are refused with `-DENIED ...` (Redis's protected mode).
     #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = yes_no)]
@@ -273,6 +302,10 @@ fn serve(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Some(tls_handshake_timeout) = seconds(args.tls_handshake_timeout) else {
+        eprintln!("server: --tls-handshake-timeout must be a number of seconds >= 0");
+        return ExitCode::from(2);
+    };
     // Detach first: fork must happen before any thread exists.
     let mut daemon = match (&args.pidfile, args.daemon) {
         (Some(pidfile), true) => match server::daemon::daemonize(pidfile, args.log_file.as_deref())
@@ -318,6 +351,17 @@ fn serve(args: Args) -> ExitCode {
         requirepass: args.requirepass,
         aclfile: args.aclfile,
         protected_mode: args.protected_mode,
+        tls_port: args.tls_port,
+        tls_handshake_timeout,
+        tls: match (args.tls_cert_file, args.tls_key_file) {
+            (Some(cert_file), Some(key_file)) => Some(server::tls::TlsSettings {
+                cert_file,
+                key_file,
+                ca_cert_file: args.tls_ca_cert_file,
+                auth_clients: args.tls_auth_clients,
+            }),
+            _ => None,
+        },
     };
     let result = match daemon.as_mut() {
         Some(daemon) => server::run_with(config, |addr| daemon.ready(addr)),

@@ -47,6 +47,12 @@ impl Collector for StatsCollector {
                 get(&s.acl_denied_auth),
             ),
             ("acl_access_denied_cmd", "Commands the user may not run", get(&s.acl_denied_command)),
+            ("tls_handshakes", "TLS handshakes completed", get(&s.tls_handshakes)),
+            (
+                "tls_handshake_failures",
+                "TLS handshakes failed or timed out",
+                get(&s.tls_handshake_failures),
+            ),
             (
                 "acl_access_denied_channel",
                 "Commands naming a channel the user may not touch",

@@ -39,6 +39,8 @@ pub struct Session {
     ctx: Arc<ServerContext>,
     /// This connection's id, unique for the server's lifetime.
     id: u64,
+    /// The connection came in on the TLS port: its driver runs TLS under the session.
+    tls: bool,
     mailbox: Arc<Mailbox>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
@@ -81,7 +83,7 @@ pub enum Mail {
 
 impl Session {
     /// A session for connection `id`, whose messages arrive through `mailbox`.
-    pub fn new(ctx: Arc<ServerContext>, id: u64, mailbox: Arc<Mailbox>) -> Session {
+    pub fn new(ctx: Arc<ServerContext>, id: u64, mailbox: Arc<Mailbox>, tls: bool) -> Session {
         let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
             Box::new(RespState {
                 parser: RequestParser::new(ctx.config.limits),
@@ -98,6 +100,7 @@ impl Session {
         Session {
             ctx,
             id,
+            tls,
             mailbox,
             unflushed_messages: 0,
             requests: 0,
@@ -109,6 +112,11 @@ impl Session {
     /// This connection's id.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Returns true if and only if the connection came in on the TLS port.
+    pub fn tls(&self) -> bool {
+        self.tls
     }
 
     /// Handles bytes read from the peer: runs the whole requests among them (and any still
@@ -234,9 +242,12 @@ impl Session {
     }
 
     /// How often a backend that sweeps for idle connections should look: every quarter of
-    /// `--timeout`, so a connection closes between 1 and 1.25 timeouts idle.
+    /// `--timeout` (or of the TLS handshake timeout, with a TLS port, if shorter), so a
+    /// connection closes between 1 and 1.25 timeouts idle.
     pub fn idle_sweep_period(ctx: &ServerContext) -> Option<Duration> {
-        ctx.config.idle_timeout.map(|t| (t / 4).max(Duration::from_millis(10)))
+        let handshake = ctx.config.tls_port.map(|_| ctx.config.tls_handshake_timeout);
+        let shortest = ctx.config.idle_timeout.into_iter().chain(handshake).min();
+        shortest.map(|t| (t / 4).max(Duration::from_millis(10)))
     }
 
     /// Tells the session that everything it put in the output buffer was written.

@@ -72,6 +72,11 @@ pub struct Stats {
     pub acl_denied_command: Counter,
     /// Commands refused because the user may not touch a channel or pattern they name.
     pub acl_denied_channel: Counter,
+    /// TLS handshakes completed.
+    pub tls_handshakes: Counter,
+    /// TLS handshakes that failed or timed out (plain text on the TLS port, a bad
+    /// certificate, a client that stopped half-way).
+    pub tls_handshake_failures: Counter,
     /// Subscribers disconnected for passing the output buffer limit.
     pub slow_consumers: Counter,
     /// Bytes read from clients.

@@ -36,3 +36,4 @@ mod pubsub;
 mod queue;
 mod scale;
 mod security;
+mod tls;

@@ -37,6 +37,10 @@ impl TestServer {
         self.handle.addr()
     }
 
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.handle.tls_addr().expect("a TLS port")
+    }
+
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.handle.metrics_addr()
     }
