@@ -105,7 +105,12 @@ impl ServerContext {
         self.open(waker, false)
     }
 
-    fn open(self: &Arc<Self>, waker: Arc<dyn Wake>, tls: bool) -> Result<Session, Refused> {
+    /// Admits a connection, on the TLS port if `tls`, unless the server is full.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+        tls: bool,
+    ) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.config.max_clients {
             return Err(Refused::MaxClients);

@@ -756,4 +756,93 @@ mod tests {
             write_all(&mut d);
         }
     }
+
+    /// A rustls client and a TLS driver in memory: the handshake, a request and its reply, a
+    /// publish reaching the TLS subscriber, and QUIT's close_notify.
+    #[test]
+    fn tls_runs_between_the_bytes_and_the_session() {
+        use std::io::{Read, Write};
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = std::env::temp_dir().join(format!("driver-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+        let settings = crate::tls::TlsSettings {
+            cert_file,
+            key_file,
+            ca_cert_file: None,
+            auth_clients: crate::tls::AuthClients::No,
+        };
+        let mut ctx = ServerContext::new(Config::default(), "127.0.0.1:0".parse().unwrap());
+        ctx.tls = Some(crate::tls::server_config(&settings).unwrap());
+        let ctx = Arc::new(ctx);
+        let now = Instant::now();
+        let mut d = Driver::new(ctx.open(Arc::new(NoWake), true).unwrap(), ctx.clone(), now);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        // Moves bytes both ways until neither side has anything to say; returns the plaintext
+        // the client received.
+        let exchange = |client: &mut rustls::ClientConnection, d: &mut Driver| {
+            let mut plain = Vec::new();
+            loop {
+                let mut to_server = Vec::new();
+                while client.wants_write() {
+                    client.write_tls(&mut to_server).unwrap();
+                }
+                if !to_server.is_empty() {
+                    d.handle_read(&to_server, now);
+                }
+                let to_client = write_all(d);
+                if to_client.is_empty() && to_server.is_empty() {
+                    return plain;
+                }
+                let mut input = &to_client[..];
+                while !input.is_empty() {
+                    client.read_tls(&mut input).unwrap();
+                    client.process_new_packets().unwrap();
+                }
+                let _ = client.reader().read_to_end(&mut plain);
+            }
+        };
+        client.writer().write_all(&cmd(&[b"SUBSCRIBE", b"ch"])).unwrap();
+        let got = exchange(&mut client, &mut d);
+        assert!(!client.is_handshaking());
+        assert_eq!(got, b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+        assert_eq!(ctx.stats.tls_handshakes.get(), 1);
+        assert_eq!(publish(&ctx, "ch", b"hi"), 1);
+        d.handle_mail();
+        let got = exchange(&mut client, &mut d);
+        assert_eq!(got, b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+        assert_eq!(accounted(&ctx), (1, 0));
+        client.writer().write_all(&cmd(&[b"QUIT"])).unwrap();
+        let got = exchange(&mut client, &mut d);
+        assert_eq!(got, b"+OK\r\n");
+        assert!(d.is_done());
+        let mut rest = Vec::new();
+        assert_eq!(client.reader().read_to_end(&mut rest).unwrap(), 0, "close_notify received");
+        // A peer that never finishes its handshake is cut off at the deadline.
+        let mut stalled = Driver::new(ctx.open(Arc::new(NoWake), true).unwrap(), ctx.clone(), now);
+        let deadline = stalled.poll_deadline().expect("a handshake deadline");
+        assert_eq!(deadline, now + ctx.config.tls_handshake_timeout);
+        stalled.handle_timeout(deadline);
+        assert!(stalled.is_done());
+        assert_eq!(ctx.stats.tls_handshake_failures.get(), 1);
+        // Plain text: an alert, then closed.
+        let mut plain = Driver::new(ctx.open(Arc::new(NoWake), true).unwrap(), ctx.clone(), now);
+        plain.handle_read(b"PING\r\n", now);
+        let alert = write_all(&mut plain);
+        assert_eq!(alert.first(), Some(&0x15));
+        assert!(plain.is_done());
+        assert_eq!(ctx.stats.tls_handshake_failures.get(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -763,6 +763,8 @@ mod fuzz {
                 "PING", "ECHO", "QUIT", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
                 "PUBLISH", "PUBSUB", "CHANNELS", "NUMSUB", "NUMPAT", "HELLO", "3", "2", "CLIENT",
                 "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "a", "*", "a*", "[a-",
+                "AUTH", "ACL", "WHOAMI", "SETUSER", "LIST", "USERS", "CAT", "default", "on",
+                "off", "nopass", ">a", "&a*", "resetchannels", "-@all",
             ])
             .prop_map(|w| w.as_bytes().to_vec()),
             1 => prop::collection::vec(any::<u8>(), 0..40),
