@@ -44,6 +44,6 @@ while IFS='|' read -r name args; do
   printf '%-34s %10s %10s %10s %10s %11s %10s %10s\n' "$name" "$a" "$b" "$c" "$d" \
     "$(ratio "$b" "$d")" "$(ratio "$b" "$a")" "$(ratio "$d" "$c")"
 done <<'W'
-PING, 50 conns|-n 200000 -c 50 -t ping_mbulk
-PUBLISH, 50 conns, pipeline 16|-n 2000000 -c 50 -P 16 PUBLISH news hello
+PING, 50 conns|-n 100000 -c 50 -t ping_mbulk
+PUBLISH, 50 conns, pipeline 16|-n 1000000 -c 50 -P 16 PUBLISH news hello
 W
