@@ -1,7 +1,8 @@
 //! A small blocking client for Switchboard (or any Redis server), used by the `client` binary
 //! and by tests.
 //!
-//! - [`Client`]: one `TcpStream` plus a read buffer. Requests are encoded with
+//! - [`Client`]: one `TcpStream` (or a TLS stream over one: [`Client::connect_tls`], with
+//!   [`tls_config`]) plus a read buffer. Requests are encoded with
 //!   [`shared::resp::encode_command`] and replies cut out of the buffer with
 //!   [`shared::resp::parse_frame`], so the client and the server share one protocol core.
 //! - [`Message`]: a pub/sub delivery (`message` or `pmessage`) recognised in a frame.
@@ -10,7 +11,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned};
 
 use bytes::Bytes;
 use shared::resp::{encode_command, parse_frame};
@@ -25,7 +33,7 @@ const READ_CHUNK: usize = 8 * 1024;
 /// A blocking connection to a RESP server.
 #[derive(Debug)]
 pub struct Client {
-    stream: TcpStream,
+    stream: Transport,
     /// Bytes received but not yet returned as frames. Always starts at a frame boundary, so a
     /// reply and a pushed message that arrive in one read are both kept.
     buf: Vec<u8>,
@@ -44,6 +52,7 @@ impl Client {
                     // Requests are small and we always wait for the reply: do not let Nagle
                     // hold them back.
                     stream.set_nodelay(true)?;
+                    let stream = Transport::Plain(stream);
                     return Ok(Client { stream, buf: Vec::new(), out: Vec::new() });
                 }
                 Err(err) => last_err = Some(err),
@@ -52,6 +61,39 @@ impl Client {
         Err(last_err.unwrap_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to connect to")
         }))
+    }
+
+    /// Connects like [`Client::connect`], then speaks TLS under `config` (see [`tls_config`]),
+    /// checking the server's certificate against `server_name`. The handshake completes
+    /// before this returns, so a bad certificate is reported here.
+    pub fn connect_tls(
+        addr: impl ToSocketAddrs,
+        server_name: &str,
+        config: Arc<ClientConfig>,
+    ) -> io::Result<Client> {
+        let mut client = Client::connect(addr)?;
+        let Transport::Plain(tcp) = client.stream else { unreachable!("connect is plain") };
+        let name = ServerName::try_from(server_name.to_string())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
+        let mut tls = StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        client.stream = Transport::Tls(Box::new(tls));
+        Ok(client)
+    }
+
+    /// Logs in with `AUTH [user] password`; the error holds the server's reply.
+    pub fn auth(&mut self, user: Option<&str>, password: &str) -> io::Result<()> {
+        let mut args = vec!["AUTH"];
+        args.extend(user);
+        args.push(password);
+        match self.request(&args)? {
+            Frame::Simple(ok) if ok == "OK" => Ok(()),
+            Frame::Error(err) => Err(io::Error::new(io::ErrorKind::PermissionDenied, err)),
+            other => Err(io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}"))),
+        }
     }
 
     /// Sends one command made of `args` and returns the next frame the server sends.
@@ -103,13 +145,132 @@ impl Client {
 
     /// Makes [`Client::read_frame`] fail after `timeout` without data; `None` waits forever.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(timeout)
+        self.stream.tcp().set_read_timeout(timeout)
     }
 
     fn write_args(&mut self, args: &[impl AsRef<[u8]>]) -> io::Result<()> {
         self.out.clear();
         encode_command(&mut self.out, args);
         self.stream.write_all(&self.out)
+    }
+}
+
+/// The socket, plain or under TLS.
+#[derive(Debug)]
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.read(buf),
+            Transport::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.write(buf),
+            Transport::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(tcp) => tcp.flush(),
+            Transport::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// A TLS client configuration (TLS 1.2 and 1.3) that trusts the CA certificates in `cacert`
+/// (PEM), or, with `insecure`, any certificate at all (for testing only: anyone in the middle
+/// can read and change the traffic).
+pub fn tls_config(cacert: Option<&Path>, insecure: bool) -> io::Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?;
+    let config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        let Some(path) = cacert else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "TLS needs --cacert FILE (the CA that signed the server's certificate), or                  --insecure",
+            ));
+        };
+        let bad = |e: String| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("--cacert {}: {e}", path.display()))
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(format!("{e:?}")))? {
+            let cert = cert.map_err(|e| bad(format!("{e:?}")))?;
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+        }
+        if roots.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+/// `--insecure`: accepts every server certificate (signatures are still checked, so the
+/// handshake itself is sound; who is on the other end is not).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -98,8 +98,14 @@ impl Drop for KillOnDrop {
 /// `None` when it is not installed.
 fn start_redis() -> Option<(KillOnDrop, u16)> {
     let port = free_port();
+    start_redis_with(port, &["--port", &port.to_string()])
+}
+
+/// Starts `redis-server` with `args` and waits until `port` accepts connections.
+fn start_redis_with(port: u16, args: &[&str]) -> Option<(KillOnDrop, u16)> {
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        .args(args)
+        .args(["--save", "", "--appendonly", "no"])
         .current_dir(std::env::temp_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -154,6 +160,70 @@ fn finish(mut sub: KillOnDrop) -> (String, std::process::ExitStatus) {
     let mut reader = BufReader::new(sub.0.stdout.take().unwrap());
     while reader.read_line(&mut stdout).unwrap() > 0 {}
     (stdout, sub.0.wait().unwrap())
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1, and its key, as PEM files.
+fn self_signed_certificate() -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("client-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let cert = rcgen::generate_simple_self_signed(names).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    (cert_file, key_file)
+}
+
+#[test]
+fn tls_and_passwords_against_redis_server() {
+    let (cert, key) = self_signed_certificate();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let port = free_port();
+    let args = [
+        "--port",
+        "0",
+        "--tls-port",
+        &port.to_string(),
+        "--tls-cert-file",
+        cert,
+        "--tls-key-file",
+        key,
+        "--tls-ca-cert-file",
+        cert,
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        "sesame",
+    ];
+    let Some((_redis, port)) = start_redis_with(port, &args) else {
+        panic!("redis-server is not installed (apt-get install redis-server)");
+    };
+    let run = |args: &[&str], pass: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
+        command.args(["--port", &port.to_string()]).args(args);
+        match pass {
+            Some(pass) => command.env("SWITCHBOARD_PASS", pass),
+            None => command.env_remove("SWITCHBOARD_PASS"),
+        };
+        command.output().unwrap()
+    };
+    let out = run(&["--tls", "--cacert", cert, "ping"], Some("sesame"));
+    assert_eq!(text(&out.stdout), "PONG\n", "{}", text(&out.stderr));
+    let out = run(
+        &["--tls", "--cacert", cert, "--user", "default", "--pass", "sesame", "pub", "a", "b"],
+        None,
+    );
+    assert_eq!(text(&out.stdout), "0\n", "{}", text(&out.stderr));
+    let out = run(&["--tls", "--insecure", "echo", "hi"], Some("sesame"));
+    assert_eq!(text(&out.stdout), "hi\n", "{}", text(&out.stderr));
+    assert_fails_with(
+        &run(&["--tls", "--cacert", cert, "ping"], Some("wrong")),
+        "client: AUTH failed: WRONGPASS",
+    );
+    assert_fails_with(&run(&["--tls", "--cacert", cert, "ping"], None), "client: NOAUTH");
+    assert_fails_with(&run(&["--tls", "ping"], Some("sesame")), "client: TLS needs --cacert");
+    // The plain protocol on the TLS port: the handshake never happens.
+    assert_fails_with(&run(&["ping"], Some("sesame")), "client: ");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! field documents its default.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use shared::Limits;
 
 use crate::backend::Backend;
 use crate::context::ServerContext;
+use crate::tls::TlsSettings;
 
 /// Which protocol connections speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -66,12 +68,28 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// How often to log a stats line; `None` for never.
     pub stats_interval: Option<Duration>,
-    /// Port for Prometheus metrics over HTTP on the `bind` address; `None` for none.
+    /// Port for Prometheus metrics over HTTP on `metrics_bind`; `None` for none.
     pub metrics_port: Option<u16>,
     /// NATS servers (`nats://HOST:PORT`) to join other nodes through; empty for none.
     pub relay: Vec<String>,
     /// This node's name towards NATS; `None` names it after its address.
     pub node_name: Option<String>,
+    /// Address the metrics endpoint listens on (loopback unless told otherwise: it has no
+    /// authentication).
+    pub metrics_bind: IpAddr,
+    /// The `default` user's password (Redis's `requirepass`); `None`: no password.
+    pub requirepass: Option<String>,
+    /// The ACL file (Redis's `aclfile`): users read at start and by `ACL LOAD`.
+    pub aclfile: Option<PathBuf>,
+    /// Refuse connections from anywhere but loopback while the default user has no password
+    /// (Redis's `protected-mode`).
+    pub protected_mode: bool,
+    /// A second port, on the same address, that speaks TLS; 0 picks a free one. Needs `tls`.
+    pub tls_port: Option<u16>,
+    /// Certificates and keys for the TLS port.
+    pub tls: Option<TlsSettings>,
+    /// Longest a TLS handshake may take from the moment the connection was accepted.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -96,6 +114,13 @@ impl Default for Config {
             metrics_port: None,
             relay: Vec::new(),
             node_name: None,
+            metrics_bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            requirepass: None,
+            aclfile: None,
+            protected_mode: true,
+            tls_port: None,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

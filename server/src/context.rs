@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::acl::{self, Acl};
 use crate::clients::{Client, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
@@ -30,6 +31,12 @@ pub struct ServerContext {
     pub exchange: Exchange,
     /// Counters.
     pub stats: Stats,
+    /// Users and their permissions.
+    pub acl: Acl,
+    /// The TLS configuration, with `--tls-port`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The port TLS connections arrive on (the listener bound for `--tls-port`).
+    pub(crate) tls_port: Option<u16>,
     /// Every connection being served, by connection id.
     clients: Mutex<HashMap<u64, Arc<Client>>>,
     /// Signalled when `clients` becomes empty.
@@ -53,10 +60,22 @@ pub struct ServerContext {
 }
 
 impl ServerContext {
+    /// A context whose users are `config`'s `--requirepass` (in-memory tests).
+    #[cfg(test)]
     pub(crate) fn new(config: Config, addr: SocketAddr) -> ServerContext {
+        let acl =
+            Acl::new(config.requirepass.as_deref().map(str::as_bytes), config.aclfile.clone());
+        ServerContext::with_acl(config, addr, acl)
+    }
+
+    /// A context with `acl` as its users.
+    pub(crate) fn with_acl(config: Config, addr: SocketAddr, acl: Acl) -> ServerContext {
         let config_relay_empty = config.relay.is_empty();
         ServerContext {
             runtime: Runtime::new(&config),
+            acl,
+            tls: None,
+            tls_port: None,
             config,
             exchange: Exchange::new(),
             stats: Stats::default(),
@@ -74,11 +93,41 @@ impl ServerContext {
     }
 
     /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
-    /// or a refusal when the server is full. `endpoints` (none in memory) are what `CLIENT
-    /// LIST` shows.
+    /// or a refusal when the server is full. `stream` is the accepted socket: protected mode
+    /// looks at its peer's address (only when it is on and the default user has no password),
+    /// and its addresses are what `CLIENT LIST` shows.
     pub fn open_session(
         self: &Arc<Self>,
         waker: Arc<dyn Wake>,
+        stream: &TcpStream,
+    ) -> Result<Session, Refused> {
+        if self.config.protected_mode && self.acl.default_nopass() {
+            let peer = stream.peer_addr().map(|a| a.ip());
+            if peer.is_ok_and(|ip| acl::protected_mode_refuses(true, true, ip)) {
+                return Err(Refused::ProtectedMode);
+            }
+        }
+        let tls = self
+            .tls_port
+            .is_some_and(|port| stream.local_addr().is_ok_and(|local| local.port() == port));
+        self.open(waker, tls, Some(Endpoints::of(stream)))
+    }
+
+    /// [`ServerContext::open_session`] with no socket to look at (in-memory tests): admitted
+    /// unless the server is full.
+    #[cfg(test)]
+    pub(crate) fn open_session_unchecked(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+    ) -> Result<Session, Refused> {
+        self.open(waker, false, None)
+    }
+
+    /// Admits a connection, on the TLS port if `tls`, unless the server is full.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        waker: Arc<dyn Wake>,
+        tls: bool,
         endpoints: Option<Endpoints>,
     ) -> Result<Session, Refused> {
         let mut clients = self.lock_clients();
@@ -91,7 +140,7 @@ impl ServerContext {
         clients.insert(id, client.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
-        Ok(Session::new(self.clone(), client))
+        Ok(Session::new(self.clone(), client, tls))
     }
 
     /// Announces that the backend's threads are all running: `start` waits for this before it
@@ -143,6 +192,15 @@ impl ServerContext {
                 stats::add(&self.stats.connections_refused, 1);
                 self.refusals.warn(&logs.no_descriptors, || {
                     format!("connection from {peer} refused: out of file descriptors")
+                });
+            }
+            Refused::ProtectedMode => {
+                stats::add(&self.stats.connections_refused, 1);
+                self.refusals.warn(&logs.protected_mode, || {
+                    format!(
+                        "connection from {peer} refused: protected mode (no password is set \
+                         and the peer is not on loopback)"
+                    )
                 });
             }
             Refused::PoolBacklogFull { .. } | Refused::PoolWaitTimeout { .. } => {

@@ -25,6 +25,12 @@
 //!   one whose request has not completed for that long, however slowly its bytes trickle in.
 //! - Shutdown leaves the subscriptions, delivers what the mailbox holds, then closes.
 //! - An idle connection holds no output buffer.
+//! - On a TLS connection the bytes in and out are ciphertext: a [`TlsLayer`] opens what is
+//!   read into plaintext for the session and seals the session's output. Every rule above
+//!   holds as is (the backlog counts ciphertext not yet written too). A handshake that fails
+//!   (plain text on the TLS port, a bad certificate) is counted and logged at debug, its alert
+//!   written, and the connection closed; one that does not finish within the handshake
+//!   timeout is cut off. QUIT sends a close_notify after its reply.
 //!
 //! What a new backend writes per connection is this loop and nothing about protocol or
 //! buffering (`backend/sock.rs` has the read and write calls):
@@ -47,6 +53,7 @@ use std::time::Instant;
 
 use crate::session::{Mail, Session, Status};
 use crate::stats::add;
+use crate::tls::{Opened, TlsLayer};
 use crate::ServerContext;
 
 /// Output waiting to be written above which a connection stops running requests, reading and
@@ -99,6 +106,10 @@ pub struct Driver {
     last_input: Instant,
     /// When the request now arriving began, while one is incomplete.
     request_since: Option<Instant>,
+    /// The TLS layer of a connection that came in on the TLS port.
+    tls: Option<Box<TlsLayer>>,
+    /// While the TLS handshake has not completed: when it is cut off.
+    handshake_deadline: Option<Instant>,
     /// Bytes moved by cutting off written prefixes, for the test that draining is linear.
     #[cfg(test)]
     moved: usize,
@@ -107,15 +118,34 @@ pub struct Driver {
 impl Driver {
     /// Drives `session`, a connection that opened at `now`.
     pub fn new(session: Session, ctx: std::sync::Arc<ServerContext>, now: Instant) -> Driver {
+        let mut phase = Phase::Open;
+        let tls = match (session.tls(), &ctx.tls) {
+            (false, _) => None,
+            (true, Some(config)) => match TlsLayer::new(config.clone()) {
+                Ok(layer) => Some(Box::new(layer)),
+                Err(e) => {
+                    tracing::warn!(conn = session.id(), "cannot start TLS: {e}");
+                    phase = Phase::Done;
+                    None
+                }
+            },
+            (true, None) => {
+                phase = Phase::Done; // cannot happen: TLS connections exist only with TLS set up
+                None
+            }
+        };
+        let handshake_deadline = tls.as_ref().map(|_| now + ctx.config.tls_handshake_timeout);
         Driver {
             session,
             ctx,
             out: Vec::new(),
             written: 0,
             mail: false,
-            phase: Phase::Open,
+            phase,
             last_input: now,
             request_since: None,
+            tls,
+            handshake_deadline,
             #[cfg(test)]
             moved: 0,
         }
@@ -133,8 +163,17 @@ impl Driver {
         }
         self.last_input = now;
         self.session.note_input(now);
+        let plain;
+        let input = match self.open_tls(input) {
+            Some(Ok(opened)) => {
+                plain = opened;
+                &plain[..]
+            }
+            Some(Err(())) => return, // closed or failed: the driver knows what to do
+            None => input,
+        };
         self.prepare_output();
-        let stop_at = self.written + OUTPUT_HIGH_WATER;
+        let stop_at = self.stop_at();
         let before = self.session.requests();
         let status = self.session.on_bytes(input, &mut self.out, stop_at);
         self.apply(status);
@@ -144,11 +183,62 @@ impl Driver {
 
     /// The peer closed its side: the connection is done (as with Redis).
     pub fn handle_eof(&mut self) {
+        if self.handshake_deadline.is_some() && self.phase != Phase::Done {
+            self.handshake_failed("the peer closed the connection");
+        }
         self.phase = Phase::Done;
+    }
+
+    /// Opens TLS input into plaintext: `None` for a plain connection, `Some(Err(()))` when the
+    /// input ended the connection (the peer's close_notify, or a failed handshake).
+    fn open_tls(&mut self, input: &[u8]) -> Option<Result<Vec<u8>, ()>> {
+        let tls = self.tls.as_mut()?;
+        let mut plain = Vec::new();
+        let opened = tls.open(input, &mut plain);
+        let established = tls.newly_established();
+        if established {
+            self.handshake_deadline = None;
+            add(&self.ctx.stats.tls_handshakes, 1);
+        }
+        Some(match opened {
+            Opened::Plain => Ok(plain),
+            Opened::Closed => {
+                self.phase = Phase::Done;
+                Err(())
+            }
+            Opened::Failed(why) => {
+                if self.handshake_deadline.is_some() {
+                    self.handshake_failed(&why);
+                } else {
+                    tracing::debug!(conn = self.id(), "TLS error: {why}");
+                }
+                // The alert rustls queued goes out, then the connection closes.
+                self.phase = Phase::Flushing;
+                self.pump();
+                Err(())
+            }
+        })
+    }
+
+    fn handshake_failed(&mut self, why: &str) {
+        self.handshake_deadline = None;
+        add(&self.ctx.stats.tls_handshake_failures, 1);
+        tracing::debug!(conn = self.id(), "TLS handshake failed: {why}");
+    }
+
+    /// Where the session must stop adding output: the high-water mark over everything not
+    /// yet written (ciphertext included).
+    fn stop_at(&self) -> usize {
+        self.out.len() + OUTPUT_HIGH_WATER.saturating_sub(self.backlog())
     }
 
     /// The mailbox woke the connection.
     pub fn handle_mail(&mut self) {
+        if self.session.acl_revoked() {
+            // Its user lost a channel it subscribes to (or is gone): closed at once, as Redis.
+            self.phase = Phase::Done;
+            return;
+        }
         if self.session.overflowed() {
             // Past the output limit, even while the backlog keeps us from taking messages.
             let _ = self.session.take_mail(&mut self.out, 0); // counts and logs it
@@ -161,11 +251,19 @@ impl Driver {
 
     /// The socket took the first `n` bytes of [`Driver::poll_output`].
     pub fn handle_written(&mut self, n: usize) {
-        debug_assert!(self.written + n <= self.out.len());
+        debug_assert!(n <= self.poll_output().len());
         if n == 0 {
             return;
         }
         add(&self.ctx.stats.bytes_out, n as u64);
+        if let Some(tls) = self.tls.as_mut() {
+            // Plaintext is sealed as soon as it is made: all of it went once the ciphertext did.
+            if tls.written(n) && self.out.is_empty() {
+                self.session.on_flushed();
+            }
+            self.pump();
+            return;
+        }
         self.written += n;
         if self.written == self.out.len() {
             self.out.clear();
@@ -200,6 +298,11 @@ impl Driver {
         if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
             return;
         }
+        if self.handshake_deadline.is_some_and(|at| now >= at) {
+            self.handshake_failed("timed out");
+            self.phase = Phase::Done;
+            return;
+        }
         let timeout = self.ctx.runtime.idle_timeout();
         let request_late = self.request_since.zip(timeout).is_some_and(|(at, t)| now >= at + t);
         if self.phase == Phase::Open && request_late {
@@ -218,7 +321,10 @@ impl Driver {
 
     /// The bytes to write next (empty when there are none).
     pub fn poll_output(&self) -> &[u8] {
-        &self.out[self.written..]
+        match &self.tls {
+            Some(tls) => tls.output(),
+            None => &self.out[self.written..],
+        }
     }
 
     /// The readiness to wait for.
@@ -240,7 +346,7 @@ impl Driver {
         let idle = self.session.idle_deadline(self.last_input);
         let request =
             self.request_since.and_then(|since| Some(since + self.ctx.runtime.idle_timeout()?));
-        idle.into_iter().chain(request).min()
+        idle.into_iter().chain(request).chain(self.handshake_deadline).min()
     }
 
     /// Returns true if and only if the connection must be closed now.
@@ -253,9 +359,23 @@ impl Driver {
         &self.session
     }
 
-    /// Output bytes not yet written.
+    /// Output bytes not yet written (plaintext, and on TLS ciphertext).
     fn backlog(&self) -> usize {
-        self.out.len() - self.written
+        self.out.len() - self.written + self.tls.as_ref().map_or(0, |t| t.output().len())
+    }
+
+    /// On TLS: seals the plaintext output into ciphertext, and after the last reply of a
+    /// closing connection, the close_notify.
+    fn seal(&mut self) {
+        let Some(tls) = self.tls.as_mut() else { return };
+        if self.written < self.out.len() {
+            tls.seal(&self.out[self.written..]);
+            self.out.clear();
+            self.written = 0;
+        }
+        if self.phase == Phase::Flushing {
+            tls.close();
+        }
     }
 
     /// Starts or stops the clock of an incomplete request after input arrived at `now`;
@@ -298,7 +418,7 @@ impl Driver {
             }
             if self.phase == Phase::Open && self.session.stalled() {
                 self.prepare_output();
-                let stop_at = self.written + OUTPUT_HIGH_WATER;
+                let stop_at = self.stop_at();
                 let status = self.session.resume(&mut self.out, stop_at);
                 self.apply(status);
                 continue;
@@ -313,6 +433,7 @@ impl Driver {
             }
             break;
         }
+        self.seal();
         let backlog = self.backlog();
         if backlog == 0 {
             match self.phase {
@@ -350,7 +471,7 @@ mod tests {
     }
 
     fn driver(ctx: &Arc<ServerContext>, now: Instant) -> Driver {
-        Driver::new(ctx.open_session(Arc::new(NoWake), None).unwrap(), ctx.clone(), now)
+        Driver::new(ctx.open_session_unchecked(Arc::new(NoWake)).unwrap(), ctx.clone(), now)
     }
 
     fn cmd(args: &[&[u8]]) -> Vec<u8> {
@@ -635,5 +756,96 @@ mod tests {
             d.handle_read(chunk, at);
             write_all(&mut d);
         }
+    }
+
+    /// A rustls client and a TLS driver in memory: the handshake, a request and its reply, a
+    /// publish reaching the TLS subscriber, and QUIT's close_notify.
+    #[test]
+    fn tls_runs_between_the_bytes_and_the_session() {
+        use std::io::{Read, Write};
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = std::env::temp_dir().join(format!("driver-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+        let settings = crate::tls::TlsSettings {
+            cert_file,
+            key_file,
+            ca_cert_file: None,
+            auth_clients: crate::tls::AuthClients::No,
+        };
+        let mut ctx = ServerContext::new(Config::default(), "127.0.0.1:0".parse().unwrap());
+        ctx.tls = Some(crate::tls::server_config(&settings).unwrap());
+        let ctx = Arc::new(ctx);
+        let now = Instant::now();
+        let mut d = Driver::new(ctx.open(Arc::new(NoWake), true, None).unwrap(), ctx.clone(), now);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        // Moves bytes both ways until neither side has anything to say; returns the plaintext
+        // the client received.
+        let exchange = |client: &mut rustls::ClientConnection, d: &mut Driver| {
+            let mut plain = Vec::new();
+            loop {
+                let mut to_server = Vec::new();
+                while client.wants_write() {
+                    client.write_tls(&mut to_server).unwrap();
+                }
+                if !to_server.is_empty() {
+                    d.handle_read(&to_server, now);
+                }
+                let to_client = write_all(d);
+                if to_client.is_empty() && to_server.is_empty() {
+                    return plain;
+                }
+                let mut input = &to_client[..];
+                while !input.is_empty() {
+                    client.read_tls(&mut input).unwrap();
+                    client.process_new_packets().unwrap();
+                }
+                let _ = client.reader().read_to_end(&mut plain);
+            }
+        };
+        client.writer().write_all(&cmd(&[b"SUBSCRIBE", b"ch"])).unwrap();
+        let got = exchange(&mut client, &mut d);
+        assert!(!client.is_handshaking());
+        assert_eq!(got, b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+        assert_eq!(ctx.stats.tls_handshakes.get(), 1);
+        assert_eq!(publish(&ctx, "ch", b"hi"), 1);
+        d.handle_mail();
+        let got = exchange(&mut client, &mut d);
+        assert_eq!(got, b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+        assert_eq!(accounted(&ctx), (1, 0));
+        client.writer().write_all(&cmd(&[b"QUIT"])).unwrap();
+        let got = exchange(&mut client, &mut d);
+        assert_eq!(got, b"+OK\r\n");
+        assert!(d.is_done());
+        let mut rest = Vec::new();
+        assert_eq!(client.reader().read_to_end(&mut rest).unwrap(), 0, "close_notify received");
+        // A peer that never finishes its handshake is cut off at the deadline.
+        let mut stalled =
+            Driver::new(ctx.open(Arc::new(NoWake), true, None).unwrap(), ctx.clone(), now);
+        let deadline = stalled.poll_deadline().expect("a handshake deadline");
+        assert_eq!(deadline, now + ctx.config.tls_handshake_timeout);
+        stalled.handle_timeout(deadline);
+        assert!(stalled.is_done());
+        assert_eq!(ctx.stats.tls_handshake_failures.get(), 1);
+        // Plain text: an alert, then closed.
+        let mut plain =
+            Driver::new(ctx.open(Arc::new(NoWake), true, None).unwrap(), ctx.clone(), now);
+        plain.handle_read(b"PING\r\n", now);
+        let alert = write_all(&mut plain);
+        assert_eq!(alert.first(), Some(&0x15));
+        assert!(plain.is_done());
+        assert_eq!(ctx.stats.tls_handshake_failures.get(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -160,6 +160,11 @@ impl SubscriptionSet {
         sub
     }
 
+    /// The names subscribed to.
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter().map(Subscription::name)
+    }
+
     /// Removes and returns them all, leaving an empty set that holds no memory.
     pub fn take_all(&mut self) -> Vec<Subscription> {
         std::mem::take(&mut self.0).into_iter().collect()

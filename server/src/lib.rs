@@ -29,6 +29,7 @@
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
 //!   `metrics`: the same counters for Prometheus.
 
+pub mod acl;
 pub mod backend;
 pub mod clients;
 pub mod config;
@@ -43,6 +44,7 @@ pub mod refusal;
 pub mod relay;
 pub mod session;
 pub mod stats;
+pub mod tls;
 
 mod info;
 mod listen;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::acl::Acl;
 use crate::config::Config;
 use crate::context::ServerContext;
 use crate::listen::bind_listener;
@@ -64,6 +65,8 @@ impl Stopper {
 /// A server running in the background. Dropping it stops it.
 pub struct ServerHandle {
     addr: SocketAddr,
+    /// The TLS port's address, with `--tls-port`.
+    tls_addr: Option<SocketAddr>,
     stopper: Stopper,
     thread: Option<JoinHandle<io::Result<()>>>,
     /// The metrics endpoint's address, when one was asked for.
@@ -78,6 +81,11 @@ impl ServerHandle {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the TLS port, if `tls_port` was set.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Where `/metrics` is served, if `metrics_port` was set.
@@ -134,26 +142,62 @@ impl Drop for ServerHandle {
 /// open-file limit first, and lowers `max_clients` to what it holds (see [`descriptors`]).
 pub fn start(config: Config) -> io::Result<ServerHandle> {
     let backend = config.backend;
-    start_with(config, move |listener, ctx, shutdown| backend.serve(listener, ctx, shutdown))
+    start_with(config, move |listeners, ctx, shutdown| backend.serve(listeners, ctx, shutdown))
 }
 
 /// [`start`] with the backend's serve function passed in (tests inject failing ones).
 fn start_with(
     mut config: Config,
-    serve: impl FnOnce(TcpListener, Arc<ServerContext>, Shutdown) -> io::Result<()> + Send + 'static,
+    serve: impl FnOnce(Vec<TcpListener>, Arc<ServerContext>, Shutdown) -> io::Result<()>
+        + Send
+        + 'static,
 ) -> io::Result<ServerHandle> {
+    // The users first: a broken ACL file is the one line the operator reads.
+    let acl = Acl::new(config.requirepass.as_deref().map(str::as_bytes), config.aclfile.clone());
+    if config.aclfile.is_some() {
+        acl.load().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    }
+    let tls = match (&config.tls, config.tls_port) {
+        (Some(settings), Some(_)) => Some(
+            crate::tls::server_config(settings)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+        ),
+        (None, Some(_)) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--tls-port needs --tls-cert-file and --tls-key-file",
+            ))
+        }
+        _ => None,
+    };
     config.max_clients = descriptors::fit_max_clients(config.backend, config.max_clients);
     let wanted = SocketAddr::new(config.bind, config.port);
     let listener = bind_listener(wanted, config.backend.reuses_port())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
     let addr = listener.local_addr()?;
-    let ctx = Arc::new(ServerContext::new(config, addr));
+    let mut listeners = vec![listener];
+    let mut ctx = ServerContext::with_acl(config, addr, acl);
+    if let (Some(port), Some(tls)) = (ctx.config.tls_port, tls) {
+        let wanted = SocketAddr::new(ctx.config.bind, port);
+        let listener = bind_listener(wanted, ctx.config.backend.reuses_port()).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen for TLS on {wanted}: {e}"))
+        })?;
+        let tls_addr = listener.local_addr()?;
+        if tls_addr.port() == addr.port() {
+            return Err(io::Error::other("--tls-port must differ from --port"));
+        }
+        ctx.tls_port = Some(tls_addr.port());
+        ctx.tls = Some(tls);
+        listeners.push(listener);
+    }
+    let ctx = Arc::new(ctx);
+    warn_if_exposed(&ctx);
     let shutdown = Shutdown::new()?;
     ctx.refusals.start()?;
     let stopper = Stopper { shutdown: shutdown.clone(), ctx: ctx.clone() };
     let metrics_addr = match ctx.config.metrics_port {
         Some(port) => {
-            let wanted = SocketAddr::new(ctx.config.bind, port);
+            let wanted = SocketAddr::new(ctx.config.metrics_bind, port);
             let listener = bind_listener(wanted, false).map_err(|e| {
                 io::Error::new(e.kind(), format!("cannot serve metrics on {wanted}: {e}"))
             })?;
@@ -189,7 +233,7 @@ fn start_with(
             // Dropped however this thread ends, returning or unwinding: `start` never waits
             // for a backend that is gone.
             let _ended = MarkEndedOnDrop(serving.clone());
-            serve(listener, serving, shutdown)
+            serve(listeners, serving, shutdown)
         })?;
     if !ctx.wait_serving() || thread.is_finished() {
         // The backend could not start: report why.
@@ -203,7 +247,40 @@ fn start_with(
     }
     let stopper = stop_on_failure.defuse();
     tracing::info!(%addr, backend = backend.name(), "listening");
-    Ok(ServerHandle { addr, stopper, thread: Some(thread), metrics_addr, _ticker: ticker, relay })
+    let tls_addr = ctx.tls_port.map(|port| SocketAddr::new(addr.ip(), port));
+    if let Some(tls_addr) = tls_addr {
+        tracing::info!(%tls_addr, "listening for TLS");
+    }
+    Ok(ServerHandle {
+        addr,
+        tls_addr,
+        stopper,
+        thread: Some(thread),
+        metrics_addr,
+        _ticker: ticker,
+        relay,
+    })
+}
+
+/// Says at start when the server is reachable from other hosts with no password.
+fn warn_if_exposed(ctx: &ServerContext) {
+    let bind = ctx.config.bind;
+    if bind.to_canonical().is_loopback() || !ctx.acl.default_nopass() {
+        return;
+    }
+    if ctx.config.protected_mode {
+        tracing::warn!(
+            "protected mode: --bind {bind} with no password for the default user, so \
+             connections from other hosts are refused with -DENIED; set --requirepass (or a \
+             default user with a password in --aclfile), or --protected-mode no on a trusted \
+             network"
+        );
+    } else {
+        tracing::warn!(
+            "--bind {bind} with no password and --protected-mode no: anyone who reaches this \
+             address can publish and subscribe to every channel"
+        );
+    }
 }
 
 /// Marks the backend ended when dropped (see [`ServerContext::mark_ended`]).

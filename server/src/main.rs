@@ -133,7 +133,7 @@ struct Args {
     #[arg(long, value_name = "SECS")]
     stats_interval: Option<f64>,
 
-    /// Serve Prometheus metrics on http://BIND:PORT/metrics.
+    /// Serve Prometheus metrics on http://METRICS_BIND:PORT/metrics.
     #[arg(long, value_name = "PORT")]
     metrics_port: Option<u16>,
 
@@ -147,6 +147,58 @@ struct Args {
     /// With --relay: this node's name in NATS's connection list (default: switchboard@ADDR).
     #[arg(long, value_name = "NAME", requires = "relay")]
     node_name: Option<String>,
+
+    /// Address the metrics endpoint listens on. It has no authentication, so it stays on
+    /// loopback unless told otherwise, whatever --bind says.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    metrics_bind: IpAddr,
+
+    /// Password of the `default` user: connections must `AUTH PASS` (or `HELLO 3 AUTH default
+    /// PASS`) before anything else, or get `-NOAUTH Authentication required.`
+    #[arg(long, value_name = "PASS", conflicts_with = "aclfile")]
+    requirepass: Option<String>,
+
+    /// Users, passwords and permissions in Redis's ACL file syntax, one `user NAME rule ...`
+    /// per line: `on`/`off`, `>password`, `#sha256hex`, `nopass`, `resetchannels`,
+    /// `allchannels`, `&pattern`, `~*`, `+@all`, `-@all`, `+cmd`, `-cmd`. Read at start (an
+    /// error stops the server) and by `ACL LOAD`. Without a `default` line the default user
+    /// is `on nopass ~* &* +@all`.
+    #[arg(long, value_name = "PATH")]
+    aclfile: Option<PathBuf>,
+
+    /// Also serve TLS (1.2 and 1.3) on this port, on the same address, next to the plain port
+    /// (0 picks a free one). Needs --tls-cert-file and --tls-key-file. A handshake that fails
+    /// (plain text on this port, a bad client certificate) is logged at debug and counted in
+    /// INFO's tls_handshake_failures; one that does not finish in 10 s is cut off.
+    #[arg(long, value_name = "PORT", requires_all = ["tls_cert_file", "tls_key_file"])]
+    tls_port: Option<u16>,
+
+    /// The server's certificate chain, PEM.
+    #[arg(long, value_name = "PATH", requires = "tls_port")]
+    tls_cert_file: Option<PathBuf>,
+
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH", requires = "tls_port")]
+    tls_key_file: Option<PathBuf>,
+
+    /// CA certificates (PEM) that client certificates must be signed by.
+    #[arg(long, value_name = "PATH", requires = "tls_port")]
+    tls_ca_cert_file: Option<PathBuf>,
+
+    /// Whether TLS clients must present a certificate signed by --tls-ca-cert-file: `yes`
+    /// (Redis's default), `no`, or `optional` (asked for; served without one, refused with a
+    /// bad one).
+    #[arg(long, value_enum, default_value = "yes")]
+    tls_auth_clients: server::tls::AuthClients,
+
+    /// Seconds a TLS handshake may take before the connection is cut off.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    tls_handshake_timeout: f64,
+
+    /// With `yes` (the default), while the default user has no password, connections from
+    /// any address but loopback are refused with `-DENIED ...` (Redis's protected mode).
+    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = yes_no)]
+    protected_mode: bool,
 
     /// Run in the background as a Unix daemon (detached from the terminal, working directory
     /// `/`); prints `listening on ADDR` once it serves. Needs --pidfile; stop it with
@@ -166,6 +218,15 @@ struct Args {
     /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
     #[arg(long, default_value = "info")]
     log_level: String,
+}
+
+/// Parses `yes` or `no`, as Redis's boolean options.
+fn yes_no(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("`{text}`: expected yes or no")),
+    }
 }
 
 /// Parses a count that must be at least 1.
@@ -252,6 +313,10 @@ fn serve(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Some(tls_handshake_timeout) = seconds(args.tls_handshake_timeout) else {
+        eprintln!("server: --tls-handshake-timeout must be a number of seconds >= 0");
+        return ExitCode::from(2);
+    };
     // Detach first: fork must happen before any thread exists.
     let mut daemon = match (&args.pidfile, args.daemon) {
         (Some(pidfile), true) => match server::daemon::daemonize(pidfile, args.log_file.as_deref())
@@ -299,6 +364,21 @@ fn serve(args: Args) -> ExitCode {
         metrics_port: args.metrics_port,
         relay: args.relay,
         node_name: args.node_name,
+        metrics_bind: args.metrics_bind,
+        requirepass: args.requirepass,
+        aclfile: args.aclfile,
+        protected_mode: args.protected_mode,
+        tls_port: args.tls_port,
+        tls_handshake_timeout,
+        tls: match (args.tls_cert_file, args.tls_key_file) {
+            (Some(cert_file), Some(key_file)) => Some(server::tls::TlsSettings {
+                cert_file,
+                key_file,
+                ca_cert_file: args.tls_ca_cert_file,
+                auth_clients: args.tls_auth_clients,
+            }),
+            _ => None,
+        },
     };
     let result = match daemon.as_mut() {
         Some(daemon) => server::run_with(config, |addr| daemon.ready(addr)),

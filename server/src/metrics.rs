@@ -43,6 +43,23 @@ impl Collector for StatsCollector {
             ("delivered", "Messages written to subscribers", get(&s.delivered)),
             ("dropped", "Messages never written (slow consumer or closed)", get(&s.dropped)),
             ("slow_consumers", "Subscribers disconnected as slow", get(&s.slow_consumers)),
+            (
+                "acl_access_denied_auth",
+                "Wrong passwords, and commands refused before authenticating",
+                get(&s.acl_denied_auth),
+            ),
+            ("acl_access_denied_cmd", "Commands the user may not run", get(&s.acl_denied_command)),
+            ("tls_handshakes", "TLS handshakes completed", get(&s.tls_handshakes)),
+            (
+                "tls_handshake_failures",
+                "TLS handshakes failed or timed out",
+                get(&s.tls_handshake_failures),
+            ),
+            (
+                "acl_access_denied_channel",
+                "Commands naming a channel the user may not touch",
+                get(&s.acl_denied_channel),
+            ),
             ("net_input_bytes", "Bytes read from clients", get(&s.bytes_in)),
             ("net_output_bytes", "Bytes written to clients", get(&s.bytes_out)),
             (

@@ -54,6 +54,10 @@ pub enum Refused {
         "ERR server busy: all {workers} pool workers are taken; none came free within {waited:?}"
     )]
     PoolWaitTimeout { workers: usize, waited: Duration },
+    /// Protected mode: a connection from outside loopback while the default user has no
+    /// password (Redis's text, reworded for this server).
+    #[error("{}", crate::acl::DENIED)]
+    ProtectedMode,
 }
 
 /// The warnings refusals (and a process out of descriptors) log, each throttled.
@@ -61,13 +65,20 @@ pub(crate) struct Logs {
     pub(crate) max_clients: ThrottledLog,
     pub(crate) no_descriptors: ThrottledLog,
     pub(crate) pool_busy: ThrottledLog,
+    pub(crate) protected_mode: ThrottledLog,
     /// `accept` out of descriptors with no spare to refuse with.
     pub(crate) accept_paused: ThrottledLog,
 }
 
 impl Logs {
-    fn all(&self) -> [&ThrottledLog; 4] {
-        [&self.max_clients, &self.no_descriptors, &self.pool_busy, &self.accept_paused]
+    fn all(&self) -> [&ThrottledLog; 5] {
+        [
+            &self.max_clients,
+            &self.no_descriptors,
+            &self.pool_busy,
+            &self.protected_mode,
+            &self.accept_paused,
+        ]
     }
 }
 
@@ -151,6 +162,7 @@ impl Refusals {
             max_clients: ThrottledLog::new("connections refused at max clients"),
             no_descriptors: ThrottledLog::new("connections refused: out of file descriptors"),
             pool_busy: ThrottledLog::new("connections refused: pool busy"),
+            protected_mode: ThrottledLog::new("connections refused: protected mode"),
             accept_paused: ThrottledLog::new("accepts paused: out of file descriptors"),
         };
         Refusals {

@@ -72,6 +72,18 @@ pub struct Stats {
     pub delivered: Counter,
     /// Messages addressed to a receiver but never written: slow consumer or closed connection.
     pub dropped: Counter,
+    /// Wrong passwords and commands refused before authenticating (Redis's
+    /// `acl_access_denied_auth`).
+    pub acl_denied_auth: Counter,
+    /// Commands refused because the user may not run them.
+    pub acl_denied_command: Counter,
+    /// Commands refused because the user may not touch a channel or pattern they name.
+    pub acl_denied_channel: Counter,
+    /// TLS handshakes completed.
+    pub tls_handshakes: Counter,
+    /// TLS handshakes that failed or timed out (plain text on the TLS port, a bad
+    /// certificate, a client that stopped half-way).
+    pub tls_handshake_failures: Counter,
     /// Subscribers disconnected for passing the output buffer limit.
     pub slow_consumers: Counter,
     /// Bytes read from clients.
@@ -111,6 +123,11 @@ impl Stats {
             pool_wait_us_total,
             pool_wait_us_max,
             pool_refused,
+            acl_denied_auth,
+            acl_denied_command,
+            acl_denied_channel,
+            tls_handshakes,
+            tls_handshake_failures,
         } = self;
         for counter in [
             connections_accepted,
@@ -122,6 +139,11 @@ impl Stats {
             bytes_out,
             pool_wait_us_total,
             pool_refused,
+            acl_denied_auth,
+            acl_denied_command,
+            acl_denied_channel,
+            tls_handshakes,
+            tls_handshake_failures,
         ] {
             counter.reset();
         }

@@ -43,4 +43,6 @@ mod pubsub;
 mod queue;
 mod relay;
 mod scale;
+mod security;
+mod tls;
 mod uring;

@@ -92,7 +92,23 @@ pub enum Command {
         version: Option<i64>,
         /// The connection name given with SETNAME, if any.
         name: Option<Bytes>,
+        /// The user name and password given with AUTH, if any.
+        auth: Option<(Bytes, Bytes)>,
     },
+    /// ```text
+    /// AUTH [username] password
+    /// ```
+    Auth {
+        /// The user; `None` means `default`.
+        user: Option<Bytes>,
+        /// The password.
+        password: Bytes,
+    },
+    /// ```text
+    /// ACL WHOAMI | ACL LIST | ACL USERS | ACL CAT [category] | ACL SETUSER name [rule ...] |
+    /// ACL LOAD
+    /// ```
+    Acl(AclCommand),
     /// ```text
     /// CLIENT SETINFO attr value | CLIENT SETNAME name | CLIENT GETNAME | CLIENT ID
     /// ```
@@ -213,6 +229,28 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// The `ACL` subcommands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AclCommand {
+    /// `ACL WHOAMI`: the connection's user name.
+    WhoAmI,
+    /// `ACL LIST`: every user's rules.
+    List,
+    /// `ACL USERS`: every user's name.
+    Users,
+    /// `ACL CAT [category]`: the categories, or the commands of one.
+    Cat(Option<Bytes>),
+    /// `ACL SETUSER name [rule ...]`: create or change a user.
+    SetUser {
+        /// The user.
+        name: Bytes,
+        /// Its rules, applied in order.
+        rules: Vec<Bytes>,
+    },
+    /// `ACL LOAD`: replace every user with the ACL file's.
+    Load,
+}
+
 /// Why a request is not a command we run. `Display` gives Redis's reply text (without `-`).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum CommandError {
@@ -262,7 +300,7 @@ pub enum CommandError {
     /// `HELLO` with an option it does not know, or missing its value.
     #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     HelloSyntax(Bytes),
-    /// A subcommand's arguments do not make sense.
+    /// A command or subcommand given arguments that do not make sense (`AUTH a b c`).
     #[error("ERR syntax error")]
     Syntax,
     /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
@@ -463,6 +501,49 @@ impl Command {
                 }
             }
             n if is(n, "hello") => Self::parse_hello(args)?,
+            n if is(n, "auth") => {
+                need(argc >= 1, "auth")?;
+                if argc > 2 {
+                    return Err(CommandError::Syntax);
+                }
+                let first = args.next().unwrap_or_default();
+                match args.next() {
+                    Some(password) => Command::Auth { user: Some(first), password },
+                    None => Command::Auth { user: None, password: first },
+                }
+            }
+            n if is(n, "acl") => {
+                need(argc >= 1, "acl")?;
+                let sub = args.next().unwrap_or_default();
+                Command::Acl(match sub.as_ref() {
+                    s if is(s, "whoami") => {
+                        need(argc == 1, "acl|whoami")?;
+                        AclCommand::WhoAmI
+                    }
+                    s if is(s, "list") => {
+                        need(argc == 1, "acl|list")?;
+                        AclCommand::List
+                    }
+                    s if is(s, "users") => {
+                        need(argc == 1, "acl|users")?;
+                        AclCommand::Users
+                    }
+                    s if is(s, "cat") => {
+                        need(argc <= 2, "acl|cat")?;
+                        AclCommand::Cat(args.next())
+                    }
+                    s if is(s, "setuser") => {
+                        need(argc >= 2, "acl|setuser")?;
+                        let name = args.next().unwrap_or_default();
+                        AclCommand::SetUser { name, rules: args.collect() }
+                    }
+                    s if is(s, "load") => {
+                        need(argc == 1, "acl|load")?;
+                        AclCommand::Load
+                    }
+                    _ => return Err(CommandError::UnknownSubcommand { command: "ACL", sub }),
+                })
+            }
             n if is(n, "client") => {
                 need(argc >= 1, "client")?;
                 let sub = args.next().unwrap_or_default();
@@ -597,20 +678,19 @@ impl Command {
 
     fn parse_hello(mut args: std::vec::IntoIter<Bytes>) -> Result<Command, CommandError> {
         let Some(version) = args.next() else {
-            return Ok(Command::Hello { version: None, name: None });
+            return Ok(Command::Hello { version: None, name: None, auth: None });
         };
         let version = std::str::from_utf8(&version)
             .ok()
             .and_then(|v| v.parse::<i64>().ok())
             .ok_or(CommandError::BadProtocolVersion)?;
-        let mut name = None;
+        let (mut name, mut auth) = (None, None);
         while let Some(option) = args.next() {
             if is(&option, "auth") {
-                // No users or passwords here: any credentials are accepted, as by a Redis
-                // server whose default user has no password.
-                let (Some(_), Some(_)) = (args.next(), args.next()) else {
+                let (Some(user), Some(password)) = (args.next(), args.next()) else {
                     return Err(CommandError::HelloSyntax(option));
                 };
+                auth = Some((user, password));
             } else if is(&option, "setname") {
                 name = Some(args.next().ok_or(CommandError::HelloSyntax(option))?);
             } else {
@@ -620,7 +700,7 @@ impl Command {
         if version != 2 && version != 3 {
             return Err(CommandError::NoProto);
         }
-        Ok(Command::Hello { version: Some(version), name })
+        Ok(Command::Hello { version: Some(version), name, auth })
     }
 
     /// Redis's full name for this command, as used in its error replies (`pubsub|numsub`).
@@ -651,6 +731,13 @@ impl Command {
             Command::Client(ClientCommand::NoTouch(_)) => "client|no-touch",
             Command::Client(ClientCommand::Reply(_)) => "client|reply",
             Command::Client(ClientCommand::Help) => "client|help",
+            Command::Auth { .. } => "auth",
+            Command::Acl(AclCommand::WhoAmI) => "acl|whoami",
+            Command::Acl(AclCommand::List) => "acl|list",
+            Command::Acl(AclCommand::Users) => "acl|users",
+            Command::Acl(AclCommand::Cat(_)) => "acl|cat",
+            Command::Acl(AclCommand::SetUser { .. }) => "acl|setuser",
+            Command::Acl(AclCommand::Load) => "acl|load",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
             Command::Client(ClientCommand::GetName) => "client|getname",
             Command::Client(ClientCommand::Id) => "client|id",
@@ -733,10 +820,13 @@ impl Command {
             Command::SPublish { channel, message } => {
                 with(&["SPUBLISH"], &[channel.clone(), message.clone()])
             }
-            Command::Hello { version, name } => {
+            Command::Hello { version, name, auth } => {
                 let mut args = with(&["HELLO"], &[]);
                 if let Some(v) = version {
                     args.push(Bytes::from(v.to_string()));
+                }
+                if let Some((user, password)) = auth {
+                    args.extend([word("AUTH"), user.clone(), password.clone()]);
                 }
                 if let Some(name) = name {
                     args.extend([word("SETNAME"), name.clone()]);
@@ -789,6 +879,19 @@ impl Command {
             Command::Discard => with(&["DISCARD"], &[]),
             Command::Watch(keys) => with(&["WATCH"], keys),
             Command::Unwatch => with(&["UNWATCH"], &[]),
+            Command::Auth { user, password } => {
+                with(&["AUTH"], &user.iter().chain([password]).cloned().collect::<Vec<_>>())
+            }
+            Command::Acl(AclCommand::WhoAmI) => with(&["ACL", "WHOAMI"], &[]),
+            Command::Acl(AclCommand::List) => with(&["ACL", "LIST"], &[]),
+            Command::Acl(AclCommand::Users) => with(&["ACL", "USERS"], &[]),
+            Command::Acl(AclCommand::Cat(cat)) => with(&["ACL", "CAT"], cat.as_slice()),
+            Command::Acl(AclCommand::SetUser { name, rules }) => {
+                let mut args = with(&["ACL", "SETUSER"], std::slice::from_ref(name));
+                args.extend(rules.iter().cloned());
+                args
+            }
+            Command::Acl(AclCommand::Load) => with(&["ACL", "LOAD"], &[]),
         }
     }
 }
@@ -828,8 +931,6 @@ mod tests {
             Command::SSubscribe(vec![b("s")]),
             Command::SUnsubscribe(vec![]),
             Command::SPublish { channel: b("s"), message: b("m") },
-            Command::Hello { version: Some(3), name: Some(b("me")) },
-            Command::Hello { version: None, name: None },
             Command::Client(ClientCommand::SetInfo { lib_name: true, value: b("x") }),
             Command::Client(ClientCommand::SetInfo { lib_name: false, value: b("1") }),
             Command::Client(ClientCommand::Info),
@@ -841,6 +942,18 @@ mod tests {
             Command::Client(ClientCommand::Help),
             Command::Help("CONFIG"),
             Command::Help("PUBSUB"),
+            Command::Hello { version: Some(3), name: Some(b("me")), auth: None },
+            Command::Hello { version: Some(3), name: None, auth: Some((b("u"), b("p"))) },
+            Command::Hello { version: None, name: None, auth: None },
+            Command::Auth { user: None, password: b("p") },
+            Command::Auth { user: Some(b("u")), password: b("p") },
+            Command::Acl(AclCommand::WhoAmI),
+            Command::Acl(AclCommand::List),
+            Command::Acl(AclCommand::Users),
+            Command::Acl(AclCommand::Cat(None)),
+            Command::Acl(AclCommand::Cat(Some(b("pubsub")))),
+            Command::Acl(AclCommand::SetUser { name: b("u"), rules: vec![b("on"), b("&a*")] }),
+            Command::Acl(AclCommand::Load),
             Command::Client(ClientCommand::SetName(b("n"))),
             Command::Client(ClientCommand::GetName),
             Command::Client(ClientCommand::Id),
@@ -890,6 +1003,18 @@ mod tests {
         assert_eq!(err(&["hello", "4"]), "NOPROTO unsupported protocol version");
         assert_eq!(err(&["hello", "x"]), "ERR Protocol version is not an integer or out of range");
         assert_eq!(err(&["hello", "3", "setname"]), "ERR Syntax error in HELLO option 'setname'");
+        assert_eq!(err(&["auth"]), "ERR wrong number of arguments for 'auth' command");
+        assert_eq!(err(&["auth", "a", "b", "c"]), "ERR syntax error");
+        assert_eq!(err(&["acl"]), "ERR wrong number of arguments for 'acl' command");
+        assert_eq!(err(&["acl", "foo"]), "ERR unknown subcommand 'foo'. Try ACL HELP.");
+        assert_eq!(
+            err(&["acl", "whoami", "x"]),
+            "ERR wrong number of arguments for 'acl|whoami' command"
+        );
+        assert_eq!(
+            err(&["acl", "setuser"]),
+            "ERR wrong number of arguments for 'acl|setuser' command"
+        );
         assert_eq!(
             subscribed_context_error("publish"),
             "ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::sock::{flush, poll_until, pollfd, read_into};
-use crate::clients::Endpoints;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
@@ -19,15 +18,15 @@ use crate::{ServerContext, Shutdown};
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Accepts connections until shutdown, handing each to `spawn`, then waits (at most the
-/// shutdown timeout) for the connections to finish.
+/// Accepts connections on every listener until shutdown, handing each to `spawn`, then waits
+/// (at most the shutdown timeout) for the connections to finish.
 pub(crate) fn accept_loop(
-    listener: &TcpListener,
+    listeners: &[TcpListener],
     ctx: &ServerContext,
     shutdown: &Shutdown,
     spawn: impl FnMut(TcpStream),
 ) -> std::io::Result<()> {
-    accept_until_shutdown(listener, ctx, shutdown, spawn, |_| None)?;
+    accept_until_shutdown(listeners, ctx, shutdown, spawn, |_| None)?;
     wait_for_connections(ctx, Instant::now() + ctx.config.shutdown_timeout);
     Ok(())
 }
@@ -36,23 +35,31 @@ pub(crate) fn accept_loop(
 /// it calls `timer` with the time, which returns when it must be called next (`None`: only
 /// after the next connection); the loop sleeps until then at most.
 pub(crate) fn accept_until_shutdown(
-    listener: &TcpListener,
+    listeners: &[TcpListener],
     ctx: &ServerContext,
     shutdown: &Shutdown,
     mut spawn: impl FnMut(TcpStream),
     mut timer: impl FnMut(Instant) -> Option<Instant>,
 ) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+    }
     let mut wake_at = None;
+    let mut fds: Vec<libc::pollfd> = Vec::with_capacity(listeners.len() + 1);
     loop {
-        let mut fds = [pollfd(listener, libc::POLLIN), pollfd(shutdown.fd(), libc::POLLIN)];
+        fds.clear();
+        fds.extend(listeners.iter().map(|l| pollfd(l, libc::POLLIN)));
+        fds.push(pollfd(shutdown.fd(), libc::POLLIN));
         poll_until(&mut fds, wake_at)?;
         if shutdown.is_triggered() {
-            stop_listening(listener);
+            listeners.iter().for_each(stop_listening);
             break;
         }
         // Not readable when the timer alone woke the loop.
-        if fds[0].revents != 0 {
+        for (listener, fd) in listeners.iter().zip(&fds) {
+            if fd.revents == 0 {
+                continue;
+            }
             loop {
                 match listener.accept() {
                     Ok((stream, _)) => spawn(stream),
@@ -107,7 +114,7 @@ pub(crate) fn admit(stream: TcpStream, ctx: &Arc<ServerContext>) -> Option<Admit
             return None;
         }
     };
-    match ctx.open_session(Arc::new(wake.clone()), Some(Endpoints::of(&stream))) {
+    match ctx.open_session(Arc::new(wake.clone()), &stream) {
         Ok(session) => Some(Admitted { stream, session, wake }),
         Err(why) => {
             ctx.refuse(stream, why);

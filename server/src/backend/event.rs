@@ -37,19 +37,21 @@ use std::time::{Duration, Instant};
 use polling::{Event, Events, PollMode, Poller};
 
 use super::sock::{flush, read_into, READ_CHUNK};
-use crate::clients::Endpoints;
 use crate::driver::{Driver, Interest};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
-/// Poller key of the scheduler's listener.
-const LISTENER: usize = 0;
 /// Poller key of the shutdown descriptor.
-const SHUTDOWN: usize = 1;
+const SHUTDOWN: usize = 0;
+/// Poller keys of the scheduler's listeners (the plain port, the TLS port): listener `i` has
+/// key `LISTENER + i`.
+const LISTENER: usize = 1;
+/// Most listeners.
+const MAX_LISTENERS: usize = 2;
 /// Poller key of the connection in slab slot 0; slot `i` has key `FIRST_CONN + i`.
-const FIRST_CONN: usize = 2;
+const FIRST_CONN: usize = LISTENER + MAX_LISTENERS;
 
 /// Most connections accepted in one turn of the loop.
 const ACCEPT_BATCH: usize = 256;
@@ -65,13 +67,21 @@ thread_local! {
 /// Serves `listener` (and one more `SO_REUSEPORT` listener per extra scheduler) with
 /// `--threads` schedulers until `shutdown`, then until every connection closed or the shutdown
 /// timeout passed.
-pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    ctx: Arc<ServerContext>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
     let threads = super::Backend::Event.serving_threads(&ctx.config).unwrap_or(1);
-    let addr = listener.local_addr()?;
-    let first = Scheduler::new(listener, &ctx, &shutdown)?;
+    let addrs = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>()?;
+    let first = Scheduler::new(listeners, &ctx, &shutdown)?;
     let mut others = Vec::with_capacity(threads - 1);
     for _ in 1..threads {
-        others.push(Scheduler::new(crate::bind_listener(addr, true)?, &ctx, &shutdown)?);
+        let listeners = addrs
+            .iter()
+            .map(|&addr| crate::bind_listener(addr, true))
+            .collect::<io::Result<_>>()?;
+        others.push(Scheduler::new(listeners, &ctx, &shutdown)?);
     }
     let mut handles = Vec::with_capacity(others.len());
     for (i, scheduler) in others.into_iter().enumerate() {
@@ -151,8 +161,8 @@ struct Scheduler {
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
     shared: Arc<Shared>,
-    /// `None` once shutdown began.
-    listener: Option<TcpListener>,
+    /// Empty once shutdown began.
+    listeners: Vec<TcpListener>,
     /// Set while accepting is paused because the process ran out of descriptors.
     accept_resume: Option<Instant>,
     /// The slab: slot `i` holds the connection with key `FIRST_CONN + i`.
@@ -177,21 +187,34 @@ struct Scheduler {
 
 impl Scheduler {
     fn new(
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         ctx: &Arc<ServerContext>,
         shutdown: &Shutdown,
     ) -> io::Result<Scheduler> {
-        listener.set_nonblocking(true)?;
+        assert!(listeners.len() <= MAX_LISTENERS, "at most a plain and a TLS listener");
         let shared = Arc::new(Shared {
             id: NEXT_SCHEDULER.fetch_add(1, Ordering::Relaxed),
             poller: Poller::new()?,
             woken: Mutex::new(Vec::new()),
         });
-        // SAFETY: the listener is deleted from the poller before it is dropped (`begin_stop` and
-        // `Drop for Scheduler`).
-        unsafe {
-            shared.poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)?
-        };
+        for (i, listener) in listeners.iter().enumerate() {
+            listener.set_nonblocking(true)?;
+            // SAFETY: a listener is deleted from the poller before it is dropped (`begin_stop`,
+            // `Drop for Scheduler`, or just below if adding the next one fails).
+            let added = unsafe {
+                shared.poller.add_with_mode(
+                    listener,
+                    Event::readable(LISTENER + i),
+                    PollMode::Level,
+                )
+            };
+            if let Err(e) = added {
+                for earlier in &listeners[..i] {
+                    let _ = shared.poller.delete(earlier);
+                }
+                return Err(e);
+            }
+        }
         // SAFETY: the shutdown descriptor is shared with the server and outlives the scheduler,
         // which deletes it from the poller when it is dropped.
         unsafe { shared.poller.add(shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN))? };
@@ -199,7 +222,7 @@ impl Scheduler {
             ctx: ctx.clone(),
             shutdown: shutdown.clone(),
             shared,
-            listener: Some(listener),
+            listeners,
             accept_resume: None,
             conns: Vec::new(),
             free: Vec::new(),
@@ -223,11 +246,11 @@ impl Scheduler {
                 if self.ready.is_empty() { self.next_timer() } else { Some(Duration::ZERO) };
             self.events.clear();
             self.shared.poller.wait(&mut self.events, timeout)?;
-            let mut accept = false;
+            let mut accept = [false; MAX_LISTENERS];
             for event in self.events.iter() {
                 match event.key {
-                    LISTENER => accept = true,
                     SHUTDOWN => {} // seen through the flag below
+                    key if key < FIRST_CONN => accept[key - LISTENER] = true,
                     key => {
                         let Some(conn) = slot(&mut self.conns, key) else { continue };
                         conn.readable |= event.readable;
@@ -243,8 +266,10 @@ impl Scheduler {
             if self.accept_resume.is_some_and(|at| Instant::now() >= at) {
                 self.resume_accepting();
             }
-            if accept {
-                self.accept();
+            for (i, accept) in accept.into_iter().enumerate() {
+                if accept {
+                    self.accept(i);
+                }
             }
             if self.next_sweep.is_some_and(|at| Instant::now() >= at) {
                 self.close_idle();
@@ -292,10 +317,10 @@ impl Scheduler {
         }
     }
 
-    /// Accepts up to a batch of connections.
-    fn accept(&mut self) {
+    /// Accepts up to a batch of connections on listener `i`.
+    fn accept(&mut self, i: usize) {
         for _ in 0..ACCEPT_BATCH {
-            let Some(listener) = &self.listener else { return };
+            let Some(listener) = self.listeners.get(i) else { return };
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream),
                 Err(e) => match accept_failure(&e, listener, &self.ctx) {
@@ -304,8 +329,12 @@ impl Scheduler {
                     // Stop watching the listener for a moment (not sleeping: the scheduler
                     // has other connections to run).
                     AcceptFailure::OutOfDescriptors => {
-                        if let Err(e) = self.shared.poller.modify(listener, Event::none(LISTENER)) {
-                            tracing::error!("cannot pause the listener: {e}");
+                        for (j, listener) in self.listeners.iter().enumerate() {
+                            let paused =
+                                self.shared.poller.modify(listener, Event::none(LISTENER + j));
+                            if let Err(e) = paused {
+                                tracing::error!("cannot pause the listener: {e}");
+                            }
                         }
                         self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
                         return;
@@ -317,8 +346,8 @@ impl Scheduler {
 
     fn resume_accepting(&mut self) {
         self.accept_resume = None;
-        if let Some(listener) = &self.listener {
-            let interest = Event::readable(LISTENER);
+        for (i, listener) in self.listeners.iter().enumerate() {
+            let interest = Event::readable(LISTENER + i);
             if let Err(e) = self.shared.poller.modify_with_mode(listener, interest, PollMode::Level)
             {
                 tracing::error!("cannot resume the listener: {e}");
@@ -334,7 +363,7 @@ impl Scheduler {
         });
         let key = FIRST_CONN + index;
         let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
-        let session = match self.ctx.open_session(waker, Some(Endpoints::of(&stream))) {
+        let session = match self.ctx.open_session(waker, &stream) {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(index);
@@ -375,7 +404,7 @@ impl Scheduler {
     fn begin_stop(&mut self) {
         self.deadline = Some(Instant::now() + self.ctx.config.shutdown_timeout);
         self.accept_resume = None;
-        if let Some(listener) = self.listener.take() {
+        for listener in std::mem::take(&mut self.listeners) {
             if let Err(e) = self.shared.poller.delete(&listener) {
                 tracing::error!("cannot unwatch the listener: {e}");
             }
@@ -446,7 +475,7 @@ impl Drop for Scheduler {
         for key in FIRST_CONN..FIRST_CONN + self.conns.len() {
             self.close(key);
         }
-        if let Some(listener) = &self.listener {
+        for listener in &self.listeners {
             let _ = self.shared.poller.delete(listener);
         }
         let _ = self.shared.poller.delete(self.shutdown.fd());

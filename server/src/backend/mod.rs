@@ -1,5 +1,5 @@
 //! The concurrency models. Each lives in one file and exposes one function,
-//! `serve(listener, ctx, shutdown) -> io::Result<()>`, that decides only *who runs which
+//! `serve(listeners, ctx, shutdown) -> io::Result<()>`, that decides only *who runs which
 //! connection when* and makes the system calls; everything about when a connection reads,
 //! writes, takes mail or closes is its [`Driver`](crate::driver::Driver)'s. Adding a model means
 //! adding a file and a variant here. Two files are shared, not models: `sock.rs` (the socket calls
@@ -69,19 +69,21 @@ impl Backend {
         matches!(self, Backend::Event | Backend::Uring)
     }
 
-    /// Serves `listener` with this model until `shutdown`.
+    /// Serves `listeners` (the plain port, and the TLS port when there is one: a backend
+    /// accepts on each alike, the session knows which port a connection came in on) with this
+    /// model until `shutdown`.
     pub(crate) fn serve(
         self,
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         ctx: Arc<ServerContext>,
         shutdown: Shutdown,
     ) -> io::Result<()> {
         match self {
-            Backend::Thread => thread::serve(listener, ctx, shutdown),
-            Backend::Pool => pool::serve(listener, ctx, shutdown),
-            Backend::Queue => queue::serve(listener, ctx, shutdown),
-            Backend::Event => event::serve(listener, ctx, shutdown),
-            Backend::Uring => uring::serve(listener, ctx, shutdown),
+            Backend::Thread => thread::serve(listeners, ctx, shutdown),
+            Backend::Pool => pool::serve(listeners, ctx, shutdown),
+            Backend::Queue => queue::serve(listeners, ctx, shutdown),
+            Backend::Event => event::serve(listeners, ctx, shutdown),
+            Backend::Uring => uring::serve(listeners, ctx, shutdown),
         }
     }
 }

@@ -35,7 +35,11 @@ use crate::{ServerContext, Shutdown};
 pub const DEFAULT_WORKERS: usize = 128;
 
 /// Serves every connection on a worker of a fixed pool until `shutdown`.
-pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    ctx: Arc<ServerContext>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
     let workers = super::Backend::Pool.serving_threads(&ctx.config).unwrap_or(DEFAULT_WORKERS);
     let pool = threadpool::Builder::new().num_threads(workers).thread_name("pool".into()).build();
     let waiting = Arc::new(Waiting::new(workers, ctx.config.pool_backlog));
@@ -46,7 +50,7 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
         pool.execute(move || waiting.work(first, since, &ctx, &shutdown));
     };
     let accepted = accept_until_shutdown(
-        &listener,
+        &listeners,
         &ctx,
         &shutdown,
         |stream| {

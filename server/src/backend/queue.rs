@@ -34,17 +34,19 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
 use super::sock::{flush, read_into, Input, READ_CHUNK};
-use crate::clients::Endpoints;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
-/// Poller key of the listening socket (connection keys are slab indexes, far below it).
-const LISTENER: usize = usize::MAX - 1;
 /// Poller key of the shutdown descriptor.
 const SHUTDOWN: usize = usize::MAX - 2;
+/// Poller key of the first listening socket; listener `i` has `LISTENER - i` (connection keys
+/// are slab indexes, far below).
+const LISTENER: usize = usize::MAX - 3;
+/// Most listeners: the plain port and the TLS port.
+const MAX_LISTENERS: usize = 2;
 /// Reads one turn may do before the connection goes to the back of the queue, so a client that
 /// never stops sending cannot keep a worker to itself.
 const READ_BUDGET: usize = 16;
@@ -58,22 +60,31 @@ enum Job {
 }
 
 /// Serves every connection with one poller thread and a fixed pool of workers until `shutdown`.
-pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    ctx: Arc<ServerContext>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
     let workers = super::Backend::Queue.serving_threads(&ctx.config).unwrap_or(1);
     // A zero-capacity channel would make every hand-off wait for a worker to be receiving.
     let depth = ctx.config.queue_depth.max(1);
-    listener.set_nonblocking(true)?;
+    for listener in &listeners {
+        listener.set_nonblocking(true)?;
+    }
     let poller = Arc::new(Poller::new()?);
     let (jobs, ready) = crossbeam_channel::bounded(depth);
     let shared = Arc::new(Shared::new(ctx, shutdown, poller));
-    // SAFETY: the listener and the shutdown descriptor outlive this function (one is owned here,
-    // the other kept open by `shared.shutdown`), and both are deleted below before it returns.
+    // SAFETY: the listeners and the shutdown descriptor outlive this function (the listeners
+    // are owned here, the descriptor kept open by `shared.shutdown`), and all are deleted below
+    // (`clean_up`, or here on failure) before it returns.
     unsafe {
-        shared.poller.add(&listener, Event::readable(LISTENER))?;
-        if let Err(e) =
-            shared.poller.add(shared.shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN))
-        {
-            let _ = shared.poller.delete(&listener);
+        let mut added =
+            shared.poller.add(shared.shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN));
+        for (i, listener) in listeners.iter().enumerate() {
+            added = added.and_then(|()| shared.poller.add(listener, Event::readable(LISTENER - i)));
+        }
+        if let Err(e) = added {
+            shared.clean_up(&listeners);
             return Err(e);
         }
     }
@@ -95,10 +106,10 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
     drop(ready);
     if result.is_ok() {
         shared.ctx.mark_serving();
-        result = shared.poll_loop(&listener, &jobs);
+        result = shared.poll_loop(&listeners, &jobs);
     }
     stop_workers(threads, &jobs);
-    shared.clean_up(&listener);
+    shared.clean_up(&listeners);
     result
 }
 
@@ -183,7 +194,7 @@ impl Shared {
 
     /// The poller thread: turns readiness and wake-ups into jobs, admits new connections, and
     /// once shutdown begins, waits (at most the shutdown timeout) for the connections to close.
-    fn poll_loop(&self, listener: &TcpListener, jobs: &Sender<Job>) -> io::Result<()> {
+    fn poll_loop(&self, listeners: &[TcpListener], jobs: &Sender<Job>) -> io::Result<()> {
         let mut events = Events::new();
         let mut due: Vec<Arc<Conn>> = Vec::new();
         let mut deadline: Option<Instant> = None;
@@ -194,18 +205,22 @@ impl Shared {
             let wake_at = deadline.into_iter().chain(next_sweep).min();
             let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
             self.poller.wait(&mut events, timeout)?;
-            let mut accept = false;
+            let mut accept = [false; MAX_LISTENERS];
             for event in events.iter() {
                 match event.key {
-                    LISTENER => accept = true,
                     SHUTDOWN => {
                         if deadline.is_none() {
                             deadline = Some(Instant::now() + self.ctx.config.shutdown_timeout);
                             // Stop accepting; connections flush and close in their next turn
                             // (the stopper woke them all).
-                            self.poller.delete(listener)?;
-                            stop_listening(listener);
+                            for listener in listeners {
+                                self.poller.delete(listener)?;
+                                stop_listening(listener);
+                            }
                         }
+                    }
+                    key if key > LISTENER - MAX_LISTENERS && key <= LISTENER => {
+                        accept[LISTENER - key] = true;
                     }
                     key => {
                         // A stale key (its connection closed) finds nothing or a newer
@@ -227,9 +242,11 @@ impl Shared {
                 // back-pressure (and nothing a worker does waits for this thread).
                 jobs.send(Job::Ready(conn)).map_err(|_| io::Error::other("queue workers gone"))?;
             }
-            if accept && deadline.is_none() {
-                self.accept_all(listener, jobs);
-                self.poller.modify(listener, Event::readable(LISTENER))?;
+            for (i, listener) in listeners.iter().enumerate() {
+                if accept[i] && deadline.is_none() {
+                    self.accept_all(listener, jobs);
+                    self.poller.modify(listener, Event::readable(LISTENER - i))?;
+                }
             }
             if let Some(deadline) = deadline {
                 let left = self.lock_conns().len;
@@ -266,7 +283,7 @@ impl Shared {
     /// hand-off of the poller).
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
         let waker = Arc::new(ConnWaker { conn: OnceLock::new(), wakeups: self.wakeups.clone() });
-        let session = match self.ctx.open_session(waker.clone(), Some(Endpoints::of(&stream))) {
+        let session = match self.ctx.open_session(waker.clone(), &stream) {
             Ok(session) => session,
             Err(why) => {
                 self.ctx.refuse(stream, why);
@@ -433,9 +450,11 @@ impl Shared {
 
     /// At exit, with the workers gone: closes the connections still open and unwatches the
     /// listener and the shutdown descriptor.
-    fn clean_up(&self, listener: &TcpListener) {
-        // Either may be unwatched already; that error means nothing here.
-        let _ = self.poller.delete(listener);
+    fn clean_up(&self, listeners: &[TcpListener]) {
+        // Any may be unwatched already; that error means nothing here.
+        for listener in listeners {
+            let _ = self.poller.delete(listener);
+        }
         let _ = self.poller.delete(self.shutdown.fd().as_fd());
         let left = self.lock_conns().all();
         for conn in left {
@@ -581,7 +600,7 @@ mod tests {
         client.set_nonblocking(true).unwrap();
         let err = client.read(&mut [0u8; 64]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-        shared.clean_up(&listener);
+        shared.clean_up(std::slice::from_ref(&listener));
     }
 
     #[test]

@@ -14,9 +14,13 @@ use super::dedicated::{accept_loop, admit, serve_admitted};
 use crate::{ServerContext, Shutdown};
 
 /// Serves every connection on a thread of its own until `shutdown`.
-pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    ctx: Arc<ServerContext>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
     ctx.mark_serving();
-    accept_loop(&listener, &ctx, &shutdown, |stream| {
+    accept_loop(&listeners, &ctx, &shutdown, |stream| {
         let peer = stream.peer_addr().ok();
         // The session is opened here, before the thread exists, so a shutdown that waits for
         // sessions to end never misses a connection whose thread has not started yet.

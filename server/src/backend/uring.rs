@@ -48,7 +48,6 @@ use std::time::{Duration, Instant};
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
-use crate::clients::Endpoints;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::Wake;
@@ -88,6 +87,11 @@ const SEND: u64 = 4;
 const CANCEL_CONN: u64 = 5;
 /// Any other cancellation (the accept, everything at the end).
 const CANCEL: u64 = 6;
+
+/// The `user_data` of listener `index`'s multishot accept.
+fn accept_data(index: usize) -> u64 {
+    ACCEPT | (index as u64) << KIND_BITS
+}
 
 /// Ids of rings, unique in the process (0 means "not a ring thread").
 static NEXT_RING: AtomicUsize = AtomicUsize::new(1);
@@ -183,9 +187,14 @@ fn new_ring(entries: u32) -> io::Result<IoUring> {
         .build(entries)
 }
 
-/// Serves `listener` (and one more `SO_REUSEPORT` listener per extra ring) with `--threads`
-/// rings until `shutdown`, then until every connection closed or the shutdown timeout passed.
-pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown) -> io::Result<()> {
+/// Serves `listeners` (the plain port, and the TLS port when there is one; and one more
+/// `SO_REUSEPORT` listener per port for each extra ring) with `--threads` rings until
+/// `shutdown`, then until every connection closed or the shutdown timeout passed.
+pub fn serve(
+    listeners: Vec<TcpListener>,
+    ctx: Arc<ServerContext>,
+    shutdown: Shutdown,
+) -> io::Result<()> {
     if let Some(why) = unavailable() {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -193,12 +202,15 @@ pub fn serve(listener: TcpListener, ctx: Arc<ServerContext>, shutdown: Shutdown)
         ));
     }
     let threads = super::Backend::Uring.serving_threads(&ctx.config).unwrap_or(1);
-    let addr = listener.local_addr()?;
+    let addrs = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>()?;
     // The ring is made on the thread that uses it (it is that thread's alone).
-    let first = Ring::new(listener, &ctx, &shutdown)?;
+    let first = Ring::new(listeners, &ctx, &shutdown)?;
     let mut handles = Vec::with_capacity(threads - 1);
     for i in 1..threads {
-        let listener = crate::bind_listener(addr, true)?;
+        let listener = addrs
+            .iter()
+            .map(|&addr| crate::bind_listener(addr, true))
+            .collect::<io::Result<Vec<_>>>()?;
         let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
         let spawned = std::thread::Builder::new().name(format!("uring-{i}")).spawn(move || {
             // A ring that cannot start closes its listener with it: the kernel routes new
@@ -462,10 +474,11 @@ struct Ring {
     spare_sends: Vec<Vec<u8>>,
     /// Where the eventfd's counter is read to; the read is always in flight until the end.
     wake_count: Box<u64>,
-    /// `None` once shutdown began and the accept completed for good.
-    listener: Option<TcpListener>,
-    /// The multishot accept is armed.
-    accepting: bool,
+    /// The listeners, by index (the accept's `user_data` key); each `None` once shutdown began
+    /// and its accept completed for good.
+    listeners: Vec<Option<TcpListener>>,
+    /// The multishot accept of each listener is armed.
+    accepting: Vec<bool>,
     /// Set while accepting is paused because the process ran out of descriptors.
     accept_resume: Option<Instant>,
     /// When shutdown began, the moment remaining connections are abandoned.
@@ -479,12 +492,14 @@ struct Ring {
 
 impl Ring {
     fn new(
-        listener: TcpListener,
+        listeners: Vec<TcpListener>,
         ctx: &Arc<ServerContext>,
         shutdown: &Shutdown,
     ) -> io::Result<Ring> {
         // Non-blocking for the spare descriptor's synchronous accept (`accept_failure`).
-        listener.set_nonblocking(true)?;
+        for listener in &listeners {
+            listener.set_nonblocking(true)?;
+        }
         // SAFETY: eventfd takes no pointers; a non-negative return is a new descriptor we own.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -513,8 +528,8 @@ impl Ring {
             completions: Vec::new(),
             spare_sends: Vec::new(),
             wake_count: Box::new(0),
-            listener: Some(listener),
-            accepting: false,
+            accepting: vec![false; listeners.len()],
+            listeners: listeners.into_iter().map(Some).collect(),
             accept_resume: None,
             deadline: None,
             next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
@@ -596,20 +611,25 @@ impl Ring {
         }
     }
 
-    /// Arms the multishot accept, unless it is armed, paused or over.
+    /// Arms the multishot accept of every listener, unless it is armed, paused or over.
     fn arm_accept(&mut self) {
-        let Some(listener) = &self.listener else { return };
-        if self.accepting || self.accept_resume.is_some() || self.deadline.is_some() {
+        if self.accept_resume.is_some() || self.deadline.is_some() {
             return;
         }
-        let accept = opcode::AcceptMulti::new(Fd(listener.as_raw_fd()))
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(ACCEPT);
-        // SAFETY: no buffer; the listener is kept open until the accept's last completion
-        // (`on_accept` drops it only then).
-        unsafe { self.io.push(accept) };
-        self.accepting = true;
+        for (index, listener) in self.listeners.iter().enumerate() {
+            let Some(listener) = listener else { continue };
+            if self.accepting[index] {
+                continue;
+            }
+            let accept = opcode::AcceptMulti::new(Fd(listener.as_raw_fd()))
+                .flags(libc::SOCK_CLOEXEC)
+                .build()
+                .user_data(accept_data(index));
+            // SAFETY: no buffer; the listener is kept open until the accept's last completion
+            // (`on_accept` drops it only then).
+            unsafe { self.io.push(accept) };
+            self.accepting[index] = true;
+        }
     }
 
     /// Arms the read of the wake eventfd.
@@ -639,7 +659,7 @@ impl Ring {
             }
             let key = (data >> KIND_BITS) as usize;
             match data & ((1 << KIND_BITS) - 1) {
-                ACCEPT => self.on_accept(result, flags),
+                ACCEPT => self.on_accept(key, result, flags),
                 WAKE => self.arm_wake(),
                 SHUTDOWN | CANCEL => {} // the loop looks at the flag; cancellations need nothing
                 kind => {
@@ -731,11 +751,11 @@ impl Ring {
         }
     }
 
-    /// A completion of the multishot accept.
-    fn on_accept(&mut self, result: i32, flags: u32) {
+    /// A completion of the multishot accept of listener `index`.
+    fn on_accept(&mut self, index: usize, result: i32, flags: u32) {
         let armed = cqueue::more(flags);
         if !armed {
-            self.accepting = false;
+            self.accepting[index] = false;
         }
         if result >= 0 {
             // SAFETY: a successful accept's result is a new descriptor that we own.
@@ -743,7 +763,7 @@ impl Ring {
             if self.deadline.is_none() {
                 self.admit(stream);
             } // else: shutting down, closed at once (as the listener's backlog is)
-        } else if let Some(listener) = &self.listener {
+        } else if let Some(Some(listener)) = self.listeners.get(index) {
             let e = io::Error::from_raw_os_error(-result);
             if -result != libc::ECANCELED {
                 match accept_failure(&e, listener, &self.ctx) {
@@ -753,14 +773,16 @@ impl Ring {
                     AcceptFailure::OutOfDescriptors => {
                         self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
                         if armed {
-                            self.cancel(ACCEPT);
+                            self.cancel(accept_data(index));
                         }
                     }
                 }
             }
         }
-        if self.deadline.is_some() && !self.accepting {
-            self.listener = None; // the accept is over: nothing uses the listener any more
+        if self.deadline.is_some() && !self.accepting[index] {
+            // The accept is over: nothing uses the listener any more (closing it refuses the
+            // connections still arriving).
+            self.listeners[index] = None;
         }
         self.arm_accept();
     }
@@ -780,7 +802,7 @@ impl Ring {
             self.conns.len() - 1
         });
         let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
-        let session = match self.ctx.open_session(waker, Some(Endpoints::of(&stream))) {
+        let session = match self.ctx.open_session(waker, &stream) {
             Ok(session) => session,
             Err(why) => {
                 self.free.push(key);
@@ -814,10 +836,12 @@ impl Ring {
     fn begin_stop(&mut self) {
         self.deadline = Some(Instant::now() + self.ctx.config.shutdown_timeout);
         self.accept_resume = None;
-        if self.accepting {
-            self.cancel(ACCEPT);
-        } else {
-            self.listener = None;
+        for index in 0..self.listeners.len() {
+            if self.accepting[index] {
+                self.cancel(accept_data(index));
+            } else {
+                self.listeners[index] = None;
+            }
         }
         for (key, conn) in self.conns.iter_mut().enumerate() {
             if let Some(conn) = conn {

@@ -4,13 +4,14 @@
 
 use bytes::Bytes;
 use shared::command::{
-    parse_db_index, subscribed_context_error, ClientCommand, Command, ReplyMode,
+    parse_db_index, subscribed_context_error, AclCommand, ClientCommand, Command, ReplyMode,
 };
 use shared::resp::{encode_bulk, encode_error, encode_integer};
 use shared::{Frame, RespVersion};
 
 use super::transaction::Transaction;
 use super::{error, set_name, Kind, Session, Status};
+use crate::acl::{self, Denied};
 use crate::clients::Filter;
 use crate::exchange::Published;
 use crate::info::REDIS_VERSION;
@@ -34,18 +35,31 @@ impl Session {
         status
     }
 
-    /// The checks that come before any command runs (arity, subscribed mode, queueing inside
-    /// MULTI), then [`Session::run`].
+    /// The checks that come before any command runs (arity, the user's permissions, subscribed
+    /// mode, queueing inside MULTI), then [`Session::run`].
     fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
-                self.refuse(is_exec, &err.to_bytes(), out);
+                // Before authenticating, Redis answers NOAUTH to a command its table knows even
+                // when the arguments are wrong.
+                match self.resp.as_deref().expect("resp session").login.gate_malformed(&err) {
+                    Some(denied) => self.deny(denied, is_exec, out),
+                    None => self.refuse(is_exec, &err.to_bytes(), out),
+                }
                 return Status::Open;
             }
         };
+        if !self.acl_keeps() {
+            return Status::Abort;
+        }
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if let Err(denied) = state.login.gate(&cmd) {
+            self.deny(denied, is_exec, out);
+            return Status::Open;
+        }
         let state = self.resp.as_deref_mut().expect("resp session");
         state.last_cmd = cmd.full_name();
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
@@ -137,7 +151,18 @@ impl Session {
                 numsub_reply(channels, counts)
             }
             Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
-            Command::Hello { version: asked, name } => {
+            Command::Hello { version: asked, name, auth } => {
+                if let Some((user, password)) = auth {
+                    if let Err(msg) = self.authenticate(Some(&user), &password) {
+                        error(out, msg);
+                        return Status::Open;
+                    }
+                }
+                let state = self.resp.as_deref_mut().expect("resp session");
+                if !state.login.authenticated() {
+                    error(out, acl::NOAUTH_HELLO);
+                    return Status::Open;
+                }
                 if let Some(name) = name {
                     if let Err(msg) = set_name(state, name) {
                         error(out, msg);
@@ -151,6 +176,18 @@ impl Session {
                 }
                 self.hello_reply()
             }
+            Command::Auth { user, password } => {
+                let default = self.ctx.acl.get(acl::DEFAULT_USER.as_bytes());
+                if user.is_none() && default.is_some_and(|u| u.nopass()) {
+                    Frame::Error(acl::AUTH_WITHOUT_PASSWORD.into())
+                } else {
+                    match self.authenticate(user.as_deref(), &password) {
+                        Ok(()) => Frame::Simple("OK".into()),
+                        Err(msg) => Frame::Error(msg.into()),
+                    }
+                }
+            }
+            Command::Acl(sub) => self.acl_command(sub),
             Command::Client(ClientCommand::SetInfo { lib_name, value }) => {
                 if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
                     let what = if lib_name { "lib-name" } else { "lib-ver" };
@@ -291,6 +328,7 @@ impl Session {
                 state.name = None;
                 state.db = 0;
                 state.multi = None;
+                state.login.reset(&self.ctx.acl);
                 self.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
             }
@@ -376,6 +414,66 @@ impl Session {
             let _ = self.run(cmd, out);
         }
         Status::Open
+    }
+
+    /// Refuses a command the login does not allow (as any refusal, inside MULTI too), and
+    /// counts it.
+    fn deny(&mut self, denied: Denied, is_exec: bool, out: &mut Vec<u8>) {
+        let counter = match denied {
+            Denied::NoAuth => &self.ctx.stats.acl_denied_auth,
+            Denied::Command(_) => &self.ctx.stats.acl_denied_command,
+            Denied::Channel => &self.ctx.stats.acl_denied_channel,
+        };
+        add(counter, 1);
+        self.refuse(is_exec, denied.to_string().as_bytes(), out);
+    }
+
+    /// AUTH and HELLO AUTH; a wrong password is counted.
+    fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<(), &'static str> {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let done = state.login.authenticate(&self.ctx.acl, user, password, self.id);
+        if done.is_err() {
+            add(&self.ctx.stats.acl_denied_auth, 1);
+        }
+        done
+    }
+
+    fn acl_command(&mut self, sub: AclCommand) -> Frame {
+        let acl = &self.ctx.acl;
+        let changed = match sub {
+            AclCommand::WhoAmI => {
+                let state = self.resp.as_deref().expect("resp session");
+                return Frame::Bulk(Bytes::copy_from_slice(state.login.user().name()));
+            }
+            AclCommand::List => {
+                return Frame::Array(
+                    acl.list().into_iter().map(|l| Frame::Bulk(l.into())).collect(),
+                )
+            }
+            AclCommand::Users => {
+                return Frame::Array(acl.names().into_iter().map(Frame::Bulk).collect())
+            }
+            AclCommand::Cat(category) => {
+                return match acl::category(category.as_deref()) {
+                    Ok(names) => Frame::Array(names.into_iter().map(Frame::bulk).collect()),
+                    Err(msg) => Frame::Error(msg),
+                }
+            }
+            AclCommand::SetUser { name, rules } => {
+                acl.set_user(&name, &rules).map_err(Frame::Error)
+            }
+            AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
+        };
+        match changed {
+            Ok(change) => {
+                tracing::info!(conn = self.id, "users changed: {change:?}");
+                // Every connection looks at its user again: those subscribed to what their
+                // user lost end (see `acl_revoked`).
+                self.ctx.wake_all();
+                Frame::Simple("OK".into())
+            }
+            Err(reply) => reply,
+        }
     }
 
     fn hello_reply(&self) -> Frame {

@@ -27,7 +27,8 @@ fn context() -> Arc<ServerContext> {
 fn run(input: &[u8], cuts: &[usize]) {
     let ctx = context();
     let now = std::time::Instant::now();
-    let open = || Driver::new(ctx.open_session(Arc::new(NoWake), None).unwrap(), ctx.clone(), now);
+    let open =
+        || Driver::new(ctx.open_session_unchecked(Arc::new(NoWake)).unwrap(), ctx.clone(), now);
     let mut conns: Vec<Driver> = (0..2).map(|_| open()).collect();
     let mut rest = input;
     let mut i = 0;
@@ -75,7 +76,8 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
             "PUBLISH", "PUBSUB", "CHANNELS", "NUMSUB", "NUMPAT", "HELLO", "3", "2", "CLIENT",
             "SETNAME", "CONFIG", "GET", "COMMAND", "INFO", "RESET", "MULTI", "EXEC", "DISCARD", "SSUBSCRIBE",
         "SUNSUBSCRIBE", "SPUBLISH", "SHARDCHANNELS", "KILL", "LIST", "REPLY", "OFF", "SKIP",
-        "SELECT", "a", "*", "a*", "[a-",
+        "SELECT", "a", "*", "a*", "[a-", "AUTH", "ACL", "WHOAMI", "SETUSER", "USERS", "CAT",
+        "default", "on", "off", "nopass", ">a", "&a*", "resetchannels", "-@all",
         ])
         .prop_map(|w| w.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 0..40),

@@ -22,6 +22,7 @@ use shared::{Frame, RequestParser, RespVersion};
 
 use shared::resp::encode_error;
 
+use crate::acl::{Login, Refresh};
 use crate::clients::{Client, ClientState};
 use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
@@ -44,6 +45,8 @@ pub struct Session {
     ctx: Arc<ServerContext>,
     /// This connection's id, unique for the server's lifetime.
     id: u64,
+    /// The connection came in on the TLS port: its driver runs TLS under the session.
+    tls: bool,
     mailbox: Arc<Mailbox>,
     /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
     client: Arc<Client>,
@@ -87,6 +90,8 @@ struct RespState {
     skip_this: bool,
     /// The last command run, as Redis names it.
     last_cmd: &'static str,
+    /// The user it runs as, and whether it has authenticated.
+    login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
@@ -120,8 +125,9 @@ pub enum Mail {
 }
 
 impl Session {
-    /// A session for the connection `client`, whose messages arrive through its mailbox.
-    pub fn new(ctx: Arc<ServerContext>, client: Arc<Client>) -> Session {
+    /// A session for the connection `client`, whose messages arrive through its mailbox; `tls`:
+    /// it came in on the TLS port.
+    pub fn new(ctx: Arc<ServerContext>, client: Arc<Client>, tls: bool) -> Session {
         let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
             Box::new(RespState {
                 parser: RequestParser::new(ctx.config.limits),
@@ -141,6 +147,7 @@ impl Session {
                 skip_next: false,
                 skip_this: false,
                 last_cmd: "NULL",
+                login: Login::new(&ctx.acl),
                 closing: false,
                 stalled: false,
             })
@@ -150,6 +157,7 @@ impl Session {
             id: client.id,
             mailbox: client.mailbox.clone(),
             client,
+            tls,
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
@@ -160,6 +168,11 @@ impl Session {
     /// This connection's id.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Returns true if and only if the connection came in on the TLS port.
+    pub fn tls(&self) -> bool {
+        self.tls
     }
 
     /// Handles bytes read from the peer: runs the whole requests among them (and any still
@@ -320,18 +333,49 @@ impl Session {
     }
 
     /// How often a backend that sweeps for idle connections should look: every quarter of
-    /// the timeout, so a connection closes between 1 and 1.25 timeouts idle; without one,
-    /// every second, to notice a timeout that `CONFIG SET` gives (each look is a comparison per
-    /// connection).
+    /// the timeout (or of the TLS handshake timeout, with a TLS port, if shorter), so a
+    /// connection closes between 1 and 1.25 timeouts idle; without either, every second, to
+    /// notice a timeout that `CONFIG SET` gives (each look is a comparison per connection).
     pub fn idle_sweep_period(ctx: &ServerContext) -> Duration {
-        ctx.runtime
-            .idle_timeout()
-            .map_or(Duration::from_secs(1), |t| (t / 4).max(Duration::from_millis(10)))
+        let handshake = ctx.config.tls_port.map(|_| ctx.config.tls_handshake_timeout);
+        let shortest = ctx.runtime.idle_timeout().into_iter().chain(handshake).min();
+        shortest.map_or(Duration::from_secs(1), |t| (t / 4).max(Duration::from_millis(10)))
     }
 
     /// Tells the session that everything it put in the output buffer was written.
     pub fn on_flushed(&mut self) {
         add(&self.ctx.stats.delivered, std::mem::take(&mut self.unflushed_messages));
+    }
+
+    /// Takes the connection's user anew after the users changed; returns false if and only
+    /// if the connection must end: its user is gone, or no longer allows a channel or
+    /// pattern it subscribes to (Redis 7 disconnects such subscribers).
+    fn acl_keeps(&mut self) -> bool {
+        let Some(state) = self.resp.as_deref_mut() else { return true };
+        let keeps = match state.login.refresh(&self.ctx.acl) {
+            Refresh::Same => return true,
+            Refresh::Changed => state.login.user().keeps_subscriptions(
+                state.channels.names().chain(state.shard_channels.names()),
+                state.patterns.names(),
+            ),
+            Refresh::Gone => false,
+        };
+        if keeps {
+            return true;
+        }
+        let user = String::from_utf8_lossy(state.login.user().name()).into_owned();
+        tracing::info!(
+            conn = self.id,
+            user,
+            "disconnected: its user lost access to a subscription"
+        );
+        false
+    }
+
+    /// Returns true if and only if the connection must end now because its user changed (see
+    /// `acl_keeps`); the driver asks at every mailbox wake-up, which a change of users sends.
+    pub fn acl_revoked(&mut self) -> bool {
+        !self.acl_keeps()
     }
 
     /// Messages published before a subscription change (or a PUBLISH reply) must reach the

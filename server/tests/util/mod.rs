@@ -37,6 +37,10 @@ impl TestServer {
         self.handle.addr()
     }
 
+    pub fn tls_addr(&self) -> SocketAddr {
+        self.handle.tls_addr().expect("a TLS port")
+    }
+
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.handle.metrics_addr()
     }
@@ -197,7 +201,14 @@ impl Conn {
     #[track_caller]
     fn read_more(&mut self) {
         let mut chunk = [0u8; 64 * 1024];
-        let n = self.stream.read(&mut chunk).expect("read from server");
+        let n = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => break n,
+                // A signal (or io_uring task work in this process) cut a timed read short.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => panic!("read from server: {e}"),
+            }
+        };
         assert!(
             n > 0,
             "server closed the connection; had {:?}",

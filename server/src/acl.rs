@@ -1,0 +1,967 @@
+//! Users, passwords and permissions: Redis's ACL for the subset a pub/sub server needs.
+//!
+//! An [`Acl`] holds every [`User`] by name. A user is on or off, has SHA-256 digests of its
+//! passwords (or `nopass`), the channel patterns it may touch (`&pattern`, or `allchannels`),
+//! key patterns (`~pattern`, kept only so `ACL LIST` shows them: there are no keys here) and
+//! command rules (`+@all`, `-@all`, `+cmd`, `-cmd`, `+cmd|sub`). Rules are Redis's ACL
+//! syntax, given by `ACL SETUSER`, read from an ACL file (`user NAME rule ...` per line), or
+//! made from `--requirepass` (the `default` user's password).
+//!
+//! Passwords are stored as their SHA-256 digest and compared in constant time, as Redis does.
+//! Sessions hold an `Arc<User>` snapshot and the [`Acl::epoch`] it came from: every change
+//! bumps the epoch, so a session notices with one atomic load and takes the new user.
+//! Channel checks are [`User::channel_allowed`], one function for every command that names a
+//! channel (channels and shard channels alike) or a pattern.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::throttled_log::ThrottledLog;
+
+/// The reply to a failed AUTH (or HELLO AUTH), Redis's text.
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+/// The reply to a command sent before authenticating.
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+/// The reply to HELLO without AUTH before authenticating.
+pub const NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already \
+    authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate \
+    the client and select the RESP protocol version at the same time";
+/// The reply to a command naming a channel or pattern the user may not touch.
+pub const NOPERM_CHANNEL: &str =
+    "NOPERM this user has no permissions to access one of the channels used as arguments";
+/// The reply to `AUTH password` while the default user has no password.
+pub const AUTH_WITHOUT_PASSWORD: &str = "ERR AUTH <password> called without any password \
+    configured for the default user. Are you sure your configuration is correct?";
+
+/// The reply to a command the user may not run.
+pub fn noperm_command(full_name: &str) -> String {
+    format!("NOPERM this user has no permissions to run the '{full_name}' command")
+}
+
+/// Redis's command categories, as `ACL CAT` lists them.
+pub const CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// The reply to a connection refused by protected mode.
+pub const DENIED: &str = "DENIED Switchboard is running in protected mode because protected \
+    mode is enabled and no password is set for the default user. In this mode connections are \
+    only accepted from the loopback interface. If you want to connect from other computers, \
+    adopt one of the following solutions: 1) Restart the server with a password for the \
+    default user (--requirepass PASS, or a default user with a password in the --aclfile). \
+    2) If the network is trusted and you started the server just for testing, restart it with \
+    the '--protected-mode no' option. NOTE: You only need to do one of the above things in \
+    order for the server to start accepting connections from the outside.";
+
+/// Returns true if and only if protected mode refuses a connection from `peer`: it is on, the
+/// default user has no password (`nopass`, with `--requirepass` and `--aclfile` alike), and
+/// `peer` is not a loopback address (an IPv4 address mapped into IPv6 counts as the IPv4 one).
+pub fn protected_mode_refuses(protected_mode: bool, default_nopass: bool, peer: IpAddr) -> bool {
+    protected_mode && default_nopass && !peer.to_canonical().is_loopback()
+}
+
+/// The commands of `category` (`ACL CAT name`), or every category (`ACL CAT`); the error is
+/// Redis's reply for a category it does not have.
+pub fn category(category: Option<&[u8]>) -> Result<Vec<&'static str>, String> {
+    let Some(wanted) = category else { return Ok(CATEGORIES.to_vec()) };
+    let name = String::from_utf8_lossy(wanted).to_ascii_lowercase();
+    if !CATEGORIES.contains(&name.as_str()) {
+        let shown = String::from_utf8_lossy(&wanted[..wanted.len().min(128)]).into_owned();
+        return Err(format!("ERR Unknown category '{shown}'"));
+    }
+    Ok(COMMAND_CATEGORIES
+        .iter()
+        .filter(|(_, cats)| cats.split(' ').any(|c| c == name))
+        .map(|(cmd, _)| *cmd)
+        .collect())
+}
+
+/// The categories of the commands served here, as Redis 7 files them.
+const COMMAND_CATEGORIES: &[(&str, &str)] = &[
+    ("ping", "fast connection"),
+    ("echo", "fast connection"),
+    ("quit", "fast connection"),
+    ("reset", "fast connection"),
+    ("auth", "fast connection"),
+    ("hello", "fast connection"),
+    ("subscribe", "pubsub slow"),
+    ("unsubscribe", "pubsub slow"),
+    ("psubscribe", "pubsub slow"),
+    ("punsubscribe", "pubsub slow"),
+    ("publish", "pubsub fast"),
+    ("pubsub|channels", "pubsub slow"),
+    ("pubsub|numsub", "pubsub slow"),
+    ("pubsub|numpat", "pubsub slow"),
+    ("client|setinfo", "slow connection"),
+    ("client|setname", "slow connection"),
+    ("client|getname", "slow connection"),
+    ("client|id", "slow connection"),
+    ("config|get", "admin slow dangerous"),
+    ("command", "slow connection"),
+    ("info", "slow dangerous"),
+    ("acl|whoami", "slow"),
+    ("acl|cat", "slow"),
+    ("acl|users", "admin slow dangerous"),
+    ("acl|list", "admin slow dangerous"),
+    ("acl|setuser", "admin slow dangerous"),
+    ("acl|load", "admin slow dangerous"),
+    ("pubsub|shardchannels", "pubsub slow"),
+    ("pubsub|shardnumsub", "pubsub slow"),
+    ("pubsub|help", "slow"),
+    ("ssubscribe", "pubsub slow"),
+    ("sunsubscribe", "pubsub slow"),
+    ("spublish", "pubsub fast"),
+    ("client|info", "slow connection"),
+    ("client|list", "admin slow dangerous connection"),
+    ("client|kill", "admin slow dangerous connection"),
+    ("client|no-evict", "admin slow dangerous connection"),
+    ("client|no-touch", "slow connection"),
+    ("client|reply", "slow connection"),
+    ("client|help", "slow connection"),
+    ("config|set", "admin slow dangerous"),
+    ("config|resetstat", "admin slow dangerous"),
+    ("config|help", "slow"),
+    ("select", "fast connection"),
+    ("dbsize", "keyspace read fast"),
+    ("time", "fast"),
+    ("lastsave", "admin fast dangerous"),
+    ("multi", "fast transaction"),
+    ("exec", "slow transaction"),
+    ("discard", "fast transaction"),
+    ("watch", "fast transaction"),
+    ("unwatch", "fast transaction"),
+];
+
+/// The name of the user every connection starts as.
+pub const DEFAULT_USER: &str = "default";
+
+/// A SHA-256 digest of a password.
+type Digest32 = [u8; 32];
+
+fn sha256(password: &[u8]) -> Digest32 {
+    Sha256::digest(password).into()
+}
+
+/// Compares two digests in time that does not depend on where they differ.
+fn same_digest(a: &Digest32, b: &Digest32) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// One user: whether it may log in, how, and what it may touch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    name: Bytes,
+    enabled: bool,
+    /// Any password is accepted (`nopass`).
+    nopass: bool,
+    /// SHA-256 digests of the accepted passwords, in the order they were added.
+    passwords: Vec<Digest32>,
+    /// Every channel and pattern is allowed (`allchannels`, `&*`).
+    all_channels: bool,
+    /// The `&` patterns, in the order they were added, each once.
+    channels: Vec<Bytes>,
+    /// Every key (`allkeys`, `~*`); shown by ACL LIST only, there are no keys.
+    all_keys: bool,
+    /// The `~` patterns; shown by ACL LIST only.
+    keys: Vec<Bytes>,
+    /// The command base: `+@all` (true) or `-@all` (false).
+    all_commands: bool,
+    /// `+cmd` / `-cmd` rules after the base, in order, names in lower case (`cmd` or
+    /// `cmd|sub`); the last rule that matches a command decides.
+    command_rules: Vec<(String, bool)>,
+}
+
+impl User {
+    /// A user as `ACL SETUSER` creates it: off, no password, no channels, no commands.
+    pub fn new(name: &[u8]) -> User {
+        User {
+            name: Bytes::copy_from_slice(name),
+            enabled: false,
+            nopass: false,
+            passwords: Vec::new(),
+            all_channels: false,
+            channels: Vec::new(),
+            all_keys: false,
+            keys: Vec::new(),
+            all_commands: false,
+            command_rules: Vec::new(),
+        }
+    }
+
+    /// Redis's default user: `on nopass ~* &* +@all`.
+    pub fn default_user() -> User {
+        User {
+            enabled: true,
+            nopass: true,
+            all_channels: true,
+            all_keys: true,
+            all_commands: true,
+            ..User::new(DEFAULT_USER.as_bytes())
+        }
+    }
+
+    /// The user's name.
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+
+    /// Returns true if and only if the user accepts any password (`nopass`).
+    pub fn nopass(&self) -> bool {
+        self.nopass
+    }
+
+    /// Returns true if and only if the user is on.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Returns true if and only if `password` logs this user in: it is on, and has `nopass`
+    /// or a password whose digest matches. Every stored digest is compared, in constant time.
+    pub fn check_password(&self, password: &[u8]) -> bool {
+        let digest = sha256(password);
+        let matched = self.passwords.iter().fold(false, |found, p| same_digest(p, &digest) | found);
+        self.enabled && (self.nopass || matched)
+    }
+
+    /// Returns true if and only if the user may run the command Redis calls `full_name`
+    /// (`ping`, `pubsub|numsub`).
+    pub fn command_allowed(&self, full_name: &str) -> bool {
+        let parent = full_name.split('|').next().unwrap_or(full_name);
+        self.command_rules
+            .iter()
+            .rev()
+            .find(|(rule, _)| rule == full_name || rule == parent)
+            .map_or(self.all_commands, |&(_, allow)| allow)
+    }
+
+    /// Returns true if and only if the user may touch `channel` (PUBLISH, SUBSCRIBE, and the
+    /// shard-channel commands alike: the channel must match one of the user's `&` patterns),
+    /// or, with `literal`, subscribe to the pattern `channel` (PSUBSCRIBE: the pattern must be
+    /// one of the user's `&` patterns, byte for byte, as Redis 7 rules).
+    pub fn channel_allowed(&self, channel: &[u8], literal: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|pattern| {
+                if literal {
+                    pattern[..] == *channel
+                } else {
+                    shared::glob::glob_match(pattern, channel)
+                }
+            })
+    }
+
+    /// Applies one ACL rule (`on`, `>pass`, `&chan*`, `+@all`, ...). On error nothing changed
+    /// and the text says why, in Redis's words.
+    pub fn apply(&mut self, rule: &[u8]) -> Result<(), String> {
+        let text = std::str::from_utf8(rule).map_err(|_| "Syntax error".to_string())?;
+        let lower = text.to_ascii_lowercase();
+        match lower.as_str() {
+            "on" => self.enabled = true,
+            "off" => self.enabled = false,
+            "nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            "resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            "allchannels" => self.allow_all_channels(),
+            "resetchannels" => {
+                self.all_channels = false;
+                self.channels.clear();
+            }
+            "allkeys" => {
+                self.all_keys = true;
+                self.keys.clear();
+            }
+            "resetkeys" => {
+                self.all_keys = false;
+                self.keys.clear();
+            }
+            "allcommands" | "+@all" => {
+                self.all_commands = true;
+                self.command_rules.clear();
+            }
+            "nocommands" | "-@all" => {
+                self.all_commands = false;
+                self.command_rules.clear();
+            }
+            "reset" => *self = User::new(&self.name),
+            _ => return self.apply_with_argument(rule),
+        }
+        Ok(())
+    }
+
+    fn apply_with_argument(&mut self, rule: &[u8]) -> Result<(), String> {
+        let (&kind, arg) = rule.split_first().ok_or("Syntax error")?;
+        match kind {
+            b'>' => {
+                let digest = sha256(arg);
+                if !self.passwords.contains(&digest) {
+                    self.passwords.push(digest);
+                }
+                self.nopass = false;
+            }
+            b'<' => {
+                let digest = sha256(arg);
+                let before = self.passwords.len();
+                self.passwords.retain(|p| *p != digest);
+                if self.passwords.len() == before {
+                    return Err("no such password".into());
+                }
+            }
+            b'#' | b'!' => {
+                let digest = parse_hash(arg).ok_or(
+                    "The password hash must be exactly 64 characters and contain only \
+                     lowercase hexadecimal characters",
+                )?;
+                if kind == b'#' {
+                    if !self.passwords.contains(&digest) {
+                        self.passwords.push(digest);
+                    }
+                    self.nopass = false;
+                } else {
+                    let before = self.passwords.len();
+                    self.passwords.retain(|p| *p != digest);
+                    if self.passwords.len() == before {
+                        return Err("no such password".into());
+                    }
+                }
+            }
+            b'&' if arg == b"*" => self.allow_all_channels(),
+            b'&' => {
+                if !self.all_channels && !self.channels.iter().any(|c| c[..] == *arg) {
+                    self.channels.push(Bytes::copy_from_slice(arg));
+                }
+            }
+            b'~' if arg == b"*" => {
+                self.all_keys = true;
+                self.keys.clear();
+            }
+            b'~' => {
+                if !self.all_keys && !self.keys.iter().any(|k| k[..] == *arg) {
+                    self.keys.push(Bytes::copy_from_slice(arg));
+                }
+            }
+            b'+' | b'-' => {
+                let name = std::str::from_utf8(arg).map_err(|_| "Syntax error")?;
+                let name = name.to_ascii_lowercase();
+                if name.starts_with('@') || !is_command(&name) {
+                    return Err("Unknown command or category name in ACL".into());
+                }
+                let allow = kind == b'+';
+                // A rule for `cmd` also covers its subcommands: earlier ones no longer matter.
+                let sub_prefix = format!("{name}|");
+                self.command_rules.retain(|(r, _)| *r != name && !r.starts_with(&sub_prefix));
+                self.command_rules.push((name, allow));
+            }
+            _ => return Err("Syntax error".into()),
+        }
+        Ok(())
+    }
+
+    fn allow_all_channels(&mut self) {
+        self.all_channels = true;
+        self.channels.clear();
+    }
+
+    /// The rules that make this user, as `ACL LIST` shows them (`user NAME on nopass ...`).
+    pub fn describe(&self) -> String {
+        let mut out = format!("user {}", String::from_utf8_lossy(&self.name));
+        out.push_str(if self.enabled { " on" } else { " off" });
+        if self.nopass {
+            out.push_str(" nopass");
+        }
+        for digest in &self.passwords {
+            out.push_str(" #");
+            for byte in digest {
+                let _ = write!(out, "{byte:02x}");
+            }
+        }
+        if self.all_keys {
+            out.push_str(" ~*");
+        }
+        for key in &self.keys {
+            let _ = write!(out, " ~{}", String::from_utf8_lossy(key));
+        }
+        if self.all_channels {
+            out.push_str(" &*");
+        } else {
+            out.push_str(" resetchannels");
+            for channel in &self.channels {
+                let _ = write!(out, " &{}", String::from_utf8_lossy(channel));
+            }
+        }
+        out.push_str(if self.all_commands { " +@all" } else { " -@all" });
+        for (name, allow) in &self.command_rules {
+            let _ = write!(out, " {}{name}", if *allow { '+' } else { '-' });
+        }
+        out
+    }
+
+    /// Returns true if and only if a connection subscribed to `channels` and `patterns` may
+    /// keep every one of them under this user.
+    pub fn keeps_subscriptions<'a>(
+        &self,
+        mut channels: impl Iterator<Item = &'a [u8]>,
+        mut patterns: impl Iterator<Item = &'a [u8]>,
+    ) -> bool {
+        self.all_channels
+            || (channels.all(|c| self.channel_allowed(c, false))
+                && patterns.all(|p| self.channel_allowed(p, true)))
+    }
+}
+
+/// Returns true if and only if `name` (`cmd` or `cmd|sub`, lower case) is a command the server
+/// knows: asked of the command parser, so every command it learns is known here too.
+fn is_command(name: &str) -> bool {
+    use shared::command::{Command, CommandError};
+    let args: Vec<Bytes> = name.split('|').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+    if args.len() > 2 || args.iter().any(|a| a.is_empty()) {
+        return false;
+    }
+    let subcommand = args.len() == 2;
+    match Command::parse(args) {
+        Err(CommandError::Unknown { .. }) => false,
+        Err(CommandError::UnknownSubcommand { .. }) => false,
+        // `cmd|sub` of a command that takes no subcommands parses as `cmd arg`: only a
+        // container's subcommand parses to a full name with a `|`.
+        Ok(cmd) if subcommand => cmd.full_name().contains('|'),
+        _ => true,
+    }
+}
+
+/// Parses 64 lowercase hex digits into a digest.
+fn parse_hash(hex: &[u8]) -> Option<Digest32> {
+    if hex.len() != 64 || !hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Why the ACL could not be set up or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AclError {
+    /// The ACL file could not be read.
+    #[error("cannot read the ACL file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line of the ACL file is wrong (Redis's text: `FILE:LINE: why`).
+    #[error("{path}:{line}: {why}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+    /// `ACL LOAD` without an ACL file.
+    #[error(
+        "This Redis instance is not configured to use an ACL file. You may want to specify \
+         users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have \
+         a Redis configuration file set) in order to store users in the Redis configuration."
+    )]
+    NoFile,
+}
+
+/// What happened to the users: who is affected by a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// One user was created or changed (`ACL SETUSER`).
+    User(Bytes),
+    /// Every user was replaced (`ACL LOAD`).
+    All,
+}
+
+/// Every user of a running server.
+pub struct Acl {
+    users: RwLock<HashMap<Bytes, Arc<User>>>,
+    /// Bumped by every change; sessions compare it with the one their user came from.
+    epoch: AtomicU64,
+    /// `--aclfile`, read at start and by `ACL LOAD`.
+    file: Option<PathBuf>,
+    /// Wrong passwords, logged at most once per interval.
+    wrong_passwords: ThrottledLog,
+}
+
+impl Acl {
+    /// The users at start: the default user, with `requirepass` as its password if given
+    /// (replacing `nopass`, as Redis's `requirepass` does). An ACL file is read by
+    /// [`Acl::load`].
+    pub fn new(requirepass: Option<&[u8]>, file: Option<PathBuf>) -> Acl {
+        let mut default = User::default_user();
+        if let Some(pass) = requirepass {
+            default.nopass = false;
+            default.passwords = vec![sha256(pass)];
+        }
+        let users = HashMap::from([(default.name.clone(), Arc::new(default))]);
+        Acl {
+            users: RwLock::new(users),
+            epoch: AtomicU64::new(0),
+            file,
+            wrong_passwords: ThrottledLog::new("wrong passwords"),
+        }
+    }
+
+    /// Returns true if and only if the default user accepts any password: protected mode
+    /// then applies.
+    pub fn default_nopass(&self) -> bool {
+        self.get(DEFAULT_USER.as_bytes()).is_some_and(|u| u.nopass)
+    }
+
+    /// Returns true if and only if connections must authenticate before running commands:
+    /// the default user has a password, or is off.
+    pub fn auth_required(&self) -> bool {
+        self.get(DEFAULT_USER.as_bytes()).is_none_or(|u| !u.enabled || !u.nopass)
+    }
+
+    /// The current epoch: it changes whenever a user does.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The user called `name`, as it is now.
+    pub fn get(&self, name: &[u8]) -> Option<Arc<User>> {
+        self.read().get(name).cloned()
+    }
+
+    /// The user `name` if `password` logs it in.
+    pub fn authenticate(&self, name: &[u8], password: &[u8]) -> Option<Arc<User>> {
+        self.get(name).filter(|u| u.check_password(password))
+    }
+
+    /// Creates or changes user `name` with `rules`, all or nothing (`ACL SETUSER`). The error
+    /// is Redis's reply text.
+    pub fn set_user(&self, name: &[u8], rules: &[Bytes]) -> Result<Change, String> {
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        let mut user = users.get(name).map_or_else(|| User::new(name), |u| (**u).clone());
+        for rule in rules {
+            user.apply(rule).map_err(|why| {
+                format!(
+                    "ERR Error in ACL SETUSER modifier '{}': {why}",
+                    String::from_utf8_lossy(rule)
+                )
+            })?;
+        }
+        users.insert(user.name.clone(), Arc::new(user));
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        Ok(Change::User(Bytes::copy_from_slice(name)))
+    }
+
+    /// Reads the ACL file and replaces every user with its users, all or nothing (at start
+    /// and `ACL LOAD`). A file that does not declare `default` gets Redis's default user.
+    pub fn load(&self) -> Result<Change, AclError> {
+        let path = self.file.as_deref().ok_or(AclError::NoFile)?;
+        let text = std::fs::read(path)
+            .map_err(|source| AclError::Read { path: path.to_owned(), source })?;
+        let mut users = parse_file(path, &text)?;
+        users
+            .entry(Bytes::from_static(DEFAULT_USER.as_bytes()))
+            .or_insert_with(|| Arc::new(User::default_user()));
+        *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        Ok(Change::All)
+    }
+
+    /// The users' names, sorted (`ACL USERS`).
+    pub fn names(&self) -> Vec<Bytes> {
+        let mut names: Vec<Bytes> = self.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Every user's rules, sorted by name (`ACL LIST`).
+    pub fn list(&self) -> Vec<String> {
+        let users = self.read();
+        let mut all: Vec<&Arc<User>> = users.values().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all.iter().map(|u| u.describe()).collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Bytes, Arc<User>>> {
+        self.users.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why [`Login::gate`] refused a command; `Display` is the reply text (without `-`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// Not authenticated yet.
+    #[error("{NOAUTH}")]
+    NoAuth,
+    /// The user may not run this command.
+    #[error("{}", noperm_command(.0))]
+    Command(&'static str),
+    /// The user may not touch one of the channels or patterns named.
+    #[error("{NOPERM_CHANNEL}")]
+    Channel,
+}
+
+/// What [`Login::refresh`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// No user changed.
+    Same,
+    /// Some user changed: the login holds its user's current version.
+    Changed,
+    /// The login's user no longer exists: the connection must end.
+    Gone,
+}
+
+/// One connection's login: which user it runs as, and whether it has authenticated. Part of
+/// the connection's [`Session`](crate::session::Session) state.
+pub struct Login {
+    user: Arc<User>,
+    authenticated: bool,
+    /// The [`Acl::epoch`] `user` was taken at.
+    epoch: u64,
+}
+
+impl Login {
+    /// A new connection's login: the default user, authenticated if and only if that user
+    /// needs no password.
+    pub fn new(acl: &Acl) -> Login {
+        let epoch = acl.epoch();
+        let user = acl.get(DEFAULT_USER.as_bytes()).unwrap_or_else(|| Arc::new(User::new(b"")));
+        Login { authenticated: !acl.auth_required(), user, epoch }
+    }
+
+    /// The user the connection runs as.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// Takes the current version of the user if the users changed since it was taken (one
+    /// atomic load when they did not).
+    pub fn refresh(&mut self, acl: &Acl) -> Refresh {
+        let epoch = acl.epoch();
+        if epoch == self.epoch {
+            return Refresh::Same;
+        }
+        self.epoch = epoch;
+        match acl.get(&self.user.name) {
+            Some(user) => {
+                self.user = user;
+                Refresh::Changed
+            }
+            None => Refresh::Gone,
+        }
+    }
+
+    /// Whether the connection may run `cmd` now: authenticated (or `cmd` is one a connection
+    /// may send before: AUTH, HELLO, QUIT, RESET), allowed to run it, and allowed to touch
+    /// every channel it names. Redis's order of checks, after arity and before the
+    /// subscribed-mode rule.
+    pub fn gate(&self, cmd: &shared::Command) -> Result<(), Denied> {
+        use shared::Command as C;
+        if matches!(cmd, C::Auth { .. } | C::Hello { .. } | C::Quit | C::Reset) {
+            return Ok(());
+        }
+        if !self.authenticated {
+            return Err(Denied::NoAuth);
+        }
+        let user = &self.user;
+        let name = cmd.full_name();
+        if !user.command_allowed(name) {
+            return Err(Denied::Command(name));
+        }
+        let allowed = match cmd {
+            C::Publish { channel, .. } => user.channel_allowed(channel, false),
+            C::Subscribe(channels) => channels.iter().all(|c| user.channel_allowed(c, false)),
+            C::PSubscribe(patterns) => patterns.iter().all(|p| user.channel_allowed(p, true)),
+            // Shard channels need the same permissions as classic ones, as in Redis 7.
+            C::SPublish { channel, .. } => user.channel_allowed(channel, false),
+            C::SSubscribe(channels) => channels.iter().all(|c| user.channel_allowed(c, false)),
+            _ => true,
+        };
+        if !allowed {
+            return Err(Denied::Channel);
+        }
+        Ok(())
+    }
+
+    /// What [`Login::gate`] says of a request that failed to parse with `err`, when it comes
+    /// first. Redis checks a command's name and its table arity (`ECHO` takes exactly one
+    /// argument), then authentication and permissions, then the rest of the arguments (`PING`
+    /// takes at most one, but its table says "at least none"): so only errors of the last kind
+    /// are answered NOAUTH or NOPERM instead.
+    pub fn gate_malformed(&self, err: &shared::command::CommandError) -> Option<Denied> {
+        use shared::command::CommandError as E;
+        // The commands whose arity errors Redis finds only when running them.
+        const RUNTIME_ARITY: [&str; 3] = ["ping", "pubsub|channels", "acl|cat"];
+        match err {
+            E::Arity(name) if RUNTIME_ARITY.contains(name) => {
+                if !self.authenticated {
+                    Some(Denied::NoAuth)
+                } else if !self.user.command_allowed(name) {
+                    Some(Denied::Command(name))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// AUTH and HELLO AUTH: logs in as `name` (default: `default`) with `password`. The error
+    /// is the reply text. A wrong password is logged (throttled) and counted by the caller.
+    pub fn authenticate(
+        &mut self,
+        acl: &Acl,
+        name: Option<&[u8]>,
+        password: &[u8],
+        conn: u64,
+    ) -> Result<(), &'static str> {
+        let name = name.unwrap_or(DEFAULT_USER.as_bytes());
+        match acl.authenticate(name, password) {
+            Some(user) => {
+                self.user = user;
+                self.authenticated = true;
+                self.epoch = acl.epoch();
+                Ok(())
+            }
+            None => {
+                let user = String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned();
+                acl.wrong_passwords.warn(|| {
+                    format!("connection {conn}: wrong password or disabled user '{user}'")
+                });
+                Err(WRONGPASS)
+            }
+        }
+    }
+
+    /// Returns true if and only if the connection has authenticated (or needed not).
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// RESET: back to the default user, authenticated only if that needs no password.
+    pub fn reset(&mut self, acl: &Acl) {
+        *self = Login::new(acl);
+    }
+}
+
+/// Parses an ACL file: one `user NAME rule ...` per line; blank lines and lines starting with
+/// `#` are skipped.
+fn parse_file(path: &Path, text: &[u8]) -> Result<HashMap<Bytes, Arc<User>>, AclError> {
+    let mut users = HashMap::new();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let syntax = |why: String| AclError::Syntax { path: path.to_owned(), line: i + 1, why };
+        let mut words = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+        let Some(first) = words.next() else { continue };
+        if first.starts_with(b"#") {
+            continue;
+        }
+        if first != b"user" {
+            return Err(syntax("line should start with user keyword".into()));
+        }
+        let name = words.next().ok_or_else(|| syntax("user name missing".into()))?;
+        if users.contains_key(name) {
+            return Err(syntax(format!(
+                "Duplicate user '{}' found",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        let mut user = User::new(name);
+        for rule in words {
+            user.apply(rule).map_err(|why| {
+                syntax(format!(
+                    "Error in user declaration '{}': {why}",
+                    String::from_utf8_lossy(rule)
+                ))
+            })?;
+        }
+        users.insert(user.name.clone(), Arc::new(user));
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(rules: &str) -> User {
+        let mut user = User::new(b"u");
+        for rule in rules.split_whitespace() {
+            user.apply(rule.as_bytes()).unwrap();
+        }
+        user
+    }
+
+    #[test]
+    fn passwords_are_stored_as_sha256_and_checked() {
+        let u = user("on >secret");
+        assert!(u
+            .describe()
+            .contains("#2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"));
+        assert!(u.check_password(b"secret"));
+        assert!(!u.check_password(b"Secret"));
+        assert!(!u.check_password(b""));
+        let off = user("off >secret");
+        assert!(!off.check_password(b"secret"), "a disabled user never logs in");
+        let hashed = user("on #2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b");
+        assert!(hashed.check_password(b"secret"));
+        assert!(user("on nopass").check_password(b"anything"));
+        assert!(!user("on >a resetpass").check_password(b"a"));
+        assert!(user("on >a >b").check_password(b"b"));
+        assert!(!user("on >a >b <a").check_password(b"a"));
+    }
+
+    #[test]
+    fn bad_rules_say_why_in_redis_words() {
+        let mut u = User::new(b"u");
+        assert_eq!(u.apply(b"bogus"), Err("Syntax error".into()));
+        assert!(u.apply(b"#abc").unwrap_err().starts_with("The password hash must be exactly 64"));
+        assert_eq!(u.apply(b"+nosuch"), Err("Unknown command or category name in ACL".into()));
+        assert_eq!(u.apply(b"+@pubsub"), Err("Unknown command or category name in ACL".into()));
+        assert_eq!(u.apply(b"+ping|x"), Err("Unknown command or category name in ACL".into()));
+        assert_eq!(u.apply(b"<nope"), Err("no such password".into()));
+        assert_eq!(u, User::new(b"u"), "a failed rule changes nothing");
+    }
+
+    #[test]
+    fn command_rules_apply_in_order_and_cover_subcommands() {
+        let u = user("-@all +ping +pubsub -pubsub|numpat");
+        assert!(u.command_allowed("ping"));
+        assert!(!u.command_allowed("publish"));
+        assert!(u.command_allowed("pubsub|numsub"));
+        assert!(!u.command_allowed("pubsub|numpat"));
+        let u = user("+@all -publish");
+        assert!(!u.command_allowed("publish"));
+        assert!(u.command_allowed("subscribe"));
+        assert!(!user("+@all -pubsub|numpat +ping -@all").command_allowed("ping"));
+        assert_eq!(user("-@all +pubsub|numpat +pubsub").command_rules.len(), 1);
+    }
+
+    #[test]
+    fn channels_match_patterns_and_psubscribe_needs_the_pattern_itself() {
+        let u = user("resetchannels &news.* &chat");
+        assert!(u.channel_allowed(b"news.sport", false));
+        assert!(u.channel_allowed(b"chat", false));
+        assert!(!u.channel_allowed(b"other", false));
+        // PSUBSCRIBE: the pattern must be one of the user's, literally.
+        assert!(u.channel_allowed(b"news.*", true));
+        assert!(!u.channel_allowed(b"news.s*", true));
+        assert!(!u.channel_allowed(b"*", true));
+        let all = user("allchannels");
+        assert!(all.channel_allowed(b"*", true) && all.channel_allowed(b"x", false));
+        assert!(user("&*").all_channels);
+        assert!(!user("&* resetchannels").channel_allowed(b"x", false));
+        let subs = [&b"news.a"[..]];
+        assert!(u.keeps_subscriptions(subs.into_iter(), [&b"news.*"[..]].into_iter()));
+        assert!(!u.keeps_subscriptions(subs.into_iter(), [&b"n*"[..]].into_iter()));
+    }
+
+    #[test]
+    fn describe_reads_like_redis_acl_list() {
+        assert_eq!(User::default_user().describe(), "user default on nopass ~* &* +@all");
+        assert_eq!(
+            user("on >secret resetchannels &news* +@all").describe(),
+            "user u on #2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b \
+             resetchannels &news* +@all"
+        );
+        assert_eq!(user("-@all +ping").describe(), "user u off resetchannels -@all +ping");
+    }
+
+    #[test]
+    fn files_load_all_or_nothing_and_report_the_line() {
+        let dir = std::env::temp_dir().join(format!("acl-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("users.acl");
+        std::fs::write(&path, "# users\nuser alice on >pw &a* +@all\n\nuser bob off\n").unwrap();
+        let acl = Acl::new(None, Some(path.clone()));
+        acl.load().unwrap();
+        assert_eq!(acl.names(), vec![Bytes::from("alice"), "bob".into(), "default".into()]);
+        assert!(acl.authenticate(b"alice", b"pw").is_some());
+        assert!(acl.authenticate(b"bob", b"").is_none());
+        assert!(!acl.auth_required(), "the default user was not declared: nopass");
+        std::fs::write(&path, "user alice on\nuser carol on >x +nosuch\n").unwrap();
+        let err = acl.load().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:2: Error in user declaration '+nosuch': Unknown command or category name \
+                 in ACL",
+                path.display()
+            )
+        );
+        assert!(acl.authenticate(b"alice", b"pw").is_some(), "nothing changed");
+        std::fs::write(&path, "user default on >pw ~* &* +@all\n").unwrap();
+        acl.load().unwrap();
+        assert!(acl.auth_required());
+        assert!(acl.get(b"alice").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn protected_mode_refuses_only_outsiders_while_there_is_no_password() {
+        let outside: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6_outside: IpAddr = "2001:db8::1".parse().unwrap();
+        for inside in ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"] {
+            assert!(!protected_mode_refuses(true, true, inside.parse().unwrap()), "{inside}");
+        }
+        assert!(protected_mode_refuses(true, true, outside));
+        assert!(protected_mode_refuses(true, true, v6_outside));
+        assert!(protected_mode_refuses(true, true, "::ffff:192.0.2.7".parse().unwrap()));
+        assert!(!protected_mode_refuses(false, true, outside), "--protected-mode no");
+        assert!(!protected_mode_refuses(true, false, outside), "a password is set");
+        assert!(Acl::new(None, None).default_nopass());
+        assert!(!Acl::new(Some(b"pw"), None).default_nopass());
+    }
+
+    #[test]
+    fn requirepass_gives_the_default_user_a_password() {
+        let acl = Acl::new(Some(b"pw"), None);
+        assert!(acl.auth_required());
+        assert!(acl.authenticate(b"default", b"pw").is_some());
+        assert!(acl.authenticate(b"default", b"no").is_none());
+        assert!(!Acl::new(None, None).auth_required());
+        let before = acl.epoch();
+        acl.set_user(b"x", &[Bytes::from("on"), Bytes::from("nopass")]).unwrap();
+        assert_ne!(acl.epoch(), before);
+        assert_eq!(
+            acl.set_user(b"x", &[Bytes::from("off"), Bytes::from("bad")]),
+            Err("ERR Error in ACL SETUSER modifier 'bad': Syntax error".into())
+        );
+        assert!(acl.get(b"x").unwrap().enabled(), "all or nothing");
+        assert!(matches!(acl.load(), Err(AclError::NoFile)));
+    }
+}
