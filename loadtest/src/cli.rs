@@ -73,6 +73,10 @@ pub struct ScenarioArgs {
     /// Sender threads for open-loop request/response scenarios.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Poller threads that read replies and pub/sub deliveries (every connection is multiplexed
+    /// over these; none has a thread of its own).
+    #[arg(long, default_value_t = 2)]
+    pub readers: usize,
     /// Microseconds before each slot when senders stop sleeping and yield in a loop.
     #[arg(long, default_value_t = 50)]
     pub spin_us: u64,
@@ -111,6 +115,7 @@ impl ScenarioArgs {
             active: self.active,
             server_pid: None,
             threads: self.threads,
+            readers: self.readers,
             spin_us: self.spin_us,
             reconnect: self.reconnect,
         }

@@ -6,6 +6,7 @@
 //! - [`scenarios`]: `echo`, `ping`, `pubsub`, `idle`, and the request/response engine.
 //! - [`hist`]: HdrHistograms per worker, merging, summaries, the V2 base64 form.
 //! - [`conn`]: blocking RESP sockets and `INFO` parsing.
+//! - [`mux`]: every connection's reading side multiplexed over a few poller threads.
 //! - [`progress`]: the live progress bar.
 //! - [`report`]: the table, CSV, JSON, histogram files, merged reports, `report.md`.
 //! - [`plot`]: the SVG charts.
@@ -18,6 +19,7 @@ pub mod compare;
 pub mod conn;
 pub mod exchange;
 pub mod hist;
+pub mod mux;
 pub mod pacing;
 pub mod plot;
 pub mod progress;

@@ -168,9 +168,10 @@ fn print_reports(reports: &[scenarios::RunReport], csv: bool) {
             );
         }
         println!(
-            "{}: sent {}, replies {}, measured {}, errors {}, unanswered {}, send lag p99 {}, loadtest CPU {:.2} s ({:.0}%)",
+            "{}: sent {}, replies {}, measured {}, errors {}, unanswered {}, send lag p99 {}, loadtest CPU {:.2} s ({:.0}%, {:.2} µs per {})",
             r.label, r.sent, r.replies, r.measured, r.errors, r.unanswered,
-            report::fmt_us(r.send_lag_us.p99), r.tool_cpu_s, r.tool_cpu_pct
+            report::fmt_us(r.send_lag_us.p99), r.tool_cpu_s, r.tool_cpu_pct, r.tool_cpu_us_per_op,
+            if r.pubsub.is_some() { "delivery" } else { "reply" }
         );
         for n in r.notes.iter().chain(&r.error_samples) {
             println!("{}: note: {n}", r.label);

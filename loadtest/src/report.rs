@@ -18,6 +18,14 @@ pub fn fmt_us(us: u64) -> String {
     }
 }
 
+/// CPU microseconds per operation: `1.25`, `-` when unknown.
+pub fn fmt_cpu_op(us: Option<f64>) -> String {
+    match us {
+        Some(us) if us.is_finite() && us > 0.0 => format!("{us:.2}"),
+        _ => "-".into(),
+    }
+}
+
 /// A rate as people read it: `980`, `12.3k`, `1.20M`.
 pub fn fmt_rate(r: f64) -> String {
     if r >= 1e6 {
@@ -46,7 +54,9 @@ fn rows(reports: &[RunReport]) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "errors",
         "lost",
         "loadtest cpu",
+        "loadtest µs/op",
         "server cpu",
+        "server µs/op",
     ];
     let rows = reports
         .iter()
@@ -71,7 +81,9 @@ fn rows(reports: &[RunReport]) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 format!("{}", r.errors + r.unanswered),
                 lost,
                 format!("{:.0}%", r.tool_cpu_pct),
+                fmt_cpu_op(Some(r.tool_cpu_us_per_op)),
                 r.server_cpu_pct.map_or("-".into(), |c| format!("{c:.0}%")),
+                fmt_cpu_op(r.server_cpu_us_per_op),
             ]
         })
         .collect();
@@ -119,7 +131,8 @@ pub fn markdown_table(reports: &[RunReport]) -> String {
 pub const CSV_HEADER: &str = "label,scenario,target_rate,target_unit_rate,achieved_rate,unit,\
 connections,subscribers,pipeline,size,measured,errors,unanswered,p50_us,p90_us,p99_us,p999_us,\
 p9999_us,max_us,mean_us,uncorrected_p50_us,uncorrected_p99_us,uncorrected_max_us,send_lag_p99_us,\
-tool_cpu_pct,server_cpu_pct,lost,duplicates,reordered,accounting_ok,bytes_per_connection";
+tool_cpu_pct,server_cpu_pct,lost,duplicates,reordered,accounting_ok,bytes_per_connection,\
+tool_cpu_us_per_op,server_cpu_us_per_op";
 
 /// One CSV line (no newline) with the main figures of `r`.
 pub fn csv_row(r: &RunReport) -> String {
@@ -174,6 +187,8 @@ pub fn csv_row(r: &RunReport) -> String {
         reord,
         ok,
         opt(r.idle.as_ref().and_then(|i| i.bytes_per_connection)),
+        format!("{:.3}", r.tool_cpu_us_per_op),
+        r.server_cpu_us_per_op.map_or(String::new(), |v| format!("{v:.3}")),
     ];
     fields.join(",")
 }
@@ -394,7 +409,8 @@ pub fn compare_markdown(doc: &CompareDoc, plots: &[(&str, &str)]) -> String {
          time on a fixed timetable (open loop), so a stalled server shows up in the percentiles \
          instead of silently slowing the load; `p99 (uncorr.)` is measured from the actual send \
          time, for comparison. `errors` includes requests never answered. CPU is % of one core \
-         over the run.\n"
+         over the run; `µs/op` is CPU time per reply (pub/sub: per delivery), the load \
+         generator's own and the server's.\n"
     );
     for (caption, file) in plots {
         let _ = writeln!(md, "![{caption}]({file})\n");

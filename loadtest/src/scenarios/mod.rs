@@ -117,12 +117,19 @@ pub struct Config {
     pub server_pid: Option<u32>,
     /// Sender threads of open-loop request/response scenarios.
     pub threads: usize,
+    /// Poller threads that read every connection's replies and deliveries.
+    #[serde(default = "default_readers")]
+    pub readers: usize,
     /// How long before each slot senders stop sleeping and yield in a loop, in µs.
     pub spin_us: u64,
     /// Reopen connections that the server closed or broke (request/response connections and
     /// pub/sub publishers) instead of failing their remaining requests.
     #[serde(default)]
     pub reconnect: bool,
+}
+
+fn default_readers() -> usize {
+    2
 }
 
 impl Default for Config {
@@ -144,6 +151,7 @@ impl Default for Config {
             active: 4,
             server_pid: None,
             threads: 2,
+            readers: default_readers(),
             spin_us: 50,
             reconnect: false,
         }
@@ -164,6 +172,8 @@ pub struct Plan {
     pub rate: Rate,
     pub pipeline: usize,
     pub threads: usize,
+    /// Poller threads reading the connections.
+    pub readers: usize,
     pub spin: Duration,
 }
 
@@ -181,6 +191,7 @@ impl Plan {
             rate: cfg.rate,
             pipeline: cfg.pipeline.max(1),
             threads: cfg.threads.max(1),
+            readers: cfg.readers.max(1),
             spin: Duration::from_micros(cfg.spin_us),
         }
     }
@@ -311,6 +322,9 @@ pub struct Extra {
     pub notes: Vec<String>,
     /// Receivers per request (pub/sub: subscribers per topic); 1 when absent.
     pub fanout: Option<f64>,
+    /// Operations the tool handled over the CPU clock's span (pub/sub: deliveries received);
+    /// replies when absent.
+    pub ops: Option<u64>,
 }
 
 /// Starts the clock for a scenario once its connections are set up, and stops it after the
@@ -393,8 +407,14 @@ pub struct RunReport {
     /// CPU seconds the load generator used from start to end of drain, and as % of one core.
     pub tool_cpu_s: f64,
     pub tool_cpu_pct: f64,
+    /// The load generator's CPU per reply (pub/sub: per delivery), µs: what the tool costs.
+    #[serde(default)]
+    pub tool_cpu_us_per_op: f64,
     pub server_cpu_s: Option<f64>,
     pub server_cpu_pct: Option<f64>,
+    /// The server's CPU per reply (pub/sub: per delivery), µs.
+    #[serde(default)]
+    pub server_cpu_us_per_op: Option<f64>,
     pub wall_s: f64,
     pub pubsub: Option<pubsub::PubsubStats>,
     pub idle: Option<idle::IdleStats>,
@@ -411,6 +431,7 @@ impl RunReport {
         let (t1, cpu1, srv1) = ctx.finished.unwrap_or_else(|| ctx.cpu());
         let wall = (t1 - t0).as_secs_f64().max(1e-9);
         let server_cpu_s = srv0.zip(srv1).map(|(a, b)| b - a);
+        let ops = extra.ops.unwrap_or(out.replies).max(1) as f64;
         let mut notes = extra.notes;
         if Summary::of(&out.lag).p99 > 1000 {
             notes.push(format!(
@@ -455,6 +476,8 @@ impl RunReport {
             uncorrected_hist: to_base64(&out.uncorrected),
             tool_cpu_s: cpu1 - cpu0,
             tool_cpu_pct: 100.0 * (cpu1 - cpu0) / wall,
+            tool_cpu_us_per_op: (cpu1 - cpu0) * 1e6 / ops,
+            server_cpu_us_per_op: server_cpu_s.map(|s| s * 1e6 / ops),
             server_cpu_s,
             server_cpu_pct: server_cpu_s.map(|s| 100.0 * s / wall),
             wall_s: wall,
