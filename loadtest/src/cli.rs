@@ -114,6 +114,7 @@ impl ScenarioArgs {
             topics: self.topics,
             active: self.active,
             server_pid: None,
+            server_tid: None,
             threads: self.threads,
             readers: self.readers,
             spin_us: self.spin_us,
@@ -207,6 +208,10 @@ pub struct RunArgs {
     /// Print CSV (a header and one row per run) instead of the table.
     #[arg(long)]
     pub csv: bool,
+    /// Skip the floor: by default each run is preceded by the same load against a minimal
+    /// in-process server (the latency and CPU the tool itself costs), shown as the `floor` row.
+    #[arg(long)]
+    pub no_floor: bool,
     /// Write the latency histograms (HdrHistogram V2 base64) for `loadtest merge`. A directory
     /// (existing, or given with a trailing `/`) gets a file named after the host and process,
     /// so that several load generators can share it.

@@ -8,6 +8,7 @@
 //! - [`conn`]: blocking RESP sockets and `INFO` parsing.
 //! - [`mux`]: every connection's reading side multiplexed over a few poller threads.
 //! - [`progress`]: the live progress bar.
+//! - [`reflector`]: the tool's floor, a minimal in-process server.
 //! - [`report`]: the table, CSV, JSON, histogram files, merged reports, `report.md`.
 //! - [`plot`]: the SVG charts.
 //! - [`compare`]: starting servers per backend and writing the report directory.
@@ -23,6 +24,7 @@ pub mod mux;
 pub mod pacing;
 pub mod plot;
 pub mod progress;
+pub mod reflector;
 pub mod report;
 pub mod scenarios;
 pub mod sys;

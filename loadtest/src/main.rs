@@ -28,20 +28,40 @@ fn main() -> anyhow::Result<()> {
             let base = args.scenario.config(&args.addr);
             let base = scenarios::Config { server_pid: args.server_pid, ..base };
             let label = args.label.clone().unwrap_or_else(|| args.addr.clone());
-            let mut reports = Vec::new();
-            match &args.scenario.sweep {
-                None => reports.push(scenarios::run(&base, &label)?),
-                Some(sweep) => {
-                    for v in &sweep.values {
+            let points: Vec<(scenarios::Config, String)> = match &args.scenario.sweep {
+                None => vec![(base.clone(), label.clone())],
+                Some(sweep) => sweep
+                    .values
+                    .iter()
+                    .map(|v| {
                         let cfg = sweep.apply(&base, v).map_err(anyhow::Error::msg)?;
-                        reports.push(scenarios::run(
-                            &cfg,
-                            &format!("{label} {}", sweep.point_name(v)),
-                        )?);
-                    }
+                        Ok((cfg, format!("{label} {}", sweep.point_name(v))))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            let mut reports = Vec::new();
+            let mut shown = Vec::new();
+            for (cfg, name) in &points {
+                // The floor first, at the same load: what the tool itself costs.
+                let floor = if args.no_floor {
+                    None
+                } else {
+                    let suffix = name.strip_prefix(label.as_str()).unwrap_or("");
+                    let floor_label = format!("{}{suffix}", scenarios::FLOOR_LABEL);
+                    Some(
+                        scenarios::floor(cfg, &floor_label)
+                            .context("the floor's calibration run")?,
+                    )
+                };
+                let mut r = scenarios::run(cfg, name)?;
+                if let Some(f) = floor {
+                    scenarios::note_floor(&mut r, &f);
+                    shown.push(f);
                 }
+                shown.push(r.clone());
+                reports.push(r);
             }
-            print_reports(&reports, args.csv);
+            print_reports(&shown, args.csv);
             if let Some(path) = &args.json {
                 if reports.len() == 1 {
                     report::write_json(path, &reports[0])?;

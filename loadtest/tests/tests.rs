@@ -449,6 +449,40 @@ fn a_stall_in_deliveries_shows_up_in_the_subscribers_p99() {
 }
 
 #[test]
+fn the_floor_is_measured_against_an_in_process_reflector() {
+    let ping = scenarios::floor(&short(Scenario::Ping, "unused:1"), "floor").unwrap();
+    assert_all_answered(&ping);
+    assert_eq!(ping.measured, 2000);
+    // The reflector's thread is the server: its CPU is not counted as the tool's.
+    assert!(ping.server_cpu_s.is_some_and(|s| s > 0.0) && ping.tool_cpu_s > 0.0);
+    let cfg = Config { publishers: 1, subscribers: 4, topics: 2, ..short(Scenario::Pubsub, "-") };
+    let pubsub = scenarios::floor(&cfg, "floor").unwrap();
+    let p = pubsub.pubsub.as_ref().unwrap();
+    assert_eq!((p.lost, p.duplicates, p.server_dropped), (0, 0, Some(0)));
+    assert!(p.accounting_ok && p.received == 2 * p.published);
+    let echo = scenarios::floor(&short(Scenario::Echo, "-"), "floor").unwrap();
+    assert_all_answered(&echo);
+}
+
+#[test]
+fn run_shows_the_floor_beside_the_server_with_the_cpu_per_operation() {
+    let Some(redis) = Redis::start() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(["run", "--scenario", "ping", "--addr", &redis.addr, "--label", "redis"])
+        .args(["--rate", "1000", "--warmup", "0.1", "--duration", "0.5", "--drain", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("1000  ")).collect();
+    assert!(
+        rows.len() == 2 && rows[0].starts_with("floor ") && rows[1].starts_with("redis "),
+        "{text}"
+    );
+    assert!(text.contains("loadtest µs/op"), "{text}");
+}
+
+#[test]
 fn compare_writes_a_report_with_unavailable_backends_and_an_external_server() {
     let Some(redis) = Redis::start() else { return };
     let out = std::env::temp_dir().join(format!("loadtest-compare-{}", std::process::id()));

@@ -115,6 +115,10 @@ pub struct Config {
     pub active: usize,
     /// The server's pid, for its CPU time and (idle) memory per connection.
     pub server_pid: Option<u32>,
+    /// The thread of an in-process server (the floor's reflector): its CPU time is the
+    /// server's, and is not counted as the tool's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tid: Option<u32>,
     /// Sender threads of open-loop request/response scenarios.
     pub threads: usize,
     /// Poller threads that read every connection's replies and deliveries.
@@ -150,6 +154,7 @@ impl Default for Config {
             topics: 10,
             active: 4,
             server_pid: None,
+            server_tid: None,
             threads: 2,
             readers: default_readers(),
             spin_us: 50,
@@ -351,6 +356,10 @@ impl RunCtx {
     }
 
     fn cpu(&self) -> (Instant, f64, Option<f64>) {
+        if let Some(tid) = self.cfg.server_tid {
+            let server = sys::thread_cpu_seconds(tid).unwrap_or(0.0);
+            return (Instant::now(), sys::own_cpu_seconds() - server, Some(server));
+        }
         let server = self.cfg.server_pid.and_then(|p| sys::process_cpu_seconds(p).ok());
         (Instant::now(), sys::own_cpu_seconds(), server)
     }
@@ -422,6 +431,9 @@ pub struct RunReport {
     /// Connections reopened after the server closed or broke them (`--reconnect`).
     #[serde(default)]
     pub reconnects: u64,
+    /// Its p50 or p99 is within 2x of the tool's floor at the same load.
+    #[serde(default)]
+    pub near_floor: bool,
 }
 
 impl RunReport {
@@ -485,6 +497,7 @@ impl RunReport {
             idle: extra.idle,
             notes,
             reconnects: out.reconnects,
+            near_floor: false,
         }
     }
 }
@@ -505,6 +518,52 @@ pub fn run(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
         ctx.finish();
     }
     Ok(RunReport::new(label, cfg, &out, extra, &ctx))
+}
+
+/// The label of the floor's rows.
+pub const FLOOR_LABEL: &str = "floor";
+
+/// Runs `cfg` against an in-process [`Reflector`](crate::reflector::Reflector) instead of
+/// `cfg.addr`: the latency and CPU the tool itself costs at this load, labelled `label`.
+pub fn floor(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
+    use crate::reflector::{Reflector, Speaks};
+    let speaks = if cfg.scenario == Scenario::Echo { Speaks::Echo } else { Speaks::Resp };
+    let reflector = Reflector::start(speaks)?;
+    let cfg = Config {
+        addr: reflector.addr.clone(),
+        server_pid: None,
+        server_tid: Some(reflector.tid),
+        ..cfg.clone()
+    };
+    let mut r = run(&cfg, label)?;
+    r.notes.push(
+        "the tool's floor: the same load against a minimal in-process server (one thread, \
+         answers at once)"
+            .into(),
+    );
+    Ok(r)
+}
+
+/// Notes on `r` where its latency is within 2x of `floor`'s (the figure is then the tool's as
+/// much as the server's); returns true if and only if there were any.
+pub fn note_floor(r: &mut RunReport, floor: &RunReport) -> bool {
+    let mut near = false;
+    for (name, ours, base) in [
+        ("p50", r.latency_us.p50, floor.latency_us.p50),
+        ("p99", r.latency_us.p99, floor.latency_us.p99),
+    ] {
+        if ours < 2 * base.max(1) {
+            near = true;
+            r.notes.push(format!(
+                "{name} {} is within 2x of the tool's floor at this load ({}): the figure is the \
+                 load generator's as much as the server's",
+                crate::report::fmt_us(ours),
+                crate::report::fmt_us(base)
+            ));
+        }
+    }
+    r.near_floor = near;
+    near
 }
 
 /// A report for `out` without running anything (for unit tests of the writers).
@@ -540,5 +599,20 @@ mod tests {
         assert_eq!(rec.out.latency.len(), 1);
         assert_eq!(rec.out.errors, 1);
         assert_eq!(live.take().0, 2);
+    }
+
+    #[test]
+    fn figures_within_twice_the_floor_are_noted() {
+        let cfg = Config::default();
+        let mut server = test_report("server", &cfg, &Outcome::default());
+        let mut floor = server.clone();
+        (floor.latency_us.p50, floor.latency_us.p99) = (100, 1000);
+        (server.latency_us.p50, server.latency_us.p99) = (150, 5000);
+        assert!(note_floor(&mut server, &floor));
+        assert!(server.near_floor);
+        assert_eq!(server.notes.len(), 1);
+        assert!(server.notes[0].starts_with("p50 150µs is within 2x of the tool's floor"));
+        (server.latency_us.p50, server.notes, server.near_floor) = (300, Vec::new(), false);
+        assert!(!note_floor(&mut server, &floor) && server.notes.is_empty());
     }
 }
