@@ -12,15 +12,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Compare(args) => {
             let doc = loadtest::compare::compare(&args, &argv)?;
-            let base: Vec<_> = doc.entries.iter().filter_map(|e| e.run.clone()).collect();
-            print!("{}", text_table(&base));
-            let swept: Vec<_> = doc.entries.iter().flat_map(|e| e.sweep.clone()).collect();
-            if !swept.is_empty() {
-                print!("\n{}", text_table(&swept));
-            }
-            for e in doc.entries.iter().filter(|e| e.status != "ok") {
-                println!("{}: {}", e.name, e.status);
-            }
+            print!("{}", report::shootout_text(&doc));
             println!("report: {}", args.out.join("report.md").display());
         }
         Cmd::Exchange(args) => loadtest::exchange::run(&args, &argv)?,

@@ -483,50 +483,79 @@ fn run_shows_the_floor_beside_the_server_with_the_cpu_per_operation() {
 }
 
 #[test]
-fn compare_writes_a_report_with_unavailable_backends_and_an_external_server() {
-    let Some(redis) = Redis::start() else { return };
+fn compare_climbs_the_ladder_for_each_row_and_writes_the_verdict_and_plots() {
     let out = std::env::temp_dir().join(format!("loadtest-compare-{}", std::process::id()));
-    let against = format!("redis={}", redis.addr);
+    // `server` is next to `loadtest` when the workspace was built; without it the backends are
+    // unavailable rows, which the report must say.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_loadtest")).with_file_name("server");
+    let have_server = bin.exists();
     let argv = [
         "loadtest",
         "compare",
-        "--scenario",
-        "ping",
-        "--rate",
-        "1000",
-        "--warmup",
-        "0.1",
-        "--duration",
-        "0.5",
+        "--quick",
+        "--workloads",
+        "ping10,fanout",
+        "--step",
+        "0.2",
         "--backends",
-        "thread",
+        "event,nonesuch",
         "--server-bin",
-        "/nonexistent/server",
-        "--against",
-        &against,
-        "--sweep",
-        "rate=500,1500",
+        bin.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ];
     let Cmd::Compare(args) = Cli::parse_from(argv).command else { panic!("not compare") };
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let doc = loadtest::compare::compare(&args, &argv).unwrap();
-    assert_eq!(doc.entries.len(), 2);
-    assert!(doc.entries[0].status.starts_with("unavailable"), "{}", doc.entries[0].status);
-    let redis_entry = &doc.entries[1];
-    assert_eq!(redis_entry.status, "ok");
-    assert_eq!(redis_entry.sweep.len(), 2);
-    assert_eq!(redis_entry.run.as_ref().unwrap().unanswered, 0);
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(
-        md.contains("| redis |") && md.contains("latency.svg") && md.contains("throughput.svg")
-    );
-    assert!(md.contains("`thread`: unavailable"));
-    for file in ["report.json", "latency.svg", "throughput.svg"] {
-        assert!(out.join(file).exists(), "{file} missing");
+    assert_eq!(doc.workloads.len(), 2);
+    for w in &doc.workloads {
+        let names: Vec<&str> = w.curves.iter().map(|c| c.name.as_str()).collect();
+        let redis = Command::new("redis-server").arg("--version").output().is_ok();
+        let mut expected = vec!["floor", "event", "nonesuch"];
+        if redis {
+            expected.push("redis");
+        }
+        assert_eq!(names, expected);
+        let row = |n: &str| w.curves.iter().find(|c| c.name == n).unwrap();
+        assert!(row("nonesuch").status.starts_with("unavailable"), "{}", row("nonesuch").status);
+        let floor = row("floor");
+        assert!(!floor.points.is_empty() && floor.status == "ok", "{floor:?}");
+        // A row climbs until it saturates, and never past it.
+        for c in &w.curves {
+            let steps = c.points.len();
+            assert!(steps <= w.ladder.len());
+            if steps < w.ladder.len() && c.status == "ok" {
+                assert!(c.saturated_at.is_some(), "{} stopped without saturating", c.name);
+            }
+            for p in &c.points {
+                assert!(p.server_cpu_us_per_op.is_some(), "{}: no server CPU", p.label);
+                assert!(p.server_threads.is_some_and(|t| t >= 1), "{}: no thread count", p.label);
+            }
+        }
+        if have_server {
+            assert_eq!(row("event").status, "ok", "{:?}", row("event"));
+            assert!(row("event").points[0].server_rss_kib.is_some());
+        }
+        if redis {
+            assert_eq!(row("redis").status, "ok", "{:?}", row("redis"));
+        }
+        assert!(out.join(format!("{}.svg", w.name)).exists(), "{} plot missing", w.name);
     }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in ["## Verdict", "| ping10 |", "| fanout |", "![ping10", "## fanout: "] {
+        assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+    }
+    assert!(md.contains("nonesuch") && md.contains("unavailable"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["slo_us"], 1000);
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn compare_takes_the_backends_from_the_servers_own_list() {
+    let all = loadtest::compare::all_backends();
+    assert!(["thread", "pool", "queue", "event"].iter().all(|b| all.iter().any(|a| a == b)));
 }
 
 #[test]

@@ -130,6 +130,9 @@ pub struct Config {
     /// pub/sub publishers) instead of failing their remaining requests.
     #[serde(default)]
     pub reconnect: bool,
+    /// No per-run progress bar (a caller such as `compare` draws its own).
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 fn default_readers() -> usize {
@@ -157,8 +160,9 @@ impl Default for Config {
             server_tid: None,
             threads: 2,
             readers: default_readers(),
-            spin_us: 50,
+            spin_us: 0,
             reconnect: false,
+            quiet: false,
         }
     }
 }
@@ -341,6 +345,41 @@ pub struct RunCtx {
     progress: Option<Progress>,
     started: Option<(Instant, f64, Option<f64>)>,
     finished: Option<(Instant, f64, Option<f64>)>,
+    sampler: Option<Sampler>,
+    /// The server's most threads and resident memory seen while the load ran.
+    peak: Option<(usize, u64)>,
+}
+
+/// Samples a server process's threads and resident memory every 100 ms while a run lasts.
+struct Sampler {
+    stop: crossbeam_channel::Sender<()>,
+    thread: std::thread::JoinHandle<(usize, u64)>,
+}
+
+impl Sampler {
+    fn start(pid: u32) -> Sampler {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::spawn(move || {
+            let mut peak = (0, 0);
+            loop {
+                let threads = sys::process_threads(pid).unwrap_or(0);
+                let rss = sys::process_rss_kib(pid).unwrap_or(0);
+                peak = (peak.0.max(threads), peak.1.max(rss));
+                // The periodic-timer recipe: wakes at once when told to stop.
+                if stopped.recv_timeout(Duration::from_millis(100))
+                    != Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                {
+                    return peak;
+                }
+            }
+        });
+        Sampler { stop, thread }
+    }
+
+    fn stop(self) -> (usize, u64) {
+        drop(self.stop);
+        self.thread.join().unwrap_or((0, 0))
+    }
 }
 
 impl RunCtx {
@@ -352,6 +391,8 @@ impl RunCtx {
             progress: None,
             started: None,
             finished: None,
+            sampler: None,
+            peak: None,
         }
     }
 
@@ -368,15 +409,19 @@ impl RunCtx {
     pub fn begin(&mut self) -> Plan {
         let plan = Plan::starting_soon(&self.cfg);
         let total = Duration::from_secs_f64(self.cfg.warmup_s + self.cfg.duration_s);
-        self.progress = Some(Progress::start(&self.label, total, self.live.clone()));
+        if !self.cfg.quiet {
+            self.progress = Some(Progress::start(&self.label, total, self.live.clone()));
+        }
+        self.sampler = self.cfg.server_pid.map(Sampler::start);
         self.started = Some(self.cpu());
         plan
     }
 
-    /// Stops the progress bar and the CPU clocks.
+    /// Stops the progress bar, the CPU clocks and the sampling of the server.
     pub fn finish(&mut self) {
         self.finished = Some(self.cpu());
         self.progress = None;
+        self.peak = self.sampler.take().map(Sampler::stop);
     }
 }
 
@@ -434,6 +479,12 @@ pub struct RunReport {
     /// Its p50 or p99 is within 2x of the tool's floor at the same load.
     #[serde(default)]
     pub near_floor: bool,
+    /// The server's most threads while the load ran (sampled every 100 ms; needs its pid).
+    #[serde(default)]
+    pub server_threads: Option<usize>,
+    /// The server's most resident memory while the load ran, KiB (sampled likewise).
+    #[serde(default)]
+    pub server_rss_kib: Option<u64>,
 }
 
 impl RunReport {
@@ -498,6 +549,8 @@ impl RunReport {
             notes,
             reconnects: out.reconnects,
             near_floor: false,
+            server_threads: ctx.peak.map(|p| p.0).filter(|&t| t > 0),
+            server_rss_kib: ctx.peak.map(|p| p.1).filter(|&r| r > 0),
         }
     }
 }
@@ -536,6 +589,7 @@ pub fn floor(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
         ..cfg.clone()
     };
     let mut r = run(&cfg, label)?;
+    r.server_threads = Some(1);
     r.notes.push(
         "the tool's floor: the same load against a minimal in-process server (one thread, \
          answers at once)"
