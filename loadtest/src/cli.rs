@@ -280,7 +280,8 @@ pub struct CompareArgs {
     /// under it (and every message answered or delivered).
     #[arg(long, default_value = "1ms")]
     pub slo: Slo,
-    /// About one minute instead of about five: fewer, shorter steps (every workload still runs).
+    /// Every third step of each ladder, each shorter: about a third of the default's time (every
+    /// workload still runs).
     #[arg(long)]
     pub quick: bool,
     /// Do not start `redis-server` as a reference row (it is started, like the backends, when it
