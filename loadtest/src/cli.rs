@@ -16,7 +16,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Start `server` once per backend, run the same scenario against each, write a report.
+    /// The shootout: every backend (and redis-server, and the tool's floor) under pub/sub
+    /// fan-out, pub/sub over many topics and ping at 10/100/1000 connections, offered rate
+    /// swept up to saturation; writes report.md, report.json and one plot per workload.
     Compare(CompareArgs),
     /// Run one scenario against a running server.
     Run(RunArgs),
@@ -73,8 +75,15 @@ pub struct ScenarioArgs {
     /// Sender threads for open-loop request/response scenarios.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Microseconds before each slot when senders stop sleeping and yield in a loop.
-    #[arg(long, default_value_t = 50)]
+    /// Poller threads that read replies and pub/sub deliveries (every connection is multiplexed
+    /// over these; none has a thread of its own).
+    #[arg(long, default_value_t = 2)]
+    pub readers: usize,
+    /// Microseconds before each slot when senders stop sleeping and yield in a loop (0: they
+    /// only sleep, with 1 ns timer slack). Spinning buys a few µs of precision on an idle machine
+    /// and costs a core whenever slots are closer together than this; on a machine the tool
+    /// shares with the server that is the wrong trade.
+    #[arg(long, default_value_t = 0)]
     pub spin_us: u64,
     /// Repeat the run over several rates or connection counts: `rate=1000,5000,max` or
     /// `connections=10,100,1000` (pubsub: subscribers).
@@ -110,9 +119,12 @@ impl ScenarioArgs {
             topics: self.topics,
             active: self.active,
             server_pid: None,
+            server_tid: None,
             threads: self.threads,
+            readers: self.readers,
             spin_us: self.spin_us,
             reconnect: self.reconnect,
+            quiet: false,
         }
     }
 }
@@ -202,6 +214,10 @@ pub struct RunArgs {
     /// Print CSV (a header and one row per run) instead of the table.
     #[arg(long)]
     pub csv: bool,
+    /// Skip the floor: by default each run is preceded by the same load against a minimal
+    /// in-process server (the latency and CPU the tool itself costs), shown as the `floor` row.
+    #[arg(long)]
+    pub no_floor: bool,
     /// Write the latency histograms (HdrHistogram V2 base64) for `loadtest merge`. A directory
     /// (existing, or given with a trailing `/`) gets a file named after the host and process,
     /// so that several load generators can share it.
@@ -228,23 +244,73 @@ impl std::str::FromStr for Against {
     }
 }
 
+/// A latency threshold on the command line: `1ms`, `500us`, `2.5ms`, `1s` (µs inside).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slo(pub u64);
+
+impl std::str::FromStr for Slo {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Slo, String> {
+        let s = s.trim();
+        let (digits, scale) = if let Some(d) = s.strip_suffix("ms") {
+            (d, 1e3)
+        } else if let Some(d) = s.strip_suffix("us").or_else(|| s.strip_suffix("µs")) {
+            (d, 1.0)
+        } else if let Some(d) = s.strip_suffix('s') {
+            (d, 1e6)
+        } else {
+            return Err(format!("{s:?}: give a unit, e.g. 1ms, 500us or 1s"));
+        };
+        match digits.trim().parse::<f64>() {
+            Ok(v) if v > 0.0 && v.is_finite() && v * scale >= 1.0 => Ok(Slo((v * scale) as u64)),
+            _ => Err(format!("{s:?} is not a positive duration of at least 1us")),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    #[command(flatten)]
-    pub scenario: ScenarioArgs,
-    /// Backends to start (default: all the server knows: thread,pool,queue,event,uring).
+    /// Backends to start (default: every one the server's `--backend` accepts).
     #[arg(long, value_delimiter = ',')]
     pub backends: Vec<String>,
+    /// Workloads to run (default: all): fanout, topics, ping10, ping100, ping1000.
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// The latency threshold: each server's figure is the highest offered rate it held with p99
+    /// under it (and every message answered or delivered).
+    #[arg(long, default_value = "1ms")]
+    pub slo: Slo,
+    /// Every third step of each ladder, each shorter: about a third of the default's time (every
+    /// workload still runs).
+    #[arg(long)]
+    pub quick: bool,
+    /// Do not start `redis-server` as a reference row (it is started, like the backends, when it
+    /// is on the PATH).
+    #[arg(long)]
+    pub no_redis: bool,
+    /// The redis-server binary.
+    #[arg(long, default_value = "redis-server")]
+    pub redis_server: String,
+    /// Skip the floor (the same load against a minimal in-process server).
+    #[arg(long)]
+    pub no_floor: bool,
+    /// Seconds measured per step (default 0.8; --quick 0.3), after a warmup of half that.
+    #[arg(long)]
+    pub step: Option<f64>,
     /// The server binary (default: `server` next to this executable).
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
     /// Extra arguments for every server started (repeatable), e.g. `--server-arg=--workers=8`.
     #[arg(long, allow_hyphen_values = true)]
     pub server_arg: Vec<String>,
-    /// Also measure an external server, e.g. `redis=127.0.0.1:6379` (repeatable).
+    /// Also measure an external server, e.g. `other=127.0.0.1:6380` (repeatable).
     #[arg(long)]
     pub against: Vec<Against>,
-    /// Directory for report.md, report.json, the SVG plots and the server logs.
+    /// Poller threads that read the connections (see `run --readers`).
+    #[arg(long, default_value_t = 2)]
+    pub readers: usize,
+    /// Directory for report.md, report.json, one SVG (and PNG, when rsvg-convert or ImageMagick
+    /// is installed) per workload, and the server logs.
     #[arg(long, default_value = "results/compare")]
     pub out: PathBuf,
 }
@@ -297,13 +363,20 @@ mod tests {
     }
 
     #[test]
-    fn defaults_make_a_pubsub_run() {
-        let cli = Cli::parse_from(["loadtest", "compare", "--against", "redis=127.0.0.1:6379"]);
+    fn compare_defaults_and_thresholds_parse() {
+        let cli = Cli::parse_from(["loadtest", "compare", "--against", "other=127.0.0.1:6380"]);
         let Cmd::Compare(args) = cli.command else { panic!("not compare") };
-        let cfg = args.scenario.config("x:1");
-        assert_eq!(cfg.scenario, Scenario::Pubsub);
-        assert_eq!(args.against, [Against { name: "redis".into(), addr: "127.0.0.1:6379".into() }]);
+        assert_eq!(args.slo, Slo(1000));
+        assert!(!args.quick && !args.no_redis && args.backends.is_empty());
+        assert_eq!(args.against, [Against { name: "other".into(), addr: "127.0.0.1:6380".into() }]);
         assert!("noequals".parse::<Against>().is_err());
+        assert_eq!("500us".parse::<Slo>(), Ok(Slo(500)));
+        assert_eq!("2.5ms".parse::<Slo>(), Ok(Slo(2500)));
+        assert_eq!("1s".parse::<Slo>(), Ok(Slo(1_000_000)));
+        assert!("1".parse::<Slo>().is_err() && "0ms".parse::<Slo>().is_err());
+        let run = Cli::parse_from(["loadtest", "run"]);
+        let Cmd::Run(args) = run.command else { panic!("not run") };
+        assert_eq!(args.scenario.config("x:1").scenario, Scenario::Pubsub);
     }
 }
 

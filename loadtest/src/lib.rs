@@ -6,7 +6,9 @@
 //! - [`scenarios`]: `echo`, `ping`, `pubsub`, `idle`, and the request/response engine.
 //! - [`hist`]: HdrHistograms per worker, merging, summaries, the V2 base64 form.
 //! - [`conn`]: blocking RESP sockets and `INFO` parsing.
+//! - [`mux`]: every connection's reading side multiplexed over a few poller threads.
 //! - [`progress`]: the live progress bar.
+//! - [`reflector`]: the tool's floor, a minimal in-process server.
 //! - [`report`]: the table, CSV, JSON, histogram files, merged reports, `report.md`.
 //! - [`plot`]: the SVG charts.
 //! - [`compare`]: starting servers per backend and writing the report directory.
@@ -18,9 +20,11 @@ pub mod compare;
 pub mod conn;
 pub mod exchange;
 pub mod hist;
+pub mod mux;
 pub mod pacing;
 pub mod plot;
 pub mod progress;
+pub mod reflector;
 pub mod report;
 pub mod scenarios;
 pub mod sys;

@@ -12,15 +12,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Cmd::Compare(args) => {
             let doc = loadtest::compare::compare(&args, &argv)?;
-            let base: Vec<_> = doc.entries.iter().filter_map(|e| e.run.clone()).collect();
-            print!("{}", text_table(&base));
-            let swept: Vec<_> = doc.entries.iter().flat_map(|e| e.sweep.clone()).collect();
-            if !swept.is_empty() {
-                print!("\n{}", text_table(&swept));
-            }
-            for e in doc.entries.iter().filter(|e| e.status != "ok") {
-                println!("{}: {}", e.name, e.status);
-            }
+            print!("{}", report::shootout_text(&doc));
             println!("report: {}", args.out.join("report.md").display());
         }
         Cmd::Exchange(args) => loadtest::exchange::run(&args, &argv)?,
@@ -28,20 +20,40 @@ fn main() -> anyhow::Result<()> {
             let base = args.scenario.config(&args.addr);
             let base = scenarios::Config { server_pid: args.server_pid, ..base };
             let label = args.label.clone().unwrap_or_else(|| args.addr.clone());
-            let mut reports = Vec::new();
-            match &args.scenario.sweep {
-                None => reports.push(scenarios::run(&base, &label)?),
-                Some(sweep) => {
-                    for v in &sweep.values {
+            let points: Vec<(scenarios::Config, String)> = match &args.scenario.sweep {
+                None => vec![(base.clone(), label.clone())],
+                Some(sweep) => sweep
+                    .values
+                    .iter()
+                    .map(|v| {
                         let cfg = sweep.apply(&base, v).map_err(anyhow::Error::msg)?;
-                        reports.push(scenarios::run(
-                            &cfg,
-                            &format!("{label} {}", sweep.point_name(v)),
-                        )?);
-                    }
+                        Ok((cfg, format!("{label} {}", sweep.point_name(v))))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            let mut reports = Vec::new();
+            let mut shown = Vec::new();
+            for (cfg, name) in &points {
+                // The floor first, at the same load: what the tool itself costs.
+                let floor = if args.no_floor {
+                    None
+                } else {
+                    let suffix = name.strip_prefix(label.as_str()).unwrap_or("");
+                    let floor_label = format!("{}{suffix}", scenarios::FLOOR_LABEL);
+                    Some(
+                        scenarios::floor(cfg, &floor_label)
+                            .context("the floor's calibration run")?,
+                    )
+                };
+                let mut r = scenarios::run(cfg, name)?;
+                if let Some(f) = floor {
+                    scenarios::note_floor(&mut r, &f);
+                    shown.push(f);
                 }
+                shown.push(r.clone());
+                reports.push(r);
             }
-            print_reports(&reports, args.csv);
+            print_reports(&shown, args.csv);
             if let Some(path) = &args.json {
                 if reports.len() == 1 {
                     report::write_json(path, &reports[0])?;
@@ -168,9 +180,10 @@ fn print_reports(reports: &[scenarios::RunReport], csv: bool) {
             );
         }
         println!(
-            "{}: sent {}, replies {}, measured {}, errors {}, unanswered {}, send lag p99 {}, loadtest CPU {:.2} s ({:.0}%)",
+            "{}: sent {}, replies {}, measured {}, errors {}, unanswered {}, send lag p99 {}, loadtest CPU {:.2} s ({:.0}%, {:.2} µs per {})",
             r.label, r.sent, r.replies, r.measured, r.errors, r.unanswered,
-            report::fmt_us(r.send_lag_us.p99), r.tool_cpu_s, r.tool_cpu_pct
+            report::fmt_us(r.send_lag_us.p99), r.tool_cpu_s, r.tool_cpu_pct, r.tool_cpu_us_per_op,
+            if r.pubsub.is_some() { "delivery" } else { "reply" }
         );
         for n in r.notes.iter().chain(&r.error_samples) {
             println!("{}: note: {n}", r.label);

@@ -18,6 +18,14 @@ pub fn fmt_us(us: u64) -> String {
     }
 }
 
+/// CPU microseconds per operation: `1.25`, `-` when unknown.
+pub fn fmt_cpu_op(us: Option<f64>) -> String {
+    match us {
+        Some(us) if us.is_finite() && us > 0.0 => format!("{us:.2}"),
+        _ => "-".into(),
+    }
+}
+
 /// A rate as people read it: `980`, `12.3k`, `1.20M`.
 pub fn fmt_rate(r: f64) -> String {
     if r >= 1e6 {
@@ -46,7 +54,9 @@ fn rows(reports: &[RunReport]) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "errors",
         "lost",
         "loadtest cpu",
+        "loadtest µs/op",
         "server cpu",
+        "server µs/op",
     ];
     let rows = reports
         .iter()
@@ -71,7 +81,9 @@ fn rows(reports: &[RunReport]) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 format!("{}", r.errors + r.unanswered),
                 lost,
                 format!("{:.0}%", r.tool_cpu_pct),
+                fmt_cpu_op(Some(r.tool_cpu_us_per_op)),
                 r.server_cpu_pct.map_or("-".into(), |c| format!("{c:.0}%")),
+                fmt_cpu_op(r.server_cpu_us_per_op),
             ]
         })
         .collect();
@@ -119,7 +131,8 @@ pub fn markdown_table(reports: &[RunReport]) -> String {
 pub const CSV_HEADER: &str = "label,scenario,target_rate,target_unit_rate,achieved_rate,unit,\
 connections,subscribers,pipeline,size,measured,errors,unanswered,p50_us,p90_us,p99_us,p999_us,\
 p9999_us,max_us,mean_us,uncorrected_p50_us,uncorrected_p99_us,uncorrected_max_us,send_lag_p99_us,\
-tool_cpu_pct,server_cpu_pct,lost,duplicates,reordered,accounting_ok,bytes_per_connection";
+tool_cpu_pct,server_cpu_pct,lost,duplicates,reordered,accounting_ok,bytes_per_connection,\
+tool_cpu_us_per_op,server_cpu_us_per_op";
 
 /// One CSV line (no newline) with the main figures of `r`.
 pub fn csv_row(r: &RunReport) -> String {
@@ -174,6 +187,8 @@ pub fn csv_row(r: &RunReport) -> String {
         reord,
         ok,
         opt(r.idle.as_ref().and_then(|i| i.bytes_per_connection)),
+        format!("{:.3}", r.tool_cpu_us_per_op),
+        r.server_cpu_us_per_op.map_or(String::new(), |v| format!("{v:.3}")),
     ];
     fields.join(",")
 }
@@ -327,6 +342,291 @@ pub struct CompareDoc {
     pub entries: Vec<Entry>,
 }
 
+/// One server's curve in one workload of the shootout.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Curve {
+    /// The backend, `redis`, `floor`, or an `--against` name.
+    pub name: String,
+    /// `backend`, `redis`, `floor` or `external`.
+    pub kind: String,
+    /// `ok`, `unavailable: why` or `failed at RATE: why`.
+    pub status: String,
+    /// How the server was started.
+    pub command: Option<String>,
+    /// One run per step of the ladder it climbed, lowest rate first.
+    pub points: Vec<RunReport>,
+    /// The offered rate (requests or publishes per second) at which it saturated.
+    pub saturated_at: Option<f64>,
+    /// Index into `points` of the highest rate held with p99 under the threshold.
+    pub best: Option<usize>,
+    /// Index into `points` of the highest rate sustained (not saturated), whatever its p99.
+    #[serde(default)]
+    pub sustained: Option<usize>,
+    pub notes: Vec<String>,
+}
+
+impl Curve {
+    /// The point of the highest rate held with p99 under the threshold.
+    pub fn best_point(&self) -> Option<&RunReport> {
+        self.best.and_then(|i| self.points.get(i))
+    }
+
+    /// The point of the highest rate sustained at all.
+    pub fn sustained_point(&self) -> Option<&RunReport> {
+        self.sustained.and_then(|i| self.points.get(i))
+    }
+}
+
+/// One workload of the shootout.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct WorkloadResult {
+    pub name: String,
+    /// What it is, in words.
+    pub what: String,
+    /// What rates count: `deliveries` or `requests`.
+    pub unit: String,
+    /// Deliveries per publish (1 for ping).
+    pub fanout: f64,
+    /// Offered rates (requests or publishes per second).
+    pub ladder: Vec<f64>,
+    pub curves: Vec<Curve>,
+}
+
+impl WorkloadResult {
+    /// The backend that held the highest rate under the threshold (less server CPU per
+    /// operation breaks a tie within 5%), and the runner-up; `by_slo` is false when no backend
+    /// held the threshold at any step and the podium is by the rate sustained instead.
+    pub fn podium(&self) -> (Option<&Curve>, Option<&Curve>, bool) {
+        let by_slo = self.curves.iter().any(|c| c.kind == "backend" && c.best.is_some());
+        let point: fn(&Curve) -> Option<&RunReport> =
+            if by_slo { Curve::best_point } else { Curve::sustained_point };
+        let mut held: Vec<&Curve> =
+            self.curves.iter().filter(|c| c.kind == "backend" && point(c).is_some()).collect();
+        let rate = |c: &Curve| point(c).map_or(0.0, |p| p.achieved_rate);
+        let cpu = |c: &Curve| point(c).and_then(|p| p.server_cpu_us_per_op).unwrap_or(f64::MAX);
+        held.sort_by(|a, b| {
+            let (ra, rb) = (rate(a), rate(b));
+            if (ra - rb).abs() <= 0.05 * ra.max(rb) {
+                cpu(a).total_cmp(&cpu(b))
+            } else {
+                rb.total_cmp(&ra)
+            }
+        });
+        (held.first().copied(), held.get(1).copied(), by_slo)
+    }
+}
+
+/// Everything `loadtest compare` found: what its `report.json` holds and `report.md` shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Shootout {
+    /// The exact `loadtest` command line.
+    pub command: String,
+    /// When, in UTC.
+    pub generated: String,
+    pub machine: Machine,
+    pub loadtest_version: String,
+    /// The p99 threshold, µs.
+    pub slo_us: u64,
+    pub quick: bool,
+    /// Seconds measured per step (after a warmup of half that).
+    pub measured_s: f64,
+    pub workloads: Vec<WorkloadResult>,
+}
+
+/// `rate/s` for a curve's best point, or `none` / `n/a` / `-`.
+fn held(c: Option<&Curve>) -> String {
+    rate_at(c, Curve::best_point)
+}
+
+/// `rate/s` for a curve's highest sustained point, or `none` / `n/a` / `-`.
+fn sustained(c: Option<&Curve>) -> String {
+    rate_at(c, Curve::sustained_point)
+}
+
+fn rate_at(c: Option<&Curve>, point: fn(&Curve) -> Option<&RunReport>) -> String {
+    match c {
+        None => "-".into(),
+        Some(c) => match point(c) {
+            Some(p) => format!("{}/s", fmt_rate(p.achieved_rate)),
+            None if !c.status.starts_with("ok") => "n/a".into(),
+            None => "none".into(),
+        },
+    }
+}
+
+/// The shootout's verdict for a terminal: per workload, each server's highest rate held.
+pub fn shootout_text(doc: &Shootout) -> String {
+    let mut out = String::new();
+    for w in &doc.workloads {
+        let (first, _, _) = w.podium();
+        let _ = writeln!(
+            out,
+            "{}: {} (wins: {})",
+            w.name,
+            w.what,
+            first.map_or("none".to_string(), |c| c.name.clone())
+        );
+        for c in &w.curves {
+            let p99 = c.best_point().map_or("-".into(), |p| fmt_us(p.latency_us.p99));
+            let _ = writeln!(
+                out,
+                "  {:<10} held {:>9} {} with p99 {:>8}, sustained {:>9}  {}",
+                c.name,
+                held(Some(c)),
+                w.unit,
+                p99,
+                sustained(Some(c)),
+                if c.status == "ok" { "" } else { c.status.as_str() }
+            );
+        }
+    }
+    out
+}
+
+/// The `report.md` of the shootout; `plots` are `(workload, file)` pairs next to it.
+pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
+    let slo = fmt_us(doc.slo_us);
+    let mut md = String::from("# Switchboard shootout: which concurrency model wins where\n\n");
+    let _ = writeln!(
+        md,
+        "Measured {} with loadtest {}{}. Each server climbs a ladder of offered rates (open loop, \
+         doubling); every step runs {} s after a {} s warmup, the servers taking turns in an order \
+         that rotates from step to step. A server's figure is the highest step it held with \
+         **p99 ≤ {slo}** and nothing lost or unanswered; a server that misses the offered rate by \
+         10%, loses or leaves anything unanswered, or passes 100x the threshold sits out the rest \
+         of the ladder. Latency is from each message's scheduled send time. The load generator \
+         shares the machine with the servers: the `floor` row is the same load against a minimal \
+         in-process server, the latency and throughput the tool itself allows.\n",
+        doc.generated,
+        doc.loadtest_version,
+        if doc.quick { " (`--quick`)" } else { "" },
+        doc.measured_s,
+        doc.measured_s / 2.0
+    );
+    md.push_str("## Verdict\n\n");
+    let _ = writeln!(
+        md,
+        "| workload | wins here | held with p99 ≤ {slo} | sustained at all | runner-up | redis-server | floor (the tool) |\n|---|---|---|---|---|---|---|"
+    );
+    for w in &doc.workloads {
+        let (first, second, by_slo) = w.podium();
+        let find = |kind: &str| w.curves.iter().find(|c| c.kind == kind);
+        let both = |c: Option<&Curve>| format!("{} / {}", held(c), sustained(c));
+        let winner = match first {
+            Some(c) => {
+                let p = if by_slo { c.best_point() } else { c.sustained_point() };
+                let near = p.is_some_and(|p| p.near_floor);
+                format!(
+                    "**{}**{}{}",
+                    c.name,
+                    if by_slo { "" } else { " (by rate sustained: none held the threshold)" },
+                    if near { " (within 2x of the floor)" } else { "" }
+                )
+            }
+            None => "none".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            w.name,
+            winner,
+            held(first),
+            sustained(first),
+            second.map_or("-".into(), |c| format!("{} {}", c.name, both(Some(c)))),
+            both(find("redis")),
+            both(find("floor")),
+        );
+    }
+    md.push_str(
+        "\nRates count deliveries per second for pub/sub and requests per second for ping; `a / b` \
+         is held with p99 under the threshold / sustained at all. A figure equal to the floor's \
+         means the tool, not the server, ran out first; the top of the ladder caps every figure.\n\n",
+    );
+    for w in &doc.workloads {
+        let _ = writeln!(md, "## {}: {}\n", w.name, w.what);
+        let ladder: Vec<String> = w.ladder.iter().map(|r| fmt_rate(r * w.fanout)).collect();
+        let _ = writeln!(md, "Offered {}: {} per second.\n", w.unit, ladder.join(", "));
+        let _ = writeln!(
+            md,
+            "| server | held with p99 ≤ {slo} | sustained | p50 there | p99 there | server CPU µs/op | server threads | server RSS | loadtest CPU µs/op | saturated at | status |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for c in &w.curves {
+            // The figures at the best point, or at the highest sustained one if none held.
+            let b = c.best_point().or_else(|| c.sustained_point());
+            let opt = |f: &dyn Fn(&RunReport) -> String| b.map_or("-".to_string(), f);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                c.name,
+                held(Some(c)),
+                sustained(Some(c)),
+                opt(&|p| fmt_us(p.latency_us.p50)),
+                opt(&|p| fmt_us(p.latency_us.p99)),
+                opt(&|p| fmt_cpu_op(p.server_cpu_us_per_op)),
+                opt(&|p| p.server_threads.map_or("-".into(), |t| t.to_string())),
+                opt(&|p| p
+                    .server_rss_kib
+                    .map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))),
+                opt(&|p| fmt_cpu_op(Some(p.tool_cpu_us_per_op))),
+                c.saturated_at.map_or("-".into(), |r| format!("{}/s", fmt_rate(r * w.fanout))),
+                c.status,
+            );
+        }
+        md.push_str(
+            "\nThe figures are at the highest step held under the threshold, or else at the \
+             highest sustained.\n\n",
+        );
+        if let Some((_, file)) = plots.iter().find(|p| p.0 == w.name) {
+            let _ = writeln!(md, "![{}: p99 against throughput]({file})\n", w.name);
+        }
+        let points: Vec<RunReport> = w.curves.iter().flat_map(|c| c.points.clone()).collect();
+        if !points.is_empty() {
+            md.push_str("<details><summary>every step</summary>\n\n");
+            md.push_str(&markdown_table(&points));
+            md.push_str("\n</details>\n\n");
+        }
+        let notes: Vec<String> = w
+            .curves
+            .iter()
+            .flat_map(|c| c.notes.iter().map(move |n| format!("- `{}`: {n}", c.name)))
+            .collect();
+        if !notes.is_empty() {
+            md.push_str(&notes.join("\n"));
+            md.push_str("\n\n");
+        }
+    }
+    md.push_str("## How this was run\n\n```sh\n");
+    let _ = writeln!(md, "{}", doc.command);
+    let mut seen = std::collections::HashSet::new();
+    for c in doc.workloads.iter().flat_map(|w| &w.curves) {
+        if let Some(cmd) = &c.command {
+            // Ports differ per workload: show each kind of command once.
+            let key = cmd.split(" --port").next().unwrap_or(cmd).to_string();
+            if seen.insert(key) {
+                let _ = writeln!(md, "{cmd}");
+            }
+        }
+    }
+    md.push_str("```\n\n");
+    let _ = writeln!(
+        md,
+        "Every server is started fresh for each workload on a free port (redis-server with \
+         persistence off) and stopped after it; server CPU is from `/proc/PID/stat` over each \
+         step, threads and RSS the most seen while it ran (sampled every 100 ms).\n"
+    );
+    let m = &doc.machine;
+    let _ = writeln!(
+        md,
+        "## Machine\n\n- {} ({} CPUs), {:.1} GiB memory\n- {}, Linux {}\n- the load generator and the servers share this machine",
+        if m.cpu_model.is_empty() { "unknown CPU" } else { &m.cpu_model },
+        m.cpus,
+        m.memory_gib,
+        if m.os.is_empty() { "unknown OS" } else { &m.os },
+        m.kernel
+    );
+    md
+}
+
 /// The current time as `YYYY-MM-DD HH:MM UTC`.
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
@@ -394,7 +694,8 @@ pub fn compare_markdown(doc: &CompareDoc, plots: &[(&str, &str)]) -> String {
          time on a fixed timetable (open loop), so a stalled server shows up in the percentiles \
          instead of silently slowing the load; `p99 (uncorr.)` is measured from the actual send \
          time, for comparison. `errors` includes requests never answered. CPU is % of one core \
-         over the run.\n"
+         over the run; `µs/op` is CPU time per reply (pub/sub: per delivery), the load \
+         generator's own and the server's.\n"
     );
     for (caption, file) in plots {
         let _ = writeln!(md, "![{caption}]({file})\n");

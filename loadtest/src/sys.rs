@@ -15,7 +15,22 @@ pub fn own_cpu_seconds() -> f64 {
 
 /// CPU seconds (user + system) process `pid` has used so far, from `/proc/PID/stat`.
 pub fn process_cpu_seconds(pid: u32) -> io::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds (user + system) thread `tid` of this process has used so far.
+pub fn thread_cpu_seconds(tid: u32) -> io::Result<f64> {
+    stat_cpu_seconds(&format!("/proc/self/task/{tid}/stat"))
+}
+
+/// Threads of process `pid` now.
+pub fn process_threads(pid: u32) -> io::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/task"))?.count())
+}
+
+/// The CPU seconds in a `stat` file of `/proc`.
+fn stat_cpu_seconds(path: &str) -> io::Result<f64> {
+    let stat = std::fs::read_to_string(path)?;
     // The command name (field 2) may contain spaces; the fields we need follow its `)`.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -121,6 +136,10 @@ mod tests {
         assert!(process_rss_kib(pid).unwrap() > 0);
         assert!(process_cpu_seconds(pid).unwrap() >= 0.0);
         assert!(process_cpu_ns(pid).unwrap() > 0);
+        assert!(process_threads(pid).unwrap() >= 1);
+        // SAFETY: gettid has no arguments and no memory effects.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+        assert!(thread_cpu_seconds(tid).unwrap() >= 0.0);
         assert!(own_cpu_seconds() >= 0.0);
         assert!(raise_fd_limit().unwrap() >= 64);
         assert!(Machine::describe().cpus >= 1);

@@ -7,11 +7,12 @@ use clap::Parser;
 use loadtest::cli::{Cli, Cmd};
 use loadtest::scenarios::{self, Config, PingCommand, Rate, Scenario};
 use shared::{Limits, RequestParser};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A redis-server on a free port, killed on drop.
@@ -117,6 +118,111 @@ fn stalling_server(stall_at: usize, stall: Duration) -> String {
         }
     });
     addr
+}
+
+/// What [`pubsub_server`] did on purpose.
+#[derive(Default)]
+struct Faults {
+    /// Deliveries it never sent.
+    dropped: AtomicU64,
+    /// Deliveries it sent twice.
+    duplicated: AtomicU64,
+    /// Deliveries it sent (duplicates once).
+    delivered: AtomicU64,
+}
+
+/// How [`pubsub_server`] misbehaves: every `drop_every`-th delivery (counted over all
+/// subscribers) is not sent, every `dup_every`-th other one is sent twice (0: never), and before
+/// delivering message number `stall.0` (counted from 1 over all PUBLISHes) it waits `stall.1`.
+/// Only deliveries wait: PUBLISH is answered at once.
+#[derive(Clone, Copy, Default)]
+struct Misbehave {
+    drop_every: u64,
+    dup_every: u64,
+    stall: Option<(u64, Duration)>,
+}
+
+/// A small pub/sub server: `SUBSCRIBE channel` (one per connection), `PUBLISH` (answered with
+/// the channel's subscriber count), anything else answered with an empty bulk string (so `INFO`
+/// reports no counters). One thread writes every delivery, so messages to a subscriber keep
+/// their order; subscriber connections cost it no thread.
+fn pubsub_server(how: Misbehave) -> (String, Arc<Faults>) {
+    type Subscribers = Arc<Mutex<HashMap<Vec<u8>, Vec<TcpStream>>>>;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let faults = Arc::new(Faults::default());
+    let subs: Subscribers = Arc::default();
+    let (tx, rx) = crossbeam_channel::unbounded::<(Vec<u8>, Vec<u8>)>();
+    let (f, s) = (faults.clone(), subs.clone());
+    std::thread::spawn(move || {
+        let (mut count, mut published) = (0u64, 0u64);
+        for (channel, payload) in rx {
+            published += 1;
+            if let Some((_, pause)) = how.stall.filter(|s| s.0 == published) {
+                std::thread::sleep(pause); // the injected stall, not synchronisation
+            }
+            let mut frame = Vec::new();
+            shared::resp::encode_command(&mut frame, &[&b"message"[..], &channel, &payload]);
+            let mut subs = s.lock().unwrap();
+            for stream in subs.get_mut(&channel).into_iter().flatten() {
+                count += 1;
+                if how.drop_every > 0 && count % how.drop_every == 0 {
+                    f.dropped.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                let twice = how.dup_every > 0 && count % how.dup_every == 0;
+                let bytes = if twice { [&frame[..], &frame[..]].concat() } else { frame.clone() };
+                if stream.write_all(&bytes).is_ok() {
+                    f.delivered.fetch_add(1, Ordering::SeqCst);
+                    if twice {
+                        f.duplicated.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (subs, tx) = (subs.clone(), tx.clone());
+            // A thread per connection until it subscribes; publishers keep theirs.
+            std::thread::spawn(move || {
+                let mut parser = RequestParser::new(Limits::default());
+                let mut input = BytesMut::new();
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    input.extend_from_slice(&buf[..n]);
+                    let mut out = Vec::new();
+                    while let Some(args) = parser.next_request(&mut input).unwrap() {
+                        let name = args[0].to_ascii_uppercase();
+                        if name == b"SUBSCRIBE" {
+                            let channel = args[1].to_vec();
+                            let mut reply = Vec::new();
+                            reply.extend_from_slice(b"*3\r\n$9\r\nsubscribe\r\n");
+                            reply.extend_from_slice(format!("${}\r\n", channel.len()).as_bytes());
+                            reply.extend_from_slice(&channel);
+                            reply.extend_from_slice(b"\r\n:1\r\n");
+                            let mut subs = subs.lock().unwrap();
+                            stream.write_all(&reply).unwrap();
+                            subs.entry(channel).or_default().push(stream);
+                            return;
+                        } else if name == b"PUBLISH" {
+                            let n = subs.lock().unwrap().get(&args[1][..]).map_or(0, Vec::len);
+                            tx.send((args[1].to_vec(), args[2].to_vec())).unwrap();
+                            out.extend_from_slice(format!(":{n}\r\n").as_bytes());
+                        } else {
+                            out.extend_from_slice(b"$0\r\n\r\n");
+                        }
+                    }
+                    if stream.write_all(&out).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, faults)
 }
 
 /// A RESP server that answers `+PONG` and closes each connection once it has answered `limit`
@@ -274,50 +380,182 @@ fn a_server_paused_for_200ms_shows_up_in_p99() {
 }
 
 #[test]
-fn compare_writes_a_report_with_unavailable_backends_and_an_external_server() {
+fn thousands_of_subscribers_on_a_few_threads_find_every_gap_and_duplicate() {
+    let how = Misbehave { drop_every: 997, dup_every: 1499, stall: None };
+    let (addr, faults) = pubsub_server(how);
+    let cfg = Config {
+        publishers: 2,
+        subscribers: 2000,
+        topics: 20,
+        rate: Rate::Fixed(200.0),
+        readers: 2,
+        drain_s: 1.0,
+        ..short(Scenario::Pubsub, &addr)
+    };
+    // Sample the process's threads while deliveries flow (other tests run in this process too,
+    // so the bound is loose: a thread per subscriber would be 2,000 more).
+    let watching = Arc::new(AtomicBool::new(true));
+    let (w, f) = (watching.clone(), faults.clone());
+    let watcher = std::thread::spawn(move || {
+        let mut most = 0;
+        while w.load(Ordering::SeqCst) {
+            if f.delivered.load(Ordering::SeqCst) > 2000 {
+                most = most.max(std::fs::read_dir("/proc/self/task").unwrap().count());
+            }
+            std::thread::sleep(Duration::from_millis(20)); // a sampling period, not a wait
+        }
+        most
+    });
+    let r = scenarios::run(&cfg, "faulty").unwrap();
+    watching.store(false, Ordering::SeqCst);
+    let threads = watcher.join().unwrap();
+    let p = r.pubsub.as_ref().unwrap();
+    let (dropped, duplicated) =
+        (faults.dropped.load(Ordering::SeqCst), faults.duplicated.load(Ordering::SeqCst));
+    // 240 messages to 100 subscribers each: 24,000 deliveries, of which 24 dropped, 16 doubled.
+    assert_eq!(p.published, 240);
+    assert!(dropped >= 20 && duplicated >= 10, "{dropped} dropped, {duplicated} duplicated");
+    assert_eq!(p.lost, dropped, "every missing delivery is found");
+    assert_eq!(p.duplicates, duplicated, "every duplicate is found");
+    assert_eq!(p.reordered, 0);
+    assert_eq!(p.received, 100 * p.published - dropped);
+    assert!(!p.accounting_ok, "the receivers the server announced did not all receive");
+    assert!(threads > 0 && threads < 500, "{threads} threads for 2,000 subscribers");
+    assert!(r.tool_cpu_us_per_op > 0.0);
+}
+
+#[test]
+fn a_stall_in_deliveries_shows_up_in_the_subscribers_p99() {
+    let how = Misbehave { stall: Some((300, Duration::from_millis(200))), ..Misbehave::default() };
+    let (addr, faults) = pubsub_server(how);
+    let cfg = Config {
+        warmup_s: 0.0,
+        publishers: 1,
+        subscribers: 2,
+        topics: 1,
+        threads: 1,
+        rate: Rate::Fixed(1000.0),
+        ..short(Scenario::Pubsub, &addr)
+    };
+    let r = scenarios::run(&cfg, "stall").unwrap();
+    let p = r.pubsub.as_ref().unwrap();
+    assert_eq!((r.errors, p.lost, p.duplicates), (0, 0, 0), "{:?}", r.error_samples);
+    assert_eq!(faults.delivered.load(Ordering::SeqCst), 2 * p.published);
+    // ~200 messages were published during the pause: about 20% of the deliveries waited.
+    assert!(r.latency_us.p99 >= 150_000, "p99 {} µs", r.latency_us.p99);
+    assert!(r.latency_us.max >= 190_000, "max {} µs", r.latency_us.max);
+    // The publishers' own round trips did not stall: the figure is the deliveries'.
+    assert!(p.publish_rtt_us.p99 < r.latency_us.p99 / 2, "publish p99 {} µs", p.publish_rtt_us.p99);
+}
+
+#[test]
+fn the_floor_is_measured_against_an_in_process_reflector() {
+    let ping = scenarios::floor(&short(Scenario::Ping, "unused:1"), "floor").unwrap();
+    assert_all_answered(&ping);
+    assert_eq!(ping.measured, 2000);
+    // The reflector's thread is the server: its CPU is not counted as the tool's.
+    assert!(ping.server_cpu_s.is_some_and(|s| s > 0.0) && ping.tool_cpu_s > 0.0);
+    let cfg = Config { publishers: 1, subscribers: 4, topics: 2, ..short(Scenario::Pubsub, "-") };
+    let pubsub = scenarios::floor(&cfg, "floor").unwrap();
+    let p = pubsub.pubsub.as_ref().unwrap();
+    assert_eq!((p.lost, p.duplicates, p.server_dropped), (0, 0, Some(0)));
+    assert!(p.accounting_ok && p.received == 2 * p.published);
+    let echo = scenarios::floor(&short(Scenario::Echo, "-"), "floor").unwrap();
+    assert_all_answered(&echo);
+}
+
+#[test]
+fn run_shows_the_floor_beside_the_server_with_the_cpu_per_operation() {
     let Some(redis) = Redis::start() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(["run", "--scenario", "ping", "--addr", &redis.addr, "--label", "redis"])
+        .args(["--rate", "1000", "--warmup", "0.1", "--duration", "0.5", "--drain", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("1000  ")).collect();
+    assert!(
+        rows.len() == 2 && rows[0].starts_with("floor ") && rows[1].starts_with("redis "),
+        "{text}"
+    );
+    assert!(text.contains("loadtest µs/op"), "{text}");
+}
+
+#[test]
+fn compare_climbs_the_ladder_for_each_row_and_writes_the_verdict_and_plots() {
     let out = std::env::temp_dir().join(format!("loadtest-compare-{}", std::process::id()));
-    let against = format!("redis={}", redis.addr);
+    // `server` is next to `loadtest` when the workspace was built; without it the backends are
+    // unavailable rows, which the report must say.
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_loadtest")).with_file_name("server");
+    let have_server = bin.exists();
     let argv = [
         "loadtest",
         "compare",
-        "--scenario",
-        "ping",
-        "--rate",
-        "1000",
-        "--warmup",
-        "0.1",
-        "--duration",
-        "0.5",
+        "--quick",
+        "--workloads",
+        "ping10,fanout",
+        "--step",
+        "0.2",
         "--backends",
-        "thread",
+        "event,nonesuch",
         "--server-bin",
-        "/nonexistent/server",
-        "--against",
-        &against,
-        "--sweep",
-        "rate=500,1500",
+        bin.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ];
     let Cmd::Compare(args) = Cli::parse_from(argv).command else { panic!("not compare") };
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let doc = loadtest::compare::compare(&args, &argv).unwrap();
-    assert_eq!(doc.entries.len(), 2);
-    assert!(doc.entries[0].status.starts_with("unavailable"), "{}", doc.entries[0].status);
-    let redis_entry = &doc.entries[1];
-    assert_eq!(redis_entry.status, "ok");
-    assert_eq!(redis_entry.sweep.len(), 2);
-    assert_eq!(redis_entry.run.as_ref().unwrap().unanswered, 0);
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(
-        md.contains("| redis |") && md.contains("latency.svg") && md.contains("throughput.svg")
-    );
-    assert!(md.contains("`thread`: unavailable"));
-    for file in ["report.json", "latency.svg", "throughput.svg"] {
-        assert!(out.join(file).exists(), "{file} missing");
+    assert_eq!(doc.workloads.len(), 2);
+    for w in &doc.workloads {
+        let names: Vec<&str> = w.curves.iter().map(|c| c.name.as_str()).collect();
+        let redis = Command::new("redis-server").arg("--version").output().is_ok();
+        let mut expected = vec!["floor", "event", "nonesuch"];
+        if redis {
+            expected.push("redis");
+        }
+        assert_eq!(names, expected);
+        let row = |n: &str| w.curves.iter().find(|c| c.name == n).unwrap();
+        assert!(row("nonesuch").status.starts_with("unavailable"), "{}", row("nonesuch").status);
+        let floor = row("floor");
+        assert!(!floor.points.is_empty() && floor.status == "ok", "{floor:?}");
+        // A row climbs until it saturates, and never past it.
+        for c in &w.curves {
+            let steps = c.points.len();
+            assert!(steps <= w.ladder.len());
+            if steps < w.ladder.len() && c.status == "ok" {
+                assert!(c.saturated_at.is_some(), "{} stopped without saturating", c.name);
+            }
+            for p in &c.points {
+                assert!(p.server_cpu_us_per_op.is_some(), "{}: no server CPU", p.label);
+                assert!(p.server_threads.is_some_and(|t| t >= 1), "{}: no thread count", p.label);
+            }
+        }
+        if have_server {
+            assert_eq!(row("event").status, "ok", "{:?}", row("event"));
+            assert!(row("event").points[0].server_rss_kib.is_some());
+        }
+        if redis {
+            assert_eq!(row("redis").status, "ok", "{:?}", row("redis"));
+        }
+        assert!(out.join(format!("{}.svg", w.name)).exists(), "{} plot missing", w.name);
     }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in ["## Verdict", "| ping10 |", "| fanout |", "![ping10", "## fanout: "] {
+        assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+    }
+    assert!(md.contains("nonesuch") && md.contains("unavailable"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["slo_us"], 1000);
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn compare_takes_the_backends_from_the_servers_own_list() {
+    let all = loadtest::compare::all_backends();
+    assert!(["thread", "pool", "queue", "event"].iter().all(|b| all.iter().any(|a| a == b)));
 }
 
 #[test]

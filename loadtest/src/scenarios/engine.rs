@@ -3,12 +3,14 @@
 //! Open loop (a fixed rate): `threads` sender threads share the timetable (see
 //! [`crate::pacing`]); sender `i` owns connections `i, i + threads, ...` and sends on them in
 //! turn. Each request's scheduled and actual send times go into its connection's FIFO *before*
-//! the bytes are written, and that connection's reader thread pops one entry per reply. A server
-//! that stops answering therefore stalls no sender: its requests keep going out on time and
-//! their latencies keep growing, as they should.
+//! the bytes are written, and the connection's reader pops one entry per reply. Readers are
+//! [`crate::mux`] endpoints: a few poller threads (`--readers`) read every connection, never a
+//! thread per connection. A server that stops answering therefore stalls no sender: its
+//! requests keep going out on time and their latencies keep growing, as they should.
 //!
-//! Closed loop (`--rate max`): one thread per connection writes `pipeline` requests, waits for
-//! their replies, and repeats; latency is then measured from the write.
+//! Closed loop (`--rate max`): each connection writes `pipeline` requests, waits for their
+//! replies, and repeats; latency is then measured from the write. Those connections are mux
+//! endpoints too: the poller thread that reads the last reply of a batch writes the next one.
 //!
 //! With `reconnect` (`--reconnect`), a connection that fails is reopened: in open loop its
 //! sender dials again (at most every [`REDIAL`]) when the connection's next slot comes and
@@ -17,9 +19,10 @@
 
 use super::{Outcome, Plan, Rate, Recorder};
 use crate::conn::{timed_out, Redialer, ReplyBuf};
+use crate::mux::{self, send_now, Endpoint, Step};
 use crate::pacing::{fine_timer_slack, Schedule, Waiter};
 use crate::progress::Live;
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -163,14 +166,18 @@ fn open_loop<Q: Requests, P: Replies>(
             handoff: handoff_tx,
             next_dial: plan.epoch,
         });
-        let (plan, done, replies) = (*plan, done[i % threads].clone(), make_replies(i));
-        let rec = Recorder::new(&plan, live);
-        let reopened = Reopened { failed, handoff: handoff_rx };
-        readers.push(
-            thread::Builder::new().name(format!("reader-{i}")).spawn(move || {
-                read_replies(stream, buf, rx, replies, rec, &plan, &done, reopened)
-            })?,
-        );
+        readers.push(ReplyEnd {
+            stream,
+            buf,
+            fifo: rx,
+            replies: make_replies(i),
+            senders_done: done[i % threads].clone(),
+            reopened: Reopened { failed, handoff: handoff_rx },
+            generation: 1,
+            failed: false,
+            next: None,
+            drain_until: plan.drain_until,
+        });
     }
     let mut senders = Vec::with_capacity(threads);
     for (part, links) in links.into_iter().enumerate() {
@@ -186,10 +193,12 @@ fn open_loop<Q: Requests, P: Replies>(
             out
         })?);
     }
+    let read = mux::run(readers, plan.readers, plan, live);
     let mut total = Outcome::default();
-    for t in senders.into_iter().chain(readers) {
-        total.absorb(t.join().expect("worker panicked"));
+    for t in senders {
+        total.absorb(t.join().expect("sender panicked"));
     }
+    total.absorb(read?.1);
     Ok(total)
 }
 
@@ -255,90 +264,115 @@ struct Reopened {
     handoff: Option<Receiver<Handoff>>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn read_replies<P: Replies>(
-    mut stream: TcpStream,
-    mut buf: ReplyBuf,
-    mut fifo: Receiver<Stamp>,
-    mut replies: P,
-    mut rec: Recorder,
-    plan: &Plan,
-    senders_done: &AtomicBool,
+/// The reading side of one open-loop connection: pops the stamp of each reply from the FIFO its
+/// sender fills.
+struct ReplyEnd<P> {
+    stream: TcpStream,
+    buf: ReplyBuf,
+    fifo: Receiver<Stamp>,
+    replies: P,
+    /// Set by the connection's sender once it has pushed its last stamp.
+    senders_done: Arc<AtomicBool>,
     reopened: Reopened,
-) -> Outcome {
-    let mut now = Instant::now();
-    let mut generation = 1;
-    loop {
-        let mut failed = false;
+    generation: u64,
+    /// The connection failed and waits for its sender to reopen it.
+    failed: bool,
+    /// A reopened connection, waiting to be installed.
+    next: Option<Handoff>,
+    drain_until: Instant,
+}
+
+impl<P: Replies> ReplyEnd<P> {
+    /// The connection is unusable: wait for its sender to reopen it, or end.
+    fn fail(&mut self, rec: &mut Recorder) -> Step {
+        if self.reopened.handoff.is_none() {
+            rec.out.unanswered += self.fifo.len() as u64;
+            return Step::Done;
+        }
+        self.reopened.failed.store(self.generation, Ordering::Release);
+        self.failed = true;
+        Step::Detach
+    }
+}
+
+impl<P: Replies> Endpoint for ReplyEnd<P> {
+    type Done = ();
+
+    fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn buf(&mut self) -> &mut ReplyBuf {
+        &mut self.buf
+    }
+
+    fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
         loop {
-            match replies.take(&mut buf) {
-                Ok(None) => break,
-                Ok(Some(ok)) => match fifo.try_recv() {
+            match self.replies.take(&mut self.buf) {
+                Ok(None) => return Step::Continue,
+                Ok(Some(ok)) => match self.fifo.try_recv() {
                     Ok((sched, sent)) => rec.reply(sched, sent, now, ok),
                     Err(_) => rec.out.error("a reply to no request"),
                 },
                 Err(e) => {
                     rec.out.error(format!("unreadable reply: {e}"));
-                    failed = true;
-                    break;
+                    return self.fail(rec);
                 }
             }
-        }
-        if !failed {
-            // The sender may have reopened the connection after a failed write.
-            if let Some(h) = reopened.handoff.as_ref().and_then(|h| h.try_recv().ok()) {
-                rec.out.unanswered += fifo.len() as u64;
-                (stream, fifo, generation, buf) = (h.stream, h.fifo, h.generation, ReplyBuf::new());
-                continue;
-            }
-            // The flag is set after the last stamp was pushed, so an empty FIFO is final.
-            if senders_done.load(Ordering::Acquire) && fifo.is_empty() {
-                return rec.out;
-            }
-            if Instant::now() >= plan.drain_until {
-                rec.out.unanswered += fifo.len() as u64;
-                return rec.out;
-            }
-            match buf.fill(&mut stream) {
-                Ok(0) => {
-                    rec.out.error("connection closed by the server");
-                    failed = true;
-                }
-                Ok(_) => now = Instant::now(),
-                Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    rec.out.error(format!("read failed: {e}"));
-                    failed = true;
-                }
-            }
-        }
-        if !failed {
-            continue;
-        }
-        // Requests still being sent on it fail at the sender; these never get replies.
-        let Some(handoff) = &reopened.handoff else {
-            rec.out.unanswered += fifo.len() as u64;
-            return rec.out;
-        };
-        reopened.failed.store(generation, Ordering::Release);
-        // Wait for the sender to reopen it; it drops `handoff` when it has finished.
-        let h = loop {
-            match handoff.recv_timeout(POLL) {
-                Ok(h) => break Some(h),
-                Err(RecvTimeoutError::Disconnected) => break None,
-                Err(RecvTimeoutError::Timeout) if Instant::now() >= plan.drain_until => break None,
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-        };
-        // Once the sender has moved to a new FIFO it never pushes to the old one again.
-        rec.out.unanswered += fifo.len() as u64;
-        match h {
-            Some(h) => {
-                (stream, fifo, generation, buf) = (h.stream, h.fifo, h.generation, ReplyBuf::new())
-            }
-            None => return rec.out,
         }
     }
+
+    fn on_tick(&mut self, now: Instant, rec: &mut Recorder) -> Step {
+        if let Some(handoff) = &self.reopened.handoff {
+            match handoff.try_recv() {
+                Ok(h) => {
+                    // Once the sender has moved to a new FIFO it never pushes to the old one.
+                    rec.out.unanswered += self.fifo.len() as u64;
+                    self.next = Some(h);
+                    return Step::Continue;
+                }
+                // The sender has finished and will reopen nothing more.
+                Err(crossbeam_channel::TryRecvError::Disconnected) if self.failed => {
+                    rec.out.unanswered += self.fifo.len() as u64;
+                    return Step::Done;
+                }
+                Err(_) => {}
+            }
+        }
+        if now >= self.drain_until {
+            rec.out.unanswered += self.fifo.len() as u64;
+            return Step::Done;
+        }
+        if self.failed {
+            return Step::Detach;
+        }
+        // The flag is set after the last stamp was pushed, so an empty FIFO is final.
+        if self.senders_done.load(Ordering::Acquire) && self.fifo.is_empty() {
+            return Step::Done;
+        }
+        Step::Continue
+    }
+
+    fn on_closed(&mut self, why: String, rec: &mut Recorder) -> Step {
+        rec.out.error(why);
+        self.fail(rec)
+    }
+
+    fn has_replacement(&self) -> bool {
+        self.next.is_some()
+    }
+
+    fn install_replacement(&mut self) {
+        if let Some(h) = self.next.take() {
+            self.stream = h.stream;
+            self.fifo = h.fifo;
+            self.generation = h.generation;
+            self.buf = ReplyBuf::new();
+            self.failed = false;
+        }
+    }
+
+    fn finish(self, _rec: &mut Recorder) {}
 }
 
 fn closed_loop<Q: Requests, P: Replies>(
@@ -349,91 +383,171 @@ fn closed_loop<Q: Requests, P: Replies>(
     live: &Live,
     reconnect: Option<&str>,
 ) -> io::Result<Outcome> {
-    let mut workers = Vec::with_capacity(conns.len());
-    for (i, (mut stream, mut buf)) in conns.into_iter().enumerate() {
-        stream.set_read_timeout(Some(POLL))?;
-        stream.set_write_timeout(Some(POLL))?;
-        let (plan, mut requests, mut replies) = (*plan, make_requests(i), make_replies(i));
-        let mut rec = Recorder::new(&plan, live);
-        let mut dialer = reconnect.map(Redialer::new);
-        workers.push(thread::Builder::new().name(format!("conn-{i}")).spawn(move || {
-            let waiter = Waiter::new(plan.spin);
-            waiter.wait_until(plan.epoch);
-            let mut out = Vec::with_capacity(4096);
-            'conn: loop {
-                'run: loop {
-                    let sent = Instant::now();
-                    if sent >= plan.end {
-                        break;
-                    }
-                    out.clear();
-                    for _ in 0..plan.pipeline {
-                        requests.write(i, sent, &mut out);
-                    }
-                    if let Err(e) = write_until(&mut stream, &out, plan.drain_until) {
-                        rec.out.error(format!("write failed: {e}"));
-                        break;
-                    }
-                    rec.out.sent += plan.pipeline as u64;
-                    let mut pending = plan.pipeline;
-                    let mut now = Instant::now();
-                    while pending > 0 {
-                        match replies.take(&mut buf) {
-                            Ok(Some(ok)) => {
-                                rec.reply(sent, sent, now, ok);
-                                pending -= 1;
-                                continue;
-                            }
-                            Ok(None) => {}
-                            Err(e) => {
-                                rec.out.error(format!("unreadable reply: {e}"));
-                                rec.out.unanswered += pending as u64;
-                                break 'run;
-                            }
-                        }
-                        if Instant::now() >= plan.drain_until {
-                            rec.out.unanswered += pending as u64;
-                            break 'run;
-                        }
-                        match buf.fill(&mut stream) {
-                            Ok(0) => {
-                                rec.out.error("connection closed by the server");
-                                rec.out.unanswered += pending as u64;
-                                break 'run;
-                            }
-                            Ok(_) => now = Instant::now(),
-                            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => {
-                                rec.out.error(format!("read failed: {e}"));
-                                rec.out.unanswered += pending as u64;
-                                break 'run;
-                            }
-                        }
-                    }
-                }
-                // The run ended, or the connection failed: reopen it while there is time left.
-                while let Some(dialer) = dialer.as_mut().filter(|_| Instant::now() < plan.end) {
-                    match dialer.dial().and_then(|s| {
-                        s.set_read_timeout(Some(POLL))?;
-                        s.set_write_timeout(Some(POLL))?;
-                        Ok(s)
-                    }) {
-                        Ok(s) => {
-                            (stream, buf) = (s, ReplyBuf::new());
-                            rec.out.reconnects += 1;
-                            continue 'conn;
-                        }
-                        Err(_) => thread::sleep(REDIAL),
-                    }
-                }
-                break;
+    let endpoints: Vec<LoopEnd<Q, P>> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, (stream, buf))| LoopEnd {
+            index: i,
+            stream,
+            buf,
+            requests: make_requests(i),
+            replies: make_replies(i),
+            out: Vec::with_capacity(1024),
+            written: 0,
+            pending: 0,
+            sent: plan.epoch,
+            started: false,
+            plan: *plan,
+            dialer: reconnect.map(Redialer::new),
+            next: None,
+        })
+        .collect();
+    Ok(mux::run(endpoints, plan.readers, plan, live)?.1)
+}
+
+/// One closed-loop connection: a batch of `pipeline` requests, then the next once all are
+/// answered.
+struct LoopEnd<Q, P> {
+    index: usize,
+    stream: TcpStream,
+    buf: ReplyBuf,
+    requests: Q,
+    replies: P,
+    /// The batch being written, and how much of it is written.
+    out: Vec<u8>,
+    written: usize,
+    /// Replies still due for the current batch.
+    pending: usize,
+    /// When the current batch was written.
+    sent: Instant,
+    started: bool,
+    plan: Plan,
+    dialer: Option<Redialer>,
+    next: Option<TcpStream>,
+}
+
+impl<Q: Requests, P: Replies> LoopEnd<Q, P> {
+    /// Writes the next batch, or ends the connection's work if the run is over.
+    fn next_batch(&mut self, rec: &mut Recorder) -> Step {
+        let now = Instant::now();
+        if now >= self.plan.end {
+            return Step::Done;
+        }
+        self.out.clear();
+        for _ in 0..self.plan.pipeline {
+            self.requests.write(self.index, now, &mut self.out);
+        }
+        self.sent = now;
+        self.written = 0;
+        self.pending = self.plan.pipeline;
+        rec.out.sent += self.plan.pipeline as u64;
+        self.flush(rec)
+    }
+
+    /// Writes what the socket takes of the current batch.
+    fn flush(&mut self, rec: &mut Recorder) -> Step {
+        while self.written < self.out.len() {
+            match send_now(&self.stream, &self.out[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.fail(format!("write failed: {e}"), rec),
             }
-            rec.out
-        })?);
+        }
+        Step::Continue
     }
-    let mut total = Outcome::default();
-    for w in workers {
-        total.absorb(w.join().expect("worker panicked"));
+
+    /// The connection failed: the current batch is lost; reopen it while the run lasts.
+    fn fail(&mut self, why: String, rec: &mut Recorder) -> Step {
+        rec.out.error(why);
+        rec.out.unanswered += self.pending as u64;
+        self.pending = 0;
+        self.written = self.out.len();
+        if let Some(dialer) = self.dialer.as_mut() {
+            while Instant::now() < self.plan.end {
+                match dialer.dial() {
+                    Ok(s) => {
+                        rec.out.reconnects += 1;
+                        self.next = Some(s);
+                        return Step::Detach;
+                    }
+                    Err(_) => thread::sleep(REDIAL),
+                }
+            }
+        }
+        Step::Done
     }
-    Ok(total)
+}
+
+impl<Q: Requests, P: Replies> Endpoint for LoopEnd<Q, P> {
+    type Done = ();
+
+    fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn buf(&mut self) -> &mut ReplyBuf {
+        &mut self.buf
+    }
+
+    fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
+        while self.pending > 0 {
+            match self.replies.take(&mut self.buf) {
+                Ok(Some(ok)) => {
+                    rec.reply(self.sent, self.sent, now, ok);
+                    self.pending -= 1;
+                }
+                Ok(None) => return Step::Continue,
+                Err(e) => return self.fail(format!("unreadable reply: {e}"), rec),
+            }
+        }
+        if !self.buf.is_empty() {
+            rec.out.error("a reply to no request");
+        }
+        self.next_batch(rec)
+    }
+
+    fn on_tick(&mut self, now: Instant, rec: &mut Recorder) -> Step {
+        if !self.started {
+            if now < self.plan.epoch {
+                return Step::Continue;
+            }
+            self.started = true;
+            return self.next_batch(rec);
+        }
+        if self.pending == 0 && self.next.is_none() {
+            // A reopened connection starts its first batch.
+            return self.next_batch(rec);
+        }
+        if now >= self.plan.drain_until {
+            rec.out.unanswered += self.pending as u64;
+            return Step::Done;
+        }
+        Step::Continue
+    }
+
+    fn on_closed(&mut self, why: String, rec: &mut Recorder) -> Step {
+        self.fail(why, rec)
+    }
+
+    fn wants_write(&self) -> bool {
+        self.written < self.out.len()
+    }
+
+    fn on_writable(&mut self, rec: &mut Recorder) -> Step {
+        self.flush(rec)
+    }
+
+    fn has_replacement(&self) -> bool {
+        self.next.is_some()
+    }
+
+    fn install_replacement(&mut self) {
+        if let Some(s) = self.next.take() {
+            self.stream = s;
+            self.buf = ReplyBuf::new();
+        }
+    }
+
+    fn finish(self, _rec: &mut Recorder) {}
 }

@@ -115,14 +115,28 @@ pub struct Config {
     pub active: usize,
     /// The server's pid, for its CPU time and (idle) memory per connection.
     pub server_pid: Option<u32>,
+    /// The thread of an in-process server (the floor's reflector): its CPU time is the
+    /// server's, and is not counted as the tool's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tid: Option<u32>,
     /// Sender threads of open-loop request/response scenarios.
     pub threads: usize,
+    /// Poller threads that read every connection's replies and deliveries.
+    #[serde(default = "default_readers")]
+    pub readers: usize,
     /// How long before each slot senders stop sleeping and yield in a loop, in µs.
     pub spin_us: u64,
     /// Reopen connections that the server closed or broke (request/response connections and
     /// pub/sub publishers) instead of failing their remaining requests.
     #[serde(default)]
     pub reconnect: bool,
+    /// No per-run progress bar (a caller such as `compare` draws its own).
+    #[serde(skip)]
+    pub quiet: bool,
+}
+
+fn default_readers() -> usize {
+    2
 }
 
 impl Default for Config {
@@ -143,9 +157,12 @@ impl Default for Config {
             topics: 10,
             active: 4,
             server_pid: None,
+            server_tid: None,
             threads: 2,
-            spin_us: 50,
+            readers: default_readers(),
+            spin_us: 0,
             reconnect: false,
+            quiet: false,
         }
     }
 }
@@ -164,6 +181,8 @@ pub struct Plan {
     pub rate: Rate,
     pub pipeline: usize,
     pub threads: usize,
+    /// Poller threads reading the connections.
+    pub readers: usize,
     pub spin: Duration,
 }
 
@@ -181,6 +200,7 @@ impl Plan {
             rate: cfg.rate,
             pipeline: cfg.pipeline.max(1),
             threads: cfg.threads.max(1),
+            readers: cfg.readers.max(1),
             spin: Duration::from_micros(cfg.spin_us),
         }
     }
@@ -311,6 +331,9 @@ pub struct Extra {
     pub notes: Vec<String>,
     /// Receivers per request (pub/sub: subscribers per topic); 1 when absent.
     pub fanout: Option<f64>,
+    /// Operations the tool handled over the CPU clock's span (pub/sub: deliveries received);
+    /// replies when absent.
+    pub ops: Option<u64>,
 }
 
 /// Starts the clock for a scenario once its connections are set up, and stops it after the
@@ -322,6 +345,41 @@ pub struct RunCtx {
     progress: Option<Progress>,
     started: Option<(Instant, f64, Option<f64>)>,
     finished: Option<(Instant, f64, Option<f64>)>,
+    sampler: Option<Sampler>,
+    /// The server's most threads and resident memory seen while the load ran.
+    peak: Option<(usize, u64)>,
+}
+
+/// Samples a server process's threads and resident memory every 100 ms while a run lasts.
+struct Sampler {
+    stop: crossbeam_channel::Sender<()>,
+    thread: std::thread::JoinHandle<(usize, u64)>,
+}
+
+impl Sampler {
+    fn start(pid: u32) -> Sampler {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let thread = std::thread::spawn(move || {
+            let mut peak = (0, 0);
+            loop {
+                let threads = sys::process_threads(pid).unwrap_or(0);
+                let rss = sys::process_rss_kib(pid).unwrap_or(0);
+                peak = (peak.0.max(threads), peak.1.max(rss));
+                // The periodic-timer recipe: wakes at once when told to stop.
+                if stopped.recv_timeout(Duration::from_millis(100))
+                    != Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                {
+                    return peak;
+                }
+            }
+        });
+        Sampler { stop, thread }
+    }
+
+    fn stop(self) -> (usize, u64) {
+        drop(self.stop);
+        self.thread.join().unwrap_or((0, 0))
+    }
 }
 
 impl RunCtx {
@@ -333,10 +391,16 @@ impl RunCtx {
             progress: None,
             started: None,
             finished: None,
+            sampler: None,
+            peak: None,
         }
     }
 
     fn cpu(&self) -> (Instant, f64, Option<f64>) {
+        if let Some(tid) = self.cfg.server_tid {
+            let server = sys::thread_cpu_seconds(tid).unwrap_or(0.0);
+            return (Instant::now(), sys::own_cpu_seconds() - server, Some(server));
+        }
         let server = self.cfg.server_pid.and_then(|p| sys::process_cpu_seconds(p).ok());
         (Instant::now(), sys::own_cpu_seconds(), server)
     }
@@ -345,15 +409,19 @@ impl RunCtx {
     pub fn begin(&mut self) -> Plan {
         let plan = Plan::starting_soon(&self.cfg);
         let total = Duration::from_secs_f64(self.cfg.warmup_s + self.cfg.duration_s);
-        self.progress = Some(Progress::start(&self.label, total, self.live.clone()));
+        if !self.cfg.quiet {
+            self.progress = Some(Progress::start(&self.label, total, self.live.clone()));
+        }
+        self.sampler = self.cfg.server_pid.map(Sampler::start);
         self.started = Some(self.cpu());
         plan
     }
 
-    /// Stops the progress bar and the CPU clocks.
+    /// Stops the progress bar, the CPU clocks and the sampling of the server.
     pub fn finish(&mut self) {
         self.finished = Some(self.cpu());
         self.progress = None;
+        self.peak = self.sampler.take().map(Sampler::stop);
     }
 }
 
@@ -393,8 +461,14 @@ pub struct RunReport {
     /// CPU seconds the load generator used from start to end of drain, and as % of one core.
     pub tool_cpu_s: f64,
     pub tool_cpu_pct: f64,
+    /// The load generator's CPU per reply (pub/sub: per delivery), µs: what the tool costs.
+    #[serde(default)]
+    pub tool_cpu_us_per_op: f64,
     pub server_cpu_s: Option<f64>,
     pub server_cpu_pct: Option<f64>,
+    /// The server's CPU per reply (pub/sub: per delivery), µs.
+    #[serde(default)]
+    pub server_cpu_us_per_op: Option<f64>,
     pub wall_s: f64,
     pub pubsub: Option<pubsub::PubsubStats>,
     pub idle: Option<idle::IdleStats>,
@@ -402,6 +476,15 @@ pub struct RunReport {
     /// Connections reopened after the server closed or broke them (`--reconnect`).
     #[serde(default)]
     pub reconnects: u64,
+    /// Its p50 or p99 is within 2x of the tool's floor at the same load.
+    #[serde(default)]
+    pub near_floor: bool,
+    /// The server's most threads while the load ran (sampled every 100 ms; needs its pid).
+    #[serde(default)]
+    pub server_threads: Option<usize>,
+    /// The server's most resident memory while the load ran, KiB (sampled likewise).
+    #[serde(default)]
+    pub server_rss_kib: Option<u64>,
 }
 
 impl RunReport {
@@ -411,6 +494,7 @@ impl RunReport {
         let (t1, cpu1, srv1) = ctx.finished.unwrap_or_else(|| ctx.cpu());
         let wall = (t1 - t0).as_secs_f64().max(1e-9);
         let server_cpu_s = srv0.zip(srv1).map(|(a, b)| b - a);
+        let ops = extra.ops.unwrap_or(out.replies).max(1) as f64;
         let mut notes = extra.notes;
         if Summary::of(&out.lag).p99 > 1000 {
             notes.push(format!(
@@ -455,6 +539,8 @@ impl RunReport {
             uncorrected_hist: to_base64(&out.uncorrected),
             tool_cpu_s: cpu1 - cpu0,
             tool_cpu_pct: 100.0 * (cpu1 - cpu0) / wall,
+            tool_cpu_us_per_op: (cpu1 - cpu0) * 1e6 / ops,
+            server_cpu_us_per_op: server_cpu_s.map(|s| s * 1e6 / ops),
             server_cpu_s,
             server_cpu_pct: server_cpu_s.map(|s| 100.0 * s / wall),
             wall_s: wall,
@@ -462,6 +548,9 @@ impl RunReport {
             idle: extra.idle,
             notes,
             reconnects: out.reconnects,
+            near_floor: false,
+            server_threads: ctx.peak.map(|p| p.0).filter(|&t| t > 0),
+            server_rss_kib: ctx.peak.map(|p| p.1).filter(|&r| r > 0),
         }
     }
 }
@@ -482,6 +571,53 @@ pub fn run(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
         ctx.finish();
     }
     Ok(RunReport::new(label, cfg, &out, extra, &ctx))
+}
+
+/// The label of the floor's rows.
+pub const FLOOR_LABEL: &str = "floor";
+
+/// Runs `cfg` against an in-process [`Reflector`](crate::reflector::Reflector) instead of
+/// `cfg.addr`: the latency and CPU the tool itself costs at this load, labelled `label`.
+pub fn floor(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
+    use crate::reflector::{Reflector, Speaks};
+    let speaks = if cfg.scenario == Scenario::Echo { Speaks::Echo } else { Speaks::Resp };
+    let reflector = Reflector::start(speaks)?;
+    let cfg = Config {
+        addr: reflector.addr.clone(),
+        server_pid: None,
+        server_tid: Some(reflector.tid),
+        ..cfg.clone()
+    };
+    let mut r = run(&cfg, label)?;
+    r.server_threads = Some(1);
+    r.notes.push(
+        "the tool's floor: the same load against a minimal in-process server (one thread, \
+         answers at once)"
+            .into(),
+    );
+    Ok(r)
+}
+
+/// Notes on `r` where its latency is within 2x of `floor`'s (the figure is then the tool's as
+/// much as the server's); returns true if and only if there were any.
+pub fn note_floor(r: &mut RunReport, floor: &RunReport) -> bool {
+    let mut near = false;
+    for (name, ours, base) in [
+        ("p50", r.latency_us.p50, floor.latency_us.p50),
+        ("p99", r.latency_us.p99, floor.latency_us.p99),
+    ] {
+        if ours < 2 * base.max(1) {
+            near = true;
+            r.notes.push(format!(
+                "{name} {} is within 2x of the tool's floor at this load ({}): the figure is the \
+                 load generator's as much as the server's",
+                crate::report::fmt_us(ours),
+                crate::report::fmt_us(base)
+            ));
+        }
+    }
+    r.near_floor = near;
+    near
 }
 
 /// A report for `out` without running anything (for unit tests of the writers).
@@ -517,5 +653,20 @@ mod tests {
         assert_eq!(rec.out.latency.len(), 1);
         assert_eq!(rec.out.errors, 1);
         assert_eq!(live.take().0, 2);
+    }
+
+    #[test]
+    fn figures_within_twice_the_floor_are_noted() {
+        let cfg = Config::default();
+        let mut server = test_report("server", &cfg, &Outcome::default());
+        let mut floor = server.clone();
+        (floor.latency_us.p50, floor.latency_us.p99) = (100, 1000);
+        (server.latency_us.p50, server.latency_us.p99) = (150, 5000);
+        assert!(note_floor(&mut server, &floor));
+        assert!(server.near_floor);
+        assert_eq!(server.notes.len(), 1);
+        assert!(server.notes[0].starts_with("p50 150µs is within 2x of the tool's floor"));
+        (server.latency_us.p50, server.notes, server.near_floor) = (300, Vec::new(), false);
+        assert!(!note_floor(&mut server, &floor) && server.notes.is_empty());
     }
 }

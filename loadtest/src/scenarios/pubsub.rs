@@ -13,8 +13,9 @@
 
 use super::engine::{self, Replies, Requests};
 use super::{Extra, Outcome, Plan, Recorder, RunCtx};
-use crate::conn::{pubsub_counters, timed_out, ReplyBuf, RespConn};
+use crate::conn::{pubsub_counters, Incoming, ReplyBuf, RespConn};
 use crate::hist::Summary;
+use crate::mux::{Endpoint, Step};
 use crate::progress::Live;
 use serde::{Deserialize, Serialize};
 use shared::resp::encode_command;
@@ -24,7 +25,7 @@ use std::io;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Bytes of the header every payload starts with; the smallest allowed `--size`.
 pub const HEADER_LEN: usize = 32;
@@ -237,34 +238,31 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let mut notes = Vec::new();
     let tag = run_tag();
     // Subscribe everybody before anything is published, so every message has its receivers.
-    let mut subs = Vec::with_capacity(s);
-    for j in 0..s {
-        let mut conn = RespConn::connect(&cfg.addr)?;
-        let topic = topic_name(&tag, j % t);
-        match conn.request(&["SUBSCRIBE", topic.as_str()])? {
-            Frame::Array(items) | Frame::Push(items)
-                if items.first() == Some(&Frame::bulk("subscribe")) => {}
-            other => {
-                return Err(io::Error::other(format!("SUBSCRIBE answered {other:?}")));
-            }
-        }
-        subs.push(conn.into_parts());
-    }
+    let subs = subscribe_all(&cfg.addr, &tag, s, t)?;
     let pubs = super::ping::open(&cfg.addr, p)?;
     let before = pubsub_counters(&cfg.addr).ok();
 
     let plan = ctx.begin();
     let expected_per_topic: Arc<OnceLock<Vec<u64>>> = Arc::new(OnceLock::new());
-    let mut sub_threads = Vec::with_capacity(s);
-    for (j, (stream, buf)) in subs.into_iter().enumerate() {
-        let rec = Recorder::new(&plan, &ctx.live);
-        let expected = expected_per_topic.clone();
-        sub_threads.push(
-            std::thread::Builder::new()
-                .name(format!("sub-{j}"))
-                .spawn(move || subscriber(stream, buf, j % t, p, rec, &plan, &expected))?,
-        );
-    }
+    let endpoints: Vec<SubEnd> = subs
+        .into_iter()
+        .enumerate()
+        .map(|(j, (stream, buf))| SubEnd {
+            stream,
+            buf,
+            topic: j % t,
+            trackers: vec![SeqTracker::default(); p],
+            unique: 0,
+            disconnected: false,
+            expected: expected_per_topic.clone(),
+            plan,
+        })
+        .collect();
+    // The subscribers are read by the poller threads while this thread publishes.
+    let (plan_c, live, readers) = (plan, ctx.live.clone(), cfg.readers);
+    let reading = std::thread::Builder::new()
+        .name("subscribers".into())
+        .spawn(move || crate::mux::run(endpoints, readers, &plan_c, &live))?;
     let next_seq: Arc<Vec<Vec<AtomicU64>>> =
         Arc::new((0..p).map(|_| (0..t).map(|_| AtomicU64::new(0)).collect()).collect());
     let replies_sum = Arc::new(AtomicU64::new(0));
@@ -292,11 +290,9 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         .collect();
     let per_topic: Vec<u64> = (0..t).map(|topic| sent.iter().map(|row| row[topic]).sum()).collect();
     let _ = expected_per_topic.set(per_topic.clone());
-    let mut deliveries = Outcome::default();
+    let (subscribers, deliveries) = reading.join().expect("subscriber pollers panicked")?;
     let mut per_subscriber = Vec::with_capacity(s);
-    for th in sub_threads {
-        let (out, trackers, disconnected, topic) = th.join().expect("subscriber panicked");
-        deliveries.absorb(out);
+    for (trackers, disconnected, topic) in subscribers {
         let mut st = SubscriberStats {
             topic,
             expected: per_topic[topic],
@@ -366,83 +362,134 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         samples: publish.samples.into_iter().chain(deliveries.samples).take(5).collect(),
         reconnects: publish.reconnects,
     };
-    Ok((out, Extra { pubsub: Some(stats), idle: None, notes, fanout: Some(fanout) }))
+    Ok((
+        out,
+        Extra { pubsub: Some(stats), idle: None, notes, fanout: Some(fanout), ops: Some(received) },
+    ))
 }
 
-/// One subscriber's loop: reads `message` frames until it has every message published on its
+/// Opens `s` subscriber connections, subscriber `j` to topic `j % t`: every SUBSCRIBE is sent
+/// before any confirmation is awaited, so thousands subscribe in a few round trips.
+fn subscribe_all(
+    addr: &str,
+    tag: &str,
+    s: usize,
+    t: usize,
+) -> io::Result<Vec<(TcpStream, ReplyBuf)>> {
+    if s > 500 {
+        // Thousands of subscribers need thousands of descriptors.
+        let _ = crate::sys::raise_fd_limit();
+    }
+    let mut conns = Vec::with_capacity(s);
+    for j in 0..s {
+        let mut conn = RespConn::connect(addr)?;
+        conn.send(&["SUBSCRIBE", topic_name(tag, j % t).as_str()])?;
+        conns.push(conn);
+    }
+    let mut subs = Vec::with_capacity(s);
+    for mut conn in conns {
+        match conn.read_frame()? {
+            Frame::Array(items) | Frame::Push(items)
+                if items.first() == Some(&Frame::bulk("subscribe")) => {}
+            other => {
+                return Err(io::Error::other(format!("SUBSCRIBE answered {other:?}")));
+            }
+        }
+        subs.push(conn.into_parts());
+    }
+    Ok(subs)
+}
+
+/// One subscriber: reads `message` deliveries until it has every message published on its
 /// topic or the drain deadline passes.
-fn subscriber(
-    mut stream: TcpStream,
-    mut buf: ReplyBuf,
+struct SubEnd {
+    stream: TcpStream,
+    buf: ReplyBuf,
     topic: usize,
-    publishers: usize,
-    mut rec: Recorder,
-    plan: &Plan,
-    expected: &OnceLock<Vec<u64>>,
-) -> (Outcome, Vec<SeqTracker>, bool, usize) {
-    let mut trackers = vec![SeqTracker::default(); publishers];
-    let mut disconnected = false;
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut now = Instant::now();
-    'run: loop {
+    /// One per publisher.
+    trackers: Vec<SeqTracker>,
+    /// Distinct messages received (the sum of the trackers' `unique`).
+    unique: u64,
+    disconnected: bool,
+    /// Messages published per topic, set once publishing has ended.
+    expected: Arc<OnceLock<Vec<u64>>>,
+    plan: Plan,
+}
+
+impl SubEnd {
+    /// Returns true if and only if it has everything that was published on its topic.
+    fn complete(&self) -> bool {
+        self.expected.get().is_some_and(|per_topic| self.unique >= per_topic[self.topic])
+    }
+}
+
+impl Endpoint for SubEnd {
+    type Done = (Vec<SeqTracker>, bool, usize);
+
+    fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn buf(&mut self) -> &mut ReplyBuf {
+        &mut self.buf
+    }
+
+    fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
+        let publishers = self.trackers.len();
         loop {
-            let frame = match buf.next_frame() {
-                Ok(Some(frame)) => frame,
+            let header = match self.buf.next_incoming() {
+                Ok(Some(Incoming::Message { payload, .. })) => Header::decode(payload),
+                Ok(Some(Incoming::Other(frame))) => {
+                    rec.out.error(format!("unexpected frame while subscribed: {frame:?}"));
+                    continue;
+                }
                 Ok(None) => break,
                 Err(e) => {
                     rec.out.error(format!("unreadable message: {e}"));
-                    break 'run;
-                }
-            };
-            let items = match frame {
-                Frame::Array(items) | Frame::Push(items) => items,
-                other => {
-                    rec.out.error(format!("unexpected frame while subscribed: {other:?}"));
-                    continue;
-                }
-            };
-            let header = match items.as_slice() {
-                [Frame::Bulk(kind), _, Frame::Bulk(payload)] if kind.as_ref() == b"message" => {
-                    Header::decode(payload)
-                }
-                _ => {
-                    rec.out.error(format!("unexpected frame while subscribed: {items:?}"));
-                    continue;
+                    return Step::Done;
                 }
             };
             match header {
-                Some(h) if h.topic as usize == topic && (h.publisher as usize) < publishers => {
-                    rec.delivery(plan.instant(h.sched_ns), plan.instant(h.sent_ns), now);
-                    trackers[h.publisher as usize].observe(h.seq);
+                Some(h)
+                    if h.topic as usize == self.topic && (h.publisher as usize) < publishers =>
+                {
+                    rec.delivery(self.plan.instant(h.sched_ns), self.plan.instant(h.sent_ns), now);
+                    let tr = &mut self.trackers[h.publisher as usize];
+                    let before = tr.unique;
+                    tr.observe(h.seq);
+                    self.unique += tr.unique - before;
                 }
                 _ => rec.out.error("a message that no publisher of this run sent"),
             }
         }
-        if let Some(per_topic) = expected.get() {
-            let unique: u64 = trackers.iter().map(|t| t.unique).sum();
-            if unique >= per_topic[topic] {
-                break;
-            }
-        }
-        if Instant::now() >= plan.drain_until {
-            break;
-        }
-        match buf.fill(&mut stream) {
-            Ok(0) => {
-                rec.out.error("subscriber disconnected by the server");
-                disconnected = true;
-                break;
-            }
-            Ok(_) => now = Instant::now(),
-            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                rec.out.error(format!("subscriber read failed: {e}"));
-                disconnected = true;
-                break;
-            }
+        if self.complete() {
+            Step::Done
+        } else {
+            Step::Continue
         }
     }
-    (rec.out, trackers, disconnected, topic)
+
+    fn on_tick(&mut self, now: Instant, _rec: &mut Recorder) -> Step {
+        if self.complete() || now >= self.plan.drain_until {
+            Step::Done
+        } else {
+            Step::Continue
+        }
+    }
+
+    fn on_closed(&mut self, why: String, rec: &mut Recorder) -> Step {
+        rec.out.error(if why.starts_with("connection closed") {
+            "subscriber disconnected by the server".to_string()
+        } else {
+            format!("subscriber {why}")
+        });
+        self.disconnected = true;
+        Step::Done
+    }
+
+    fn finish(self, _rec: &mut Recorder) -> Self::Done {
+        (self.trackers, self.disconnected, self.topic)
+    }
 }
 
 #[cfg(test)]
