@@ -22,6 +22,18 @@ if [ "$kind" = musl ]; then
     fi
   fi
 fi
+if [ "$kind" = musl ]; then
+  # The TLS library's C and assembly parts are compiled for musl too: musl-gcc (musl-tools).
+  if ! command -v musl-gcc >/dev/null; then
+    echo "== installing musl-tools (a C compiler for the musl target)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends musl-tools >/dev/null; }; then
+      echo "== musl-gcc cannot be installed: falling back to static glibc"
+      kind=glibc
+    fi
+  fi
+  export CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-musl-gcc}
+fi
 if [ "$kind" = glibc ]; then
   target=x86_64-unknown-linux-gnu
   export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static"

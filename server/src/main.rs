@@ -197,7 +197,7 @@ struct Args {
 
     /// With `yes` (the default), while the default user has no password, connections from
     /// any address but loopback are refused with `-DENIED ...` (Redis's protected mode).
-    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = yes_no)]
+    #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = yes_no, action = clap::ArgAction::Set)]
     protected_mode: bool,
 
     /// Run in the background as a Unix daemon (detached from the terminal, working directory

@@ -71,6 +71,11 @@ impl ChildServer {
         log
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+    }
+
     pub fn connect(&self) -> Conn {
         Conn::new(TcpStream::connect(&self.addr).unwrap())
     }

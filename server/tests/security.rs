@@ -370,6 +370,21 @@ print("ok")
     }
 }
 
+/// `--protected-mode yes|no` on the command line (the binary), seen from outside loopback.
+#[test]
+fn protected_mode_is_set_from_the_command_line() {
+    let outside = outside_address().expect("a non-loopback IPv4 address on the machine");
+    for (value, want) in [("no", &b"+PONG\r\n"[..]), ("yes", b"-DENIED Switchboard")] {
+        let args = ["--bind", "0.0.0.0", "--protected-mode", value];
+        let server = crate::faults::ChildServer::start(server::Backend::Event, &args);
+        let mut conn = Conn::new(TcpStream::connect((outside, server.port())).unwrap());
+        conn.cmd(&[b"PING"]);
+        let mut got = vec![0; want.len()];
+        std::io::Read::read_exact(&mut conn.stream, &mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want), "{value}");
+    }
+}
+
 #[test]
 fn a_broken_acl_file_stops_the_server_with_one_line() {
     let path = acl_file("broken", "user alice on >pw\nuser bob on #nothex\n");
