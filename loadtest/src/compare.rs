@@ -421,33 +421,25 @@ fn run_workload(
     if !args.no_floor {
         rows.push((curve(FLOOR_LABEL, "floor"), Some(Target::Floor)));
     }
+    // A row for a server process: its command when it started, why not when it did not.
+    let started = |mut c: Curve, process: anyhow::Result<ServerProcess>| match process {
+        Ok(s) => {
+            c.command = Some(s.command.clone());
+            (c, Some(Target::Process(s)))
+        }
+        Err(e) => {
+            c.status = format!("unavailable: {e:#}");
+            (c, None)
+        }
+    };
     for b in backends {
         let log = args.out.join(format!("server-{}-{b}.log", w.name));
-        let mut c = curve(b, "backend");
-        match ServerProcess::start(bin, b, "resp", &args.server_arg, &log) {
-            Ok(s) => {
-                c.command = Some(s.command.clone());
-                rows.push((c, Some(Target::Process(s))));
-            }
-            Err(e) => {
-                c.status = format!("unavailable: {e:#}");
-                rows.push((c, None));
-            }
-        }
+        let process = ServerProcess::start(bin, b, "resp", &args.server_arg, &log);
+        rows.push(started(curve(b, "backend"), process));
     }
     if let Some(redis) = redis {
         let log = args.out.join(format!("redis-{}.log", w.name));
-        let mut c = curve("redis", "redis");
-        match start_redis(redis, &log) {
-            Ok(s) => {
-                c.command = Some(s.command.clone());
-                rows.push((c, Some(Target::Process(s))));
-            }
-            Err(e) => {
-                c.status = format!("unavailable: {e:#}");
-                rows.push((c, None));
-            }
-        }
+        rows.push(started(curve("redis", "redis"), start_redis(redis, &log)));
     }
     for a in &args.against {
         rows.push((curve(&a.name, "external"), Some(Target::External(a.addr.clone()))));

@@ -70,7 +70,7 @@ impl ServerContext {
 
     /// A context with `acl` as its users.
     pub(crate) fn with_acl(config: Config, addr: SocketAddr, acl: Acl) -> ServerContext {
-        let config_relay_empty = config.relay.is_empty();
+        let relay = (!config.relay.is_empty()).then(|| Arc::new(Link::new()));
         ServerContext {
             runtime: Runtime::new(&config),
             acl,
@@ -85,7 +85,7 @@ impl ServerContext {
             next_id: AtomicU64::new(1),
             refusals: Refusals::new(),
             started: Instant::now(),
-            relay: (!config_relay_empty).then(|| Arc::new(Link::new())),
+            relay,
             started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             run_id: random_hex(40),
             addr,

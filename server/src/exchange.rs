@@ -452,6 +452,11 @@ impl ChannelTable {
         revoke(subs);
     }
 
+    /// Returns true if and only if `channel` has at least one subscriber (no snapshot built).
+    fn contains(&self, channel: &[u8]) -> bool {
+        lock(&self.shards[self.shard_of(channel)]).contains_key(channel)
+    }
+
     /// Who a publish on `channel` reaches now, taken under its shard's lock.
     #[inline]
     fn receivers(&self, channel: &[u8]) -> Option<Receivers> {
@@ -713,7 +718,7 @@ impl Exchange {
 
     /// Returns true if and only if classic channel `channel` has at least one subscriber.
     pub fn has_subscribers(&self, channel: &[u8]) -> bool {
-        self.channels.receivers(channel).is_some()
+        self.channels.contains(channel)
     }
 
     /// `PUBSUB NUMPAT`: how many distinct patterns have subscribers.
