@@ -13,6 +13,12 @@
 //! - Output waiting to be written is bounded by [`OUTPUT_HIGH_WATER`]: past it the driver
 //!   stops running requests (the rest of the input waits unparsed in the session), stops
 //!   asking for input and stops taking mail, and resumes each once the peer has read enough.
+//! - Input is read only while [`Driver::wants`] asks for it. A completion-based backend has a
+//!   receive in flight before it can know the answer: one that completes after the driver
+//!   stopped wanting input is handed to [`Driver::handle_read`] all the same, which keeps it
+//!   unparsed in the session (as it keeps the rest of a read past the high-water mark) and
+//!   runs it once there is room. So input may exceed the bound by one receive, never more: a
+//!   backend queues its next receive only while `wants().read`.
 //! - A mailbox wake-up sets a latch that stays set until the mailbox has been drained empty,
 //!   so messages left behind at the high-water mark are taken as soon as there is room,
 //!   without waiting for another wake-up.
@@ -669,6 +675,23 @@ mod tests {
             assert!(d.poll_output().len() <= OUTPUT_HIGH_WATER + reply_len);
         }
         assert_eq!(got, 16 * reply_len, "every request ran once there was room");
+        assert!(d.wants().read);
+    }
+
+    #[test]
+    fn a_read_that_arrives_after_input_was_refused_is_kept_and_run_once_there_is_room() {
+        let ctx = context(|_| {});
+        let now = Instant::now();
+        let mut d = driver(&ctx, now);
+        let big = vec![b'x'; 64 * 1024];
+        d.handle_read(&cmd(&[b"ECHO", &big]).repeat(16), now);
+        assert!(!d.wants().read);
+        // The receive that was already in flight completes now.
+        d.handle_read(&cmd(&[b"ECHO", b"late"]), now);
+        assert!(!d.wants().read, "still refusing more input");
+        let got = write_all(&mut d);
+        assert_eq!(got.len(), 16 * (big.len() + 10) + b"$4\r\nlate\r\n".len());
+        assert!(got.ends_with(b"$4\r\nlate\r\n"), "the late input ran last, once");
         assert!(d.wants().read);
     }
 

@@ -38,8 +38,19 @@ pub struct WakeFd(Arc<OwnedFd>);
 impl WakeFd {
     /// A new, non-blocking, unsignalled wake descriptor.
     pub fn new() -> io::Result<WakeFd> {
+        WakeFd::with_flags(libc::EFD_NONBLOCK)
+    }
+
+    /// A new, unsignalled wake descriptor whose reads wait for a signal: what an io_uring read
+    /// needs to stay in flight until the descriptor is signalled (on a non-blocking one it
+    /// would complete at once with `EAGAIN`). [`reset`](WakeFd::reset) must not be called on it.
+    pub fn blocking() -> io::Result<WakeFd> {
+        WakeFd::with_flags(0)
+    }
+
+    fn with_flags(flags: libc::c_int) -> io::Result<WakeFd> {
         // SAFETY: eventfd takes no pointers; a non-negative return is a new descriptor we own.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        let fd = unsafe { libc::eventfd(0, flags | libc::EFD_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -24,22 +24,20 @@
 //! when the kernel spreads the load unevenly: a busy scheduler never hands connections to an
 //! idle one.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::mem;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
+use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
 use super::sock::{flush, read_into, READ_CHUNK};
 use crate::driver::{Driver, Interest};
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
-use crate::mailbox::Wake;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
@@ -56,95 +54,36 @@ const FIRST_CONN: usize = LISTENER + MAX_LISTENERS;
 /// Most connections accepted in one turn of the loop.
 const ACCEPT_BATCH: usize = 256;
 
-/// Ids of schedulers, unique in the process (0 means "not a scheduler thread").
-static NEXT_SCHEDULER: AtomicUsize = AtomicUsize::new(1);
-
-thread_local! {
-    /// The id of the scheduler running on this thread, 0 if none.
-    static CURRENT: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Serves `listener` (and one more `SO_REUSEPORT` listener per extra scheduler) with
-/// `--threads` schedulers until `shutdown`, then until every connection closed or the shutdown
-/// timeout passed.
+/// Serves `listeners` (and one more `SO_REUSEPORT` listener per port for each extra scheduler)
+/// with `--threads` schedulers until `shutdown`, then until every connection closed or the
+/// shutdown timeout passed.
 pub fn serve(
     listeners: Vec<TcpListener>,
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let threads = super::Backend::Event.serving_threads(&ctx.config).unwrap_or(1);
-    let addrs = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>()?;
-    let first = Scheduler::new(listeners, &ctx, &shutdown)?;
-    let mut others = Vec::with_capacity(threads - 1);
-    for _ in 1..threads {
-        let listeners = addrs
-            .iter()
-            .map(|&addr| crate::bind_listener(addr, true))
-            .collect::<io::Result<_>>()?;
-        others.push(Scheduler::new(listeners, &ctx, &shutdown)?);
-    }
-    let mut handles = Vec::with_capacity(others.len());
-    for (i, scheduler) in others.into_iter().enumerate() {
-        let spawned =
-            std::thread::Builder::new().name(format!("event-{}", i + 1)).spawn(|| scheduler.run());
-        match spawned {
-            Ok(handle) => handles.push(handle),
-            // Its listener is closed with it: the kernel routes new connections to the others.
-            Err(e) => tracing::warn!("cannot start scheduler {}: {e}", i + 1),
-        }
-    }
-    ctx.mark_serving();
-    let mut result = first.run();
-    for handle in handles {
-        let r = handle.join().unwrap_or_else(|_| Err(io::Error::other("scheduler panicked")));
-        if let Err(e) = r {
-            tracing::error!("scheduler failed: {e}");
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    result
+    let make = {
+        let ctx = ctx.clone();
+        move |listeners| Scheduler::new(listeners, &ctx, &shutdown)
+    };
+    per_thread::serve(listeners, &ctx, threads, "event", make)
 }
 
-/// What a scheduler shares with the wakers of its connections' mailboxes.
-struct Shared {
-    /// This scheduler's id (see [`CURRENT`]).
-    id: usize,
-    poller: Poller,
-    /// Keys of connections whose mailbox woke them, pushed from any thread (the remote ready
-    /// queue). Whoever makes it non-empty from another thread notifies the poller.
-    woken: Mutex<Vec<usize>>,
-}
-
-/// The waker handed to a connection's mailbox: schedules connection `key` on its scheduler.
-struct TaskWake {
-    shared: Arc<Shared>,
-    key: usize,
-}
-
-impl Wake for TaskWake {
-    fn wake(&self) {
-        let shared = &*self.shared;
-        let was_empty = {
-            let mut woken = shared.woken.lock().unwrap_or_else(|e| e.into_inner());
-            woken.push(self.key);
-            woken.len() == 1
-        };
-        // On the scheduler's own thread (a publish to a neighbour) no notification is needed:
-        // the scheduler looks at `woken` before it next waits.
-        if was_empty && CURRENT.with(Cell::get) != shared.id {
-            if let Err(e) = shared.poller.notify() {
-                tracing::error!("cannot wake scheduler: {e}");
-            }
+impl Interrupt for Poller {
+    fn interrupt(&self) {
+        if let Err(e) = self.notify() {
+            tracing::error!("cannot wake scheduler: {e}");
         }
     }
 }
 
 /// One connection: the coroutine's saved state between turns.
 struct Conn {
-    stream: TcpStream,
+    /// Declared before the socket, so dropped first: the session leaves its subscriptions
+    /// before the peer can see the connection close.
     driver: Driver,
+    stream: TcpStream,
     /// The poller reported the socket readable since the last read.
     readable: bool,
     /// False from a write that would block until the poller reports the socket writable.
@@ -160,7 +99,8 @@ struct Conn {
 struct Scheduler {
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
-    shared: Arc<Shared>,
+    /// The remote ready queue, and the poller it interrupts.
+    shared: Arc<ReadyQueue<Poller>>,
     /// Empty once shutdown began.
     listeners: Vec<TcpListener>,
     /// Set while accepting is paused because the process ran out of descriptors.
@@ -185,67 +125,17 @@ struct Scheduler {
     next_sweep: Option<Instant>,
 }
 
-impl Scheduler {
-    fn new(
-        listeners: Vec<TcpListener>,
-        ctx: &Arc<ServerContext>,
-        shutdown: &Shutdown,
-    ) -> io::Result<Scheduler> {
-        assert!(listeners.len() <= MAX_LISTENERS, "at most a plain and a TLS listener");
-        let shared = Arc::new(Shared {
-            id: NEXT_SCHEDULER.fetch_add(1, Ordering::Relaxed),
-            poller: Poller::new()?,
-            woken: Mutex::new(Vec::new()),
-        });
-        for (i, listener) in listeners.iter().enumerate() {
-            listener.set_nonblocking(true)?;
-            // SAFETY: a listener is deleted from the poller before it is dropped (`begin_stop`,
-            // `Drop for Scheduler`, or just below if adding the next one fails).
-            let added = unsafe {
-                shared.poller.add_with_mode(
-                    listener,
-                    Event::readable(LISTENER + i),
-                    PollMode::Level,
-                )
-            };
-            if let Err(e) = added {
-                for earlier in &listeners[..i] {
-                    let _ = shared.poller.delete(earlier);
-                }
-                return Err(e);
-            }
-        }
-        // SAFETY: the shutdown descriptor is shared with the server and outlives the scheduler,
-        // which deletes it from the poller when it is dropped.
-        unsafe { shared.poller.add(shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN))? };
-        Ok(Scheduler {
-            ctx: ctx.clone(),
-            shutdown: shutdown.clone(),
-            shared,
-            listeners,
-            accept_resume: None,
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            ready: VecDeque::new(),
-            woken: Vec::new(),
-            events: Events::new(),
-            input: vec![0; READ_CHUNK].into_boxed_slice(),
-            deadline: None,
-            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
-        })
-    }
-
+impl Loop for Scheduler {
     /// The scheduler loop: wait for readiness, run the ready connections, until shutdown is
     /// complete.
     fn run(mut self) -> io::Result<()> {
-        CURRENT.with(|c| c.set(self.shared.id));
+        self.shared.enter();
         loop {
             self.take_woken();
             let timeout =
                 if self.ready.is_empty() { self.next_timer() } else { Some(Duration::ZERO) };
             self.events.clear();
-            self.shared.poller.wait(&mut self.events, timeout)?;
+            self.shared.waiter.wait(&mut self.events, timeout)?;
             let mut accept = [false; MAX_LISTENERS];
             for event in self.events.iter() {
                 match event.key {
@@ -290,6 +180,54 @@ impl Scheduler {
             }
         }
     }
+}
+
+impl Scheduler {
+    fn new(
+        listeners: Vec<TcpListener>,
+        ctx: &Arc<ServerContext>,
+        shutdown: &Shutdown,
+    ) -> io::Result<Scheduler> {
+        assert!(listeners.len() <= MAX_LISTENERS, "at most a plain and a TLS listener");
+        let shared = ReadyQueue::new(Poller::new()?);
+        for (i, listener) in listeners.iter().enumerate() {
+            listener.set_nonblocking(true)?;
+            // SAFETY: a listener is deleted from the poller before it is dropped (`begin_stop`,
+            // `Drop for Scheduler`, or just below if adding the next one fails).
+            let added = unsafe {
+                shared.waiter.add_with_mode(
+                    listener,
+                    Event::readable(LISTENER + i),
+                    PollMode::Level,
+                )
+            };
+            if let Err(e) = added {
+                for earlier in &listeners[..i] {
+                    let _ = shared.waiter.delete(earlier);
+                }
+                return Err(e);
+            }
+        }
+        // SAFETY: the shutdown descriptor is shared with the server and outlives the scheduler,
+        // which deletes it from the poller when it is dropped.
+        unsafe { shared.waiter.add(shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN))? };
+        Ok(Scheduler {
+            ctx: ctx.clone(),
+            shutdown: shutdown.clone(),
+            shared,
+            listeners,
+            accept_resume: None,
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            ready: VecDeque::new(),
+            woken: Vec::new(),
+            events: Events::new(),
+            input: vec![0; READ_CHUNK].into_boxed_slice(),
+            deadline: None,
+            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
+        })
+    }
 
     /// How long the poller may sleep: until the shutdown deadline, the end of an accept
     /// back-off or the next idle sweep, whichever is first.
@@ -304,10 +242,7 @@ impl Scheduler {
 
     /// Moves the connections woken by their mailboxes into the ready queue.
     fn take_woken(&mut self) {
-        mem::swap(
-            &mut *self.shared.woken.lock().unwrap_or_else(|e| e.into_inner()),
-            &mut self.woken,
-        );
+        self.shared.take(&mut self.woken);
         for key in self.woken.drain(..) {
             // A key whose connection is gone (or was replaced) is a harmless spurious wake.
             if let Some(conn) = slot(&mut self.conns, key) {
@@ -331,7 +266,7 @@ impl Scheduler {
                     AcceptFailure::OutOfDescriptors => {
                         for (j, listener) in self.listeners.iter().enumerate() {
                             let paused =
-                                self.shared.poller.modify(listener, Event::none(LISTENER + j));
+                                self.shared.waiter.modify(listener, Event::none(LISTENER + j));
                             if let Err(e) = paused {
                                 tracing::error!("cannot pause the listener: {e}");
                             }
@@ -348,7 +283,7 @@ impl Scheduler {
         self.accept_resume = None;
         for (i, listener) in self.listeners.iter().enumerate() {
             let interest = Event::readable(LISTENER + i);
-            if let Err(e) = self.shared.poller.modify_with_mode(listener, interest, PollMode::Level)
+            if let Err(e) = self.shared.waiter.modify_with_mode(listener, interest, PollMode::Level)
             {
                 tracing::error!("cannot resume the listener: {e}");
             }
@@ -362,7 +297,7 @@ impl Scheduler {
             self.conns.len() - 1
         });
         let key = FIRST_CONN + index;
-        let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
+        let waker = self.shared.waker(key);
         let session = match self.ctx.open_session(waker, &stream) {
             Ok(session) => session,
             Err(why) => {
@@ -380,7 +315,7 @@ impl Scheduler {
         // (`close` and `Drop for Scheduler`), and it is only dropped with its slot.
         let interest = Interest { read: true, write: false };
         let added = unsafe {
-            self.shared.poller.add_with_mode(&stream, event(interest, key), PollMode::Level)
+            self.shared.waiter.add_with_mode(&stream, event(interest, key), PollMode::Level)
         };
         if let Err(e) = added {
             tracing::warn!("cannot watch a connection: {e}");
@@ -405,7 +340,7 @@ impl Scheduler {
         self.deadline = Some(Instant::now() + self.ctx.config.shutdown_timeout);
         self.accept_resume = None;
         for listener in std::mem::take(&mut self.listeners) {
-            if let Err(e) = self.shared.poller.delete(&listener) {
+            if let Err(e) = self.shared.waiter.delete(&listener) {
                 tracing::error!("cannot unwatch the listener: {e}");
             }
         }
@@ -443,7 +378,7 @@ impl Scheduler {
                 return;
             }
             let event = event(wanted, key);
-            match self.shared.poller.modify_with_mode(&conn.stream, event, PollMode::Level) {
+            match self.shared.waiter.modify_with_mode(&conn.stream, event, PollMode::Level) {
                 Ok(()) => {
                     conn.interest = wanted;
                     return;
@@ -458,7 +393,7 @@ impl Scheduler {
     fn close(&mut self, key: usize) {
         let index = key - FIRST_CONN;
         if let Some(conn) = self.conns[index].take() {
-            if let Err(e) = self.shared.poller.delete(&conn.stream) {
+            if let Err(e) = self.shared.waiter.delete(&conn.stream) {
                 tracing::debug!("cannot unwatch a connection: {e}");
             }
             self.free.push(index);
@@ -476,9 +411,9 @@ impl Drop for Scheduler {
             self.close(key);
         }
         for listener in &self.listeners {
-            let _ = self.shared.poller.delete(listener);
+            let _ = self.shared.waiter.delete(listener);
         }
-        let _ = self.shared.poller.delete(self.shutdown.fd());
+        let _ = self.shared.waiter.delete(self.shutdown.fd());
     }
 }
 

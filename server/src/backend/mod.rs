@@ -14,6 +14,7 @@ use crate::{Config, ServerContext, Shutdown};
 
 pub(crate) mod dedicated;
 pub mod event;
+pub(crate) mod per_thread;
 pub mod pool;
 pub mod queue;
 pub(crate) mod sock;

@@ -155,8 +155,10 @@ struct Conn {
 
 /// An open connection: its socket and its driver.
 struct Live {
-    stream: TcpStream,
+    /// Declared before the socket, so dropped first: the session leaves its subscriptions
+    /// before the peer can see the connection close.
     driver: Driver,
+    stream: TcpStream,
 }
 
 /// What a worker does with a connection after its turn.

@@ -35,22 +35,22 @@
 //! default) refuse it, and the backend then fails at start saying which ([`unavailable`]).
 
 use std::alloc::{self, Layout};
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::mem::{self, ManuallyDrop};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
+use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
-use crate::mailbox::Wake;
+use crate::mailbox::WakeFd;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
@@ -59,10 +59,8 @@ const SQ_ENTRIES: u32 = 1024;
 /// Completion queue entries per ring; the kernel keeps what overflows (`IORING_FEAT_NODROP`).
 const CQ_ENTRIES: u32 = 16 * 1024;
 /// Provided receive buffers per ring (a power of two), and their size: the most one
-/// connection reads in one completion, and the most a connection's input can exceed the
-/// driver's bound by: a receive is queued only while the driver wants input, but one that
-/// completes after the driver stopped wanting it is still fed to it (its session keeps the
-/// bytes unparsed, as it does past the high-water mark).
+/// connection reads in one completion, and so the most its input may exceed the driver's
+/// bound by (the driver's rule for a receive already in flight when it stopped wanting input).
 const BUFFERS: u16 = 256;
 const BUFFER_SIZE: usize = 16 * 1024;
 /// The id of each ring's group of provided buffers.
@@ -91,14 +89,6 @@ const CANCEL: u64 = 6;
 /// The `user_data` of listener `index`'s multishot accept.
 fn accept_data(index: usize) -> u64 {
     ACCEPT | (index as u64) << KIND_BITS
-}
-
-/// Ids of rings, unique in the process (0 means "not a ring thread").
-static NEXT_RING: AtomicUsize = AtomicUsize::new(1);
-
-thread_local! {
-    /// The id of the ring running on this thread, 0 if none.
-    static CURRENT: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Why io_uring cannot serve here, or `None` if it can: the kernel refused to set up a ring
@@ -202,77 +192,16 @@ pub fn serve(
         ));
     }
     let threads = super::Backend::Uring.serving_threads(&ctx.config).unwrap_or(1);
-    let addrs = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>()?;
-    // The ring is made on the thread that uses it (it is that thread's alone).
-    let first = Ring::new(listeners, &ctx, &shutdown)?;
-    let mut handles = Vec::with_capacity(threads - 1);
-    for i in 1..threads {
-        let listener = addrs
-            .iter()
-            .map(|&addr| crate::bind_listener(addr, true))
-            .collect::<io::Result<Vec<_>>>()?;
-        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
-        let spawned = std::thread::Builder::new().name(format!("uring-{i}")).spawn(move || {
-            // A ring that cannot start closes its listener with it: the kernel routes new
-            // connections to the others.
-            Ring::new(listener, &ctx, &shutdown)
-                .inspect_err(|e| tracing::warn!("cannot start ring {i}: {e}"))?
-                .run()
-        });
-        match spawned {
-            Ok(handle) => handles.push(handle),
-            Err(e) => tracing::warn!("cannot start ring {i}: {e}"),
-        }
-    }
-    ctx.mark_serving();
-    let mut result = first.run();
-    for handle in handles {
-        let r = handle.join().unwrap_or_else(|_| Err(io::Error::other("ring panicked")));
-        if let Err(e) = r {
-            tracing::error!("ring failed: {e}");
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-    }
-    result
+    let make = {
+        let ctx = ctx.clone();
+        move |listeners| Ring::new(listeners, &ctx, &shutdown)
+    };
+    per_thread::serve(listeners, &ctx, threads, "uring", make)
 }
 
-/// What a ring shares with the wakers of its connections' mailboxes.
-struct Shared {
-    /// This ring's id (see [`CURRENT`]).
-    id: usize,
-    /// Written to wake the ring, which always has a read of it in flight. Blocking, so that
-    /// the ring's read waits for a write rather than failing at once.
-    eventfd: OwnedFd,
-    /// Keys of connections whose mailbox woke them, pushed from any thread (the remote ready
-    /// queue). Whoever makes it non-empty from another thread writes the eventfd.
-    woken: Mutex<Vec<usize>>,
-}
-
-/// The waker handed to a connection's mailbox: schedules connection `key` on its ring.
-struct TaskWake {
-    shared: Arc<Shared>,
-    key: usize,
-}
-
-impl Wake for TaskWake {
-    fn wake(&self) {
-        let shared = &*self.shared;
-        let was_empty = {
-            let mut woken = shared.woken.lock().unwrap_or_else(|e| e.into_inner());
-            woken.push(self.key);
-            woken.len() == 1
-        };
-        // On the ring's own thread (a publish to a neighbour) the ring looks at `woken` before
-        // it next waits.
-        if was_empty && CURRENT.with(Cell::get) != shared.id {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a valid u64 to the ring's own eventfd, which lives as
-            // long as `shared`. It fails only if the counter would overflow: then it is
-            // readable already.
-            unsafe { libc::write(shared.eventfd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        }
+impl Interrupt for WakeFd {
+    fn interrupt(&self) {
+        self.signal();
     }
 }
 
@@ -455,7 +384,8 @@ struct Conn {
 struct Ring {
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
-    shared: Arc<Shared>,
+    /// The remote ready queue, and the eventfd it signals (a read of it is always in flight).
+    shared: Arc<ReadyQueue<WakeFd>>,
     /// Connections: slot `i` holds the connection with key `i`.
     conns: Vec<Option<Conn>>,
     /// Empty slots of `conns`.
@@ -490,67 +420,11 @@ struct Ring {
     io: Io,
 }
 
-impl Ring {
-    fn new(
-        listeners: Vec<TcpListener>,
-        ctx: &Arc<ServerContext>,
-        shutdown: &Shutdown,
-    ) -> io::Result<Ring> {
-        // Non-blocking for the spare descriptor's synchronous accept (`accept_failure`).
-        for listener in &listeners {
-            listener.set_nonblocking(true)?;
-        }
-        // SAFETY: eventfd takes no pointers; a non-negative return is a new descriptor we own.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
-        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let ring = new_ring(SQ_ENTRIES)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot set up io_uring: {e}")))?;
-        let bufs = Buffers::new(&ring, BUFFERS)?;
-        let shared = Arc::new(Shared {
-            id: NEXT_RING.fetch_add(1, Ordering::Relaxed),
-            eventfd,
-            woken: Mutex::new(Vec::new()),
-        });
-        let mut ring = Ring {
-            ctx: ctx.clone(),
-            shutdown: shutdown.clone(),
-            shared,
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            ready: VecDeque::new(),
-            woken: Vec::new(),
-            starved: Vec::new(),
-            completions: Vec::new(),
-            spare_sends: Vec::new(),
-            wake_count: Box::new(0),
-            accepting: vec![false; listeners.len()],
-            listeners: listeners.into_iter().map(Some).collect(),
-            accept_resume: None,
-            deadline: None,
-            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
-            bufs: ManuallyDrop::new(bufs),
-            io: Io { ring, backlog: VecDeque::new(), in_flight: 0 },
-        };
-        ring.arm_accept();
-        ring.arm_wake();
-        let poll = opcode::PollAdd::new(Fd(shutdown.fd().as_fd().as_raw_fd()), libc::POLLIN as u32)
-            .build()
-            .user_data(SHUTDOWN);
-        // SAFETY: no buffer; the shutdown descriptor is shared with the server and outlives
-        // the ring, which cancels the poll and waits for it before it is dropped.
-        unsafe { ring.io.push(poll) };
-        Ok(ring)
-    }
-
+impl Loop for Ring {
     /// The ring's loop: submit, wait, handle completions, run the ready connections, until
     /// shutdown is complete.
     fn run(mut self) -> io::Result<()> {
-        CURRENT.with(|c| c.set(self.shared.id));
+        self.shared.enter();
         loop {
             self.take_woken();
             let timeout =
@@ -584,6 +458,53 @@ impl Ring {
             }
         }
     }
+}
+
+impl Ring {
+    fn new(
+        listeners: Vec<TcpListener>,
+        ctx: &Arc<ServerContext>,
+        shutdown: &Shutdown,
+    ) -> io::Result<Ring> {
+        // Non-blocking for the spare descriptor's synchronous accept (`accept_failure`).
+        for listener in &listeners {
+            listener.set_nonblocking(true)?;
+        }
+        let ring = new_ring(SQ_ENTRIES)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot set up io_uring: {e}")))?;
+        let bufs = Buffers::new(&ring, BUFFERS)?;
+        let shared = ReadyQueue::new(WakeFd::blocking()?);
+        let mut ring = Ring {
+            ctx: ctx.clone(),
+            shutdown: shutdown.clone(),
+            shared,
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            ready: VecDeque::new(),
+            woken: Vec::new(),
+            starved: Vec::new(),
+            completions: Vec::new(),
+            spare_sends: Vec::new(),
+            wake_count: Box::new(0),
+            accepting: vec![false; listeners.len()],
+            listeners: listeners.into_iter().map(Some).collect(),
+            accept_resume: None,
+            deadline: None,
+            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
+            bufs: ManuallyDrop::new(bufs),
+            io: Io { ring, backlog: VecDeque::new(), in_flight: 0 },
+        };
+        ring.arm_accept();
+        ring.arm_wake();
+        let poll = opcode::PollAdd::new(Fd(shutdown.fd().as_fd().as_raw_fd()), libc::POLLIN as u32)
+            .build()
+            .user_data(SHUTDOWN);
+        // SAFETY: no buffer; the shutdown descriptor is shared with the server and outlives
+        // the ring, which cancels the poll and waits for it before it is dropped.
+        unsafe { ring.io.push(poll) };
+        Ok(ring)
+    }
 
     /// How long to wait: until the shutdown deadline, the end of an accept back-off or the
     /// next idle sweep, whichever is first.
@@ -598,10 +519,7 @@ impl Ring {
 
     /// Moves the connections woken by their mailboxes into the ready queue.
     fn take_woken(&mut self) {
-        mem::swap(
-            &mut *self.shared.woken.lock().unwrap_or_else(|e| e.into_inner()),
-            &mut self.woken,
-        );
+        self.shared.take(&mut self.woken);
         for key in self.woken.drain(..) {
             // A key whose connection is gone (or was replaced) is a harmless spurious wake.
             if let Some(conn) = slot(&mut self.conns, key) {
@@ -635,13 +553,13 @@ impl Ring {
     /// Arms the read of the wake eventfd.
     fn arm_wake(&mut self) {
         let read = opcode::Read::new(
-            Fd(self.shared.eventfd.as_raw_fd()),
+            Fd(self.shared.waiter.as_fd().as_raw_fd()),
             (&mut *self.wake_count as *mut u64).cast(),
             8,
         )
         .build()
         .user_data(WAKE);
-        // SAFETY: `wake_count` is boxed (it never moves) and the eventfd is owned by `shared`;
+        // SAFETY: `wake_count` is boxed (it never moves) and the eventfd is held by `shared`;
         // both live until the ring has taken this read's completion (see `Drop for Ring`).
         unsafe { self.io.push(read) };
     }
@@ -801,7 +719,7 @@ impl Ring {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        let waker = Arc::new(TaskWake { shared: self.shared.clone(), key });
+        let waker = self.shared.waker(key);
         let session = match self.ctx.open_session(waker, &stream) {
             Ok(session) => session,
             Err(why) => {
