@@ -49,26 +49,28 @@ impl ServerContext {
             if !every && !sections.iter().any(|s| s.eq_ignore_ascii_case(name.as_bytes())) {
                 continue;
             }
-            if name == "Relay" && self.relay.is_none() {
-                continue;
-            }
+            let Some(fields) = self.info_section(&name.to_ascii_lowercase()) else {
+                continue; // a section this server does not have
+            };
             if !out.is_empty() {
                 out.push_str("\r\n");
             }
             out.push_str(&format!("# {name}\r\n"));
-            for (k, v) in self.info_section(&name.to_ascii_lowercase()) {
+            for (k, v) in fields {
                 out.push_str(&format!("{k}:{v}\r\n"));
             }
         }
         out
     }
 
-    fn info_section(&self, name: &str) -> Vec<(&'static str, String)> {
+    /// The fields of section `name` (lower case), or `None` if this server has no such
+    /// section (`relay` without `--relay`).
+    fn info_section(&self, name: &str) -> Option<Vec<(&'static str, String)>> {
         let s = &self.stats;
         let c = &self.config;
         let n = |v: u64| v.to_string();
         let zero = || "0".to_string();
-        match name {
+        let fields = match name {
             "server" => {
                 let uptime = self.started.elapsed().as_secs();
                 let now_us = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -190,7 +192,7 @@ impl ServerContext {
                         ),
                     ]
                 }
-                None => Vec::new(),
+                None => return None,
             },
             "replication" => vec![
                 ("role", "master".into()),
@@ -216,7 +218,8 @@ impl ServerContext {
             }
             "cluster" => vec![("cluster_enabled", zero())],
             _ => Vec::new(), // keyspace: there are no keys, so no `db0:` line
-        }
+        };
+        Some(fields)
     }
 }
 
