@@ -30,7 +30,7 @@ use std::mem;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use polling::{Event, Events, PollMode, Poller};
 
@@ -132,8 +132,8 @@ impl Loop for Scheduler {
         self.shared.enter();
         loop {
             self.take_woken();
-            let timeout =
-                if self.ready.is_empty() { self.next_timer() } else { Some(Duration::ZERO) };
+            let moments = [self.deadline, self.accept_resume, self.next_sweep];
+            let timeout = per_thread::wait_time(!self.ready.is_empty(), moments);
             self.events.clear();
             self.shared.waiter.wait(&mut self.events, timeout)?;
             let mut accept = [false; MAX_LISTENERS];
@@ -169,14 +169,8 @@ impl Loop for Scheduler {
                 let Some(key) = self.ready.pop_front() else { break };
                 self.run_turn(key);
             }
-            if let Some(deadline) = self.deadline {
-                if self.live == 0 {
-                    return Ok(());
-                }
-                if Instant::now() >= deadline {
-                    tracing::warn!(left = self.live, "shutdown timeout: abandoning connections");
-                    return Ok(());
-                }
+            if per_thread::stopped(self.deadline, self.live) {
+                return Ok(());
             }
         }
     }
@@ -227,17 +221,6 @@ impl Scheduler {
             deadline: None,
             next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
         })
-    }
-
-    /// How long the poller may sleep: until the shutdown deadline, the end of an accept
-    /// back-off or the next idle sweep, whichever is first.
-    fn next_timer(&self) -> Option<Duration> {
-        let now = Instant::now();
-        [self.deadline, self.accept_resume, self.next_sweep]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
     }
 
     /// Moves the connections woken by their mailboxes into the ready queue.

@@ -427,8 +427,8 @@ impl Loop for Ring {
         self.shared.enter();
         loop {
             self.take_woken();
-            let timeout =
-                if self.ready.is_empty() { self.next_timer() } else { Some(Duration::ZERO) };
+            let moments = [self.deadline, self.accept_resume, self.next_sweep];
+            let timeout = per_thread::wait_time(!self.ready.is_empty(), moments);
             self.io.submit_and_wait(timeout)?;
             self.handle_completions();
             self.take_woken();
@@ -447,14 +447,8 @@ impl Loop for Ring {
                 let Some(key) = self.ready.pop_front() else { break };
                 self.run_turn(key);
             }
-            if let Some(deadline) = self.deadline {
-                if self.live == 0 {
-                    return Ok(());
-                }
-                if Instant::now() >= deadline {
-                    tracing::warn!(left = self.live, "shutdown timeout: abandoning connections");
-                    return Ok(());
-                }
+            if per_thread::stopped(self.deadline, self.live) {
+                return Ok(());
             }
         }
     }
@@ -504,17 +498,6 @@ impl Ring {
         // the ring, which cancels the poll and waits for it before it is dropped.
         unsafe { ring.io.push(poll) };
         Ok(ring)
-    }
-
-    /// How long to wait: until the shutdown deadline, the end of an accept back-off or the
-    /// next idle sweep, whichever is first.
-    fn next_timer(&self) -> Option<Duration> {
-        let now = Instant::now();
-        [self.deadline, self.accept_resume, self.next_sweep]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(now))
     }
 
     /// Moves the connections woken by their mailboxes into the ready queue.
