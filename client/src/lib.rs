@@ -6,19 +6,18 @@
 //!   [`shared::resp::encode_command`] and replies cut out of the buffer with
 //!   [`shared::resp::parse_frame`], so the client and the server share one protocol core.
 //! - [`Message`]: a pub/sub delivery (`message` or `pmessage`) recognised in a frame.
+//! - [`tls`]: the TLS and password flags ([`Access`]) and the rustls client configuration
+//!   ([`tls_config`]), shared with the load generator.
 //!
 //! The client speaks RESP2 unless the caller sends `HELLO 3`; [`Message`] understands both.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use bytes::Bytes;
 use shared::resp::{encode_command, parse_frame};
@@ -29,6 +28,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How many bytes one read asks the socket for.
 const READ_CHUNK: usize = 8 * 1024;
+
+pub mod tls;
+pub use tls::{tls_config, Access};
 
 /// A blocking connection to a RESP server.
 #[derive(Debug)]
@@ -86,14 +88,8 @@ impl Client {
 
     /// Logs in with `AUTH [user] password`; the error holds the server's reply.
     pub fn auth(&mut self, user: Option<&str>, password: &str) -> io::Result<()> {
-        let mut args = vec!["AUTH"];
-        args.extend(user);
-        args.push(password);
-        match self.request(&args)? {
-            Frame::Simple(ok) if ok == "OK" => Ok(()),
-            Frame::Error(err) => Err(io::Error::new(io::ErrorKind::PermissionDenied, err)),
-            other => Err(io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}"))),
-        }
+        let reply = self.request(&tls::auth_args(user, password))?;
+        tls::auth_reply(reply)
     }
 
     /// Sends one command made of `args` and returns the next frame the server sends.
@@ -193,84 +189,6 @@ impl Write for Transport {
             Transport::Plain(tcp) => tcp.flush(),
             Transport::Tls(tls) => tls.flush(),
         }
-    }
-}
-
-/// A TLS client configuration (TLS 1.2 and 1.3) that trusts the CA certificates in `cacert`
-/// (PEM), or, with `insecure`, any certificate at all (for testing only: anyone in the middle
-/// can read and change the traffic).
-pub fn tls_config(cacert: Option<&Path>, insecure: bool) -> io::Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?;
-    let config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
-    } else {
-        let Some(path) = cacert else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "TLS needs --cacert FILE (the CA that signed the server's certificate), or                  --insecure",
-            ));
-        };
-        let bad = |e: String| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("--cacert {}: {e}", path.display()))
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(format!("{e:?}")))? {
-            let cert = cert.map_err(|e| bad(format!("{e:?}")))?;
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
-        }
-        if roots.is_empty() {
-            return Err(bad("no PEM certificate in it".into()));
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    Ok(Arc::new(config))
-}
-
-/// `--insecure`: accepts every server certificate (signatures are still checked, so the
-/// handshake itself is sound; who is on the other end is not).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -24,23 +24,8 @@ struct Cli {
     /// Server port.
     #[arg(long, global = true, default_value_t = 15000)]
     port: u16,
-    /// Log in as this user (`AUTH USER PASS`); without it, `--pass` is the default user's.
-    #[arg(long, global = true, requires = "pass")]
-    user: Option<String>,
-    /// Password, sent with AUTH before the command. Prefer the SWITCHBOARD_PASS environment
-    /// variable, which stays out of `ps`.
-    #[arg(long, global = true, env = "SWITCHBOARD_PASS", hide_env_values = true)]
-    pass: Option<String>,
-    /// Speak TLS (the server's --tls-port), checking its certificate against --cacert.
-    #[arg(long, global = true)]
-    tls: bool,
-    /// CA certificate (PEM) that signed the server's certificate.
-    #[arg(long, global = true, value_name = "FILE", requires = "tls")]
-    cacert: Option<std::path::PathBuf>,
-    /// With --tls: accept any server certificate (testing only: no protection against a
-    /// man in the middle).
-    #[arg(long, global = true, requires = "tls")]
-    insecure: bool,
+    #[command(flatten)]
+    access: client::Access,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -116,16 +101,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         format!("{}:{}", cli.host, cli.port)
     };
     let target = (cli.host.as_str(), cli.port);
-    let mut client = if cli.tls {
-        let config = client::tls_config(cli.cacert.as_deref(), cli.insecure)
-            .map_err(|err| anyhow!("{err}"))?;
-        Client::connect_tls(target, &cli.host, config)
-    } else {
-        Client::connect(target)
+    let mut client = match cli.access.tls_config().map_err(|err| anyhow!("{err}"))? {
+        Some(config) => Client::connect_tls(target, &cli.host, config),
+        None => Client::connect(target),
     }
     .map_err(|err| anyhow!("cannot connect to {addr}: {}", describe(&err)))?;
-    if let Some(pass) = &cli.pass {
-        client.auth(cli.user.as_deref(), pass).map_err(|err| anyhow!("AUTH failed: {err}"))?;
+    if let Some(pass) = &cli.access.pass {
+        client
+            .auth(cli.access.user.as_deref(), pass)
+            .map_err(|err| anyhow!("AUTH failed: {err}"))?;
     }
     let mut conn = Connection { client: &mut client, addr: &addr };
     match cli.command {

@@ -124,6 +124,7 @@ impl ScenarioArgs {
             readers: self.readers,
             spin_us: self.spin_us,
             reconnect: self.reconnect,
+            security: Default::default(),
             quiet: false,
         }
     }
@@ -216,8 +217,12 @@ pub struct RunArgs {
     pub csv: bool,
     /// Skip the floor: by default each run is preceded by the same load against a minimal
     /// in-process server (the latency and CPU the tool itself costs), shown as the `floor` row.
+    /// The floor is always clear text without a password.
     #[arg(long)]
     pub no_floor: bool,
+    /// TLS and login for every connection the run makes.
+    #[command(flatten)]
+    pub access: client::Access,
     /// Write the latency histograms (HdrHistogram V2 base64) for `loadtest merge`. A directory
     /// (existing, or given with a trailing `/`) gets a file named after the host and process,
     /// so that several load generators can share it.

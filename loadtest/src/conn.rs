@@ -1,10 +1,12 @@
 //! Blocking sockets that speak RESP through `shared`: a reply reader that keeps partial frames
-//! between reads, a small request/reply connection for setup work, and `INFO` parsing.
+//! between reads, a small request/reply connection for setup work, and `INFO` parsing. Every
+//! connection is a [`Wire`] set up by [`Security`] (TLS and login, or neither).
 
+use crate::wire::{Security, Wire};
 use shared::resp::{encode_command, parse_frame};
 use shared::Frame;
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -82,6 +84,19 @@ impl ReplyBuf {
             self.pos = 0;
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    /// Appends exactly `n` bytes read from `reader` (which must have them ready, like the
+    /// plaintext rustls has decrypted), without a copy through a scratch buffer.
+    pub fn read_from(&mut self, reader: &mut impl Read, n: usize) -> io::Result<()> {
+        self.push(&[]);
+        let filled = self.buf.len();
+        self.buf.resize(filled + n, 0);
+        let read = reader.read_exact(&mut self.buf[filled..]);
+        if read.is_err() {
+            self.buf.truncate(filled);
+        }
+        read
     }
 
     /// Reads once from `stream` into the buffer; returns what `read` returned (0 is EOF).
@@ -162,37 +177,36 @@ pub fn timed_out(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
-/// Connects with `TCP_NODELAY` (latency tools must not wait for Nagle).
-pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
 /// Reopens connections to one address for `--reconnect`: tries the addresses resolved last
 /// time with a short connect timeout, and looks the name up again at most once a second (a
 /// restarted container may come back on another address; a lookup may be slow while it is
-/// down).
+/// down). A reopened connection is set up like the first (TLS, AUTH).
 pub struct Redialer {
     addr: String,
+    security: Security,
     resolved: Vec<SocketAddr>,
     looked_up: Option<Instant>,
 }
 
 impl Redialer {
     /// A redialer for `addr` (`host:port`); nothing is looked up yet.
-    pub fn new(addr: &str) -> Redialer {
-        Redialer { addr: addr.to_string(), resolved: Vec::new(), looked_up: None }
+    pub fn new(addr: &str, security: &Security) -> Redialer {
+        Redialer {
+            addr: addr.to_string(),
+            security: security.clone(),
+            resolved: Vec::new(),
+            looked_up: None,
+        }
     }
 
-    /// One attempt to connect, with `TCP_NODELAY`.
-    pub fn dial(&mut self) -> io::Result<TcpStream> {
+    /// One attempt to connect, with `TCP_NODELAY`, and to set the connection up.
+    pub fn dial(&mut self) -> io::Result<Wire> {
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
         for a in &self.resolved {
             match TcpStream::connect_timeout(a, Duration::from_millis(200)) {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
-                    return Ok(stream);
+                    return Ok(self.security.open(stream, &self.addr)?.0);
                 }
                 Err(e) => last = e,
             }
@@ -215,35 +229,35 @@ impl Redialer {
 
 /// A connection for setup and bookkeeping: one command, one reply.
 pub struct RespConn {
-    pub stream: TcpStream,
+    wire: Wire,
     replies: ReplyBuf,
 }
 
 impl RespConn {
-    /// Connects to `addr`; replies that take longer than 10 s are an error.
-    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<RespConn> {
-        let stream = connect(addr)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(RespConn { stream, replies: ReplyBuf::new() })
+    /// Connects to `addr` in clear text, without logging in; replies that take longer than
+    /// 10 s are an error.
+    pub fn connect(addr: &str) -> io::Result<RespConn> {
+        RespConn::open(addr, &Security::default())
+    }
+
+    /// Connects to `addr` and sets the connection up as `security` says; replies that take
+    /// longer than 10 s are an error.
+    pub fn open(addr: &str, security: &Security) -> io::Result<RespConn> {
+        let (wire, replies) = security.dial(addr)?;
+        wire.tcp().set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(RespConn { wire, replies })
     }
 
     /// Sends one command.
     pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<()> {
         let mut out = Vec::new();
         encode_command(&mut out, args);
-        self.stream.write_all(&out)
+        self.wire.write_all(&out)
     }
 
     /// Waits for the next frame.
     pub fn read_frame(&mut self) -> io::Result<Frame> {
-        loop {
-            if let Some(frame) = self.replies.next_frame()? {
-                return Ok(frame);
-            }
-            if self.replies.fill(&mut self.stream)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
+        self.wire.read_frame(&mut self.replies)
     }
 
     /// Sends one command and waits for its reply.
@@ -252,9 +266,10 @@ impl RespConn {
         self.read_frame()
     }
 
-    /// Gives the socket back with the bytes read past the last frame, for a reader thread.
-    pub fn into_parts(self) -> (TcpStream, ReplyBuf) {
-        (self.stream, self.replies)
+    /// Gives the connection back with the bytes read past the last frame, for a reader
+    /// thread.
+    pub fn into_parts(self) -> (Wire, ReplyBuf) {
+        (self.wire, self.replies)
     }
 }
 
@@ -269,8 +284,8 @@ pub fn parse_info(text: &str) -> HashMap<String, String> {
 
 /// The server's pub/sub delivery counters from `INFO stats`: `(delivered, dropped)`, each
 /// `None` when the server does not report it (redis-server reports neither).
-pub fn pubsub_counters(addr: &str) -> io::Result<(Option<u64>, Option<u64>)> {
-    let mut conn = RespConn::connect(addr)?;
+pub fn pubsub_counters(addr: &str, security: &Security) -> io::Result<(Option<u64>, Option<u64>)> {
+    let mut conn = RespConn::open(addr, security)?;
     let text = match conn.request(&["INFO", "stats"])? {
         Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
         _ => String::new(),

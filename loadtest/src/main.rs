@@ -1,4 +1,5 @@
-//! `loadtest`: parse the command line and hand over to the library.
+//! `loadtest`: parse the command line and hand over to the library. A failure is one
+//! `loadtest: ...` line on stderr (the causes joined with `: `) and exit code 1.
 
 use anyhow::Context;
 use clap::Parser;
@@ -6,8 +7,17 @@ use loadtest::cli::{Cli, Cmd};
 use loadtest::report::{self, csv_row, text_table, CSV_HEADER};
 use loadtest::scenarios;
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadtest: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().collect();
     match cli.command {
         Cmd::Compare(args) => {
@@ -18,7 +28,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Exchange(args) => loadtest::exchange::run(&args, &argv)?,
         Cmd::Run(args) => {
             let base = args.scenario.config(&args.addr);
-            let base = scenarios::Config { server_pid: args.server_pid, ..base };
+            let security = loadtest::wire::Security::from_flags(&args.access)?;
+            let base = scenarios::Config { server_pid: args.server_pid, security, ..base };
             let label = args.label.clone().unwrap_or_else(|| args.addr.clone());
             let points: Vec<(scenarios::Config, String)> = match &args.scenario.sweep {
                 None => vec![(base.clone(), label.clone())],

@@ -14,10 +14,9 @@
 use crate::conn::ReplyBuf;
 use crate::progress::Live;
 use crate::scenarios::{Outcome, Plan, Recorder};
+use crate::wire::Wire;
 use polling::{Event, Events, PollMode, Poller};
 use std::io;
-use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How often every endpoint gets a turn even without input.
@@ -45,10 +44,10 @@ pub enum Step {
 pub trait Endpoint: Send + 'static {
     /// What it hands back when the run is over.
     type Done: Send + 'static;
-    /// The socket to poll.
-    fn stream(&self) -> &TcpStream;
-    /// Where bytes read from the socket go.
-    fn buf(&mut self) -> &mut ReplyBuf;
+    /// The connection to poll and read.
+    fn wire(&self) -> &Wire;
+    /// The connection, and where what is read from it goes.
+    fn input(&mut self) -> (&Wire, &mut ReplyBuf);
     /// Bytes arrived at `now`: consume what is whole.
     fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step;
     /// A turn without input (at least every [`TICK`]).
@@ -71,37 +70,6 @@ pub trait Endpoint: Send + 'static {
     fn install_replacement(&mut self) {}
     /// The run is over.
     fn finish(self, rec: &mut Recorder) -> Self::Done;
-}
-
-/// `recv(MSG_DONTWAIT)` into `buf`: what a non-blocking read returns, on a blocking socket.
-fn recv_now(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: recv writes at most `buf.len()` bytes into `buf`, which we own mutably.
-    let n = unsafe {
-        libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// `send(MSG_DONTWAIT | MSG_NOSIGNAL)`: what a non-blocking write returns, on a blocking socket.
-pub fn send_now(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: send reads at most `buf.len()` bytes from `buf`.
-    let n = unsafe {
-        libc::send(
-            stream.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
 }
 
 /// Runs `endpoints` on `threads` poller threads until every one is done; returns what each
@@ -178,7 +146,7 @@ fn apply<E: Endpoint>(
         Step::Continue => {
             if s.ep.has_replacement() {
                 if s.registered {
-                    poller.delete(s.ep.stream())?;
+                    poller.delete(s.ep.wire().tcp())?;
                     s.registered = false;
                 }
                 s.ep.install_replacement();
@@ -189,7 +157,7 @@ fn apply<E: Endpoint>(
                 // before it is replaced or dropped (Detach, Done, replacement, end of the loop).
                 unsafe {
                     poller.add_with_mode(
-                        s.ep.stream(),
+                        s.ep.wire().tcp(),
                         interest(key, s.writing),
                         PollMode::Level,
                     )?
@@ -198,7 +166,7 @@ fn apply<E: Endpoint>(
             } else if s.writing != s.ep.wants_write() {
                 s.writing = !s.writing;
                 poller.modify_with_mode(
-                    s.ep.stream(),
+                    s.ep.wire().tcp(),
                     interest(key, s.writing),
                     PollMode::Level,
                 )?;
@@ -207,7 +175,7 @@ fn apply<E: Endpoint>(
         }
         Step::Detach | Step::Done => {
             if s.registered {
-                poller.delete(s.ep.stream())?;
+                poller.delete(s.ep.wire().tcp())?;
                 s.registered = false;
             }
             if step == Step::Done {
@@ -257,7 +225,8 @@ fn poll_loop<E: Endpoint>(
             let mut step = Step::Continue;
             if ev.readable {
                 for _ in 0..READS_PER_TURN {
-                    match recv_now(s.ep.stream(), &mut scratch) {
+                    let (wire, buf) = s.ep.input();
+                    match wire.fill(&mut scratch, buf, true) {
                         Ok(0) => {
                             step =
                                 s.ep.on_closed("connection closed by the server".into(), &mut rec);
@@ -265,7 +234,6 @@ fn poll_loop<E: Endpoint>(
                         }
                         Ok(got) => {
                             let now = Instant::now();
-                            s.ep.buf().push(&scratch[..got]);
                             step = s.ep.on_input(now, &mut rec);
                             if step != Step::Continue || got < SCRATCH {
                                 break;
@@ -304,7 +272,7 @@ fn poll_loop<E: Endpoint>(
     let mut finished = Vec::with_capacity(slots.len());
     for s in slots {
         if s.registered {
-            poller.delete(s.ep.stream())?;
+            poller.delete(s.ep.wire().tcp())?;
         }
         finished.push((s.index, s.ep.finish(&mut rec)));
     }

@@ -1,6 +1,9 @@
 //! Integration tests: every scenario for about a second against a real server (redis-server,
 //! skipped with a note when it is not installed), an in-test echo server, and an in-test RESP
-//! server that stalls once, to prove a paused server shows up in the percentiles.
+//! server that stalls once, to prove a paused server shows up in the percentiles. `security`:
+//! TLS and passwords against the real `server` binary.
+
+mod security;
 
 use bytes::BytesMut;
 use clap::Parser;

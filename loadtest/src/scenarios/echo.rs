@@ -43,10 +43,10 @@ impl Replies for Message {
 /// Runs the scenario.
 pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let cfg = ctx.cfg.clone();
-    let conns = ping::open(&cfg.addr, cfg.connections.max(1))?;
+    let conns = ping::open(&cfg.addr, &cfg.security, cfg.connections.max(1))?;
     let message = Message::new(cfg.size);
     let plan = ctx.begin();
-    let reconnect = cfg.reconnect.then_some(cfg.addr.as_str());
+    let reconnect = cfg.reconnect.then_some((cfg.addr.as_str(), &cfg.security));
     let out = engine::drive(
         conns,
         |_| message.clone(),

@@ -19,9 +19,10 @@
 
 use super::{Outcome, Plan, Rate, Recorder};
 use crate::conn::{timed_out, Redialer, ReplyBuf};
-use crate::mux::{self, send_now, Endpoint, Step};
+use crate::mux::{self, Endpoint, Step};
 use crate::pacing::{fine_timer_slack, Schedule, Waiter};
 use crate::progress::Live;
+use crate::wire::{send_now, Security, Wire};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::io::{self, Write};
 use std::net::TcpStream;
@@ -50,18 +51,21 @@ pub trait Replies: Send + 'static {
     fn take(&mut self, buf: &mut ReplyBuf) -> io::Result<Option<Result<(), String>>>;
 }
 
-/// One connection: its socket and any bytes already read from it.
-pub type Conn = (TcpStream, ReplyBuf);
+/// One connection: its wire and any bytes already read from it.
+pub type Conn = (Wire, ReplyBuf);
+
+/// Where failed connections are reopened (`--reconnect`), and how they are set up.
+pub type Reconnect<'a> = Option<(&'a str, &'a Security)>;
 
 /// Runs `plan` over `conns` and returns what all workers counted together. With
-/// `reconnect: Some(addr)`, failed connections are reopened to `addr`.
+/// `reconnect: Some((addr, security))`, failed connections are reopened to `addr`.
 pub fn drive<Q: Requests, P: Replies>(
     conns: Vec<Conn>,
     make_requests: impl FnMut(usize) -> Q,
     make_replies: impl FnMut(usize) -> P,
     plan: &Plan,
     live: &Live,
-    reconnect: Option<&str>,
+    reconnect: Reconnect<'_>,
 ) -> io::Result<Outcome> {
     match plan.rate {
         Rate::Fixed(rate) => {
@@ -72,7 +76,7 @@ pub fn drive<Q: Requests, P: Replies>(
 }
 
 /// Writes all of `buf`, giving up once `deadline` has passed.
-fn write_until(stream: &mut TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
+fn write_until(mut stream: &TcpStream, mut buf: &[u8], deadline: Instant) -> io::Result<()> {
     while !buf.is_empty() {
         match stream.write(buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -90,7 +94,7 @@ type Stamp = (Instant, Instant);
 
 /// A reopened connection, handed from its sender to its reader (`reconnect`).
 struct Handoff {
-    stream: TcpStream,
+    wire: Wire,
     fifo: Receiver<Stamp>,
     generation: u64,
 }
@@ -99,7 +103,7 @@ struct Handoff {
 struct Link {
     /// The connection's index among all connections.
     index: usize,
-    stream: TcpStream,
+    wire: Wire,
     fifo: Sender<Stamp>,
     /// Which opening of the connection this is: 1, then 2 after the first reconnect, ...
     generation: u64,
@@ -115,16 +119,16 @@ struct Link {
 /// Opens connection `link` again and hands it to its reader.
 fn reopen(link: &mut Link, dialer: &mut Redialer) -> io::Result<()> {
     let Some(handoff) = &link.handoff else { return Ok(()) };
-    let stream = dialer.dial()?;
-    let reader = stream.try_clone()?;
-    stream.set_write_timeout(Some(POLL))?;
-    reader.set_read_timeout(Some(POLL))?;
+    let wire = dialer.dial()?;
+    let reader = wire.try_clone()?;
+    wire.tcp().set_write_timeout(Some(POLL))?;
+    reader.tcp().set_read_timeout(Some(POLL))?;
     let (tx, rx) = unbounded();
     link.generation += 1;
-    link.stream = stream;
+    link.wire = wire;
     link.fifo = tx;
     link.alive = true;
-    let _ = handoff.send(Handoff { stream: reader, fifo: rx, generation: link.generation });
+    let _ = handoff.send(Handoff { wire: reader, fifo: rx, generation: link.generation });
     Ok(())
 }
 
@@ -135,7 +139,7 @@ fn open_loop<Q: Requests, P: Replies>(
     plan: &Plan,
     live: &Live,
     rate: f64,
-    reconnect: Option<&str>,
+    reconnect: Reconnect<'_>,
 ) -> io::Result<Outcome> {
     let n = conns.len();
     let threads = plan.threads.min(n).max(1);
@@ -143,11 +147,11 @@ fn open_loop<Q: Requests, P: Replies>(
         (0..threads).map(|_| Arc::new(AtomicBool::new(false))).collect();
     let mut links: Vec<Vec<Link>> = (0..threads).map(|_| Vec::new()).collect();
     let mut readers = Vec::with_capacity(n);
-    for (i, (stream, buf)) in conns.into_iter().enumerate() {
+    for (i, (wire, buf)) in conns.into_iter().enumerate() {
         let (tx, rx) = unbounded();
-        let writer = stream.try_clone()?;
-        writer.set_write_timeout(Some(POLL))?;
-        stream.set_read_timeout(Some(POLL))?;
+        let writer = wire.try_clone()?;
+        writer.tcp().set_write_timeout(Some(POLL))?;
+        wire.tcp().set_read_timeout(Some(POLL))?;
         let failed = Arc::new(AtomicU64::new(0));
         let (handoff_tx, handoff_rx) = match reconnect {
             Some(_) => {
@@ -158,7 +162,7 @@ fn open_loop<Q: Requests, P: Replies>(
         };
         links[i % threads].push(Link {
             index: i,
-            stream: writer,
+            wire: writer,
             fifo: tx,
             generation: 1,
             alive: true,
@@ -167,7 +171,7 @@ fn open_loop<Q: Requests, P: Replies>(
             next_dial: plan.epoch,
         });
         readers.push(ReplyEnd {
-            stream,
+            wire,
             buf,
             fifo: rx,
             replies: make_replies(i),
@@ -184,7 +188,7 @@ fn open_loop<Q: Requests, P: Replies>(
         let (plan, done) = (*plan, done[part].clone());
         let requests = make_requests(part);
         let rec = Recorder::new(&plan, live);
-        let dialer = reconnect.map(Redialer::new);
+        let dialer = reconnect.map(|(addr, security)| Redialer::new(addr, security));
         // Each tick sends `pipeline` requests in one write.
         let schedule = Schedule::part(plan.epoch, rate / plan.pipeline as f64, part, threads);
         senders.push(thread::Builder::new().name(format!("sender-{part}")).spawn(move || {
@@ -246,7 +250,8 @@ fn send_on_schedule<Q: Requests>(
             // Pushed before writing, so the reader always finds the stamp of a reply.
             let _ = link.fifo.send((sched, sent));
         }
-        match write_until(&mut link.stream, &out, plan.drain_until) {
+        let written = link.wire.seal(&mut out);
+        match written.and_then(|()| write_until(link.wire.tcp(), &out, plan.drain_until)) {
             Ok(()) => rec.out.sent += plan.pipeline as u64,
             Err(e) => {
                 rec.out.error(format!("write failed: {e}"));
@@ -267,7 +272,7 @@ struct Reopened {
 /// The reading side of one open-loop connection: pops the stamp of each reply from the FIFO its
 /// sender fills.
 struct ReplyEnd<P> {
-    stream: TcpStream,
+    wire: Wire,
     buf: ReplyBuf,
     fifo: Receiver<Stamp>,
     replies: P,
@@ -298,12 +303,12 @@ impl<P: Replies> ReplyEnd<P> {
 impl<P: Replies> Endpoint for ReplyEnd<P> {
     type Done = ();
 
-    fn stream(&self) -> &TcpStream {
-        &self.stream
+    fn wire(&self) -> &Wire {
+        &self.wire
     }
 
-    fn buf(&mut self) -> &mut ReplyBuf {
-        &mut self.buf
+    fn input(&mut self) -> (&Wire, &mut ReplyBuf) {
+        (&self.wire, &mut self.buf)
     }
 
     fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
@@ -364,7 +369,7 @@ impl<P: Replies> Endpoint for ReplyEnd<P> {
 
     fn install_replacement(&mut self) {
         if let Some(h) = self.next.take() {
-            self.stream = h.stream;
+            self.wire = h.wire;
             self.fifo = h.fifo;
             self.generation = h.generation;
             self.buf = ReplyBuf::new();
@@ -381,14 +386,14 @@ fn closed_loop<Q: Requests, P: Replies>(
     mut make_replies: impl FnMut(usize) -> P,
     plan: &Plan,
     live: &Live,
-    reconnect: Option<&str>,
+    reconnect: Reconnect<'_>,
 ) -> io::Result<Outcome> {
     let endpoints: Vec<LoopEnd<Q, P>> = conns
         .into_iter()
         .enumerate()
-        .map(|(i, (stream, buf))| LoopEnd {
+        .map(|(i, (wire, buf))| LoopEnd {
             index: i,
-            stream,
+            wire,
             buf,
             requests: make_requests(i),
             replies: make_replies(i),
@@ -398,7 +403,7 @@ fn closed_loop<Q: Requests, P: Replies>(
             sent: plan.epoch,
             started: false,
             plan: *plan,
-            dialer: reconnect.map(Redialer::new),
+            dialer: reconnect.map(|(addr, security)| Redialer::new(addr, security)),
             next: None,
         })
         .collect();
@@ -409,11 +414,12 @@ fn closed_loop<Q: Requests, P: Replies>(
 /// answered.
 struct LoopEnd<Q, P> {
     index: usize,
-    stream: TcpStream,
+    wire: Wire,
     buf: ReplyBuf,
     requests: Q,
     replies: P,
-    /// The batch being written, and how much of it is written.
+    /// The batch being written (sealed: what goes on the socket), and how much of it is
+    /// written.
     out: Vec<u8>,
     written: usize,
     /// Replies still due for the current batch.
@@ -423,7 +429,7 @@ struct LoopEnd<Q, P> {
     started: bool,
     plan: Plan,
     dialer: Option<Redialer>,
-    next: Option<TcpStream>,
+    next: Option<Wire>,
 }
 
 impl<Q: Requests, P: Replies> LoopEnd<Q, P> {
@@ -441,13 +447,16 @@ impl<Q: Requests, P: Replies> LoopEnd<Q, P> {
         self.written = 0;
         self.pending = self.plan.pipeline;
         rec.out.sent += self.plan.pipeline as u64;
+        if let Err(e) = self.wire.seal(&mut self.out) {
+            return self.fail(format!("TLS failed: {e}"), rec);
+        }
         self.flush(rec)
     }
 
     /// Writes what the socket takes of the current batch.
     fn flush(&mut self, rec: &mut Recorder) -> Step {
         while self.written < self.out.len() {
-            match send_now(&self.stream, &self.out[self.written..]) {
+            match send_now(self.wire.tcp(), &self.out[self.written..]) {
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -482,12 +491,12 @@ impl<Q: Requests, P: Replies> LoopEnd<Q, P> {
 impl<Q: Requests, P: Replies> Endpoint for LoopEnd<Q, P> {
     type Done = ();
 
-    fn stream(&self) -> &TcpStream {
-        &self.stream
+    fn wire(&self) -> &Wire {
+        &self.wire
     }
 
-    fn buf(&mut self) -> &mut ReplyBuf {
-        &mut self.buf
+    fn input(&mut self) -> (&Wire, &mut ReplyBuf) {
+        (&self.wire, &mut self.buf)
     }
 
     fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
@@ -544,7 +553,7 @@ impl<Q: Requests, P: Replies> Endpoint for LoopEnd<Q, P> {
 
     fn install_replacement(&mut self) {
         if let Some(s) = self.next.take() {
-            self.stream = s;
+            self.wire = s;
             self.buf = ReplyBuf::new();
         }
     }

@@ -6,12 +6,12 @@
 use super::engine;
 use super::ping::{self, Fixed};
 use super::{Extra, Outcome, PingCommand, RunCtx};
-use crate::conn::{connect, ReplyBuf};
+use crate::conn::ReplyBuf;
 use crate::sys;
+use crate::wire::Wire;
 use serde::{Deserialize, Serialize};
 use shared::Frame;
-use std::io::{self, Write};
-use std::net::TcpStream;
+use std::io;
 use std::time::Duration;
 
 /// The idle-connection figures of a run.
@@ -33,29 +33,19 @@ pub struct IdleStats {
 }
 
 /// Sends PING on every connection, then reads the replies: how many answered `+PONG`.
-fn ping_all(conns: &mut [(TcpStream, ReplyBuf)]) -> usize {
+fn ping_all(conns: &mut [(Wire, ReplyBuf)]) -> usize {
     let request = b"*1\r\n$4\r\nPING\r\n";
     let mut written = vec![false; conns.len()];
-    for (i, (stream, _)) in conns.iter_mut().enumerate() {
-        written[i] = stream.write_all(request).is_ok();
+    for (i, (wire, _)) in conns.iter_mut().enumerate() {
+        written[i] = wire.write_all(request).is_ok();
     }
     let mut alive = 0;
-    for (i, (stream, buf)) in conns.iter_mut().enumerate() {
+    for (i, (wire, buf)) in conns.iter_mut().enumerate() {
         if !written[i] {
             continue;
         }
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let pong = loop {
-            match buf.next_frame() {
-                Ok(Some(frame)) => break frame == Frame::Simple("PONG".into()),
-                Ok(None) => {}
-                Err(_) => break false,
-            }
-            match buf.fill(stream) {
-                Ok(n) if n > 0 => {}
-                _ => break false,
-            }
-        };
+        let _ = wire.tcp().set_read_timeout(Some(Duration::from_secs(5)));
+        let pong = matches!(wire.read_frame(buf), Ok(Frame::Simple(s)) if s == "PONG");
         alive += usize::from(pong);
     }
     alive
@@ -78,8 +68,8 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let mut idle = Vec::with_capacity(cfg.connections);
     let mut first_error = None;
     for _ in 0..cfg.connections {
-        match connect(&cfg.addr) {
-            Ok(s) => idle.push((s, ReplyBuf::new())),
+        match cfg.security.dial(&cfg.addr) {
+            Ok(conn) => idle.push(conn),
             Err(e) => {
                 stats.connect_errors += 1;
                 first_error.get_or_insert(e.to_string());
@@ -105,7 +95,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         *buf = ReplyBuf::new(); // give back the read buffers: idle connections keep no memory
     }
 
-    let active = ping::open(&cfg.addr, cfg.active.max(1))?;
+    let active = ping::open(&cfg.addr, &cfg.security, cfg.active.max(1))?;
     let fixed = Fixed::new(PingCommand::Ping, 0);
     let plan = ctx.begin();
     let out = engine::drive(active, |_| fixed.clone(), |_| fixed.clone(), &plan, &ctx.live, None)?;

@@ -18,6 +18,7 @@ pub mod pubsub;
 use crate::hist::{new_hist, percentile_curve, record, to_base64, CurvePoint, Hist, Summary};
 use crate::progress::{Live, LiveSlot, Progress};
 use crate::sys;
+use crate::wire::Security;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,6 +131,9 @@ pub struct Config {
     /// pub/sub publishers) instead of failing their remaining requests.
     #[serde(default)]
     pub reconnect: bool,
+    /// TLS and login for every connection (the password is never written into reports).
+    #[serde(default)]
+    pub security: Security,
     /// No per-run progress bar (a caller such as `compare` draws its own).
     #[serde(skip)]
     pub quiet: bool,
@@ -162,6 +166,7 @@ impl Default for Config {
             readers: default_readers(),
             spin_us: 0,
             reconnect: false,
+            security: Security::default(),
             quiet: false,
         }
     }
@@ -580,12 +585,15 @@ pub const FLOOR_LABEL: &str = "floor";
 /// `cfg.addr`: the latency and CPU the tool itself costs at this load, labelled `label`.
 pub fn floor(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
     use crate::reflector::{Reflector, Speaks};
+    let before = &cfg.security;
     let speaks = if cfg.scenario == Scenario::Echo { Speaks::Echo } else { Speaks::Resp };
     let reflector = Reflector::start(speaks)?;
     let cfg = Config {
         addr: reflector.addr.clone(),
         server_pid: None,
         server_tid: Some(reflector.tid),
+        // The reflector speaks clear text and asks for no password.
+        security: Security::default(),
         ..cfg.clone()
     };
     let mut r = run(&cfg, label)?;
@@ -595,6 +603,12 @@ pub fn floor(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
          answers at once)"
             .into(),
     );
+    if before.tls {
+        r.notes.push(
+            "the floor is clear text: the tool's own TLS cost is in the server's rows, not here"
+                .into(),
+        );
+    }
     Ok(r)
 }
 

@@ -3,7 +3,8 @@
 
 use super::engine::{self, Conn, Replies, Requests};
 use super::{Extra, Outcome, PingCommand, RunCtx};
-use crate::conn::{connect, ReplyBuf};
+use crate::conn::ReplyBuf;
+use crate::wire::Security;
 use bytes::Bytes;
 use shared::resp::encode_command;
 use shared::Frame;
@@ -51,18 +52,18 @@ impl Replies for Fixed {
     }
 }
 
-/// Opens `n` connections to `addr`.
-pub fn open(addr: &str, n: usize) -> io::Result<Vec<Conn>> {
-    (0..n).map(|_| Ok((connect(addr)?, ReplyBuf::new()))).collect()
+/// Opens `n` connections to `addr`, each set up as `security` says.
+pub fn open(addr: &str, security: &Security, n: usize) -> io::Result<Vec<Conn>> {
+    (0..n).map(|_| security.dial(addr)).collect()
 }
 
 /// Runs the scenario.
 pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let cfg = ctx.cfg.clone();
-    let conns = open(&cfg.addr, cfg.connections.max(1))?;
+    let conns = open(&cfg.addr, &cfg.security, cfg.connections.max(1))?;
     let fixed = Fixed::new(cfg.command, cfg.size);
     let plan = ctx.begin();
-    let reconnect = cfg.reconnect.then_some(cfg.addr.as_str());
+    let reconnect = cfg.reconnect.then_some((cfg.addr.as_str(), &cfg.security));
     let out =
         engine::drive(conns, |_| fixed.clone(), |_| fixed.clone(), &plan, &ctx.live, reconnect)?;
     ctx.finish();

@@ -17,12 +17,12 @@ use crate::conn::{pubsub_counters, Incoming, ReplyBuf, RespConn};
 use crate::hist::Summary;
 use crate::mux::{Endpoint, Step};
 use crate::progress::Live;
+use crate::wire::{Security, Wire};
 use serde::{Deserialize, Serialize};
 use shared::resp::encode_command;
 use shared::Frame;
 use std::collections::BTreeMap;
 use std::io;
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -238,17 +238,17 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     let mut notes = Vec::new();
     let tag = run_tag();
     // Subscribe everybody before anything is published, so every message has its receivers.
-    let subs = subscribe_all(&cfg.addr, &tag, s, t)?;
-    let pubs = super::ping::open(&cfg.addr, p)?;
-    let before = pubsub_counters(&cfg.addr).ok();
+    let subs = subscribe_all(&cfg.addr, &cfg.security, &tag, s, t)?;
+    let pubs = super::ping::open(&cfg.addr, &cfg.security, p)?;
+    let before = pubsub_counters(&cfg.addr, &cfg.security).ok();
 
     let plan = ctx.begin();
     let expected_per_topic: Arc<OnceLock<Vec<u64>>> = Arc::new(OnceLock::new());
     let endpoints: Vec<SubEnd> = subs
         .into_iter()
         .enumerate()
-        .map(|(j, (stream, buf))| SubEnd {
-            stream,
+        .map(|(j, (wire, buf))| SubEnd {
+            wire,
             buf,
             topic: j % t,
             trackers: vec![SeqTracker::default(); p],
@@ -281,7 +281,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
         |_| PublishReplies(replies_sum.clone()),
         &plan,
         &publish_live,
-        cfg.reconnect.then_some(cfg.addr.as_str()),
+        cfg.reconnect.then_some((cfg.addr.as_str(), &cfg.security)),
     );
     // Even if publishing failed, tell the subscribers what was sent so they can stop.
     let sent: Vec<Vec<u64>> = next_seq
@@ -310,7 +310,7 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
     ctx.finish();
     let publish = publish?;
 
-    let after = pubsub_counters(&cfg.addr).ok();
+    let after = pubsub_counters(&cfg.addr, &cfg.security).ok();
     let delta = |f: fn(&Counters) -> Option<u64>| match (&before, &after) {
         (Some(b), Some(a)) => Some(f(a)?.saturating_sub(f(b)?)),
         _ => None,
@@ -372,17 +372,18 @@ pub fn run(ctx: &mut RunCtx) -> io::Result<(Outcome, Extra)> {
 /// before any confirmation is awaited, so thousands subscribe in a few round trips.
 fn subscribe_all(
     addr: &str,
+    security: &Security,
     tag: &str,
     s: usize,
     t: usize,
-) -> io::Result<Vec<(TcpStream, ReplyBuf)>> {
+) -> io::Result<Vec<(Wire, ReplyBuf)>> {
     if s > 500 {
         // Thousands of subscribers need thousands of descriptors.
         let _ = crate::sys::raise_fd_limit();
     }
     let mut conns = Vec::with_capacity(s);
     for j in 0..s {
-        let mut conn = RespConn::connect(addr)?;
+        let mut conn = RespConn::open(addr, security)?;
         conn.send(&["SUBSCRIBE", topic_name(tag, j % t).as_str()])?;
         conns.push(conn);
     }
@@ -403,7 +404,7 @@ fn subscribe_all(
 /// One subscriber: reads `message` deliveries until it has every message published on its
 /// topic or the drain deadline passes.
 struct SubEnd {
-    stream: TcpStream,
+    wire: Wire,
     buf: ReplyBuf,
     topic: usize,
     /// One per publisher.
@@ -426,12 +427,12 @@ impl SubEnd {
 impl Endpoint for SubEnd {
     type Done = (Vec<SeqTracker>, bool, usize);
 
-    fn stream(&self) -> &TcpStream {
-        &self.stream
+    fn wire(&self) -> &Wire {
+        &self.wire
     }
 
-    fn buf(&mut self) -> &mut ReplyBuf {
-        &mut self.buf
+    fn input(&mut self) -> (&Wire, &mut ReplyBuf) {
+        (&self.wire, &mut self.buf)
     }
 
     fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
