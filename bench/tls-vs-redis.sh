@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # TLS side by side with redis-server, with redis-benchmark --tls, on this machine.
 #   bench/tls-vs-redis.sh [SERVER ARGS...]        e.g.  bench/tls-vs-redis.sh --backend event
-# Run from the project root after `cargo build --release -p server`. Makes a throw-away CA and
+# Run from the project root after `cargo build --release`. Makes a throw-away CA and
 # server certificate (openssl) in a temporary directory, starts redis-server and
 # target/release/server each with a plain and a TLS port, and runs every workload on the four
 # (ours plain, ours TLS, redis plain, redis TLS) alternately ROUNDS times (default 3). Prints the
 # medians (requests/s), ours/redis over TLS, and what TLS costs each server against its own
-# plain figure. The machine is shared and noisy: only the ratios mean something.
+# plain figure. The machine is shared and noisy: only the ratios mean something. Then runs
+# bench/tls-fanout.sh (pub/sub fan-out over TLS on every backend; FANOUT=0 skips it).
 set -u
 ROUNDS=${ROUNDS:-3}
 server=${SERVER_BIN:-target/release/server}
@@ -47,3 +48,7 @@ done <<'W'
 PING, 50 conns|-n 100000 -c 50 -t ping_mbulk
 PUBLISH, 50 conns, pipeline 16|-n 1000000 -c 50 -P 16 PUBLISH news hello
 W
+# Pub/sub fan-out to 100 subscribers over TLS, every backend beside redis-server, with loadtest
+# (bench/tls-fanout.sh, which starts servers of its own); FANOUT=0 skips it.
+kill $rpid $spid 2>/dev/null; wait $rpid $spid 2>/dev/null
+if [ "${FANOUT:-1}" != 0 ]; then echo; ROUNDS=$ROUNDS "$(dirname "$0")/tls-fanout.sh"; fi

@@ -500,6 +500,16 @@ impl<Q: Requests, P: Replies> Endpoint for LoopEnd<Q, P> {
     }
 
     fn on_input(&mut self, now: Instant, rec: &mut Recorder) -> Step {
+        if self.pending == 0 {
+            // No batch is out (the first is not due yet, or its successor is not written):
+            // over TLS a record with no plaintext, such as a session ticket, comes here. Only
+            // a reply is wrong, and it must not start a second batch beside the due one.
+            if !self.buf.is_empty() {
+                rec.out.error("a reply to no request");
+                self.buf = ReplyBuf::new();
+            }
+            return Step::Continue;
+        }
         while self.pending > 0 {
             match self.replies.take(&mut self.buf) {
                 Ok(Some(ok)) => {
