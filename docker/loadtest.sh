@@ -2,15 +2,19 @@
 # The whole comparison in containers, then the fault scenarios, each checked; exits non-zero if
 # any run or check failed, and always tears the compose projects down.
 #
-#   docker/loadtest.sh            # every backend x {pubsub, echo}, 2 s warmup + 10 s each, faults
+#   docker/loadtest.sh            # every backend x {pubsub, echo, tls}, 2 s warmup + 10 s each, faults
 #   docker/loadtest.sh --quick    # CI size: 1 s warmup + 5 s each
+#   docker/loadtest.sh --scenarios tls --no-faults    # the TLS + ACL run alone
 #
-# Options: --quick, --backends thread,pool,queue,event,uring, --scenarios pubsub,echo, --loadgens N
-# (load generator containers per run, merged with `loadtest merge`), --no-faults, --no-build
-# (reuse the image switchboard:local). Environment: WARMUP, DURATION, RATE (per run),
-# FAULT_BACKEND (default thread), FAULT_MAX_RSS_MB (default 16), FAULT_BUFFER_LIMIT (256kb).
+# Scenarios: pubsub, echo, and tls (pubsub over TLS, logged in as an ACL user that may use the
+# loadtest channels only; certificates, ACL file and passwords made at run time, see
+# compose.tls.yml). Options: --quick, --backends thread,pool,queue,event,uring, --scenarios
+# pubsub,echo,tls, --loadgens N (load generator containers per run, merged with `loadtest
+# merge`), --no-faults, --no-build (reuse the image switchboard:local). Environment: WARMUP,
+# DURATION, RATE (per run), FAULT_BACKEND (default thread), FAULT_MAX_RSS_MB (default 16),
+# FAULT_BUFFER_LIMIT (256kb).
 #
-# Results: docker/results/compose/{pubsub,echo}/report.md (all backends in one table, like
+# Results: docker/results/compose/{pubsub,echo,tls}/report.md (all backends in one table, like
 # `loadtest compare`), .../BACKEND/ (each run's report and server log), faults/{pause,restart}/,
 # and summary.md.
 set -euo pipefail
@@ -20,7 +24,7 @@ started=$(date +%s)
 
 quick=0 build=1 faults=1 loadgens=1
 backends=thread,pool,queue,event,uring
-scenarios=pubsub,echo
+scenarios=pubsub,echo,tls
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -32,7 +36,7 @@ while [ $# -gt 0 ]; do
     --scenarios=*) scenarios=${1#*=} ;;
     --loadgens) loadgens=$2; shift ;;
     --loadgens=*) loadgens=${1#*=} ;;
-    -h | --help) sed -n '2,17p' "$self"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$self"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -81,7 +85,13 @@ down() {
   files=(-f compose.yml -f compose.echo.yml)
   dc --profile fault down -v --remove-orphans >/dev/null 2>&1 || true
 }
-trap down EXIT
+tls_dir=
+cleanup() {
+  down
+  # The throw-away CA and server key never outlive the run.
+  if [ -n "$tls_dir" ]; then rm -rf "$tls_dir"; fi
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 failures=()
@@ -97,6 +107,98 @@ json_num() { # FILE KEY [DEFAULT]
 }
 plain_logs() { docker logs "$1" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; }
 
+# The tls run's material, made once per script run into a private temporary directory that
+# the exit trap removes: a CA and a server certificate for the names the containers use
+# (`server`, and 127.0.0.1 for the healthcheck), ECDSA P-256, valid 2 days, signed and then the
+# CA key deleted; two passwords drawn at random; and an ACL file holding only their SHA-256
+# digests. Nothing of it is ever written into the repository. Sets TLS_DIR, HEALTH_PASS and
+# LOADGEN_PASS for compose.tls.yml.
+make_tls() {
+  [ -z "$tls_dir" ] || return 0
+  if ! command -v openssl >/dev/null; then
+    echo "== installing openssl (the tls run's certificates)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends openssl >/dev/null
+  fi
+  tls_dir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-lt-tls.XXXXXX")
+  local d=$tls_dir ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  {
+    openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=switchboard compose test CA" \
+      -keyout "$d/ca.key" -out "$d/ca.pem" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign &&
+      openssl req "${ec[@]}" -subj /CN=server -keyout "$d/server.key" -out "$d/server.csr" &&
+      printf '%s\n' subjectAltName=DNS:server,DNS:localhost,IP:127.0.0.1 \
+        extendedKeyUsage=serverAuth basicConstraints=critical,CA:FALSE \
+        keyUsage=critical,digitalSignature >"$d/server.ext" &&
+      openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 2 -extfile "$d/server.ext" -out "$d/server.pem"
+  } >"$d/openssl.log" 2>&1 || {
+    cat "$d/openssl.log"
+    echo "openssl could not make the tls run's certificates" >&2
+    exit 1
+  }
+  rm -f "$d/ca.key" "$d/ca.srl" "$d/server.csr" "$d/server.ext" "$d/openssl.log"
+  HEALTH_PASS=$(openssl rand -hex 24)
+  LOADGEN_PASS=$(openssl rand -hex 24)
+  local health_sha loadgen_sha
+  health_sha=$(printf %s "$HEALTH_PASS" | sha256sum | cut -d' ' -f1)
+  loadgen_sha=$(printf %s "$LOADGEN_PASS" | sha256sum | cut -d' ' -f1)
+  # The default user is off, so nothing is served before a login; `health` may only PING;
+  # `loadtest` may use the loadtest's channels (`loadtest:TAG:topic:N`) and the commands its
+  # pubsub scenario sends (INFO: the server's drop counter for the accounting).
+  cat >"$d/users.acl" <<ACL
+user default off
+user health on #$health_sha resetchannels -@all +ping
+user loadtest on #$loadgen_sha resetchannels &loadtest:* -@all +ping +info +publish +subscribe +unsubscribe +psubscribe +punsubscribe
+ACL
+  # The server runs as uid 65534: give it the key (as root), or let it read the file.
+  chmod 755 "$d"
+  chmod 644 "$d/ca.pem" "$d/server.pem" "$d/users.acl"
+  if [ "$(id -u)" = 0 ]; then
+    chown 65534:65534 "$d/server.key" && chmod 600 "$d/server.key"
+  else
+    chmod 644 "$d/server.key"
+  fi
+  export TLS_DIR=$d HEALTH_PASS LOADGEN_PASS
+}
+
+# What makes the tls run a TLS + ACL run, asked inside its server container with `client`
+# once the load is over: nothing is served before a login (the plain port), a wrong password
+# and a channel outside the user's patterns are refused, the TLS port speaks only TLS, and the
+# loadtest user's own channels work.
+tls_checks() { # NAME DIR
+  local name=$1 dir=$2 server out dup reord
+  # The pub/sub accounting of the run (the first generator's, when there are several): every
+  # PUBLISH receiver got its message once, in order.
+  dup=$(json_num "$dir/report.json" duplicates)
+  reord=$(json_num "$dir/report.json" reordered)
+  grep -q '"accounting_ok": true' "$dir/report.json" && [ "$dup" = 0 ] && [ "$reord" = 0 ] ||
+    fail "$name: the pub/sub accounting does not add up ($dup duplicates, $reord reordered; see $dir/report.md)"
+  server=$(containers server)
+  local tls=(--host 127.0.0.1 --port 16000 --tls --cacert /tls/ca.pem --user loadtest)
+  ask() { # PASSWORD CLIENT-ARGS...
+    local pass=$1
+    shift
+    SWITCHBOARD_PASS=$pass docker exec -e SWITCHBOARD_PASS "$server" /client "$@" 2>&1
+  }
+  # From a container of its own on the run's network, with no password in its environment
+  # (the server's has the healthcheck's).
+  local net
+  net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$server")
+  out=$(docker run --rm --network "$net" --entrypoint /client switchboard:local \
+    --host server --port 15000 ping 2>&1 || true)
+  [[ $out == *NOAUTH* ]] || fail "$name: the plain port, not logged in, answered '$out' (want NOAUTH)"
+  out=$(ask "$LOADGEN_PASS" "${tls[@]}" pub loadtest:check hello || true)
+  [ "$out" = 0 ] || fail "$name: the loadtest user could not publish on loadtest:check over TLS: '$out'"
+  out=$(ask "$LOADGEN_PASS" "${tls[@]}" pub weather hello || true)
+  [[ $out == *NOPERM* ]] || fail "$name: the loadtest user published outside loadtest:*: '$out' (want NOPERM)"
+  out=$(ask "wrong-$LOADGEN_PASS" "${tls[@]}" ping || true)
+  [[ $out == *WRONGPASS* ]] || fail "$name: a wrong password got '$out' (want WRONGPASS)"
+  out=$(ask "$LOADGEN_PASS" --host 127.0.0.1 --port 16000 --user loadtest ping || true)
+  [[ $out != *PONG* ]] || fail "$name: the TLS port answered plain text"
+  echo "   checked: plain port NOAUTH before login, NOPERM outside loadtest:*, WRONGPASS, no plain text on the TLS port"
+}
+
 # Sets the environment compose.yml reads for one run.
 setup_run() { # SCENARIO BACKEND OUT
   export SCENARIO=$1 BACKEND=$2 OUT=compose/$3 WARMUP=$warmup DURATION=$duration DRAIN=5
@@ -107,6 +209,9 @@ setup_run() { # SCENARIO BACKEND OUT
   files=(-f compose.yml)
   if [ "$1" = echo ]; then
     files+=(-f compose.echo.yml)
+  fi
+  if [ "$1" = tls ]; then
+    files+=(-f compose.tls.yml)
   fi
   if [ "$2" = uring ]; then
     files+=("${uring_files[@]}")
@@ -165,6 +270,9 @@ report() { # NAME
 # One scenario against one backend: server, N generators, report; no errors or losses allowed.
 compare_run() { # SCENARIO BACKEND
   local name="$1/$2" dir errors lost
+  if [ "$1" = tls ]; then
+    make_tls
+  fi
   setup_run "$1" "$2" "$1/$2"
   dir=results/$OUT
   mkdir -p "$dir"
@@ -184,6 +292,9 @@ compare_run() { # SCENARIO BACKEND
       fail "$name: $errors errors and unanswered, $lost lost (see $dir/report.md)"
     fi
     grep -m1 -A2 '^| server' "$dir/report.md" | tail -1
+    if [ "$1" = tls ]; then
+      tls_checks "$name" "$dir"
+    fi
   }
   down
 }

@@ -1,6 +1,6 @@
-//! TLS on a second port, next to the plain one, on every backend: redis-cli `--tls` and
-//! redis-py `ssl=True` (RESP2 and RESP3, TLS 1.2 and 1.3) with users and passwords, client
-//! certificates, plain text sent to the TLS port, and a client that stops mid-handshake.
+//! TLS on a second port, next to the plain one, on every backend: redis-cli `--tls`, redis-py
+//! `ssl=True` (RESP2 and RESP3, TLS 1.2 and 1.3) and the `redis` crate over `rediss://` (its
+//! rustls TLS, RESP2 and RESP3) with users and passwords, client certificates, plain text sent to the TLS port, and a client that stops mid-handshake.
 //! Certificates are made at test time with rcgen.
 
 use std::io::{Read, Write};
@@ -109,7 +109,112 @@ fn wait_for(counter: &server::stats::Counter, want: u64) {
     }
 }
 
+/// A `redis` crate connection over TLS (`rediss://USER:PASS@127.0.0.1:PORT`) that trusts
+/// `root` (PEM) alone, or the system's roots when `root` is `None`.
+fn redis_tls(
+    server: &TestServer,
+    login: &str,
+    resp3: bool,
+    root: Option<Vec<u8>>,
+) -> redis::RedisResult<redis::Connection> {
+    let proto = if resp3 { "?protocol=resp3" } else { "" };
+    let url = format!("rediss://{login}@{}/{proto}", server.tls_addr());
+    let certs = redis::TlsCertificates { client_tls: None, root_cert: root };
+    let con = redis::Client::build_with_tls(url, certs)?.get_connection()?;
+    con.set_read_timeout(Some(PATIENCE))?;
+    Ok(con)
+}
+
 backend_tests! {
+    fn redis_crate_over_tls_with_a_user_subscribes_and_publishes(backend) {
+        let certs = Certs::make("crate");
+        let users = acl_file(&certs);
+        let server = TestServer::with(backend, |c| {
+            certs.configure(c, AuthClients::No);
+            c.aclfile = Some(users.clone());
+        });
+        let ctx = server.stop_ref().clone();
+        let ca = std::fs::read(&certs.ca).unwrap();
+        let alice = "alice:wonderland";
+        let mut publisher = redis_tls(&server, alice, false, Some(ca.clone())).unwrap();
+        let me: String = redis::cmd("ACL").arg("WHOAMI").query(&mut publisher).unwrap();
+        assert_eq!(me, "alice");
+
+        // RESP2: a channel and a pattern subscribed over TLS, published to over TLS.
+        let mut sub_con = redis_tls(&server, alice, false, Some(ca.clone())).unwrap();
+        let mut pubsub = sub_con.as_pubsub();
+        pubsub.subscribe("news.tls").unwrap();
+        pubsub.psubscribe("news.*").unwrap();
+        let n: i64 = redis::cmd("PUBLISH").arg("news.tls").arg("sealed").query(&mut publisher).unwrap();
+        assert_eq!(n, 2);
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let msg = pubsub.get_message().unwrap();
+            got.push((
+                msg.get_channel_name().to_string(),
+                msg.get_payload::<String>().unwrap(),
+                msg.get_pattern::<String>().ok(),
+            ));
+        }
+        got.sort();
+        assert_eq!(got[0], ("news.tls".into(), "sealed".into(), None));
+        assert_eq!(got[1], ("news.tls".into(), "sealed".into(), Some("news.*".into())));
+        drop(pubsub);
+        // Alice's channels are news.* only. (The crate's `PubSub::subscribe` does not return
+        // the server's error replies, so the refusals are read through `query`.)
+        for (cmd, name) in [("PUBLISH", "weather"), ("SUBSCRIBE", "weather"), ("PSUBSCRIBE", "*")] {
+            let mut denied = redis::cmd(cmd);
+            denied.arg(name);
+            if cmd == "PUBLISH" {
+                denied.arg("x");
+            }
+            let err = denied.query::<redis::Value>(&mut publisher).unwrap_err();
+            assert_eq!(err.code(), Some("NOPERM"), "{cmd}: {err}");
+        }
+        assert_eq!(ctx.stats.acl_denied_channel.get(), 3);
+
+        // RESP3 (HELLO 3 AUTH alice ...): the message arrives as a push frame.
+        let mut sub3 = redis_tls(&server, alice, true, Some(ca.clone())).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        sub3.set_push_sender(tx);
+        sub3.subscribe_resp3("news.resp3").unwrap();
+        // The crate does not wait for the confirmation: a PING's reply says SUBSCRIBE ran.
+        let _: String = redis::cmd("PING").query(&mut sub3).unwrap();
+        let n: i64 = redis::cmd("PUBLISH").arg("news.resp3").arg("pushed").query(&mut publisher).unwrap();
+        assert_eq!(n, 1);
+        // A push reaches the sender when the connection next reads: a PING makes it read.
+        let mut message = None;
+        let deadline = Instant::now() + PATIENCE;
+        while message.is_none() {
+            assert!(Instant::now() < deadline, "no message push frame over TLS");
+            let _: String = redis::cmd("PING").query(&mut sub3).unwrap();
+            while let Ok(push) = rx.try_recv() {
+                if push.kind == redis::PushKind::Message {
+                    message = Some(push.data);
+                }
+            }
+        }
+        let payload: Vec<String> =
+            message.unwrap().iter().map(|v| redis::from_redis_value_ref(v).unwrap()).collect();
+        assert_eq!(payload, ["news.resp3", "pushed"]);
+
+        // A wrong password, in either protocol, is refused and counted.
+        let wrong = redis_tls(&server, "alice:nope", false, Some(ca.clone())).map(drop).unwrap_err();
+        assert_eq!(wrong.kind(), redis::ErrorKind::AuthenticationFailed, "{wrong}");
+        let wrong = redis_tls(&server, "alice:nope", true, Some(ca.clone())).map(drop).unwrap_err();
+        assert!(wrong.to_string().contains("WRONGPASS"), "{wrong}");
+        wait_for(&ctx.stats.acl_denied_auth, 2);
+        // A client that does not trust the test CA refuses the server's certificate.
+        let failures = ctx.stats.tls_handshake_failures.get();
+        let untrusted = redis_tls(&server, alice, false, None).map(drop).unwrap_err();
+        assert!(untrusted.is_io_error(), "{untrusted}");
+        wait_for(&ctx.stats.tls_handshake_failures, failures + 1);
+
+        drop((publisher, sub_con, sub3));
+        let ctx = server.stop();
+        assert!(ctx.stats.tls_handshakes.get() >= 5, "{}", ctx.stats.tls_handshakes.get());
+        crate::util::assert_accounted(&ctx);
+    }
     fn redis_cli_over_tls_with_a_user_next_to_the_plain_port(backend) {
         let certs = Certs::make("cli");
         let users = acl_file(&certs);
