@@ -45,30 +45,31 @@ pub fn noperm_command(full_name: &str) -> String {
     format!("NOPERM this user has no permissions to run the '{full_name}' command")
 }
 
-/// Redis's command categories, as `ACL CAT` lists them.
-pub const CATEGORIES: [&str; 21] = [
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
+/// Why [`User::permits`] refuses a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal<'a> {
+    /// The command itself, by Redis's full name.
+    Command(&'static str),
+    /// The first channel or pattern named that the user may not touch.
+    Channel(&'a [u8]),
+}
+
+impl Refusal<'_> {
+    /// `ACL DRYRUN`'s answer, Redis's text: it names the command or the channel.
+    pub fn dry_run_text(&self) -> Vec<u8> {
+        match self {
+            Refusal::Command(name) => {
+                format!("This user has no permissions to run the '{name}' command").into_bytes()
+            }
+            Refusal::Channel(channel) => {
+                let mut text = b"This user has no permissions to access the '".to_vec();
+                text.extend_from_slice(channel);
+                text.extend_from_slice(b"' channel");
+                text
+            }
+        }
+    }
+}
 
 /// The reply to a connection refused by protected mode.
 pub const DENIED: &str = "DENIED Switchboard is running in protected mode because protected \
@@ -88,76 +89,18 @@ pub fn protected_mode_refuses(protected_mode: bool, default_nopass: bool, peer: 
 }
 
 /// The commands of `category` (`ACL CAT name`), or every category (`ACL CAT`); the error is
-/// Redis's reply for a category it does not have.
+/// Redis's reply for a category it does not have. The table is
+/// [`shared::command::COMMAND_CATEGORIES`].
 pub fn category(category: Option<&[u8]>) -> Result<Vec<&'static str>, String> {
+    use shared::command::{category_commands, is_category, CATEGORIES};
     let Some(wanted) = category else { return Ok(CATEGORIES.to_vec()) };
     let name = String::from_utf8_lossy(wanted).to_ascii_lowercase();
-    if !CATEGORIES.contains(&name.as_str()) {
+    if !is_category(&name) {
         let shown = String::from_utf8_lossy(&wanted[..wanted.len().min(128)]).into_owned();
         return Err(format!("ERR Unknown category '{shown}'"));
     }
-    Ok(COMMAND_CATEGORIES
-        .iter()
-        .filter(|(_, cats)| cats.split(' ').any(|c| c == name))
-        .map(|(cmd, _)| *cmd)
-        .collect())
+    Ok(category_commands(&name).collect())
 }
-
-/// The categories of the commands served here, as Redis 7 files them.
-const COMMAND_CATEGORIES: &[(&str, &str)] = &[
-    ("ping", "fast connection"),
-    ("echo", "fast connection"),
-    ("quit", "fast connection"),
-    ("reset", "fast connection"),
-    ("auth", "fast connection"),
-    ("hello", "fast connection"),
-    ("subscribe", "pubsub slow"),
-    ("unsubscribe", "pubsub slow"),
-    ("psubscribe", "pubsub slow"),
-    ("punsubscribe", "pubsub slow"),
-    ("publish", "pubsub fast"),
-    ("pubsub|channels", "pubsub slow"),
-    ("pubsub|numsub", "pubsub slow"),
-    ("pubsub|numpat", "pubsub slow"),
-    ("client|setinfo", "slow connection"),
-    ("client|setname", "slow connection"),
-    ("client|getname", "slow connection"),
-    ("client|id", "slow connection"),
-    ("config|get", "admin slow dangerous"),
-    ("command", "slow connection"),
-    ("info", "slow dangerous"),
-    ("acl|whoami", "slow"),
-    ("acl|cat", "slow"),
-    ("acl|users", "admin slow dangerous"),
-    ("acl|list", "admin slow dangerous"),
-    ("acl|setuser", "admin slow dangerous"),
-    ("acl|load", "admin slow dangerous"),
-    ("pubsub|shardchannels", "pubsub slow"),
-    ("pubsub|shardnumsub", "pubsub slow"),
-    ("pubsub|help", "slow"),
-    ("ssubscribe", "pubsub slow"),
-    ("sunsubscribe", "pubsub slow"),
-    ("spublish", "pubsub fast"),
-    ("client|info", "slow connection"),
-    ("client|list", "admin slow dangerous connection"),
-    ("client|kill", "admin slow dangerous connection"),
-    ("client|no-evict", "admin slow dangerous connection"),
-    ("client|no-touch", "slow connection"),
-    ("client|reply", "slow connection"),
-    ("client|help", "slow connection"),
-    ("config|set", "admin slow dangerous"),
-    ("config|resetstat", "admin slow dangerous"),
-    ("config|help", "slow"),
-    ("select", "fast connection"),
-    ("dbsize", "keyspace read fast"),
-    ("time", "fast"),
-    ("lastsave", "admin fast dangerous"),
-    ("multi", "fast transaction"),
-    ("exec", "slow transaction"),
-    ("discard", "fast transaction"),
-    ("watch", "fast transaction"),
-    ("unwatch", "fast transaction"),
-];
 
 /// The name of the user every connection starts as.
 pub const DEFAULT_USER: &str = "default";
@@ -194,8 +137,9 @@ pub struct User {
     keys: Vec<Bytes>,
     /// The command base: `+@all` (true) or `-@all` (false).
     all_commands: bool,
-    /// `+cmd` / `-cmd` rules after the base, in order, names in lower case (`cmd` or
-    /// `cmd|sub`); the last rule that matches a command decides.
+    /// `+cmd` / `-cmd` / `+@category` / `-@category` rules after the base, in order, names
+    /// in lower case (`cmd`, `cmd|sub` or `@category`); the last rule that matches a command
+    /// decides, as Redis's bitmap of commands set rule after rule would.
     command_rules: Vec<(String, bool)>,
 }
 
@@ -255,10 +199,14 @@ impl User {
     /// (`ping`, `pubsub|numsub`).
     pub fn command_allowed(&self, full_name: &str) -> bool {
         let parent = full_name.split('|').next().unwrap_or(full_name);
+        let covers = |rule: &str| match rule.strip_prefix('@') {
+            Some(category) => shared::command::in_category(full_name, category),
+            None => rule == full_name || rule == parent,
+        };
         self.command_rules
             .iter()
             .rev()
-            .find(|(rule, _)| rule == full_name || rule == parent)
+            .find(|(rule, _)| covers(rule))
             .map_or(self.all_commands, |&(_, allow)| allow)
     }
 
@@ -374,11 +322,17 @@ impl User {
             b'+' | b'-' => {
                 let name = std::str::from_utf8(arg).map_err(|_| "Syntax error")?;
                 let name = name.to_ascii_lowercase();
-                if name.starts_with('@') || !is_command(&name) {
+                let known = match name.strip_prefix('@') {
+                    Some(category) => shared::command::is_category(category),
+                    None => is_command(&name),
+                };
+                if !known {
                     return Err("Unknown command or category name in ACL".into());
                 }
                 let allow = kind == b'+';
-                // A rule for `cmd` also covers its subcommands: earlier ones no longer matter.
+                // A later rule for the same command or category replaces an earlier one, and a
+                // rule for `cmd` also covers its subcommands, as Redis 7.2 keeps its rules: the
+                // earlier ones no longer matter.
                 let sub_prefix = format!("{name}|");
                 self.command_rules.retain(|(r, _)| *r != name && !r.starts_with(&sub_prefix));
                 self.command_rules.push((name, allow));
@@ -396,35 +350,100 @@ impl User {
     /// The rules that make this user, as `ACL LIST` shows them (`user NAME on nopass ...`).
     pub fn describe(&self) -> String {
         let mut out = format!("user {}", String::from_utf8_lossy(&self.name));
-        out.push_str(if self.enabled { " on" } else { " off" });
-        if self.nopass {
-            out.push_str(" nopass");
+        for flag in self.flags() {
+            let _ = write!(out, " {flag}");
         }
-        for digest in &self.passwords {
-            out.push_str(" #");
-            for byte in digest {
-                let _ = write!(out, "{byte:02x}");
-            }
+        for digest in self.password_digests() {
+            let _ = write!(out, " #{digest}");
         }
-        if self.all_keys {
-            out.push_str(" ~*");
+        let keys = self.keys_text();
+        if !keys.is_empty() {
+            let _ = write!(out, " {keys}");
         }
-        for key in &self.keys {
-            let _ = write!(out, " ~{}", String::from_utf8_lossy(key));
-        }
-        if self.all_channels {
-            out.push_str(" &*");
-        } else {
+        if !self.all_channels {
             out.push_str(" resetchannels");
-            for channel in &self.channels {
-                let _ = write!(out, " &{}", String::from_utf8_lossy(channel));
-            }
         }
-        out.push_str(if self.all_commands { " +@all" } else { " -@all" });
+        let channels = self.channels_text();
+        if !channels.is_empty() {
+            let _ = write!(out, " {channels}");
+        }
+        let _ = write!(out, " {}", self.command_rules_text());
+        out
+    }
+
+    /// The user's flags, as `ACL GETUSER` lists them: `on` or `off`, then `nopass` if set.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            flags.push("nopass");
+        }
+        flags
+    }
+
+    /// The SHA-256 digests of the user's passwords, in lower-case hex.
+    pub fn password_digests(&self) -> Vec<String> {
+        self.passwords
+            .iter()
+            .map(|digest| {
+                digest.iter().fold(String::new(), |mut hex, byte| {
+                    let _ = write!(hex, "{byte:02x}");
+                    hex
+                })
+            })
+            .collect()
+    }
+
+    /// The command rules, as `ACL GETUSER` shows them: `+@all` or `-@all`, then each rule in
+    /// the order it applies.
+    pub fn command_rules_text(&self) -> String {
+        let mut out = String::from(if self.all_commands { "+@all" } else { "-@all" });
         for (name, allow) in &self.command_rules {
             let _ = write!(out, " {}{name}", if *allow { '+' } else { '-' });
         }
         out
+    }
+
+    /// The key patterns (`~*`, `~a ~b`, or nothing), as `ACL GETUSER` shows them.
+    pub fn keys_text(&self) -> String {
+        if self.all_keys {
+            return "~*".into();
+        }
+        let keys: Vec<String> =
+            self.keys.iter().map(|k| format!("~{}", String::from_utf8_lossy(k))).collect();
+        keys.join(" ")
+    }
+
+    /// The channel patterns (`&*`, `&a &b`, or nothing), as `ACL GETUSER` shows them.
+    pub fn channels_text(&self) -> String {
+        if self.all_channels {
+            return "&*".into();
+        }
+        let channels: Vec<String> =
+            self.channels.iter().map(|c| format!("&{}", String::from_utf8_lossy(c))).collect();
+        channels.join(" ")
+    }
+
+    /// Whether this user may run `cmd`: the command itself, then every channel or pattern it
+    /// names, in Redis's order (the first channel refused is the one named).
+    pub fn permits<'a>(&self, cmd: &'a shared::Command) -> Result<(), Refusal<'a>> {
+        use shared::Command as C;
+        let name = cmd.full_name();
+        if !self.command_allowed(name) {
+            return Err(Refusal::Command(name));
+        }
+        let (names, literal): (&[Bytes], bool) = match cmd {
+            C::Publish { channel, .. } | C::SPublish { channel, .. } => {
+                (std::slice::from_ref(channel), false)
+            }
+            // Shard channels need the same permissions as classic ones, as in Redis 7.
+            C::Subscribe(channels) | C::SSubscribe(channels) => (channels, false),
+            C::PSubscribe(patterns) => (patterns, true),
+            _ => (&[], false),
+        };
+        match names.iter().find(|c| !self.channel_allowed(c, literal)) {
+            Some(channel) => Err(Refusal::Channel(channel)),
+            None => Ok(()),
+        }
     }
 
     /// Returns true if and only if a connection subscribed to `channels` and `patterns` may
@@ -493,7 +512,18 @@ pub enum AclError {
         /// What is wrong.
         why: String,
     },
-    /// `ACL LOAD` without an ACL file.
+    /// `ACL SAVE` could not write the ACL file (the reply is Redis's; the log names why).
+    #[error(
+        "There was an error trying to save the ACLs. Please check the server logs for more \
+         information"
+    )]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `ACL LOAD` or `ACL SAVE` without an ACL file.
     #[error(
         "This Redis instance is not configured to use an ACL file. You may want to specify \
          users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have \
@@ -601,6 +631,38 @@ impl Acl {
         Ok(Change::All)
     }
 
+    /// Deletes the users `names` that exist and says how many there were (`ACL DELUSER`);
+    /// refuses, deleting none, if `default` is among them (Redis's text). The connections
+    /// logged in as a deleted user notice at their next wake-up and end.
+    pub fn delete_users(&self, names: &[Bytes]) -> Result<usize, String> {
+        if names.iter().any(|n| n[..] == *DEFAULT_USER.as_bytes()) {
+            return Err("ERR The 'default' user cannot be removed".into());
+        }
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        let deleted = names.iter().filter(|n| users.remove(&n[..]).is_some()).count();
+        if deleted > 0 {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(deleted)
+    }
+
+    /// Writes every user to the ACL file, one `ACL LIST` line each, sorted by name
+    /// (`ACL SAVE`): into a new file beside it, then renamed over it, so that a reader never
+    /// sees half a file.
+    pub fn save(&self) -> Result<(), AclError> {
+        let path = self.file.as_deref().ok_or(AclError::NoFile)?;
+        let mut text = self.list().join("\n");
+        text.push('\n');
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        written.map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            AclError::Write { path: path.to_owned(), source }
+        })
+    }
+
     /// The users' names, sorted (`ACL USERS`).
     pub fn names(&self) -> Vec<Bytes> {
         let mut names: Vec<Bytes> = self.read().keys().cloned().collect();
@@ -698,24 +760,10 @@ impl Login {
         if !self.authenticated {
             return Err(Denied::NoAuth);
         }
-        let user = &self.user;
-        let name = cmd.full_name();
-        if !user.command_allowed(name) {
-            return Err(Denied::Command(name));
-        }
-        let allowed = match cmd {
-            C::Publish { channel, .. } => user.channel_allowed(channel, false),
-            C::Subscribe(channels) => channels.iter().all(|c| user.channel_allowed(c, false)),
-            C::PSubscribe(patterns) => patterns.iter().all(|p| user.channel_allowed(p, true)),
-            // Shard channels need the same permissions as classic ones, as in Redis 7.
-            C::SPublish { channel, .. } => user.channel_allowed(channel, false),
-            C::SSubscribe(channels) => channels.iter().all(|c| user.channel_allowed(c, false)),
-            _ => true,
-        };
-        if !allowed {
-            return Err(Denied::Channel);
-        }
-        Ok(())
+        self.user.permits(cmd).map_err(|refusal| match refusal {
+            Refusal::Command(name) => Denied::Command(name),
+            Refusal::Channel(_) => Denied::Channel,
+        })
     }
 
     /// What [`Login::gate`] says of a request that failed to parse with `err`, when it comes
@@ -725,10 +773,8 @@ impl Login {
     /// are answered NOAUTH or NOPERM instead.
     pub fn gate_malformed(&self, err: &shared::command::CommandError) -> Option<Denied> {
         use shared::command::CommandError as E;
-        // The commands whose arity errors Redis finds only when running them.
-        const RUNTIME_ARITY: [&str; 3] = ["ping", "pubsub|channels", "acl|cat"];
         match err {
-            E::Arity(name) if RUNTIME_ARITY.contains(name) => {
+            E::Arity(name) if runtime_arity(name) => {
                 if !self.authenticated {
                     Some(Denied::NoAuth)
                 } else if !self.user.command_allowed(name) {
@@ -777,6 +823,13 @@ impl Login {
     pub fn reset(&mut self, acl: &Acl) {
         *self = Login::new(acl);
     }
+}
+
+/// Returns true if and only if Redis finds a wrong argument count of the command `full_name`
+/// only when running it (its table says "at least none": `PING a b`), after the permission
+/// checks, where the parser here finds it at once.
+pub fn runtime_arity(full_name: &str) -> bool {
+    ["ping", "pubsub|channels", "acl|cat"].contains(&full_name)
 }
 
 /// Parses an ACL file: one `user NAME rule ...` per line; blank lines and lines starting with
@@ -851,7 +904,7 @@ mod tests {
         assert_eq!(u.apply(b"bogus"), Err("Syntax error".into()));
         assert!(u.apply(b"#abc").unwrap_err().starts_with("The password hash must be exactly 64"));
         assert_eq!(u.apply(b"+nosuch"), Err("Unknown command or category name in ACL".into()));
-        assert_eq!(u.apply(b"+@pubsub"), Err("Unknown command or category name in ACL".into()));
+        assert_eq!(u.apply(b"+@nosuch"), Err("Unknown command or category name in ACL".into()));
         assert_eq!(u.apply(b"+ping|x"), Err("Unknown command or category name in ACL".into()));
         assert_eq!(u.apply(b"<nope"), Err("no such password".into()));
         assert_eq!(u, User::new(b"u"), "a failed rule changes nothing");
@@ -869,6 +922,34 @@ mod tests {
         assert!(u.command_allowed("subscribe"));
         assert!(!user("+@all -pubsub|numpat +ping -@all").command_allowed("ping"));
         assert_eq!(user("-@all +pubsub|numpat +pubsub").command_rules.len(), 1);
+    }
+
+    #[test]
+    fn category_rules_apply_in_order_with_the_command_rules() {
+        let u = user("-@all +@pubsub");
+        assert!(u.command_allowed("publish") && u.command_allowed("pubsub|numsub"));
+        assert!(!u.command_allowed("pubsub|help"), "pubsub|help is @slow only");
+        assert!(!u.command_allowed("ping"));
+        let u = user("-@all +@pubsub -@slow");
+        assert!(u.command_allowed("publish") && u.command_allowed("spublish"));
+        assert!(!u.command_allowed("subscribe"));
+        let u = user("-@all +@pubsub -@slow +subscribe");
+        assert!(u.command_allowed("subscribe") && !u.command_allowed("psubscribe"));
+        // The container `config` is @slow: +@slow covers every subcommand, as in Redis.
+        let u = user("-@all +@slow");
+        assert!(u.command_allowed("config|set") && u.command_allowed("client|kill"));
+        assert!(!u.command_allowed("ping"));
+        let u = user("+@all -@admin");
+        assert!(!u.command_allowed("config|get") && u.command_allowed("config|help"));
+        assert!(!u.command_allowed("acl|setuser") && u.command_allowed("acl|whoami"));
+        assert!(u.command_allowed("publish"));
+        // A rule given again moves to the end; +@all forgets every rule before it.
+        assert_eq!(
+            user("-@all +@pubsub -@slow +@PubSub").command_rules_text(),
+            "-@all -@slow +@pubsub"
+        );
+        assert_eq!(user("-@all +@pubsub +@all").command_rules_text(), "+@all");
+        assert!(user("-@all +@pubsub -@slow +@PubSub").command_allowed("subscribe"));
     }
 
     #[test]
@@ -899,6 +980,59 @@ mod tests {
              resetchannels &news* +@all"
         );
         assert_eq!(user("-@all +ping").describe(), "user u off resetchannels -@all +ping");
+    }
+
+    #[test]
+    fn getuser_fields_read_like_redis() {
+        let u = user("on >secret ~k* &news.* &chat -@all +@pubsub -publish");
+        assert_eq!(u.flags(), ["on"]);
+        assert_eq!(u.keys_text(), "~k*");
+        assert_eq!(u.channels_text(), "&news.* &chat");
+        assert_eq!(u.command_rules_text(), "-@all +@pubsub -publish");
+        assert_eq!(
+            u.password_digests(),
+            ["2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"]
+        );
+        let d = User::default_user();
+        assert_eq!(
+            (d.flags(), d.keys_text(), d.channels_text()),
+            (vec!["on", "nopass"], "~*".into(), "&*".into())
+        );
+        let empty = User::new(b"x");
+        assert_eq!(
+            (empty.flags(), empty.keys_text(), empty.channels_text()),
+            (vec!["off"], "".into(), "".into())
+        );
+    }
+
+    #[test]
+    fn deleting_users_spares_default_and_saving_writes_acl_list() {
+        let dir = std::env::temp_dir().join(format!("acl-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("users.acl");
+        std::fs::write(&path, "user alice on >pw &a* +@all\nuser bob off\n").unwrap();
+        let acl = Acl::new(None, Some(path.clone()));
+        acl.load().unwrap();
+        let before = acl.epoch();
+        let both = [Bytes::from("bob"), Bytes::from("default")];
+        assert_eq!(acl.delete_users(&both), Err("ERR The 'default' user cannot be removed".into()));
+        assert!(acl.get(b"bob").is_some(), "nothing deleted");
+        assert_eq!(acl.delete_users(&[Bytes::from("nosuch")]), Ok(0));
+        assert_eq!(acl.epoch(), before, "nothing changed");
+        let twice = [Bytes::from("bob"), Bytes::from("bob")];
+        assert_eq!(acl.delete_users(&twice), Ok(1));
+        assert_ne!(acl.epoch(), before);
+        acl.set_user(b"carol", &[Bytes::from("on"), Bytes::from("-@all"), Bytes::from("+@pubsub")])
+            .unwrap();
+        acl.save().unwrap();
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(saved, acl.list().join("\n") + "\n");
+        assert!(saved.contains("user carol on resetchannels -@all +@pubsub\n"), "{saved}");
+        let reloaded = Acl::new(None, Some(path.clone()));
+        reloaded.load().unwrap();
+        assert_eq!(reloaded.list(), acl.list(), "a saved file loads back the same users");
+        assert!(matches!(Acl::new(None, None).save(), Err(AclError::NoFile)));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

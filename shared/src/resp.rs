@@ -43,6 +43,8 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// `>n` then `n` frames: out-of-band data such as pub/sub messages (RESP3); an array in RESP2.
     Push(Vec<Frame>),
+    /// `~n` then `n` frames: an unordered collection (RESP3); an array in RESP2.
+    Set(Vec<Frame>),
 }
 
 /// Everything that can be wrong with bytes a peer sent. The `Display` texts of the request
@@ -397,7 +399,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                 Frame::Bulk(Bytes::copy_from_slice(&buf[body..body + len]))
             }
         },
-        b'*' | b'>' | b'%' => {
+        b'*' | b'>' | b'%' | b'~' => {
             let n = number()?;
             if n == -1 && kind == b'*' {
                 return Ok(Some(Frame::NullArray));
@@ -419,6 +421,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
             match kind {
                 b'*' => Frame::Array(frames),
                 b'>' => Frame::Push(frames),
+                b'~' => Frame::Set(frames),
                 _ => {
                     let mut pairs = Vec::with_capacity(frames.len() / 2);
                     let mut it = frames.into_iter();
@@ -462,6 +465,10 @@ impl Frame {
             }
             Frame::Push(items) => {
                 encode_header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                items.iter().for_each(|f| f.encode(version, out));
+            }
+            Frame::Set(items) => {
+                encode_header(out, if resp3 { b'~' } else { b'*' }, items.len());
                 items.iter().for_each(|f| f.encode(version, out));
             }
             Frame::Map(pairs) => {
@@ -676,7 +683,7 @@ mod tests {
         ]
     }
 
-    /// What `frame` reads back as after encoding in `version` (RESP2 has no map, push or
+    /// What `frame` reads back as after encoding in `version` (RESP2 has no map, push, set or
     /// separate null array).
     fn as_read_back(frame: &Frame, version: RespVersion) -> Frame {
         let resp2 = version == RespVersion::Resp2;
@@ -687,6 +694,10 @@ mod tests {
                 Frame::Array(v.iter().map(|f| as_read_back(f, version)).collect())
             }
             Frame::Push(v) => Frame::Push(v.iter().map(|f| as_read_back(f, version)).collect()),
+            Frame::Set(v) if resp2 => {
+                Frame::Array(v.iter().map(|f| as_read_back(f, version)).collect())
+            }
+            Frame::Set(v) => Frame::Set(v.iter().map(|f| as_read_back(f, version)).collect()),
             Frame::Map(pairs) if resp2 => Frame::Array(
                 pairs
                     .iter()
@@ -727,6 +738,8 @@ mod tests {
         assert_eq!(Frame::Null.to_bytes(v3), b"_\r\n");
         assert_eq!(Frame::Push(vec![Frame::Integer(1)]).to_bytes(v3), b">1\r\n:1\r\n");
         assert_eq!(Frame::Push(vec![Frame::Integer(1)]).to_bytes(v2), b"*1\r\n:1\r\n");
+        assert_eq!(Frame::Set(vec![Frame::Integer(1)]).to_bytes(v3), b"~1\r\n:1\r\n");
+        assert_eq!(Frame::Set(vec![Frame::Integer(1)]).to_bytes(v2), b"*1\r\n:1\r\n");
         let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]);
         assert_eq!(map.to_bytes(v3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(map.to_bytes(v2), b"*2\r\n$1\r\na\r\n:1\r\n");
@@ -757,6 +770,7 @@ mod tests {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Frame::Array),
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Frame::Push),
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Frame::Set),
                 proptest::collection::vec((inner.clone(), inner), 0..4).prop_map(Frame::Map),
             ]
         })

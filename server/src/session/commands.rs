@@ -4,14 +4,15 @@
 
 use bytes::Bytes;
 use shared::command::{
-    parse_db_index, subscribed_context_error, AclCommand, ClientCommand, Command, ReplyMode,
+    parse_db_index, subscribed_context_error, AclCommand, ClientCommand, Command, CommandError,
+    ReplyMode,
 };
 use shared::resp::{encode_bulk, encode_error, encode_integer};
 use shared::{Frame, RespVersion};
 
 use super::transaction::Transaction;
 use super::{error, set_name, Kind, Session, Status};
-use crate::acl::{self, Denied};
+use crate::acl::{self, Denied, Refresh, Refusal};
 use crate::clients::Filter;
 use crate::exchange::Published;
 use crate::info::REDIS_VERSION;
@@ -187,6 +188,7 @@ impl Session {
                     }
                 }
             }
+            Command::Acl(AclCommand::DelUser(names)) => return self.delete_users(&names, out),
             Command::Acl(sub) => self.acl_command(sub),
             Command::Client(ClientCommand::SetInfo { lib_name, value }) => {
                 if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
@@ -410,8 +412,38 @@ impl Session {
         // channels appends one confirmation each, exactly as Redis's EXEC does.
         out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
         for cmd in transaction.queued {
-            // QUIT is never queued, so no queued command closes the connection.
+            // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
+            // its own user) marks it closing, and the rest still run, as in Redis.
             let _ = self.run(cmd, out);
+        }
+        if self.resp.as_deref().expect("resp session").closing {
+            return Status::Close;
+        }
+        Status::Open
+    }
+
+    /// `ACL DELUSER`: the number of users deleted. Every other connection of a deleted user
+    /// ends at its next wake-up (sent here); this one, if its own user went, after the reply,
+    /// as from Redis.
+    fn delete_users(&mut self, names: &[Bytes], out: &mut Vec<u8>) -> Status {
+        let deleted = match self.ctx.acl.delete_users(names) {
+            Ok(deleted) => deleted,
+            Err(text) => {
+                error(out, &text);
+                return Status::Open;
+            }
+        };
+        encode_integer(out, deleted as i64);
+        if deleted == 0 {
+            return Status::Open;
+        }
+        let names: Vec<_> = names.iter().map(|n| String::from_utf8_lossy(n)).collect();
+        tracing::info!(conn = self.id, "users deleted: {names:?}");
+        self.ctx.wake_all();
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if state.login.refresh(&self.ctx.acl) == Refresh::Gone {
+            state.closing = true;
+            return Status::Close;
         }
         Status::Open
     }
@@ -462,6 +494,23 @@ impl Session {
             AclCommand::SetUser { name, rules } => {
                 acl.set_user(&name, &rules).map_err(Frame::Error)
             }
+            AclCommand::GetUser(name) => {
+                return acl.get(&name).map_or(Frame::Null, |u| getuser(&u))
+            }
+            AclCommand::DryRun { name, args } => return dry_run(acl, &name, args),
+            AclCommand::Save => {
+                return match acl.save() {
+                    Ok(()) => Frame::Simple("OK".into()),
+                    Err(err) => {
+                        if let acl::AclError::Write { path, source } = &err {
+                            tracing::warn!("ACL SAVE: cannot write {}: {source}", path.display());
+                        }
+                        Frame::Error(format!("ERR {err}"))
+                    }
+                }
+            }
+            AclCommand::Help => return help("ACL", ACL_HELP),
+            AclCommand::DelUser(_) => unreachable!("run() handles ACL DELUSER"),
             AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
         };
         match changed {
@@ -490,6 +539,45 @@ impl Session {
             pair("modules", Frame::Array(Vec::new())),
         ])
     }
+}
+
+/// `ACL GETUSER`'s reply: a map in RESP3 (the flags a set), a flat array of names and values
+/// in RESP2, with Redis 7's fields in its order.
+fn getuser(user: &acl::User) -> Frame {
+    let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+    Frame::Map(vec![
+        pair("flags", Frame::Set(user.flags().into_iter().map(Frame::bulk).collect())),
+        pair(
+            "passwords",
+            Frame::Array(user.password_digests().into_iter().map(Frame::bulk).collect()),
+        ),
+        pair("commands", Frame::bulk(user.command_rules_text())),
+        pair("keys", Frame::bulk(user.keys_text())),
+        pair("channels", Frame::bulk(user.channels_text())),
+        pair("selectors", Frame::Array(Vec::new())),
+    ])
+}
+
+/// `ACL DRYRUN name command [arg ...]`: `+OK` if the user may run the command, else a bulk
+/// string saying why (naming the command or the channel), Redis's texts. The command is
+/// checked as Redis checks it: it must exist, with its table arity.
+fn dry_run(acl: &acl::Acl, name: &[u8], args: Vec<Bytes>) -> Frame {
+    let Some(user) = acl.get(name) else {
+        return Frame::Error(format!("ERR User '{}' not found", String::from_utf8_lossy(name)));
+    };
+    let first = String::from_utf8_lossy(&args[0]).into_owned();
+    let refusal = match Command::parse(args) {
+        Ok(cmd) => user.permits(&cmd).err().map(|r| r.dry_run_text()),
+        Err(CommandError::Unknown { .. } | CommandError::UnknownSubcommand { .. }) => {
+            return Frame::Error(format!("ERR Command '{first}' not found"));
+        }
+        // The commands whose argument count Redis checks only when running them.
+        Err(CommandError::Arity(name)) if acl::runtime_arity(name) => {
+            (!user.command_allowed(name)).then(|| Refusal::Command(name).dry_run_text())
+        }
+        Err(err) => return Frame::Error(String::from_utf8_lossy(&err.to_bytes()).into_owned()),
+    };
+    refusal.map_or(Frame::Simple("OK".into()), |text| Frame::Bulk(text.into()))
 }
 
 /// `PUBSUB (SHARD)CHANNELS`: the names, an array.
@@ -604,6 +692,30 @@ const CLIENT_HELP: &[&str] = &[
     "    Set the client library's name or version, shown by CLIENT LIST.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+];
+
+const ACL_HELP: &[&str] = &[
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "LIST",
+    "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
 ];
 
 const CONFIG_HELP: &[&str] = &[

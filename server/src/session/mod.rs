@@ -352,23 +352,22 @@ impl Session {
     /// pattern it subscribes to (Redis 7 disconnects such subscribers).
     fn acl_keeps(&mut self) -> bool {
         let Some(state) = self.resp.as_deref_mut() else { return true };
-        let keeps = match state.login.refresh(&self.ctx.acl) {
+        let why = match state.login.refresh(&self.ctx.acl) {
             Refresh::Same => return true,
-            Refresh::Changed => state.login.user().keeps_subscriptions(
-                state.channels.names().chain(state.shard_channels.names()),
-                state.patterns.names(),
-            ),
-            Refresh::Gone => false,
+            Refresh::Changed => {
+                let keeps = state.login.user().keeps_subscriptions(
+                    state.channels.names().chain(state.shard_channels.names()),
+                    state.patterns.names(),
+                );
+                if keeps {
+                    return true;
+                }
+                "its user lost access to a subscription"
+            }
+            Refresh::Gone => "its user was deleted",
         };
-        if keeps {
-            return true;
-        }
         let user = String::from_utf8_lossy(state.login.user().name()).into_owned();
-        tracing::info!(
-            conn = self.id,
-            user,
-            "disconnected: its user lost access to a subscription"
-        );
+        tracing::info!(conn = self.id, user, "disconnected: {why}");
         false
     }
 
