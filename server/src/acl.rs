@@ -772,9 +772,8 @@ impl Login {
     /// takes at most one, but its table says "at least none"): so only errors of the last kind
     /// are answered NOAUTH or NOPERM instead.
     pub fn gate_malformed(&self, err: &shared::command::CommandError) -> Option<Denied> {
-        use shared::command::CommandError as E;
-        match err {
-            E::Arity(name) if runtime_arity(name) => {
+        match permission_first(err) {
+            Some(name) => {
                 if !self.authenticated {
                     Some(Denied::NoAuth)
                 } else if !self.user.command_allowed(name) {
@@ -783,7 +782,7 @@ impl Login {
                     None
                 }
             }
-            _ => None,
+            None => None,
         }
     }
 
@@ -825,11 +824,17 @@ impl Login {
     }
 }
 
-/// Returns true if and only if Redis finds a wrong argument count of the command `full_name`
-/// only when running it (its table says "at least none": `PING a b`), after the permission
-/// checks, where the parser here finds it at once.
-pub fn runtime_arity(full_name: &str) -> bool {
-    ["ping", "pubsub|channels", "acl|cat"].contains(&full_name)
+/// The command a request names if Redis would check its permissions before finding what
+/// `err` says is wrong: a wrong argument count that Redis finds only when running the command
+/// (its table says "at least none": `PING a b`, `PUBSUB CHANNELS a b`, `ACL CAT a b`), where
+/// the parser here finds it at once.
+pub fn permission_first(err: &shared::command::CommandError) -> Option<&'static str> {
+    use shared::command::CommandError as E;
+    match err {
+        E::Arity("ping") => Some("ping"),
+        E::SubcommandSyntax { command, sub } => shared::command::subcommand_name(command, sub),
+        _ => None,
+    }
 }
 
 /// Parses an ACL file: one `user NAME rule ...` per line; blank lines and lines starting with

@@ -491,6 +491,13 @@ pub const COMMAND_CATEGORIES: &[(&str, &str)] = &[
     ("unwatch", "fast transaction"),
 ];
 
+/// The full name of `sub` of the container `command` (any case) as the table spells it
+/// (`pubsub|channels`), if it is served.
+pub fn subcommand_name(command: &str, sub: &[u8]) -> Option<&'static str> {
+    let wanted = format!("{}|{}", command, String::from_utf8_lossy(sub)).to_ascii_lowercase();
+    COMMAND_CATEGORIES.iter().map(|(name, _)| *name).find(|name| *name == wanted)
+}
+
 /// Returns true if and only if `category` (lower case, without `@`) is one of Redis's.
 pub fn is_category(category: &str) -> bool {
     CATEGORIES.contains(&category)
@@ -665,7 +672,9 @@ impl Command {
                         AclCommand::Users
                     }
                     s if is(s, "cat") => {
-                        need(argc <= 2, "acl|cat")?;
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "ACL", sub });
+                        }
                         AclCommand::Cat(args.next())
                     }
                     s if is(s, "setuser") => {

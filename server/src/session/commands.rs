@@ -572,10 +572,12 @@ fn dry_run(acl: &acl::Acl, name: &[u8], args: Vec<Bytes>) -> Frame {
             return Frame::Error(format!("ERR Command '{first}' not found"));
         }
         // The commands whose argument count Redis checks only when running them.
-        Err(CommandError::Arity(name)) if acl::runtime_arity(name) => {
-            (!user.command_allowed(name)).then(|| Refusal::Command(name).dry_run_text())
-        }
-        Err(err) => return Frame::Error(String::from_utf8_lossy(&err.to_bytes()).into_owned()),
+        Err(err) => match acl::permission_first(&err) {
+            Some(name) => {
+                (!user.command_allowed(name)).then(|| Refusal::Command(name).dry_run_text())
+            }
+            None => return Frame::Error(String::from_utf8_lossy(&err.to_bytes()).into_owned()),
+        },
     };
     refusal.map_or(Frame::Simple("OK".into()), |text| Frame::Bulk(text.into()))
 }
