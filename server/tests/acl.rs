@@ -21,6 +21,8 @@ const USERS: &str = "user default on nopass ~* &* +@all\n\
 /// rule here is one whose `ACL LIST` line redis-server 7.0 (which rebuilds the line from its
 /// bitmap of commands) and 7.2 (which keeps the rules as given, as this server does) agree on.
 const SCRIPT: &[&[&str]] = &[
+    &["ACL", "LOG"],
+    &["ACL", "LOG", "-1"],
     &["ACL", "SETUSER", "c1", "-@all", "+@pubsub", "+ping"],
     &["ACL", "SETUSER", "c2", "+@all", "-@admin"],
     &["ACL", "SETUSER", "pub", "on", ">p", "resetchannels", "&news.*", "-@all", "+@pubsub"],
@@ -81,6 +83,8 @@ const SCRIPT: &[&[&str]] = &[
     &["ACL", "HELP", "x"],
     &["ACL", "CAT", "nosuch"],
     &["ACL", "CAT", "a", "b"],
+    &["ACL", "LOG", "x"],
+    &["ACL", "LOG", "1", "2"],
     &["HELLO", "3"],
     &["ACL", "GETUSER", "pub"],
     &["ACL", "GETUSER", "default"],
@@ -103,6 +107,8 @@ const SCRIPT: &[&[&str]] = &[
     &["AUTH", "default", "x"],
     &["ACL", "DELUSER", "pub"],
     &["ACL", "GETUSER", "pub"],
+    &["ACL", "LOG", "RESET"],
+    &["ACL", "LOG"],
 ];
 
 /// Sends `SCRIPT` to `addr` one request at a time and returns each request with the bytes of
@@ -199,7 +205,15 @@ backend_tests! {
         idle.expect_closed();
         subscriber.expect_closed();
         other.roundtrip(&[b"ACL", b"WHOAMI"], b"$3\r\nbob\r\n");
-        admin.roundtrip(&[b"PUBSUB", b"NUMSUB", b"chat"], b"*2\r\n$4\r\nchat\r\n:0\r\n");
+        // Its subscription goes as its session ends, which may be just after the socket closed.
+        let deadline = std::time::Instant::now() + crate::util::PATIENCE;
+        loop {
+            admin.cmd(&[b"PUBSUB", b"NUMSUB", b"chat"]);
+            if admin.raw_frame() == b"*2\r\n$4\r\nchat\r\n:0\r\n" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the deleted user's subscription stayed");
+        }
         // A connection deleting its own user hears the reply, then is closed, and runs
         // nothing it sent after it.
         admin.roundtrip(&[b"ACL", b"SETUSER", b"alice", b"on", b">w", b"+@all"], b"+OK\r\n");
@@ -291,6 +305,11 @@ for proto in (2, 3):
         user.ping(); raise SystemExit("PING ran without @connection")
     except redis.exceptions.NoPermissionError as e:
         assert str(e) == "this user has no permissions to run the 'ping' command", e
+    entry = redis.Redis(port=port, protocol=proto, decode_responses=True).acl_log(1)[0]
+    assert (entry["reason"], entry["object"], entry["username"]) == ("command", "ping", "pub"), entry
+    info = entry["client-info"]  # parsed into a dict by some redis-py versions and protocols
+    assert (info["user"] if isinstance(info, dict) else info.split(" user=")[1].split()[0]) == "pub", entry
+    assert float(entry["age-seconds"]) >= 0, entry
     # The user's own socket, held open, then the user deleted.
     conn = user.connection_pool.get_connection()
     conn.send_command("PUBLISH", "news.a", "y")
@@ -312,6 +331,74 @@ print("ok")
             String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
 
+    fn acl_log_records_refusals_as_redis_server_does(backend) {
+        let (redis, _) = redis_with_users();
+        let path = acl_file("acl-log", USERS);
+        let server = TestServer::with(backend, |c| c.aclfile = Some(path.clone()));
+        let events: &[&[&[u8]]] = &[
+            &[b"ACL", b"SETUSER", b"pub", b"on", b">p", b"resetchannels", b"&news.*", b"-@all", b"+@pubsub"],
+            &[b"AUTH", b"alice", b"wrong"],
+            &[b"AUTH", b"alice", b"wrong"],
+            &[b"AUTH", b"nosuch", b"x"],
+            &[b"AUTH", b"pub", b"p"],
+            &[b"PING"],
+            &[b"SUBSCRIBE", b"news.a", b"other"],
+            &[b"PSUBSCRIBE", b"news.a*"],
+            &[b"PING"],
+            &[b"AUTH", b"default", b"x"],
+            &[b"MULTI"],
+            &[b"AUTH", b"pub", b"wrong"],
+            &[b"EXEC"],
+        ];
+        // The fields that do not depend on time or on the connection, newest entry first.
+        let fields = |addr: SocketAddr| -> Vec<String> {
+            let mut conn = Conn::new(TcpStream::connect(addr).unwrap());
+            for args in events {
+                conn.cmd(args);
+                conn.frame();
+            }
+            conn.cmd(&[b"ACL", b"LOG"]);
+            let Frame::Array(entries) = conn.frame() else { panic!("ACL LOG answers an array") };
+            entries.iter().map(|e| {
+                let Frame::Array(kv) = e else { panic!("an entry is a map: {e:?}") };
+                let text = |f: &Frame| match f {
+                    Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                    Frame::Integer(n) => n.to_string(),
+                    other => panic!("{other:?}"),
+                };
+                (0..10).step_by(2).map(|i| format!("{}={}", text(&kv[i]), text(&kv[i + 1]))).collect::<Vec<_>>().join(" ")
+            }).collect()
+        };
+        let want = fields(redis.addr);
+        let got = fields(server.addr());
+        assert_eq!(got, want);
+        assert_eq!(got[0], "count=1 reason=auth context=multi object=AUTH username=pub");
+        // The fields Redis 7.2 adds, and the rest, in Redis's order and shapes.
+        let mut conn = server.connect();
+        conn.cmd(&[b"HELLO", b"3"]);
+        conn.frame();
+        conn.cmd(&[b"ACL", b"LOG", b"2"]);
+        let Frame::Array(entries) = conn.frame() else { panic!("an array") };
+        assert_eq!(entries.len(), 2);
+        let Frame::Map(newest) = &entries[1] else { panic!("a map in RESP3") };
+        let names: Vec<Frame> = newest.iter().map(|(k, _)| k.clone()).collect();
+        let want_names = ["count", "reason", "context", "object", "username", "age-seconds", "client-info", "entry-id", "timestamp-created", "timestamp-last-updated"];
+        assert_eq!(names, want_names.map(Frame::bulk));
+        let Frame::Double(age) = &newest[5].1 else { panic!("age-seconds is a double") };
+        assert!(age.parse::<f64>().unwrap() >= 0.0);
+        let Frame::Bulk(info) = &newest[6].1 else { panic!("client-info") };
+        let info = String::from_utf8_lossy(info);
+        // The PING refused twice is one entry, of count 2, with the connection as it was then.
+        assert!(info.starts_with("id=") && info.contains(" user=pub ") && info.contains(" cmd=ping "), "{info}");
+        assert_eq!(newest[0].1, Frame::Integer(2));
+        assert_eq!(newest[3].1, Frame::bulk("ping"));
+        let (created, updated) = (&newest[8].1, &newest[9].1);
+        let (Frame::Integer(created), Frame::Integer(updated)) = (created, updated) else { panic!() };
+        assert!(created <= updated && *created > 1_600_000_000_000);
+        conn.roundtrip(&[b"ACL", b"LOG", b"RESET"], b"+OK\r\n");
+        conn.roundtrip(&[b"ACL", b"LOG"], b"*0\r\n");
+    }
+
     fn acl_help_lists_what_is_served_in_redis_layout(backend) {
         let server = TestServer::start(backend);
         let mut c = server.connect();
@@ -329,7 +416,7 @@ print("ok")
             .collect();
         assert_eq!(
             subcommands,
-            ["CAT", "DELUSER", "DRYRUN", "GETUSER", "LIST", "LOAD", "SAVE", "SETUSER", "USERS", "WHOAMI", "HELP"]
+            ["CAT", "DELUSER", "DRYRUN", "GETUSER", "LIST", "LOAD", "LOG", "SAVE", "SETUSER", "USERS", "WHOAMI", "HELP"]
         );
         // Every subcommand listed is served.
         for sub in &subcommands {

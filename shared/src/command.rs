@@ -107,7 +107,7 @@ pub enum Command {
     /// ```text
     /// ACL WHOAMI | ACL LIST | ACL USERS | ACL CAT [category] | ACL SETUSER name [rule ...] |
     /// ACL DELUSER name [name ...] | ACL GETUSER name | ACL DRYRUN name command [arg ...] |
-    /// ACL LOAD | ACL SAVE | ACL HELP
+    /// ACL LOG [count | RESET] | ACL LOAD | ACL SAVE | ACL HELP
     /// ```
     Acl(AclCommand),
     /// ```text
@@ -263,6 +263,9 @@ pub enum AclCommand {
     Load,
     /// `ACL SAVE`: write every user to the ACL file.
     Save,
+    /// `ACL LOG [count | RESET]`: the latest refusals, or forget them; the argument as sent
+    /// (Redis reads the count when the command runs).
+    Log(Option<Bytes>),
     /// `ACL HELP`.
     Help,
 }
@@ -474,6 +477,7 @@ pub const COMMAND_CATEGORIES: &[(&str, &str)] = &[
     ("acl|dryrun", "admin slow dangerous"),
     ("acl|load", "admin slow dangerous"),
     ("acl|save", "admin slow dangerous"),
+    ("acl|log", "admin slow dangerous"),
     ("config", "slow"),
     ("config|get", "admin slow dangerous"),
     ("config|set", "admin slow dangerous"),
@@ -699,6 +703,12 @@ impl Command {
                         need(argc == 1, "acl|load")?;
                         AclCommand::Load
                     }
+                    s if is(s, "log") => {
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "ACL", sub });
+                        }
+                        AclCommand::Log(args.next())
+                    }
                     s if is(s, "save") => {
                         need(argc == 1, "acl|save")?;
                         AclCommand::Save
@@ -908,6 +918,7 @@ impl Command {
             Command::Acl(AclCommand::GetUser(_)) => "acl|getuser",
             Command::Acl(AclCommand::DryRun { .. }) => "acl|dryrun",
             Command::Acl(AclCommand::Save) => "acl|save",
+            Command::Acl(AclCommand::Log(_)) => "acl|log",
             Command::Acl(AclCommand::Help) => "acl|help",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
             Command::Client(ClientCommand::GetName) => "client|getname",
@@ -1073,6 +1084,7 @@ impl Command {
                 all
             }
             Command::Acl(AclCommand::Save) => with(&["ACL", "SAVE"], &[]),
+            Command::Acl(AclCommand::Log(arg)) => with(&["ACL", "LOG"], arg.as_slice()),
             Command::Acl(AclCommand::Help) => with(&["ACL", "HELP"], &[]),
         }
     }
@@ -1140,6 +1152,8 @@ mod tests {
             Command::Acl(AclCommand::GetUser(b("a"))),
             Command::Acl(AclCommand::DryRun { name: b("a"), args: vec![b("PUBLISH"), b("c")] }),
             Command::Acl(AclCommand::Save),
+            Command::Acl(AclCommand::Log(None)),
+            Command::Acl(AclCommand::Log(Some(b("RESET")))),
             Command::Acl(AclCommand::Help),
             Command::Client(ClientCommand::SetName(b("n"))),
             Command::Client(ClientCommand::GetName),

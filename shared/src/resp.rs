@@ -45,6 +45,8 @@ pub enum Frame {
     Push(Vec<Frame>),
     /// `~n` then `n` frames: an unordered collection (RESP3); an array in RESP2.
     Set(Vec<Frame>),
+    /// `,text`: a floating-point number written as text (RESP3); a bulk string in RESP2.
+    Double(String),
 }
 
 /// Everything that can be wrong with bytes a peer sent. The `Display` texts of the request
@@ -377,6 +379,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
         b'-' => Frame::Error(text()),
         b':' => Frame::Integer(number()?),
         b'_' if line.is_empty() => Frame::Null,
+        b',' => Frame::Double(text()),
         b'#' => match line {
             b"t" => Frame::Integer(1),
             b"f" => Frame::Integer(0),
@@ -467,6 +470,8 @@ impl Frame {
                 encode_header(out, if resp3 { b'>' } else { b'*' }, items.len());
                 items.iter().for_each(|f| f.encode(version, out));
             }
+            Frame::Double(text) if resp3 => encode_line(out, b',', text.as_bytes()),
+            Frame::Double(text) => encode_bulk(out, text.as_bytes()),
             Frame::Set(items) => {
                 encode_header(out, if resp3 { b'~' } else { b'*' }, items.len());
                 items.iter().for_each(|f| f.encode(version, out));
@@ -698,6 +703,7 @@ mod tests {
                 Frame::Array(v.iter().map(|f| as_read_back(f, version)).collect())
             }
             Frame::Set(v) => Frame::Set(v.iter().map(|f| as_read_back(f, version)).collect()),
+            Frame::Double(text) if resp2 => Frame::bulk(text),
             Frame::Map(pairs) if resp2 => Frame::Array(
                 pairs
                     .iter()
@@ -740,6 +746,8 @@ mod tests {
         assert_eq!(Frame::Push(vec![Frame::Integer(1)]).to_bytes(v2), b"*1\r\n:1\r\n");
         assert_eq!(Frame::Set(vec![Frame::Integer(1)]).to_bytes(v3), b"~1\r\n:1\r\n");
         assert_eq!(Frame::Set(vec![Frame::Integer(1)]).to_bytes(v2), b"*1\r\n:1\r\n");
+        assert_eq!(Frame::Double("0.5".into()).to_bytes(v3), b",0.5\r\n");
+        assert_eq!(Frame::Double("0.5".into()).to_bytes(v2), b"$3\r\n0.5\r\n");
         let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]);
         assert_eq!(map.to_bytes(v3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(map.to_bytes(v2), b"*2\r\n$1\r\na\r\n:1\r\n");
@@ -765,6 +773,7 @@ mod tests {
             any::<i64>().prop_map(Frame::Integer),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(|b| Frame::Bulk(b.into())),
             Just(Frame::Null),
+            "-?[0-9]{1,5}(\\.[0-9]{1,3})?".prop_map(Frame::Double),
         ];
         leaf.prop_recursive(4, 40, 6, |inner| {
             prop_oneof![

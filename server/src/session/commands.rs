@@ -57,12 +57,14 @@ impl Session {
             return Status::Abort;
         }
         let state = self.resp.as_deref_mut().expect("resp session");
+        // Named before the checks, as by Redis: CLIENT LIST and the ACL log show the command
+        // even when it is refused.
+        state.last_cmd = cmd.full_name();
         if let Err(denied) = state.login.gate(&cmd) {
             self.deny(denied, is_exec, out);
             return Status::Open;
         }
         let state = self.resp.as_deref_mut().expect("resp session");
-        state.last_cmd = cmd.full_name();
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
             self.refuse(is_exec, subscribed_context_error(cmd.full_name()).as_bytes(), out);
             return Status::Open;
@@ -154,7 +156,7 @@ impl Session {
             Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
             Command::Hello { version: asked, name, auth } => {
                 if let Some((user, password)) = auth {
-                    if let Err(msg) = self.authenticate(Some(&user), &password) {
+                    if let Err(msg) = self.authenticate("HELLO", Some(&user), &password) {
                         error(out, msg);
                         return Status::Open;
                     }
@@ -182,7 +184,7 @@ impl Session {
                 if user.is_none() && default.is_some_and(|u| u.nopass()) {
                     Frame::Error(acl::AUTH_WITHOUT_PASSWORD.into())
                 } else {
-                    match self.authenticate(user.as_deref(), &password) {
+                    match self.authenticate("AUTH", user.as_deref(), &password) {
                         Ok(()) => Frame::Simple("OK".into()),
                         Err(msg) => Frame::Error(msg.into()),
                     }
@@ -411,12 +413,15 @@ impl Session {
         // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
         // channels appends one confirmation each, exactly as Redis's EXEC does.
         out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
+        state.executing = true;
         for cmd in transaction.queued {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
             let _ = self.run(cmd, out);
         }
-        if self.resp.as_deref().expect("resp session").closing {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        state.executing = false;
+        if state.closing {
             return Status::Close;
         }
         Status::Open
@@ -451,23 +456,53 @@ impl Session {
     /// Refuses a command the login does not allow (as any refusal, inside MULTI too), and
     /// counts it.
     fn deny(&mut self, denied: Denied, is_exec: bool, out: &mut Vec<u8>) {
-        let counter = match denied {
-            Denied::NoAuth => &self.ctx.stats.acl_denied_auth,
-            Denied::Command(_) => &self.ctx.stats.acl_denied_command,
-            Denied::Channel => &self.ctx.stats.acl_denied_channel,
+        let stats = &self.ctx.stats;
+        let (counter, logged) = match &denied {
+            Denied::NoAuth => (&stats.acl_denied_auth, None),
+            Denied::Command(name) => {
+                (&stats.acl_denied_command, Some((acl::LogReason::Command, Bytes::from(*name))))
+            }
+            Denied::Channel(channel) => {
+                (&stats.acl_denied_channel, Some((acl::LogReason::Channel, channel.clone())))
+            }
         };
         add(counter, 1);
+        if let Some((reason, object)) = logged {
+            let user = self.resp.as_deref().expect("resp session").login.user().name();
+            self.log_refusal(reason, object, Bytes::copy_from_slice(user));
+        }
         self.refuse(is_exec, denied.to_string().as_bytes(), out);
     }
 
-    /// AUTH and HELLO AUTH; a wrong password is counted.
-    fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<(), &'static str> {
+    /// AUTH and HELLO AUTH (`command`, as it goes into the ACL log); a wrong password is
+    /// counted and logged.
+    fn authenticate(
+        &mut self,
+        command: &'static str,
+        user: Option<&[u8]>,
+        password: &[u8],
+    ) -> Result<(), &'static str> {
         let state = self.resp.as_deref_mut().expect("resp session");
         let done = state.login.authenticate(&self.ctx.acl, user, password, self.id);
         if done.is_err() {
             add(&self.ctx.stats.acl_denied_auth, 1);
+            let user = Bytes::copy_from_slice(user.unwrap_or(acl::DEFAULT_USER.as_bytes()));
+            self.log_refusal(acl::LogReason::Auth, Bytes::from_static(command.as_bytes()), user);
         }
         done
+    }
+
+    /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
+    fn log_refusal(&mut self, reason: acl::LogReason, object: Bytes, user: Bytes) {
+        let state = self.resp.as_deref().expect("resp session");
+        let in_multi = state.multi.is_some() || state.executing;
+        self.publish_state();
+        let mut info = String::new();
+        self.client.list_line(&mut info);
+        let info = info.trim_end().to_string();
+        let (secs, micros) = self.ctx.unix_time();
+        let now_ms = secs * 1000 + u64::from(micros) / 1000;
+        self.ctx.acl.log.add(reason, in_multi, object, user, info, now_ms);
     }
 
     fn acl_command(&mut self, sub: AclCommand) -> Frame {
@@ -510,6 +545,7 @@ impl Session {
                 }
             }
             AclCommand::Help => return help("ACL", ACL_HELP),
+            AclCommand::Log(arg) => return self.acl_log(arg.as_deref()),
             AclCommand::DelUser(_) => unreachable!("run() handles ACL DELUSER"),
             AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
         };
@@ -523,6 +559,42 @@ impl Session {
             }
             Err(reply) => reply,
         }
+    }
+
+    /// `ACL LOG [count | RESET]`: the newest entries (10 by default), each a map of Redis
+    /// 7.2's fields in its order, or `+OK` after forgetting them.
+    fn acl_log(&self, arg: Option<&[u8]>) -> Frame {
+        let log = &self.ctx.acl.log;
+        let count = match arg {
+            None => 10,
+            Some(a) if a.eq_ignore_ascii_case(b"reset") => {
+                log.reset();
+                return Frame::Simple("OK".into());
+            }
+            Some(a) => match shared::command::parse_integer(a) {
+                Some(n) => usize::try_from(n).unwrap_or(0),
+                None => return Frame::Error(CommandError::NotAnInteger.to_string()),
+            },
+        };
+        let (secs, micros) = self.ctx.unix_time();
+        let now_ms = secs * 1000 + u64::from(micros) / 1000;
+        let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+        let entries = log.newest(count).into_iter().map(|e| {
+            let age = now_ms.saturating_sub(e.updated_ms) as f64 / 1000.0;
+            Frame::Map(vec![
+                pair("count", Frame::Integer(e.count as i64)),
+                pair("reason", Frame::bulk(e.reason.word())),
+                pair("context", Frame::bulk(e.context)),
+                pair("object", Frame::Bulk(e.object)),
+                pair("username", Frame::Bulk(e.username)),
+                pair("age-seconds", Frame::Double(age.to_string())),
+                pair("client-info", Frame::Bulk(e.client_info.into())),
+                pair("entry-id", Frame::Integer(e.entry_id as i64)),
+                pair("timestamp-created", Frame::Integer(e.created_ms as i64)),
+                pair("timestamp-last-updated", Frame::Integer(e.updated_ms as i64)),
+            ])
+        });
+        Frame::Array(entries.collect())
     }
 
     fn hello_reply(&self) -> Frame {
@@ -710,6 +782,8 @@ const ACL_HELP: &[&str] = &[
     "    Show users details in config file format.",
     "LOAD",
     "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
     "SAVE",
     "    Save the current config to the ACL file.",
     "SETUSER <username> <attribute> [<attribute> ...]",

@@ -94,6 +94,8 @@ struct RespState {
     login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
+    /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
+    executing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
@@ -149,6 +151,7 @@ impl Session {
                 last_cmd: "NULL",
                 login: Login::new(&ctx.acl),
                 closing: false,
+                executing: false,
                 stalled: false,
             })
         });
@@ -213,6 +216,7 @@ impl Session {
             lib_name: state.lib_name.clone(),
             lib_ver: state.lib_ver.clone(),
             cmd: state.last_cmd,
+            user: state.login.user().name_bytes(),
             qbuf: state.input.len(),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
