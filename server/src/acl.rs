@@ -141,6 +141,10 @@ pub struct User {
     /// in lower case (`cmd`, `cmd|sub` or `@category`); the last rule that matches a command
     /// decides, as Redis's bitmap of commands set rule after rule would.
     command_rules: Vec<(String, bool)>,
+    /// Which creation of this name the user is, given by the [`Acl`]: changes keep it, a user
+    /// deleted and created again (or new in a reloaded file) has another, so a connection
+    /// logged in as the deleted one never becomes the new one.
+    serial: u64,
 }
 
 impl User {
@@ -157,6 +161,7 @@ impl User {
             keys: Vec::new(),
             all_commands: false,
             command_rules: Vec::new(),
+            serial: 0,
         }
     }
 
@@ -267,7 +272,7 @@ impl User {
                 self.all_commands = false;
                 self.command_rules.clear();
             }
-            "reset" => *self = User::new(&self.name),
+            "reset" => *self = User { serial: self.serial, ..User::new(&self.name) },
             _ => return self.apply_with_argument(rule),
         }
         Ok(())
@@ -551,6 +556,8 @@ pub struct Acl {
     users: RwLock<HashMap<Bytes, Arc<User>>>,
     /// Bumped by every change; sessions compare it with the one their user came from.
     epoch: AtomicU64,
+    /// The next [`User::serial`] to give.
+    next_serial: AtomicU64,
     /// `--aclfile`, read at start and by `ACL LOAD`.
     file: Option<PathBuf>,
     /// Wrong passwords, logged at most once per interval.
@@ -564,7 +571,7 @@ impl Acl {
     /// (replacing `nopass`, as Redis's `requirepass` does). An ACL file is read by
     /// [`Acl::load`].
     pub fn new(requirepass: Option<&[u8]>, file: Option<PathBuf>) -> Acl {
-        let mut default = User::default_user();
+        let mut default = User { serial: 1, ..User::default_user() };
         if let Some(pass) = requirepass {
             default.nopass = false;
             default.passwords = vec![sha256(pass)];
@@ -573,6 +580,7 @@ impl Acl {
         Acl {
             users: RwLock::new(users),
             epoch: AtomicU64::new(0),
+            next_serial: AtomicU64::new(2),
             file,
             wrong_passwords: ThrottledLog::new("wrong passwords"),
             log: AclLog::default(),
@@ -610,7 +618,10 @@ impl Acl {
     /// is Redis's reply text.
     pub fn set_user(&self, name: &[u8], rules: &[Bytes]) -> Result<Change, String> {
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
-        let mut user = users.get(name).map_or_else(|| User::new(name), |u| (**u).clone());
+        let mut user = users.get(name).map_or_else(
+            || User { serial: self.next_serial.fetch_add(1, Ordering::Relaxed), ..User::new(name) },
+            |u| (**u).clone(),
+        );
         for rule in rules {
             user.apply(rule).map_err(|why| {
                 format!(
@@ -634,7 +645,16 @@ impl Acl {
         users
             .entry(Bytes::from_static(DEFAULT_USER.as_bytes()))
             .or_insert_with(|| Arc::new(User::default_user()));
-        *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
+        let mut current = self.users.write().unwrap_or_else(|e| e.into_inner());
+        // A name the server had keeps its serial: its connections stay its own.
+        for (name, user) in users.iter_mut() {
+            let serial = current
+                .get(name)
+                .map_or_else(|| self.next_serial.fetch_add(1, Ordering::Relaxed), |u| u.serial);
+            Arc::make_mut(user).serial = serial;
+        }
+        *current = users;
+        drop(current);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         Ok(Change::All)
     }
@@ -873,11 +893,12 @@ impl Login {
         }
         self.epoch = epoch;
         match acl.get(&self.user.name) {
-            Some(user) => {
+            Some(user) if user.serial == self.user.serial => {
                 self.user = user;
                 Refresh::Changed
             }
-            None => Refresh::Gone,
+            // Deleted, or deleted and created anew since: not the user it logged in as.
+            _ => Refresh::Gone,
         }
     }
 

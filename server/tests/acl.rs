@@ -236,7 +236,19 @@ backend_tests! {
         tx.roundtrip(&[b"PING"], b"+QUEUED\r\n");
         tx.roundtrip(&[b"EXEC"], b"*2\r\n:1\r\n+PONG\r\n");
         tx.expect_closed();
-        admin.roundtrip(&[b"ACL", b"DELUSER", b"default"], b"-ERR The 'default' user cannot be removed\r\n");
+        // Deleted and created again at once: the old login is not the new user.
+        let mut old = server.connect();
+        login(&mut old, b"bob", b"b");
+        let mut pipeline = Vec::new();
+        shared::resp::encode_command(&mut pipeline, &[&b"ACL"[..], b"DELUSER", b"bob"]);
+        shared::resp::encode_command(&mut pipeline, &[&b"ACL"[..], b"SETUSER", b"bob", b"on", b">b", b"&*", b"+@all"]);
+        admin.send(&pipeline);
+        admin.expect(b":1\r\n+OK\r\n");
+        old.expect_closed();
+        other.expect_closed();
+        let mut other = server.connect();
+        login(&mut other, b"bob", b"b");
+                admin.roundtrip(&[b"ACL", b"DELUSER", b"default"], b"-ERR The 'default' user cannot be removed\r\n");
         admin.roundtrip(&[b"ACL", b"DELUSER", b"bob", b"nosuch"], b":1\r\n");
         other.expect_closed();
         admin.roundtrip(&[b"AUTH", b"bob", b"b"], b"-WRONGPASS invalid username-password pair or user is disabled.\r\n");
