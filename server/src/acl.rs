@@ -13,12 +13,12 @@
 //! Channel checks are [`User::channel_allowed`], one function for every command that names a
 //! channel (channels and shard channels alike) or a pattern.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -45,30 +45,31 @@ pub fn noperm_command(full_name: &str) -> String {
     format!("NOPERM this user has no permissions to run the '{full_name}' command")
 }
 
-/// Redis's command categories, as `ACL CAT` lists them.
-pub const CATEGORIES: [&str; 21] = [
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
+/// Why [`User::permits`] refuses a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal<'a> {
+    /// The command itself, by Redis's full name.
+    Command(&'static str),
+    /// The first channel or pattern named that the user may not touch.
+    Channel(&'a [u8]),
+}
+
+impl Refusal<'_> {
+    /// `ACL DRYRUN`'s answer, Redis's text: it names the command or the channel.
+    pub fn dry_run_text(&self) -> Vec<u8> {
+        match self {
+            Refusal::Command(name) => {
+                format!("This user has no permissions to run the '{name}' command").into_bytes()
+            }
+            Refusal::Channel(channel) => {
+                let mut text = b"This user has no permissions to access the '".to_vec();
+                text.extend_from_slice(channel);
+                text.extend_from_slice(b"' channel");
+                text
+            }
+        }
+    }
+}
 
 /// The reply to a connection refused by protected mode.
 pub const DENIED: &str = "DENIED Switchboard is running in protected mode because protected \
@@ -88,76 +89,18 @@ pub fn protected_mode_refuses(protected_mode: bool, default_nopass: bool, peer: 
 }
 
 /// The commands of `category` (`ACL CAT name`), or every category (`ACL CAT`); the error is
-/// Redis's reply for a category it does not have.
+/// Redis's reply for a category it does not have. The table is
+/// [`shared::command::COMMAND_CATEGORIES`].
 pub fn category(category: Option<&[u8]>) -> Result<Vec<&'static str>, String> {
+    use shared::command::{category_commands, is_category, CATEGORIES};
     let Some(wanted) = category else { return Ok(CATEGORIES.to_vec()) };
     let name = String::from_utf8_lossy(wanted).to_ascii_lowercase();
-    if !CATEGORIES.contains(&name.as_str()) {
+    if !is_category(&name) {
         let shown = String::from_utf8_lossy(&wanted[..wanted.len().min(128)]).into_owned();
         return Err(format!("ERR Unknown category '{shown}'"));
     }
-    Ok(COMMAND_CATEGORIES
-        .iter()
-        .filter(|(_, cats)| cats.split(' ').any(|c| c == name))
-        .map(|(cmd, _)| *cmd)
-        .collect())
+    Ok(category_commands(&name).collect())
 }
-
-/// The categories of the commands served here, as Redis 7 files them.
-const COMMAND_CATEGORIES: &[(&str, &str)] = &[
-    ("ping", "fast connection"),
-    ("echo", "fast connection"),
-    ("quit", "fast connection"),
-    ("reset", "fast connection"),
-    ("auth", "fast connection"),
-    ("hello", "fast connection"),
-    ("subscribe", "pubsub slow"),
-    ("unsubscribe", "pubsub slow"),
-    ("psubscribe", "pubsub slow"),
-    ("punsubscribe", "pubsub slow"),
-    ("publish", "pubsub fast"),
-    ("pubsub|channels", "pubsub slow"),
-    ("pubsub|numsub", "pubsub slow"),
-    ("pubsub|numpat", "pubsub slow"),
-    ("client|setinfo", "slow connection"),
-    ("client|setname", "slow connection"),
-    ("client|getname", "slow connection"),
-    ("client|id", "slow connection"),
-    ("config|get", "admin slow dangerous"),
-    ("command", "slow connection"),
-    ("info", "slow dangerous"),
-    ("acl|whoami", "slow"),
-    ("acl|cat", "slow"),
-    ("acl|users", "admin slow dangerous"),
-    ("acl|list", "admin slow dangerous"),
-    ("acl|setuser", "admin slow dangerous"),
-    ("acl|load", "admin slow dangerous"),
-    ("pubsub|shardchannels", "pubsub slow"),
-    ("pubsub|shardnumsub", "pubsub slow"),
-    ("pubsub|help", "slow"),
-    ("ssubscribe", "pubsub slow"),
-    ("sunsubscribe", "pubsub slow"),
-    ("spublish", "pubsub fast"),
-    ("client|info", "slow connection"),
-    ("client|list", "admin slow dangerous connection"),
-    ("client|kill", "admin slow dangerous connection"),
-    ("client|no-evict", "admin slow dangerous connection"),
-    ("client|no-touch", "slow connection"),
-    ("client|reply", "slow connection"),
-    ("client|help", "slow connection"),
-    ("config|set", "admin slow dangerous"),
-    ("config|resetstat", "admin slow dangerous"),
-    ("config|help", "slow"),
-    ("select", "fast connection"),
-    ("dbsize", "keyspace read fast"),
-    ("time", "fast"),
-    ("lastsave", "admin fast dangerous"),
-    ("multi", "fast transaction"),
-    ("exec", "slow transaction"),
-    ("discard", "fast transaction"),
-    ("watch", "fast transaction"),
-    ("unwatch", "fast transaction"),
-];
 
 /// The name of the user every connection starts as.
 pub const DEFAULT_USER: &str = "default";
@@ -194,9 +137,14 @@ pub struct User {
     keys: Vec<Bytes>,
     /// The command base: `+@all` (true) or `-@all` (false).
     all_commands: bool,
-    /// `+cmd` / `-cmd` rules after the base, in order, names in lower case (`cmd` or
-    /// `cmd|sub`); the last rule that matches a command decides.
+    /// `+cmd` / `-cmd` / `+@category` / `-@category` rules after the base, in order, names
+    /// in lower case (`cmd`, `cmd|sub` or `@category`); the last rule that matches a command
+    /// decides, as Redis's bitmap of commands set rule after rule would.
     command_rules: Vec<(String, bool)>,
+    /// Which creation of this name the user is, given by the [`Acl`]: changes keep it, a user
+    /// deleted and created again (or new in a reloaded file) has another, so a connection
+    /// logged in as the deleted one never becomes the new one.
+    serial: u64,
 }
 
 impl User {
@@ -213,6 +161,7 @@ impl User {
             keys: Vec::new(),
             all_commands: false,
             command_rules: Vec::new(),
+            serial: 0,
         }
     }
 
@@ -231,6 +180,11 @@ impl User {
     /// The user's name.
     pub fn name(&self) -> &[u8] {
         &self.name
+    }
+
+    /// The user's name, shared (a reference count, no copy).
+    pub fn name_bytes(&self) -> Bytes {
+        self.name.clone()
     }
 
     /// Returns true if and only if the user accepts any password (`nopass`).
@@ -255,10 +209,14 @@ impl User {
     /// (`ping`, `pubsub|numsub`).
     pub fn command_allowed(&self, full_name: &str) -> bool {
         let parent = full_name.split('|').next().unwrap_or(full_name);
+        let covers = |rule: &str| match rule.strip_prefix('@') {
+            Some(category) => shared::command::in_category(full_name, category),
+            None => rule == full_name || rule == parent,
+        };
         self.command_rules
             .iter()
             .rev()
-            .find(|(rule, _)| rule == full_name || rule == parent)
+            .find(|(rule, _)| covers(rule))
             .map_or(self.all_commands, |&(_, allow)| allow)
     }
 
@@ -314,7 +272,7 @@ impl User {
                 self.all_commands = false;
                 self.command_rules.clear();
             }
-            "reset" => *self = User::new(&self.name),
+            "reset" => *self = User { serial: self.serial, ..User::new(&self.name) },
             _ => return self.apply_with_argument(rule),
         }
         Ok(())
@@ -374,11 +332,17 @@ impl User {
             b'+' | b'-' => {
                 let name = std::str::from_utf8(arg).map_err(|_| "Syntax error")?;
                 let name = name.to_ascii_lowercase();
-                if name.starts_with('@') || !is_command(&name) {
+                let known = match name.strip_prefix('@') {
+                    Some(category) => shared::command::is_category(category),
+                    None => is_command(&name),
+                };
+                if !known {
                     return Err("Unknown command or category name in ACL".into());
                 }
                 let allow = kind == b'+';
-                // A rule for `cmd` also covers its subcommands: earlier ones no longer matter.
+                // A later rule for the same command or category replaces an earlier one, and a
+                // rule for `cmd` also covers its subcommands, as Redis 7.2 keeps its rules: the
+                // earlier ones no longer matter.
                 let sub_prefix = format!("{name}|");
                 self.command_rules.retain(|(r, _)| *r != name && !r.starts_with(&sub_prefix));
                 self.command_rules.push((name, allow));
@@ -396,35 +360,100 @@ impl User {
     /// The rules that make this user, as `ACL LIST` shows them (`user NAME on nopass ...`).
     pub fn describe(&self) -> String {
         let mut out = format!("user {}", String::from_utf8_lossy(&self.name));
-        out.push_str(if self.enabled { " on" } else { " off" });
-        if self.nopass {
-            out.push_str(" nopass");
+        for flag in self.flags() {
+            let _ = write!(out, " {flag}");
         }
-        for digest in &self.passwords {
-            out.push_str(" #");
-            for byte in digest {
-                let _ = write!(out, "{byte:02x}");
-            }
+        for digest in self.password_digests() {
+            let _ = write!(out, " #{digest}");
         }
-        if self.all_keys {
-            out.push_str(" ~*");
+        let keys = self.keys_text();
+        if !keys.is_empty() {
+            let _ = write!(out, " {keys}");
         }
-        for key in &self.keys {
-            let _ = write!(out, " ~{}", String::from_utf8_lossy(key));
-        }
-        if self.all_channels {
-            out.push_str(" &*");
-        } else {
+        if !self.all_channels {
             out.push_str(" resetchannels");
-            for channel in &self.channels {
-                let _ = write!(out, " &{}", String::from_utf8_lossy(channel));
-            }
         }
-        out.push_str(if self.all_commands { " +@all" } else { " -@all" });
+        let channels = self.channels_text();
+        if !channels.is_empty() {
+            let _ = write!(out, " {channels}");
+        }
+        let _ = write!(out, " {}", self.command_rules_text());
+        out
+    }
+
+    /// The user's flags, as `ACL GETUSER` lists them: `on` or `off`, then `nopass` if set.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            flags.push("nopass");
+        }
+        flags
+    }
+
+    /// The SHA-256 digests of the user's passwords, in lower-case hex.
+    pub fn password_digests(&self) -> Vec<String> {
+        self.passwords
+            .iter()
+            .map(|digest| {
+                digest.iter().fold(String::new(), |mut hex, byte| {
+                    let _ = write!(hex, "{byte:02x}");
+                    hex
+                })
+            })
+            .collect()
+    }
+
+    /// The command rules, as `ACL GETUSER` shows them: `+@all` or `-@all`, then each rule in
+    /// the order it applies.
+    pub fn command_rules_text(&self) -> String {
+        let mut out = String::from(if self.all_commands { "+@all" } else { "-@all" });
         for (name, allow) in &self.command_rules {
             let _ = write!(out, " {}{name}", if *allow { '+' } else { '-' });
         }
         out
+    }
+
+    /// The key patterns (`~*`, `~a ~b`, or nothing), as `ACL GETUSER` shows them.
+    pub fn keys_text(&self) -> String {
+        if self.all_keys {
+            return "~*".into();
+        }
+        let keys: Vec<String> =
+            self.keys.iter().map(|k| format!("~{}", String::from_utf8_lossy(k))).collect();
+        keys.join(" ")
+    }
+
+    /// The channel patterns (`&*`, `&a &b`, or nothing), as `ACL GETUSER` shows them.
+    pub fn channels_text(&self) -> String {
+        if self.all_channels {
+            return "&*".into();
+        }
+        let channels: Vec<String> =
+            self.channels.iter().map(|c| format!("&{}", String::from_utf8_lossy(c))).collect();
+        channels.join(" ")
+    }
+
+    /// Whether this user may run `cmd`: the command itself, then every channel or pattern it
+    /// names, in Redis's order (the first channel refused is the one named).
+    pub fn permits<'a>(&self, cmd: &'a shared::Command) -> Result<(), Refusal<'a>> {
+        use shared::Command as C;
+        let name = cmd.full_name();
+        if !self.command_allowed(name) {
+            return Err(Refusal::Command(name));
+        }
+        let (names, literal): (&[Bytes], bool) = match cmd {
+            C::Publish { channel, .. } | C::SPublish { channel, .. } => {
+                (std::slice::from_ref(channel), false)
+            }
+            // Shard channels need the same permissions as classic ones, as in Redis 7.
+            C::Subscribe(channels) | C::SSubscribe(channels) => (channels, false),
+            C::PSubscribe(patterns) => (patterns, true),
+            _ => (&[], false),
+        };
+        match names.iter().find(|c| !self.channel_allowed(c, literal)) {
+            Some(channel) => Err(Refusal::Channel(channel)),
+            None => Ok(()),
+        }
     }
 
     /// Returns true if and only if a connection subscribed to `channels` and `patterns` may
@@ -493,7 +522,18 @@ pub enum AclError {
         /// What is wrong.
         why: String,
     },
-    /// `ACL LOAD` without an ACL file.
+    /// `ACL SAVE` could not write the ACL file (the reply is Redis's; the log names why).
+    #[error(
+        "There was an error trying to save the ACLs. Please check the server logs for more \
+         information"
+    )]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `ACL LOAD` or `ACL SAVE` without an ACL file.
     #[error(
         "This Redis instance is not configured to use an ACL file. You may want to specify \
          users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have \
@@ -516,10 +556,14 @@ pub struct Acl {
     users: RwLock<HashMap<Bytes, Arc<User>>>,
     /// Bumped by every change; sessions compare it with the one their user came from.
     epoch: AtomicU64,
+    /// The next [`User::serial`] to give.
+    next_serial: AtomicU64,
     /// `--aclfile`, read at start and by `ACL LOAD`.
     file: Option<PathBuf>,
     /// Wrong passwords, logged at most once per interval.
     wrong_passwords: ThrottledLog,
+    /// The latest refusals (`ACL LOG`).
+    pub log: AclLog,
 }
 
 impl Acl {
@@ -527,7 +571,7 @@ impl Acl {
     /// (replacing `nopass`, as Redis's `requirepass` does). An ACL file is read by
     /// [`Acl::load`].
     pub fn new(requirepass: Option<&[u8]>, file: Option<PathBuf>) -> Acl {
-        let mut default = User::default_user();
+        let mut default = User { serial: 1, ..User::default_user() };
         if let Some(pass) = requirepass {
             default.nopass = false;
             default.passwords = vec![sha256(pass)];
@@ -536,8 +580,10 @@ impl Acl {
         Acl {
             users: RwLock::new(users),
             epoch: AtomicU64::new(0),
+            next_serial: AtomicU64::new(2),
             file,
             wrong_passwords: ThrottledLog::new("wrong passwords"),
+            log: AclLog::default(),
         }
     }
 
@@ -572,7 +618,10 @@ impl Acl {
     /// is Redis's reply text.
     pub fn set_user(&self, name: &[u8], rules: &[Bytes]) -> Result<Change, String> {
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
-        let mut user = users.get(name).map_or_else(|| User::new(name), |u| (**u).clone());
+        let mut user = users.get(name).map_or_else(
+            || User { serial: self.next_serial.fetch_add(1, Ordering::Relaxed), ..User::new(name) },
+            |u| (**u).clone(),
+        );
         for rule in rules {
             user.apply(rule).map_err(|why| {
                 format!(
@@ -596,9 +645,50 @@ impl Acl {
         users
             .entry(Bytes::from_static(DEFAULT_USER.as_bytes()))
             .or_insert_with(|| Arc::new(User::default_user()));
-        *self.users.write().unwrap_or_else(|e| e.into_inner()) = users;
+        let mut current = self.users.write().unwrap_or_else(|e| e.into_inner());
+        // A name the server had keeps its serial: its connections stay its own.
+        for (name, user) in users.iter_mut() {
+            let serial = current
+                .get(name)
+                .map_or_else(|| self.next_serial.fetch_add(1, Ordering::Relaxed), |u| u.serial);
+            Arc::make_mut(user).serial = serial;
+        }
+        *current = users;
+        drop(current);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         Ok(Change::All)
+    }
+
+    /// Deletes the users `names` that exist and says how many there were (`ACL DELUSER`);
+    /// refuses, deleting none, if `default` is among them (Redis's text). The connections
+    /// logged in as a deleted user notice at their next wake-up and end.
+    pub fn delete_users(&self, names: &[Bytes]) -> Result<usize, String> {
+        if names.iter().any(|n| n[..] == *DEFAULT_USER.as_bytes()) {
+            return Err("ERR The 'default' user cannot be removed".into());
+        }
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        let deleted = names.iter().filter(|n| users.remove(&n[..]).is_some()).count();
+        if deleted > 0 {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(deleted)
+    }
+
+    /// Writes every user to the ACL file, one `ACL LIST` line each, sorted by name
+    /// (`ACL SAVE`): into a new file beside it, then renamed over it, so that a reader never
+    /// sees half a file.
+    pub fn save(&self) -> Result<(), AclError> {
+        let path = self.file.as_deref().ok_or(AclError::NoFile)?;
+        let mut text = self.list().join("\n");
+        text.push('\n');
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        written.map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            AclError::Write { path: path.to_owned(), source }
+        })
     }
 
     /// The users' names, sorted (`ACL USERS`).
@@ -621,6 +711,131 @@ impl Acl {
     }
 }
 
+/// The most entries `ACL LOG` keeps (Redis's `acllog-max-len` default); older ones go.
+pub const LOG_MAX_LEN: usize = 128;
+
+/// Events this close together (and alike) are one entry with a count, as in Redis.
+const LOG_GROUPING_MS: u64 = 60_000;
+
+/// How many of the newest entries a search for a like one looks at, as Redis.
+const LOG_GROUPING_SCAN: usize = 10;
+
+/// Why an event went into the ACL log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogReason {
+    /// A wrong password, or a disabled or unknown user (AUTH, HELLO AUTH).
+    Auth,
+    /// A command the user may not run.
+    Command,
+    /// A channel or pattern the user may not touch.
+    Channel,
+}
+
+impl LogReason {
+    /// The entry's `reason` field, Redis's word.
+    pub fn word(self) -> &'static str {
+        match self {
+            LogReason::Auth => "auth",
+            LogReason::Command => "command",
+            LogReason::Channel => "channel",
+        }
+    }
+}
+
+/// One `ACL LOG` entry: an event, or several alike within a minute of each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// How many events it stands for.
+    pub count: u64,
+    /// Why they were refused.
+    pub reason: LogReason,
+    /// `toplevel`, or `multi` inside a transaction.
+    pub context: &'static str,
+    /// The command (by full name), the channel, or for AUTH the command name as sent.
+    pub object: Bytes,
+    /// The user the connection ran as, or the one AUTH named.
+    pub username: Bytes,
+    /// The `CLIENT LIST` line of the latest connection refused.
+    pub client_info: String,
+    /// The entry's number, from 0, never reused while the server runs.
+    pub entry_id: u64,
+    /// Unix time in milliseconds of the first event.
+    pub created_ms: u64,
+    /// Unix time in milliseconds of the latest event.
+    pub updated_ms: u64,
+}
+
+/// The latest ACL refusals, newest first, at most [`LOG_MAX_LEN`] of them.
+#[derive(Default)]
+pub struct AclLog {
+    inner: Mutex<LogState>,
+}
+
+#[derive(Default)]
+struct LogState {
+    /// Newest first.
+    entries: VecDeque<LogEntry>,
+    next_id: u64,
+}
+
+impl AclLog {
+    /// Logs an event at `now_ms` (Unix milliseconds): one of the newest entries with the same
+    /// reason, context, object and user updated within the last minute counts it (and moves
+    /// to the front), else it is a new entry, as in Redis.
+    pub fn add(
+        &self,
+        reason: LogReason,
+        in_multi: bool,
+        object: Bytes,
+        username: Bytes,
+        client_info: String,
+        now_ms: u64,
+    ) {
+        let context = if in_multi { "multi" } else { "toplevel" };
+        let mut log = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let alike = log.entries.iter().take(LOG_GROUPING_SCAN).position(|e| {
+            e.reason == reason
+                && e.context == context
+                && e.updated_ms.abs_diff(now_ms) <= LOG_GROUPING_MS
+                && e.object == object
+                && e.username == username
+        });
+        if let Some(at) = alike {
+            let mut entry = log.entries.remove(at).expect("found above");
+            entry.count += 1;
+            entry.updated_ms = now_ms;
+            entry.client_info = client_info;
+            log.entries.push_front(entry);
+            return;
+        }
+        let entry_id = log.next_id;
+        log.next_id += 1;
+        log.entries.push_front(LogEntry {
+            count: 1,
+            reason,
+            context,
+            object,
+            username,
+            client_info,
+            entry_id,
+            created_ms: now_ms,
+            updated_ms: now_ms,
+        });
+        log.entries.truncate(LOG_MAX_LEN);
+    }
+
+    /// The newest `count` entries, newest first.
+    pub fn newest(&self, count: usize) -> Vec<LogEntry> {
+        let log = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        log.entries.iter().take(count).cloned().collect()
+    }
+
+    /// Forgets every entry (`ACL LOG RESET`); entry numbers go on from where they were.
+    pub fn reset(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).entries.clear();
+    }
+}
+
 /// Why [`Login::gate`] refused a command; `Display` is the reply text (without `-`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
@@ -630,9 +845,9 @@ pub enum Denied {
     /// The user may not run this command.
     #[error("{}", noperm_command(.0))]
     Command(&'static str),
-    /// The user may not touch one of the channels or patterns named.
+    /// The user may not touch one of the channels or patterns named (the first such).
     #[error("{NOPERM_CHANNEL}")]
-    Channel,
+    Channel(Bytes),
 }
 
 /// What [`Login::refresh`] found.
@@ -678,11 +893,12 @@ impl Login {
         }
         self.epoch = epoch;
         match acl.get(&self.user.name) {
-            Some(user) => {
+            Some(user) if user.serial == self.user.serial => {
                 self.user = user;
                 Refresh::Changed
             }
-            None => Refresh::Gone,
+            // Deleted, or deleted and created anew since: not the user it logged in as.
+            _ => Refresh::Gone,
         }
     }
 
@@ -698,24 +914,10 @@ impl Login {
         if !self.authenticated {
             return Err(Denied::NoAuth);
         }
-        let user = &self.user;
-        let name = cmd.full_name();
-        if !user.command_allowed(name) {
-            return Err(Denied::Command(name));
-        }
-        let allowed = match cmd {
-            C::Publish { channel, .. } => user.channel_allowed(channel, false),
-            C::Subscribe(channels) => channels.iter().all(|c| user.channel_allowed(c, false)),
-            C::PSubscribe(patterns) => patterns.iter().all(|p| user.channel_allowed(p, true)),
-            // Shard channels need the same permissions as classic ones, as in Redis 7.
-            C::SPublish { channel, .. } => user.channel_allowed(channel, false),
-            C::SSubscribe(channels) => channels.iter().all(|c| user.channel_allowed(c, false)),
-            _ => true,
-        };
-        if !allowed {
-            return Err(Denied::Channel);
-        }
-        Ok(())
+        self.user.permits(cmd).map_err(|refusal| match refusal {
+            Refusal::Command(name) => Denied::Command(name),
+            Refusal::Channel(channel) => Denied::Channel(Bytes::copy_from_slice(channel)),
+        })
     }
 
     /// What [`Login::gate`] says of a request that failed to parse with `err`, when it comes
@@ -724,11 +926,8 @@ impl Login {
     /// takes at most one, but its table says "at least none"): so only errors of the last kind
     /// are answered NOAUTH or NOPERM instead.
     pub fn gate_malformed(&self, err: &shared::command::CommandError) -> Option<Denied> {
-        use shared::command::CommandError as E;
-        // The commands whose arity errors Redis finds only when running them.
-        const RUNTIME_ARITY: [&str; 3] = ["ping", "pubsub|channels", "acl|cat"];
-        match err {
-            E::Arity(name) if RUNTIME_ARITY.contains(name) => {
+        match permission_first(err) {
+            Some(name) => {
                 if !self.authenticated {
                     Some(Denied::NoAuth)
                 } else if !self.user.command_allowed(name) {
@@ -737,7 +936,7 @@ impl Login {
                     None
                 }
             }
-            _ => None,
+            None => None,
         }
     }
 
@@ -776,6 +975,19 @@ impl Login {
     /// RESET: back to the default user, authenticated only if that needs no password.
     pub fn reset(&mut self, acl: &Acl) {
         *self = Login::new(acl);
+    }
+}
+
+/// The command a request names if Redis would check its permissions before finding what
+/// `err` says is wrong: a wrong argument count that Redis finds only when running the command
+/// (its table says "at least none": `PING a b`, `PUBSUB CHANNELS a b`, `ACL CAT a b`), where
+/// the parser here finds it at once.
+pub fn permission_first(err: &shared::command::CommandError) -> Option<&'static str> {
+    use shared::command::CommandError as E;
+    match err {
+        E::Arity("ping") => Some("ping"),
+        E::SubcommandSyntax { command, sub } => shared::command::subcommand_name(command, sub),
+        _ => None,
     }
 }
 
@@ -851,7 +1063,7 @@ mod tests {
         assert_eq!(u.apply(b"bogus"), Err("Syntax error".into()));
         assert!(u.apply(b"#abc").unwrap_err().starts_with("The password hash must be exactly 64"));
         assert_eq!(u.apply(b"+nosuch"), Err("Unknown command or category name in ACL".into()));
-        assert_eq!(u.apply(b"+@pubsub"), Err("Unknown command or category name in ACL".into()));
+        assert_eq!(u.apply(b"+@nosuch"), Err("Unknown command or category name in ACL".into()));
         assert_eq!(u.apply(b"+ping|x"), Err("Unknown command or category name in ACL".into()));
         assert_eq!(u.apply(b"<nope"), Err("no such password".into()));
         assert_eq!(u, User::new(b"u"), "a failed rule changes nothing");
@@ -869,6 +1081,34 @@ mod tests {
         assert!(u.command_allowed("subscribe"));
         assert!(!user("+@all -pubsub|numpat +ping -@all").command_allowed("ping"));
         assert_eq!(user("-@all +pubsub|numpat +pubsub").command_rules.len(), 1);
+    }
+
+    #[test]
+    fn category_rules_apply_in_order_with_the_command_rules() {
+        let u = user("-@all +@pubsub");
+        assert!(u.command_allowed("publish") && u.command_allowed("pubsub|numsub"));
+        assert!(!u.command_allowed("pubsub|help"), "pubsub|help is @slow only");
+        assert!(!u.command_allowed("ping"));
+        let u = user("-@all +@pubsub -@slow");
+        assert!(u.command_allowed("publish") && u.command_allowed("spublish"));
+        assert!(!u.command_allowed("subscribe"));
+        let u = user("-@all +@pubsub -@slow +subscribe");
+        assert!(u.command_allowed("subscribe") && !u.command_allowed("psubscribe"));
+        // The container `config` is @slow: +@slow covers every subcommand, as in Redis.
+        let u = user("-@all +@slow");
+        assert!(u.command_allowed("config|set") && u.command_allowed("client|kill"));
+        assert!(!u.command_allowed("ping"));
+        let u = user("+@all -@admin");
+        assert!(!u.command_allowed("config|get") && u.command_allowed("config|help"));
+        assert!(!u.command_allowed("acl|setuser") && u.command_allowed("acl|whoami"));
+        assert!(u.command_allowed("publish"));
+        // A rule given again moves to the end; +@all forgets every rule before it.
+        assert_eq!(
+            user("-@all +@pubsub -@slow +@PubSub").command_rules_text(),
+            "-@all -@slow +@pubsub"
+        );
+        assert_eq!(user("-@all +@pubsub +@all").command_rules_text(), "+@all");
+        assert!(user("-@all +@pubsub -@slow +@PubSub").command_allowed("subscribe"));
     }
 
     #[test]
@@ -899,6 +1139,96 @@ mod tests {
              resetchannels &news* +@all"
         );
         assert_eq!(user("-@all +ping").describe(), "user u off resetchannels -@all +ping");
+    }
+
+    #[test]
+    fn getuser_fields_read_like_redis() {
+        let u = user("on >secret ~k* &news.* &chat -@all +@pubsub -publish");
+        assert_eq!(u.flags(), ["on"]);
+        assert_eq!(u.keys_text(), "~k*");
+        assert_eq!(u.channels_text(), "&news.* &chat");
+        assert_eq!(u.command_rules_text(), "-@all +@pubsub -publish");
+        assert_eq!(
+            u.password_digests(),
+            ["2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"]
+        );
+        let d = User::default_user();
+        assert_eq!(
+            (d.flags(), d.keys_text(), d.channels_text()),
+            (vec!["on", "nopass"], "~*".into(), "&*".into())
+        );
+        let empty = User::new(b"x");
+        assert_eq!(
+            (empty.flags(), empty.keys_text(), empty.channels_text()),
+            (vec!["off"], "".into(), "".into())
+        );
+    }
+
+    #[test]
+    fn deleting_users_spares_default_and_saving_writes_acl_list() {
+        let dir = std::env::temp_dir().join(format!("acl-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("users.acl");
+        std::fs::write(&path, "user alice on >pw &a* +@all\nuser bob off\n").unwrap();
+        let acl = Acl::new(None, Some(path.clone()));
+        acl.load().unwrap();
+        let before = acl.epoch();
+        let both = [Bytes::from("bob"), Bytes::from("default")];
+        assert_eq!(acl.delete_users(&both), Err("ERR The 'default' user cannot be removed".into()));
+        assert!(acl.get(b"bob").is_some(), "nothing deleted");
+        assert_eq!(acl.delete_users(&[Bytes::from("nosuch")]), Ok(0));
+        assert_eq!(acl.epoch(), before, "nothing changed");
+        let twice = [Bytes::from("bob"), Bytes::from("bob")];
+        assert_eq!(acl.delete_users(&twice), Ok(1));
+        assert_ne!(acl.epoch(), before);
+        acl.set_user(b"carol", &[Bytes::from("on"), Bytes::from("-@all"), Bytes::from("+@pubsub")])
+            .unwrap();
+        acl.save().unwrap();
+        let saved = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(saved, acl.list().join("\n") + "\n");
+        assert!(saved.contains("user carol on resetchannels -@all +@pubsub\n"), "{saved}");
+        let reloaded = Acl::new(None, Some(path.clone()));
+        reloaded.load().unwrap();
+        assert_eq!(reloaded.list(), acl.list(), "a saved file loads back the same users");
+        assert!(matches!(Acl::new(None, None).save(), Err(AclError::NoFile)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_log_groups_alike_events_within_a_minute() {
+        let log = AclLog::default();
+        let add = |reason, multi, object: &str, user: &str, at| {
+            let (object, user) = (
+                Bytes::copy_from_slice(object.as_bytes()),
+                Bytes::copy_from_slice(user.as_bytes()),
+            );
+            log.add(reason, multi, object, user, format!("at={at}"), at)
+        };
+        add(LogReason::Auth, false, "AUTH", "alice", 1_000);
+        add(LogReason::Command, false, "ping", "bob", 2_000);
+        add(LogReason::Auth, false, "AUTH", "alice", 3_000);
+        let entries = log.newest(10);
+        assert_eq!(entries.len(), 2);
+        let auth = &entries[0];
+        assert_eq!((auth.count, auth.reason.word(), auth.context), (2, "auth", "toplevel"));
+        assert_eq!((auth.entry_id, auth.created_ms, auth.updated_ms), (0, 1_000, 3_000));
+        assert_eq!(auth.client_info, "at=3000", "the latest connection's");
+        assert_eq!(entries[1].object, "ping");
+        // Inside MULTI, later than a minute, or another object: new entries.
+        add(LogReason::Auth, true, "AUTH", "alice", 4_000);
+        add(LogReason::Auth, false, "AUTH", "alice", 64_000);
+        add(LogReason::Channel, false, "news", "bob", 64_000);
+        let ids: Vec<u64> = log.newest(10).iter().map(|e| e.entry_id).collect();
+        assert_eq!(ids, [4, 3, 2, 0, 1]);
+        assert_eq!(log.newest(2).len(), 2);
+        for i in 0..2 * LOG_MAX_LEN as u64 {
+            add(LogReason::Command, false, &format!("c{i}"), "bob", 100_000);
+        }
+        assert_eq!(log.newest(usize::MAX).len(), LOG_MAX_LEN);
+        log.reset();
+        assert!(log.newest(10).is_empty());
+        add(LogReason::Command, false, "ping", "bob", 200_000);
+        assert_eq!(log.newest(1)[0].entry_id, 5 + 2 * LOG_MAX_LEN as u64, "numbers go on");
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct ClientState {
     pub lib_ver: Option<Bytes>,
     /// The last command run, as Redis names it (`client|list`).
     pub cmd: &'static str,
+    /// The user the connection runs as.
+    pub user: Bytes,
     /// Bytes of input read but not yet run.
     pub qbuf: usize,
     pub no_evict: bool,
@@ -73,6 +75,7 @@ impl Default for ClientState {
             lib_name: None,
             lib_ver: None,
             cmd: "NULL",
+            user: Bytes::from_static(b"default"),
             qbuf: 0,
             no_evict: false,
             no_touch: false,
@@ -195,7 +198,7 @@ impl Client {
             out,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
              psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 \
-             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={} \
+             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={} \
              lib-name={} lib-ver={}",
             self.id,
             addr(self.endpoints.addr),
@@ -212,6 +215,7 @@ impl Client {
             s.qbuf,
             s.qbuf + omem,
             s.cmd,
+            String::from_utf8_lossy(&s.user),
             s.resp,
             text(&s.lib_name),
             text(&s.lib_ver),

@@ -16,7 +16,7 @@ const NOPERM_CHANNEL: &[u8] =
     b"-NOPERM this user has no permissions to access one of the channels used as arguments\r\n";
 
 /// A fresh directory for one test's files.
-fn scratch_dir(name: &str) -> PathBuf {
+pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "switchboard-{name}-{}-{:?}",
         std::process::id(),
@@ -27,7 +27,7 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 /// An ACL file holding `text`, in a fresh directory.
-fn acl_file(name: &str, text: &str) -> PathBuf {
+pub fn acl_file(name: &str, text: &str) -> PathBuf {
     let path = scratch_dir(name).join("users.acl");
     std::fs::write(&path, text).unwrap();
     path

@@ -27,6 +27,7 @@ macro_rules! backend_tests {
 
 mod util;
 
+mod acl;
 mod backpressure;
 mod clients;
 mod commands;

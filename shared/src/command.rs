@@ -106,7 +106,8 @@ pub enum Command {
     },
     /// ```text
     /// ACL WHOAMI | ACL LIST | ACL USERS | ACL CAT [category] | ACL SETUSER name [rule ...] |
-    /// ACL LOAD
+    /// ACL DELUSER name [name ...] | ACL GETUSER name | ACL DRYRUN name command [arg ...] |
+    /// ACL LOG [count | RESET] | ACL LOAD | ACL SAVE | ACL HELP
     /// ```
     Acl(AclCommand),
     /// ```text
@@ -247,8 +248,26 @@ pub enum AclCommand {
         /// Its rules, applied in order.
         rules: Vec<Bytes>,
     },
+    /// `ACL DELUSER name [name ...]`: delete users.
+    DelUser(Vec<Bytes>),
+    /// `ACL GETUSER name`: a user's rules, field by field.
+    GetUser(Bytes),
+    /// `ACL DRYRUN name command [arg ...]`: whether the user may run the command.
+    DryRun {
+        /// The user.
+        name: Bytes,
+        /// The command and its arguments, as they would be sent.
+        args: Vec<Bytes>,
+    },
     /// `ACL LOAD`: replace every user with the ACL file's.
     Load,
+    /// `ACL SAVE`: write every user to the ACL file.
+    Save,
+    /// `ACL LOG [count | RESET]`: the latest refusals, or forget them; the argument as sent
+    /// (Redis reads the count when the command runs).
+    Log(Option<Bytes>),
+    /// `ACL HELP`.
+    Help,
 }
 
 /// Why a request is not a command we run. `Display` gives Redis's reply text (without `-`).
@@ -378,6 +397,134 @@ fn quoted_args(args: &[Bytes]) -> Vec<u8> {
         out.extend_from_slice(b"' ");
     }
     out
+}
+
+/// Redis's command categories, in the order `ACL CAT` lists them.
+pub const CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// Every command served here, by the full name [`Command::full_name`] gives it, with its
+/// categories as Redis 7 files them (`COMMAND INFO`, `ACL CAT`; a test compares them with
+/// redis-server's). A container command (`pubsub`, `client`, `acl`, `config`) has
+/// categories of its own: a category rule that covers a container covers every one of its
+/// subcommands too, as in Redis (`+@slow` allows `config|set`). `client|setinfo` and
+/// `client|no-touch` are Redis 7.2's.
+pub const COMMAND_CATEGORIES: &[(&str, &str)] = &[
+    ("ping", "fast connection"),
+    ("echo", "fast connection"),
+    ("quit", "fast connection"),
+    ("reset", "fast connection"),
+    ("auth", "fast connection"),
+    ("hello", "fast connection"),
+    ("select", "fast connection"),
+    ("subscribe", "pubsub slow"),
+    ("unsubscribe", "pubsub slow"),
+    ("psubscribe", "pubsub slow"),
+    ("punsubscribe", "pubsub slow"),
+    ("publish", "pubsub fast"),
+    ("ssubscribe", "pubsub slow"),
+    ("sunsubscribe", "pubsub slow"),
+    ("spublish", "pubsub fast"),
+    ("pubsub", "slow"),
+    ("pubsub|channels", "pubsub slow"),
+    ("pubsub|numsub", "pubsub slow"),
+    ("pubsub|numpat", "pubsub slow"),
+    ("pubsub|shardchannels", "pubsub slow"),
+    ("pubsub|shardnumsub", "pubsub slow"),
+    ("pubsub|help", "slow"),
+    ("client", "slow"),
+    ("client|setinfo", "slow connection"),
+    ("client|setname", "slow connection"),
+    ("client|getname", "slow connection"),
+    ("client|id", "slow connection"),
+    ("client|info", "slow connection"),
+    ("client|list", "admin slow dangerous connection"),
+    ("client|kill", "admin slow dangerous connection"),
+    ("client|no-evict", "admin slow dangerous connection"),
+    ("client|no-touch", "slow connection"),
+    ("client|reply", "slow connection"),
+    ("client|help", "slow connection"),
+    ("acl", "slow"),
+    ("acl|whoami", "slow"),
+    ("acl|cat", "slow"),
+    ("acl|help", "slow"),
+    ("acl|users", "admin slow dangerous"),
+    ("acl|list", "admin slow dangerous"),
+    ("acl|setuser", "admin slow dangerous"),
+    ("acl|deluser", "admin slow dangerous"),
+    ("acl|getuser", "admin slow dangerous"),
+    ("acl|dryrun", "admin slow dangerous"),
+    ("acl|load", "admin slow dangerous"),
+    ("acl|save", "admin slow dangerous"),
+    ("acl|log", "admin slow dangerous"),
+    ("config", "slow"),
+    ("config|get", "admin slow dangerous"),
+    ("config|set", "admin slow dangerous"),
+    ("config|resetstat", "admin slow dangerous"),
+    ("config|help", "slow"),
+    ("command", "slow connection"),
+    ("info", "slow dangerous"),
+    ("dbsize", "keyspace read fast"),
+    ("time", "fast"),
+    ("lastsave", "admin fast dangerous"),
+    ("multi", "fast transaction"),
+    ("exec", "slow transaction"),
+    ("discard", "fast transaction"),
+    ("watch", "fast transaction"),
+    ("unwatch", "fast transaction"),
+];
+
+/// The full name of `sub` of the container `command` (any case) as the table spells it
+/// (`pubsub|channels`), if it is served.
+pub fn subcommand_name(command: &str, sub: &[u8]) -> Option<&'static str> {
+    let wanted = format!("{}|{}", command, String::from_utf8_lossy(sub)).to_ascii_lowercase();
+    COMMAND_CATEGORIES.iter().map(|(name, _)| *name).find(|name| *name == wanted)
+}
+
+/// Returns true if and only if `category` (lower case, without `@`) is one of Redis's.
+pub fn is_category(category: &str) -> bool {
+    CATEGORIES.contains(&category)
+}
+
+/// Returns true if and only if a `+@category` rule covers the command Redis calls
+/// `full_name`: the command is in the category, or is a subcommand of a container that is.
+pub fn in_category(full_name: &str, category: &str) -> bool {
+    let of = |name: &str| {
+        COMMAND_CATEGORIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .is_some_and(|(_, cats)| cats.split(' ').any(|c| c == category))
+    };
+    of(full_name) || full_name.split_once('|').is_some_and(|(parent, _)| of(parent))
+}
+
+/// The commands in `category` (`ACL CAT category`): those filed in it, in the table's order.
+pub fn category_commands(category: &str) -> impl Iterator<Item = &'static str> + '_ {
+    COMMAND_CATEGORIES
+        .iter()
+        .filter(move |(_, cats)| cats.split(' ').any(|c| c == category))
+        .map(|(name, _)| *name)
 }
 
 /// The databases `SELECT` accepts, as a Redis with its default `databases 16`.
@@ -529,7 +676,9 @@ impl Command {
                         AclCommand::Users
                     }
                     s if is(s, "cat") => {
-                        need(argc <= 2, "acl|cat")?;
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "ACL", sub });
+                        }
                         AclCommand::Cat(args.next())
                     }
                     s if is(s, "setuser") => {
@@ -537,9 +686,36 @@ impl Command {
                         let name = args.next().unwrap_or_default();
                         AclCommand::SetUser { name, rules: args.collect() }
                     }
+                    s if is(s, "deluser") => {
+                        need(argc >= 2, "acl|deluser")?;
+                        AclCommand::DelUser(args.collect())
+                    }
+                    s if is(s, "getuser") => {
+                        need(argc == 2, "acl|getuser")?;
+                        AclCommand::GetUser(args.next().unwrap_or_default())
+                    }
+                    s if is(s, "dryrun") => {
+                        need(argc >= 3, "acl|dryrun")?;
+                        let name = args.next().unwrap_or_default();
+                        AclCommand::DryRun { name, args: args.collect() }
+                    }
                     s if is(s, "load") => {
                         need(argc == 1, "acl|load")?;
                         AclCommand::Load
+                    }
+                    s if is(s, "log") => {
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "ACL", sub });
+                        }
+                        AclCommand::Log(args.next())
+                    }
+                    s if is(s, "save") => {
+                        need(argc == 1, "acl|save")?;
+                        AclCommand::Save
+                    }
+                    s if is(s, "help") => {
+                        need(argc == 1, "acl|help")?;
+                        AclCommand::Help
                     }
                     _ => return Err(CommandError::UnknownSubcommand { command: "ACL", sub }),
                 })
@@ -738,6 +914,12 @@ impl Command {
             Command::Acl(AclCommand::Cat(_)) => "acl|cat",
             Command::Acl(AclCommand::SetUser { .. }) => "acl|setuser",
             Command::Acl(AclCommand::Load) => "acl|load",
+            Command::Acl(AclCommand::DelUser(_)) => "acl|deluser",
+            Command::Acl(AclCommand::GetUser(_)) => "acl|getuser",
+            Command::Acl(AclCommand::DryRun { .. }) => "acl|dryrun",
+            Command::Acl(AclCommand::Save) => "acl|save",
+            Command::Acl(AclCommand::Log(_)) => "acl|log",
+            Command::Acl(AclCommand::Help) => "acl|help",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
             Command::Client(ClientCommand::GetName) => "client|getname",
             Command::Client(ClientCommand::Id) => "client|id",
@@ -892,6 +1074,18 @@ impl Command {
                 args
             }
             Command::Acl(AclCommand::Load) => with(&["ACL", "LOAD"], &[]),
+            Command::Acl(AclCommand::DelUser(names)) => with(&["ACL", "DELUSER"], names),
+            Command::Acl(AclCommand::GetUser(name)) => {
+                with(&["ACL", "GETUSER"], std::slice::from_ref(name))
+            }
+            Command::Acl(AclCommand::DryRun { name, args }) => {
+                let mut all = with(&["ACL", "DRYRUN"], std::slice::from_ref(name));
+                all.extend(args.iter().cloned());
+                all
+            }
+            Command::Acl(AclCommand::Save) => with(&["ACL", "SAVE"], &[]),
+            Command::Acl(AclCommand::Log(arg)) => with(&["ACL", "LOG"], arg.as_slice()),
+            Command::Acl(AclCommand::Help) => with(&["ACL", "HELP"], &[]),
         }
     }
 }
@@ -954,6 +1148,13 @@ mod tests {
             Command::Acl(AclCommand::Cat(Some(b("pubsub")))),
             Command::Acl(AclCommand::SetUser { name: b("u"), rules: vec![b("on"), b("&a*")] }),
             Command::Acl(AclCommand::Load),
+            Command::Acl(AclCommand::DelUser(vec![b("a"), b("b")])),
+            Command::Acl(AclCommand::GetUser(b("a"))),
+            Command::Acl(AclCommand::DryRun { name: b("a"), args: vec![b("PUBLISH"), b("c")] }),
+            Command::Acl(AclCommand::Save),
+            Command::Acl(AclCommand::Log(None)),
+            Command::Acl(AclCommand::Log(Some(b("RESET")))),
+            Command::Acl(AclCommand::Help),
             Command::Client(ClientCommand::SetName(b("n"))),
             Command::Client(ClientCommand::GetName),
             Command::Client(ClientCommand::Id),
@@ -973,6 +1174,8 @@ mod tests {
             Command::Unwatch,
         ];
         for cmd in all {
+            let name = cmd.full_name();
+            assert!(COMMAND_CATEGORIES.iter().any(|(n, _)| *n == name), "{name} has no categories");
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd);
         }
     }
@@ -1058,6 +1261,19 @@ mod tests {
             parse_raw(&[b"PUBSUB", b"CHAN\0NELS", b"a"]).to_bytes(),
             b"ERR unknown subcommand 'CHAN'. Try PUBSUB HELP."
         );
+    }
+
+    #[test]
+    fn every_command_has_its_categories() {
+        for (name, cats) in COMMAND_CATEGORIES {
+            assert!(cats.split(' ').all(is_category), "{name}: {cats}");
+        }
+        assert!(in_category("publish", "pubsub") && in_category("publish", "fast"));
+        assert!(!in_category("subscribe", "fast"));
+        // A container's category covers its subcommands: `config` is @slow.
+        assert!(in_category("config|set", "slow") && in_category("config|set", "admin"));
+        assert!(!in_category("config|help", "admin"));
+        assert_eq!(category_commands("transaction").count(), 5);
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// `>n` then `n` frames: out-of-band data such as pub/sub messages (RESP3); an array in RESP2.
     Push(Vec<Frame>),
+    /// `~n` then `n` frames: an unordered collection (RESP3); an array in RESP2.
+    Set(Vec<Frame>),
+    /// `,text`: a floating-point number written as text (RESP3); a bulk string in RESP2.
+    Double(String),
 }
 
 /// Everything that can be wrong with bytes a peer sent. The `Display` texts of the request
@@ -375,6 +379,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
         b'-' => Frame::Error(text()),
         b':' => Frame::Integer(number()?),
         b'_' if line.is_empty() => Frame::Null,
+        b',' => Frame::Double(text()),
         b'#' => match line {
             b"t" => Frame::Integer(1),
             b"f" => Frame::Integer(0),
@@ -397,7 +402,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                 Frame::Bulk(Bytes::copy_from_slice(&buf[body..body + len]))
             }
         },
-        b'*' | b'>' | b'%' => {
+        b'*' | b'>' | b'%' | b'~' => {
             let n = number()?;
             if n == -1 && kind == b'*' {
                 return Ok(Some(Frame::NullArray));
@@ -419,6 +424,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
             match kind {
                 b'*' => Frame::Array(frames),
                 b'>' => Frame::Push(frames),
+                b'~' => Frame::Set(frames),
                 _ => {
                     let mut pairs = Vec::with_capacity(frames.len() / 2);
                     let mut it = frames.into_iter();
@@ -462,6 +468,12 @@ impl Frame {
             }
             Frame::Push(items) => {
                 encode_header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                items.iter().for_each(|f| f.encode(version, out));
+            }
+            Frame::Double(text) if resp3 => encode_line(out, b',', text.as_bytes()),
+            Frame::Double(text) => encode_bulk(out, text.as_bytes()),
+            Frame::Set(items) => {
+                encode_header(out, if resp3 { b'~' } else { b'*' }, items.len());
                 items.iter().for_each(|f| f.encode(version, out));
             }
             Frame::Map(pairs) => {
@@ -676,7 +688,7 @@ mod tests {
         ]
     }
 
-    /// What `frame` reads back as after encoding in `version` (RESP2 has no map, push or
+    /// What `frame` reads back as after encoding in `version` (RESP2 has no map, push, set or
     /// separate null array).
     fn as_read_back(frame: &Frame, version: RespVersion) -> Frame {
         let resp2 = version == RespVersion::Resp2;
@@ -687,6 +699,11 @@ mod tests {
                 Frame::Array(v.iter().map(|f| as_read_back(f, version)).collect())
             }
             Frame::Push(v) => Frame::Push(v.iter().map(|f| as_read_back(f, version)).collect()),
+            Frame::Set(v) if resp2 => {
+                Frame::Array(v.iter().map(|f| as_read_back(f, version)).collect())
+            }
+            Frame::Set(v) => Frame::Set(v.iter().map(|f| as_read_back(f, version)).collect()),
+            Frame::Double(text) if resp2 => Frame::bulk(text),
             Frame::Map(pairs) if resp2 => Frame::Array(
                 pairs
                     .iter()
@@ -727,6 +744,10 @@ mod tests {
         assert_eq!(Frame::Null.to_bytes(v3), b"_\r\n");
         assert_eq!(Frame::Push(vec![Frame::Integer(1)]).to_bytes(v3), b">1\r\n:1\r\n");
         assert_eq!(Frame::Push(vec![Frame::Integer(1)]).to_bytes(v2), b"*1\r\n:1\r\n");
+        assert_eq!(Frame::Set(vec![Frame::Integer(1)]).to_bytes(v3), b"~1\r\n:1\r\n");
+        assert_eq!(Frame::Set(vec![Frame::Integer(1)]).to_bytes(v2), b"*1\r\n:1\r\n");
+        assert_eq!(Frame::Double("0.5".into()).to_bytes(v3), b",0.5\r\n");
+        assert_eq!(Frame::Double("0.5".into()).to_bytes(v2), b"$3\r\n0.5\r\n");
         let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Integer(1))]);
         assert_eq!(map.to_bytes(v3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(map.to_bytes(v2), b"*2\r\n$1\r\na\r\n:1\r\n");
@@ -752,11 +773,13 @@ mod tests {
             any::<i64>().prop_map(Frame::Integer),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(|b| Frame::Bulk(b.into())),
             Just(Frame::Null),
+            "-?[0-9]{1,5}(\\.[0-9]{1,3})?".prop_map(Frame::Double),
         ];
         leaf.prop_recursive(4, 40, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Frame::Array),
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Frame::Push),
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Frame::Set),
                 proptest::collection::vec((inner.clone(), inner), 0..4).prop_map(Frame::Map),
             ]
         })

@@ -4,14 +4,15 @@
 
 use bytes::Bytes;
 use shared::command::{
-    parse_db_index, subscribed_context_error, AclCommand, ClientCommand, Command, ReplyMode,
+    parse_db_index, subscribed_context_error, AclCommand, ClientCommand, Command, CommandError,
+    ReplyMode,
 };
 use shared::resp::{encode_bulk, encode_error, encode_integer};
 use shared::{Frame, RespVersion};
 
 use super::transaction::Transaction;
 use super::{error, set_name, Kind, Session, Status};
-use crate::acl::{self, Denied};
+use crate::acl::{self, Denied, Refresh, Refusal};
 use crate::clients::Filter;
 use crate::exchange::Published;
 use crate::info::REDIS_VERSION;
@@ -56,12 +57,14 @@ impl Session {
             return Status::Abort;
         }
         let state = self.resp.as_deref_mut().expect("resp session");
+        // Named before the checks, as by Redis: CLIENT LIST and the ACL log show the command
+        // even when it is refused.
+        state.last_cmd = cmd.full_name();
         if let Err(denied) = state.login.gate(&cmd) {
             self.deny(denied, is_exec, out);
             return Status::Open;
         }
         let state = self.resp.as_deref_mut().expect("resp session");
-        state.last_cmd = cmd.full_name();
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
             self.refuse(is_exec, subscribed_context_error(cmd.full_name()).as_bytes(), out);
             return Status::Open;
@@ -153,7 +156,7 @@ impl Session {
             Command::PubsubNumpat => Frame::Integer(self.ctx.exchange.numpat() as i64),
             Command::Hello { version: asked, name, auth } => {
                 if let Some((user, password)) = auth {
-                    if let Err(msg) = self.authenticate(Some(&user), &password) {
+                    if let Err(msg) = self.authenticate("HELLO", Some(&user), &password) {
                         error(out, msg);
                         return Status::Open;
                     }
@@ -181,12 +184,13 @@ impl Session {
                 if user.is_none() && default.is_some_and(|u| u.nopass()) {
                     Frame::Error(acl::AUTH_WITHOUT_PASSWORD.into())
                 } else {
-                    match self.authenticate(user.as_deref(), &password) {
+                    match self.authenticate("AUTH", user.as_deref(), &password) {
                         Ok(()) => Frame::Simple("OK".into()),
                         Err(msg) => Frame::Error(msg.into()),
                     }
                 }
             }
+            Command::Acl(AclCommand::DelUser(names)) => return self.delete_users(&names, out),
             Command::Acl(sub) => self.acl_command(sub),
             Command::Client(ClientCommand::SetInfo { lib_name, value }) => {
                 if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
@@ -409,9 +413,42 @@ impl Session {
         // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
         // channels appends one confirmation each, exactly as Redis's EXEC does.
         out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
+        state.executing = true;
         for cmd in transaction.queued {
-            // QUIT is never queued, so no queued command closes the connection.
+            // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
+            // its own user) marks it closing, and the rest still run, as in Redis.
             let _ = self.run(cmd, out);
+        }
+        let state = self.resp.as_deref_mut().expect("resp session");
+        state.executing = false;
+        if state.closing {
+            return Status::Close;
+        }
+        Status::Open
+    }
+
+    /// `ACL DELUSER`: the number of users deleted. Every other connection of a deleted user
+    /// ends at its next wake-up (sent here); this one, if its own user went, after the reply,
+    /// as from Redis.
+    fn delete_users(&mut self, names: &[Bytes], out: &mut Vec<u8>) -> Status {
+        let deleted = match self.ctx.acl.delete_users(names) {
+            Ok(deleted) => deleted,
+            Err(text) => {
+                error(out, &text);
+                return Status::Open;
+            }
+        };
+        encode_integer(out, deleted as i64);
+        if deleted == 0 {
+            return Status::Open;
+        }
+        let names: Vec<_> = names.iter().map(|n| String::from_utf8_lossy(n)).collect();
+        tracing::info!(conn = self.id, "users deleted: {names:?}");
+        self.ctx.wake_all();
+        let state = self.resp.as_deref_mut().expect("resp session");
+        if state.login.refresh(&self.ctx.acl) == Refresh::Gone {
+            state.closing = true;
+            return Status::Close;
         }
         Status::Open
     }
@@ -419,23 +456,53 @@ impl Session {
     /// Refuses a command the login does not allow (as any refusal, inside MULTI too), and
     /// counts it.
     fn deny(&mut self, denied: Denied, is_exec: bool, out: &mut Vec<u8>) {
-        let counter = match denied {
-            Denied::NoAuth => &self.ctx.stats.acl_denied_auth,
-            Denied::Command(_) => &self.ctx.stats.acl_denied_command,
-            Denied::Channel => &self.ctx.stats.acl_denied_channel,
+        let stats = &self.ctx.stats;
+        let (counter, logged) = match &denied {
+            Denied::NoAuth => (&stats.acl_denied_auth, None),
+            Denied::Command(name) => {
+                (&stats.acl_denied_command, Some((acl::LogReason::Command, Bytes::from(*name))))
+            }
+            Denied::Channel(channel) => {
+                (&stats.acl_denied_channel, Some((acl::LogReason::Channel, channel.clone())))
+            }
         };
         add(counter, 1);
+        if let Some((reason, object)) = logged {
+            let user = self.resp.as_deref().expect("resp session").login.user().name();
+            self.log_refusal(reason, object, Bytes::copy_from_slice(user));
+        }
         self.refuse(is_exec, denied.to_string().as_bytes(), out);
     }
 
-    /// AUTH and HELLO AUTH; a wrong password is counted.
-    fn authenticate(&mut self, user: Option<&[u8]>, password: &[u8]) -> Result<(), &'static str> {
+    /// AUTH and HELLO AUTH (`command`, as it goes into the ACL log); a wrong password is
+    /// counted and logged.
+    fn authenticate(
+        &mut self,
+        command: &'static str,
+        user: Option<&[u8]>,
+        password: &[u8],
+    ) -> Result<(), &'static str> {
         let state = self.resp.as_deref_mut().expect("resp session");
         let done = state.login.authenticate(&self.ctx.acl, user, password, self.id);
         if done.is_err() {
             add(&self.ctx.stats.acl_denied_auth, 1);
+            let user = Bytes::copy_from_slice(user.unwrap_or(acl::DEFAULT_USER.as_bytes()));
+            self.log_refusal(acl::LogReason::Auth, Bytes::from_static(command.as_bytes()), user);
         }
         done
+    }
+
+    /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
+    fn log_refusal(&mut self, reason: acl::LogReason, object: Bytes, user: Bytes) {
+        let state = self.resp.as_deref().expect("resp session");
+        let in_multi = state.multi.is_some() || state.executing;
+        self.publish_state();
+        let mut info = String::new();
+        self.client.list_line(&mut info);
+        let info = info.trim_end().to_string();
+        let (secs, micros) = self.ctx.unix_time();
+        let now_ms = secs * 1000 + u64::from(micros) / 1000;
+        self.ctx.acl.log.add(reason, in_multi, object, user, info, now_ms);
     }
 
     fn acl_command(&mut self, sub: AclCommand) -> Frame {
@@ -462,6 +529,24 @@ impl Session {
             AclCommand::SetUser { name, rules } => {
                 acl.set_user(&name, &rules).map_err(Frame::Error)
             }
+            AclCommand::GetUser(name) => {
+                return acl.get(&name).map_or(Frame::Null, |u| getuser(&u))
+            }
+            AclCommand::DryRun { name, args } => return dry_run(acl, &name, args),
+            AclCommand::Save => {
+                return match acl.save() {
+                    Ok(()) => Frame::Simple("OK".into()),
+                    Err(err) => {
+                        if let acl::AclError::Write { path, source } = &err {
+                            tracing::warn!("ACL SAVE: cannot write {}: {source}", path.display());
+                        }
+                        Frame::Error(format!("ERR {err}"))
+                    }
+                }
+            }
+            AclCommand::Help => return help("ACL", ACL_HELP),
+            AclCommand::Log(arg) => return self.acl_log(arg.as_deref()),
+            AclCommand::DelUser(_) => unreachable!("run() handles ACL DELUSER"),
             AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
         };
         match changed {
@@ -474,6 +559,42 @@ impl Session {
             }
             Err(reply) => reply,
         }
+    }
+
+    /// `ACL LOG [count | RESET]`: the newest entries (10 by default), each a map of Redis
+    /// 7.2's fields in its order, or `+OK` after forgetting them.
+    fn acl_log(&self, arg: Option<&[u8]>) -> Frame {
+        let log = &self.ctx.acl.log;
+        let count = match arg {
+            None => 10,
+            Some(a) if a.eq_ignore_ascii_case(b"reset") => {
+                log.reset();
+                return Frame::Simple("OK".into());
+            }
+            Some(a) => match shared::command::parse_integer(a) {
+                Some(n) => usize::try_from(n).unwrap_or(0),
+                None => return Frame::Error(CommandError::NotAnInteger.to_string()),
+            },
+        };
+        let (secs, micros) = self.ctx.unix_time();
+        let now_ms = secs * 1000 + u64::from(micros) / 1000;
+        let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+        let entries = log.newest(count).into_iter().map(|e| {
+            let age = now_ms.saturating_sub(e.updated_ms) as f64 / 1000.0;
+            Frame::Map(vec![
+                pair("count", Frame::Integer(e.count as i64)),
+                pair("reason", Frame::bulk(e.reason.word())),
+                pair("context", Frame::bulk(e.context)),
+                pair("object", Frame::Bulk(e.object)),
+                pair("username", Frame::Bulk(e.username)),
+                pair("age-seconds", Frame::Double(age.to_string())),
+                pair("client-info", Frame::Bulk(e.client_info.into())),
+                pair("entry-id", Frame::Integer(e.entry_id as i64)),
+                pair("timestamp-created", Frame::Integer(e.created_ms as i64)),
+                pair("timestamp-last-updated", Frame::Integer(e.updated_ms as i64)),
+            ])
+        });
+        Frame::Array(entries.collect())
     }
 
     fn hello_reply(&self) -> Frame {
@@ -490,6 +611,47 @@ impl Session {
             pair("modules", Frame::Array(Vec::new())),
         ])
     }
+}
+
+/// `ACL GETUSER`'s reply: a map in RESP3 (the flags a set), a flat array of names and values
+/// in RESP2, with Redis 7's fields in its order.
+fn getuser(user: &acl::User) -> Frame {
+    let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+    Frame::Map(vec![
+        pair("flags", Frame::Set(user.flags().into_iter().map(Frame::bulk).collect())),
+        pair(
+            "passwords",
+            Frame::Array(user.password_digests().into_iter().map(Frame::bulk).collect()),
+        ),
+        pair("commands", Frame::bulk(user.command_rules_text())),
+        pair("keys", Frame::bulk(user.keys_text())),
+        pair("channels", Frame::bulk(user.channels_text())),
+        pair("selectors", Frame::Array(Vec::new())),
+    ])
+}
+
+/// `ACL DRYRUN name command [arg ...]`: `+OK` if the user may run the command, else a bulk
+/// string saying why (naming the command or the channel), Redis's texts. The command is
+/// checked as Redis checks it: it must exist, with its table arity.
+fn dry_run(acl: &acl::Acl, name: &[u8], args: Vec<Bytes>) -> Frame {
+    let Some(user) = acl.get(name) else {
+        return Frame::Error(format!("ERR User '{}' not found", String::from_utf8_lossy(name)));
+    };
+    let first = String::from_utf8_lossy(&args[0]).into_owned();
+    let refusal = match Command::parse(args) {
+        Ok(cmd) => user.permits(&cmd).err().map(|r| r.dry_run_text()),
+        Err(CommandError::Unknown { .. } | CommandError::UnknownSubcommand { .. }) => {
+            return Frame::Error(format!("ERR Command '{first}' not found"));
+        }
+        // The commands whose argument count Redis checks only when running them.
+        Err(err) => match acl::permission_first(&err) {
+            Some(name) => {
+                (!user.command_allowed(name)).then(|| Refusal::Command(name).dry_run_text())
+            }
+            None => return Frame::Error(String::from_utf8_lossy(&err.to_bytes()).into_owned()),
+        },
+    };
+    refusal.map_or(Frame::Simple("OK".into()), |text| Frame::Bulk(text.into()))
 }
 
 /// `PUBSUB (SHARD)CHANNELS`: the names, an array.
@@ -604,6 +766,32 @@ const CLIENT_HELP: &[&str] = &[
     "    Set the client library's name or version, shown by CLIENT LIST.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+];
+
+const ACL_HELP: &[&str] = &[
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "LIST",
+    "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "USERS",
+    "    List all the registered usernames.",
+    "WHOAMI",
+    "    Return the current connection username.",
 ];
 
 const CONFIG_HELP: &[&str] = &[

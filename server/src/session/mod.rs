@@ -94,6 +94,8 @@ struct RespState {
     login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
+    /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
+    executing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
@@ -149,6 +151,7 @@ impl Session {
                 last_cmd: "NULL",
                 login: Login::new(&ctx.acl),
                 closing: false,
+                executing: false,
                 stalled: false,
             })
         });
@@ -213,6 +216,7 @@ impl Session {
             lib_name: state.lib_name.clone(),
             lib_ver: state.lib_ver.clone(),
             cmd: state.last_cmd,
+            user: state.login.user().name_bytes(),
             qbuf: state.input.len(),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
@@ -352,23 +356,22 @@ impl Session {
     /// pattern it subscribes to (Redis 7 disconnects such subscribers).
     fn acl_keeps(&mut self) -> bool {
         let Some(state) = self.resp.as_deref_mut() else { return true };
-        let keeps = match state.login.refresh(&self.ctx.acl) {
+        let why = match state.login.refresh(&self.ctx.acl) {
             Refresh::Same => return true,
-            Refresh::Changed => state.login.user().keeps_subscriptions(
-                state.channels.names().chain(state.shard_channels.names()),
-                state.patterns.names(),
-            ),
-            Refresh::Gone => false,
+            Refresh::Changed => {
+                let keeps = state.login.user().keeps_subscriptions(
+                    state.channels.names().chain(state.shard_channels.names()),
+                    state.patterns.names(),
+                );
+                if keeps {
+                    return true;
+                }
+                "its user lost access to a subscription"
+            }
+            Refresh::Gone => "its user was deleted",
         };
-        if keeps {
-            return true;
-        }
         let user = String::from_utf8_lossy(state.login.user().name()).into_owned();
-        tracing::info!(
-            conn = self.id,
-            user,
-            "disconnected: its user lost access to a subscription"
-        );
+        tracing::info!(conn = self.id, user, "disconnected: {why}");
         false
     }
 

@@ -135,6 +135,17 @@ impl Conn {
         }
     }
 
+    /// Reads one whole frame and returns its bytes as they came.
+    #[track_caller]
+    pub fn raw_frame(&mut self) -> Vec<u8> {
+        loop {
+            if let Some((_, used)) = parse_frame(&self.buf).expect("valid RESP from server") {
+                return self.buf.drain(..used).collect();
+            }
+            self.read_more();
+        }
+    }
+
     /// Reads one whole frame if one arrives within `wait`; `None` if none does.
     #[track_caller]
     pub fn try_frame(&mut self, wait: Duration) -> Option<Frame> {
