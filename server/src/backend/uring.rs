@@ -29,7 +29,11 @@
 //! does not win when each turn has one connection to serve (a lone client in ping-pong: one
 //! enter per turn either way, plus the copy and the ring's bookkeeping), nor where the cost is
 //! the TCP stack itself (large payloads, the kernel's copy and the wake-up of the reader are
-//! the same for both models). Like `event`, one connection's long turn delays its ring's
+//! the same for both models). On loopback that is most of a small message's delivery: at a
+//! modest fan-out rate, with one message per send, 80-86% of the server's CPU is under
+//! `tcp_sendmsg` for every model, redis-server's included (`bench/fanout-profile.sh`: on
+//! loopback the receiving side of each segment and the reader's wake-up run in the sender's
+//! context), so saving the system calls takes at most the rest off. Like `event`, one connection's long turn delays its ring's
 //! others, and the kernel may spread connections unevenly over the rings. io_uring must be
 //! available: kernels before 6.1, `kernel.io_uring_disabled` and seccomp profiles (Docker's
 //! default) refuse it, and the backend then fails at start saying which ([`unavailable`]).
