@@ -337,10 +337,7 @@ for proto in (2, 3):
         pass
 print("ok")
 "#;
-        let out = Command::new("python3").arg("-c").arg(script).arg(server.addr().port().to_string())
-            .output().expect("python3 runs");
-        assert!(out.status.success() && out.stdout == b"ok\n", "redis-py: {}{}",
-            String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(crate::util::python(script, &[server.addr().port().to_string()]), "ok\n");
     }
 
     fn acl_log_records_refusals_as_redis_server_does(backend) {

@@ -31,11 +31,7 @@ fn field<'a>(info: &'a str, name: &str) -> &'a str {
 /// as the database) and returns what it printed; fails the test with its stderr otherwise.
 #[track_caller]
 fn redis_py(server: &TestServer, db: u32, script: &str) -> String {
-    let url = format!("redis://{}/{db}", server.addr());
-    let output = Command::new("python3").args(["-c", script, &url]).output().expect("python3 runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "redis-py script failed (pip install redis):\n{stderr}");
-    String::from_utf8(output.stdout).unwrap()
+    crate::util::python(script, &[format!("redis://{}/{db}", server.addr())])
 }
 
 backend_tests! {

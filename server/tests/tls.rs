@@ -275,22 +275,12 @@ for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
         assert s.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2", ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version], s.version()
 print("ok")
 "#;
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .args([
-                server.tls_addr().port().to_string(),
-                server.addr().port().to_string(),
-                certs.ca.display().to_string(),
-            ])
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success() && out.stdout == b"ok\n",
-            "redis-py: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let args = [
+            server.tls_addr().port().to_string(),
+            server.addr().port().to_string(),
+            certs.ca.display().to_string(),
+        ];
+        assert_eq!(crate::util::python(script, &args), "ok\n");
         let ctx = server.stop();
         crate::util::assert_accounted(&ctx);
     }

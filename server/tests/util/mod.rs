@@ -315,3 +315,22 @@ pub fn info_text_field(info: &str, name: &str) -> u64 {
     let line = info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")[..]));
     line.unwrap_or_else(|| panic!("no {name} in INFO")).trim().parse().unwrap()
 }
+
+/// Runs `script` with python3 and `args` as its `sys.argv[1..]` (the tests' redis-py scripts);
+/// returns what it printed, or fails the test with its output.
+#[track_caller]
+pub fn python(script: &str, args: &[String]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the python script failed (pip install redis):\n{stdout}{stderr}"
+    );
+    stdout.into_owned()
+}
