@@ -589,7 +589,7 @@ backend_tests! {
         use std::io::{ErrorKind, Read, Write};
         // The drain ends only when the stalled subscriber below reads (the timeout is longer
         // than any wait of this test).
-        let server = TestServer::with(backend, |c| c.shutdown_timeout = std::time::Duration::from_secs(120));
+        let server = TestServer::with_named_port(backend, |c| c.shutdown_timeout = std::time::Duration::from_secs(120));
         let addr = server.addr();
         // A subscriber that does not read, with megabytes on their way to it.
         let mut stalled = server.connect();

@@ -33,6 +33,27 @@ impl TestServer {
         TestServer { handle: server::start(config).expect("server starts") }
     }
 
+    /// Like [`TestServer::with`], on a port named explicitly rather than port 0: the kernel
+    /// keeps an explicitly bound port reserved once the server stops listening at shutdown,
+    /// whereas it releases one bound to port 0, which another test's server may then take (and
+    /// answer on). For tests that connect while the server shuts down.
+    pub fn with_named_port(backend: Backend, change: impl Fn(&mut Config)) -> TestServer {
+        let mut last = None;
+        for _ in 0..10 {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+            let mut config =
+                Config { backend, port: free.expect("a free port").port(), ..Config::default() };
+            change(&mut config);
+            match server::start(config) {
+                Ok(handle) => return TestServer { handle },
+                // Taken by someone else between the two binds: try another.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
+                Err(e) => panic!("server starts: {e}"),
+            }
+        }
+        panic!("no free port for the server: {last:?}");
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.handle.addr()
     }
