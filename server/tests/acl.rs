@@ -41,6 +41,11 @@ const SCRIPT: &[&[&str]] = &[
     &["ACL", "GETUSER", "nosuch"],
     &["ACL", "GETUSER"],
     &["ACL", "GETUSER", "a", "b"],
+    &["ACL", "GENPASS", "0"],
+    &["ACL", "GENPASS", "-1"],
+    &["ACL", "GENPASS", "4097"],
+    &["ACL", "GENPASS", "abc"],
+    &["ACL", "GENPASS", "1", "2"],
     &["ACL", "DRYRUN", "pub", "publish", "news.a", "hi"],
     &["ACL", "DRYRUN", "pub", "publish", "other", "hi"],
     &["ACL", "DRYRUN", "pub", "psubscribe", "news.*"],
@@ -408,6 +413,29 @@ print("ok")
         conn.roundtrip(&[b"ACL", b"LOG"], b"*0\r\n");
     }
 
+    fn acl_genpass_gives_random_hex_of_the_bits_asked(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        let mut genpass = |args: &[&[u8]]| {
+            let mut all: Vec<&[u8]> = vec![b"ACL", b"GENPASS"];
+            all.extend_from_slice(args);
+            c.cmd(&all);
+            match c.frame() {
+                Frame::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (a, b) = (genpass(&[]), genpass(&[]));
+        assert_eq!((a.len(), b.len()), (64, 64), "256 bits by default");
+        assert_ne!(a, b, "a new password each time");
+        // A hexadecimal digit per 4 bits, rounded up, as redis-server prints them.
+        for (bits, digits) in [("1", 1), ("5", 2), ("8", 2), ("4096", 1024)] {
+            let p = genpass(&[bits.as_bytes()]);
+            assert_eq!(p.len(), digits, "{bits} bits");
+            assert!(p.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{p}");
+        }
+    }
+
     fn acl_help_lists_what_is_served_in_redis_layout(backend) {
         let server = TestServer::start(backend);
         let mut c = server.connect();
@@ -425,7 +453,7 @@ print("ok")
             .collect();
         assert_eq!(
             subcommands,
-            ["CAT", "DELUSER", "DRYRUN", "GETUSER", "LIST", "LOAD", "LOG", "SAVE", "SETUSER", "USERS", "WHOAMI", "HELP"]
+            ["CAT", "DELUSER", "DRYRUN", "GETUSER", "GENPASS", "LIST", "LOAD", "LOG", "SAVE", "SETUSER", "USERS", "WHOAMI", "HELP"]
         );
         // Every subcommand listed is served.
         for sub in &subcommands {

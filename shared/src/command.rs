@@ -263,6 +263,9 @@ pub enum AclCommand {
     Load,
     /// `ACL SAVE`: write every user to the ACL file.
     Save,
+    /// `ACL GENPASS [bits]`: a random password of `bits` bits (256 unless given, 1 to 4096),
+    /// in hexadecimal.
+    GenPass(u32),
     /// `ACL LOG [count | RESET]`: the latest refusals, or forget them; the argument as sent
     /// (Redis reads the count when the command runs).
     Log(Option<Bytes>),
@@ -310,6 +313,9 @@ pub enum CommandError {
     /// An argument that must be an integer is not one (or does not fit in 64 bits).
     #[error("ERR value is not an integer or out of range")]
     NotAnInteger,
+    /// `ACL GENPASS` with a number of bits outside 1..=4096.
+    #[error("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")]
+    GenPassBits,
     /// An integer argument that Redis reads as a C `int` is outside its range.
     #[error("ERR value is out of range, value must between -2147483648 and 2147483647")]
     IntOutOfRange,
@@ -469,6 +475,7 @@ pub const COMMAND_CATEGORIES: &[(&str, &str)] = &[
     ("acl|whoami", "slow"),
     ("acl|cat", "slow"),
     ("acl|help", "slow"),
+    ("acl|genpass", "slow"),
     ("acl|users", "admin slow dangerous"),
     ("acl|list", "admin slow dangerous"),
     ("acl|setuser", "admin slow dangerous"),
@@ -713,6 +720,22 @@ impl Command {
                         need(argc == 1, "acl|save")?;
                         AclCommand::Save
                     }
+                    s if is(s, "genpass") => {
+                        if argc > 2 {
+                            return Err(CommandError::SubcommandSyntax { command: "ACL", sub });
+                        }
+                        let bits = match args.next() {
+                            None => 256,
+                            Some(arg) => {
+                                let n = parse_integer(&arg).ok_or(CommandError::NotAnInteger)?;
+                                u32::try_from(n)
+                                    .ok()
+                                    .filter(|n| (1..=4096).contains(n))
+                                    .ok_or(CommandError::GenPassBits)?
+                            }
+                        };
+                        AclCommand::GenPass(bits)
+                    }
                     s if is(s, "help") => {
                         need(argc == 1, "acl|help")?;
                         AclCommand::Help
@@ -920,6 +943,7 @@ impl Command {
             Command::Acl(AclCommand::Save) => "acl|save",
             Command::Acl(AclCommand::Log(_)) => "acl|log",
             Command::Acl(AclCommand::Help) => "acl|help",
+            Command::Acl(AclCommand::GenPass(_)) => "acl|genpass",
             Command::Client(ClientCommand::SetName(_)) => "client|setname",
             Command::Client(ClientCommand::GetName) => "client|getname",
             Command::Client(ClientCommand::Id) => "client|id",
@@ -1086,6 +1110,9 @@ impl Command {
             Command::Acl(AclCommand::Save) => with(&["ACL", "SAVE"], &[]),
             Command::Acl(AclCommand::Log(arg)) => with(&["ACL", "LOG"], arg.as_slice()),
             Command::Acl(AclCommand::Help) => with(&["ACL", "HELP"], &[]),
+            Command::Acl(AclCommand::GenPass(bits)) => {
+                with(&["ACL", "GENPASS"], &[Bytes::from(bits.to_string())])
+            }
         }
     }
 }
@@ -1155,6 +1182,7 @@ mod tests {
             Command::Acl(AclCommand::Log(None)),
             Command::Acl(AclCommand::Log(Some(b("RESET")))),
             Command::Acl(AclCommand::Help),
+            Command::Acl(AclCommand::GenPass(5)),
             Command::Client(ClientCommand::SetName(b("n"))),
             Command::Client(ClientCommand::GetName),
             Command::Client(ClientCommand::Id),

@@ -545,6 +545,7 @@ impl Session {
                 }
             }
             AclCommand::Help => return help("ACL", ACL_HELP),
+            AclCommand::GenPass(bits) => return generate_password(bits),
             AclCommand::Log(arg) => return self.acl_log(arg.as_deref()),
             AclCommand::DelUser(_) => unreachable!("run() handles ACL DELUSER"),
             AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
@@ -768,6 +769,30 @@ const CLIENT_HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
 ];
 
+/// `ACL GENPASS`: `bits` random bits from the kernel's generator, as Redis prints them: a
+/// hexadecimal digit per 4 bits, rounded up.
+fn generate_password(bits: u32) -> Frame {
+    let mut random = vec![0u8; bits.div_ceil(8) as usize];
+    let mut filled = 0;
+    while filled < random.len() {
+        let rest = &mut random[filled..];
+        // SAFETY: writes at most `rest.len()` bytes into `rest`, which is valid for them.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            tracing::error!("ACL GENPASS: no random bytes: {e}");
+            return Frame::Error(format!("ERR cannot generate a password: {e}"));
+        }
+        filled += n as usize;
+    }
+    let mut hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    hex.truncate(bits.div_ceil(4) as usize);
+    Frame::Bulk(hex.into())
+}
+
 const ACL_HELP: &[&str] = &[
     "CAT [<category>]",
     "    List all commands that belong to <category>, or all command categories",
@@ -778,6 +803,9 @@ const ACL_HELP: &[&str] = &[
     "    Returns whether the user can execute the given command without executing the command.",
     "GETUSER <username>",
     "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
     "LIST",
     "    Show users details in config file format.",
     "LOAD",

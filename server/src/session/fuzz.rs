@@ -78,7 +78,7 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
         "SUNSUBSCRIBE", "SPUBLISH", "SHARDCHANNELS", "KILL", "LIST", "REPLY", "OFF", "SKIP",
         "SELECT", "a", "*", "a*", "[a-", "AUTH", "ACL", "WHOAMI", "SETUSER", "USERS", "CAT",
         "default", "on", "off", "nopass", ">a", "&a*", "resetchannels", "-@all",
-        "DELUSER", "GETUSER", "DRYRUN", "LOG", "RESET", "+@pubsub", "-@slow", "+@connection",
+        "DELUSER", "GETUSER", "DRYRUN", "GENPASS", "LOG", "RESET", "+@pubsub", "-@slow", "+@connection",
         ])
         .prop_map(|w| w.as_bytes().to_vec()),
         1 => prop::collection::vec(any::<u8>(), 0..40),
