@@ -284,21 +284,30 @@ def examine(s, count, tail):
     }
 
 
-def run_round(cluster, name, layout, count, rate, at=None, expect_complete=(), tail=None, publisher_node=0):
-    """One round: `layout` lists (node index, kind, addrs, reconnect) per subscriber."""
-    channel = "%s-%d" % (name, os.getpid())
+def start_subscribers(cluster, channel, layout, fallback):
+    """Starts a Subscriber on `channel` per (node index, kind, reconnect) of `layout` and waits
+    until each has subscribed; with `fallback` each also knows the other nodes, to move to."""
     subs = []
     for n, (node, kind, reconnect) in enumerate(layout):
-        addrs = [cluster.nodes[node]] + [a for a in cluster.nodes if a != cluster.nodes[node]]
+        others = [a for a in cluster.nodes if a != cluster.nodes[node]] if fallback else []
         pattern = channel[:-1] + "*" if kind == "pattern" else None
-        subs.append(Subscriber("node-%d/%s-%d" % (node + 1, kind, n), addrs, channel, pattern, reconnect))
-        subs[-1].node = node
+        s = Subscriber("node-%d/%s-%d" % (node + 1, kind, n), [cluster.nodes[node]] + others,
+                       channel, pattern, reconnect)
+        s.node = node
+        subs.append(s)
     for s in subs:
         s.start()
     for s in subs:
         s.ready.wait(10)
         if s.error:
             raise AssertionError(s.error)
+    return subs
+
+
+def run_round(cluster, name, layout, count, rate, at=None, expect_complete=(), tail=None, publisher_node=0):
+    """One round: `layout` lists (node index, kind, addrs, reconnect) per subscriber."""
+    channel = "%s-%d" % (name, os.getpid())
+    subs = start_subscribers(cluster, channel, layout, fallback=True)
     publisher = Conn(cluster.nodes[publisher_node])
     route(publisher, channel, subs)
     took = publish_paced(publisher, channel, count, rate, subs, at)
@@ -359,14 +368,7 @@ def throughput(cluster, spread, count):
     or two per node); deliveries per second until the last one arrived."""
     layout = [(i % 3 if spread else 0, "channel", False) for i in range(6)]
     channel = "burst-%s-%d" % ("spread" if spread else "one", os.getpid())
-    subs = []
-    for n, (node, kind, _) in enumerate(layout):
-        s = Subscriber("node-%d/%d" % (node + 1, n), [cluster.nodes[node]], channel)
-        s.node = node
-        subs.append(s)
-        s.start()
-    for s in subs:
-        s.ready.wait(10)
+    subs = start_subscribers(cluster, channel, layout, fallback=False)
     publisher = Conn(cluster.nodes[0])
     route(publisher, channel, subs)
     start = time.monotonic()
