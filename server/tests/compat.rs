@@ -357,43 +357,25 @@ backend_tests! {
             &[b"CONFIG", b"GET", b"proto-max-bulk-len"],
             b"*2\r\n$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n",
         );
-        c.roundtrip(&[b"CONFIG", b"GET", b"nosuch"], b"*0\r\n");
-        c.roundtrip(&[b"CONFIG", b"GET"], b"-ERR wrong number of arguments for 'config|get' command\r\n");
-        c.roundtrip(&[b"CONFIG", b"SET", b"timeout"], b"-ERR wrong number of arguments for 'config|set' command\r\n");
-        c.roundtrip(&[b"CONFIG", b"RESETSTAT", b"x"], b"-ERR wrong number of arguments for 'config|resetstat' command\r\n");
-        c.roundtrip(&[b"CONFIG", b"X"], b"-ERR unknown subcommand 'X'. Try CONFIG HELP.\r\n");
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"timeout", b"abc"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"timeout", b"-1"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"nosuch", b"1"],
-            b"-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"timeout", b"1", b"timeout", b"2"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"databases", b"4"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"client-output-buffer-limit", b"pubsub 1mb"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration.\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"client-output-buffer-limit", b"nosuch 1 0 0"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Invalid client class specified in buffer limit configuration.\r\n",
-        );
-        c.roundtrip(
-            &[b"CONFIG", b"SET", b"appendonly", b"maybe"],
-            b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - argument must be 'yes' or 'no'\r\n",
-        );
+        // Redis's replies to requests it refuses, each byte for byte.
+        let refused: &[(&[&[u8]], &[u8])] = &[
+            (&[b"CONFIG", b"GET", b"nosuch"], b"*0\r\n"),
+            (&[b"CONFIG", b"GET"], b"-ERR wrong number of arguments for 'config|get' command\r\n"),
+            (&[b"CONFIG", b"SET", b"timeout"], b"-ERR wrong number of arguments for 'config|set' command\r\n"),
+            (&[b"CONFIG", b"RESETSTAT", b"x"], b"-ERR wrong number of arguments for 'config|resetstat' command\r\n"),
+            (&[b"CONFIG", b"X"], b"-ERR unknown subcommand 'X'. Try CONFIG HELP.\r\n"),
+            (&[b"CONFIG", b"SET", b"timeout", b"abc"], b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\r\n"),
+            (&[b"CONFIG", b"SET", b"timeout", b"-1"], b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive\r\n"),
+            (&[b"CONFIG", b"SET", b"nosuch", b"1"], b"-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"),
+            (&[b"CONFIG", b"SET", b"timeout", b"1", b"timeout", b"2"], b"-ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter\r\n"),
+            (&[b"CONFIG", b"SET", b"databases", b"4"], b"-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"),
+            (&[b"CONFIG", b"SET", b"client-output-buffer-limit", b"pubsub 1mb"], b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration.\r\n"),
+            (&[b"CONFIG", b"SET", b"client-output-buffer-limit", b"nosuch 1 0 0"], b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Invalid client class specified in buffer limit configuration.\r\n"),
+            (&[b"CONFIG", b"SET", b"appendonly", b"maybe"], b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - argument must be 'yes' or 'no'\r\n"),
+        ];
+        for (request, reply) in refused {
+            c.roundtrip(request, reply);
+        }
         // All or nothing: the bad second pair keeps the first from applying.
         c.roundtrip(
             &[b"CONFIG", b"SET", b"maxclients", b"5", b"timeout", b"x"],
