@@ -357,7 +357,7 @@ backend_tests! {
             &[b"CONFIG", b"GET", b"proto-max-bulk-len"],
             b"*2\r\n$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n",
         );
-        // Redis's replies to requests it refuses, each byte for byte.
+        // Unknown names and refused requests, with Redis's replies byte for byte.
         let refused: &[(&[&[u8]], &[u8])] = &[
             (&[b"CONFIG", b"GET", b"nosuch"], b"*0\r\n"),
             (&[b"CONFIG", b"GET"], b"-ERR wrong number of arguments for 'config|get' command\r\n"),
