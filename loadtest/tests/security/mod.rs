@@ -1,6 +1,7 @@
 //! `loadtest run` as a user runs it against the real `server` binary with a TLS port and an
 //! ACL file: every scenario over TLS with a user and a password (publishers, the multiplexed
-//! subscribers, open and closed loop, idle connections), the password from the environment and
+//! subscribers, open and closed loop, idle connections, connections reopened with
+//! `--reconnect`), the password from the environment and
 //! never in the report, and the failures a user meets (a wrong password, no CA, the wrong CA),
 //! each one line and a non-zero exit. Certificates are made at test time with rcgen.
 //!
@@ -339,5 +340,89 @@ fn a_wrong_password_a_missing_ca_and_the_wrong_ca_are_one_line_each_and_insecure
     let r = report(&run(&["--tls", "--insecure"], Some("sesame")), &json);
     assert_eq!(r["pubsub"]["accounting_ok"], true, "{r}");
     assert_eq!(r["errors"].as_u64(), Some(0), "{r}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The ids of the connections logged in as `user` that `admin` sees in `CLIENT LIST`.
+fn connections_of(admin: &mut client::Client, user: &str) -> Vec<String> {
+    let shared::Frame::Bulk(list) = admin.request(&["CLIENT", "LIST"]).unwrap() else {
+        panic!("CLIENT LIST is a bulk string")
+    };
+    let wanted = format!(" user={user} ");
+    String::from_utf8_lossy(&list)
+        .lines()
+        .filter(|l| l.contains(&wanted))
+        .filter_map(|l| l.strip_prefix("id=")?.split(' ').next().map(str::to_string))
+        .collect()
+}
+
+/// Waits until `done` holds (asking again every 20 ms), at most [`PATIENCE`].
+#[track_caller]
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        std::thread::sleep(Duration::from_millis(20)); // between two looks at the server
+    }
+}
+
+#[test]
+fn with_reconnect_connections_the_server_closes_are_reopened_over_tls_and_log_in_again() {
+    let dir = scratch_dir("reconnect");
+    let certs = Certs::make(&dir, "good");
+    let server = TlsServer::start(&dir, &certs, Some(USERS));
+    let json = dir.join("reconnect.json");
+    let args: Vec<String> = [
+        "--scenario",
+        "ping",
+        "--addr",
+        &server.tls,
+        "--rate",
+        "200",
+        "--connections",
+        "2",
+        "--warmup",
+        "0.2",
+        "--duration",
+        "6",
+        "--drain",
+        "20",
+        "--no-floor",
+        "--reconnect",
+        "--tls",
+        "--cacert",
+        &certs.ca.display().to_string(),
+        "--user",
+        "alice",
+        "--json",
+        &json.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        loadtest(&args, Some("wonderland"))
+    });
+    let mut admin = client::Client::connect(&server.plain).unwrap();
+    admin.auth(None, "sesame").unwrap();
+    let mut first = Vec::new();
+    wait_until("the run's two connections", || {
+        first = connections_of(&mut admin, "alice");
+        first.len() == 2
+    });
+    // The server closes both (as a restart or CLIENT KILL would): every connection on its TLS
+    // port, which only the run uses.
+    let killed = admin.request(&["CLIENT", "KILL", "LADDR", &server.tls]).unwrap();
+    assert_eq!(killed, shared::Frame::Integer(2));
+    wait_until("two new connections of the run, logged in again", || {
+        let now = connections_of(&mut admin, "alice");
+        now.iter().filter(|id| !first.contains(id)).count() == 2
+    });
+    let r = report(&run.join().unwrap(), &json);
+    assert!(r["reconnects"].as_u64().unwrap() >= 2, "{r}");
+    assert!(r["replies"].as_u64().unwrap() > 0, "{r}");
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("reopened"), "{notes}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
