@@ -196,7 +196,15 @@ tls_checks() { # NAME DIR
   [[ $out == *WRONGPASS* ]] || fail "$name: a wrong password got '$out' (want WRONGPASS)"
   out=$(ask "$LOADGEN_PASS" --host 127.0.0.1 --port 16000 --user loadtest ping || true)
   [[ $out != *PONG* ]] || fail "$name: the TLS port answered plain text"
-  echo "   checked: plain port NOAUTH before login, NOPERM outside loadtest:*, WRONGPASS, no plain text on the TLS port"
+  # The server counted each refusal above.
+  local stats field value
+  stats=$(ask "$LOADGEN_PASS" "${tls[@]}" info stats || true)
+  for field in acl_access_denied_channel acl_access_denied_auth tls_handshake_failures tls_handshakes; do
+    value=$(sed -n "s/^$field://p" <<<"$stats")
+    [ "${value:-0}" -ge 1 ] 2>/dev/null ||
+      fail "$name: INFO stats $field is '${value:-}', want at least 1 after the checks (INFO said: ${stats:0:200})"
+  done
+  echo "   checked: plain port NOAUTH before login, NOPERM outside loadtest:*, WRONGPASS, no plain text on the TLS port, and INFO counted them"
 }
 
 # Sets the environment compose.yml reads for one run.

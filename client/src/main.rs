@@ -55,6 +55,14 @@ enum Cmd {
         /// The payload.
         message: String,
     },
+    /// Print the server's INFO text: every section, or the ones named.
+    #[command(after_help = "Examples:\n  \
+                            client info                # every section\n  \
+                            client info stats pubsub   # e.g. pubsub_delivered:42")]
+    Info {
+        /// Sections (server, clients, memory, stats, pubsub, ...), case-insensitive.
+        sections: Vec<String>,
+    },
     /// Subscribe to topics and print each message as `TOPIC MESSAGE`, one per line.
     #[command(after_help = "Example:\n  client sub news sports --count 10\n\n\
                             Prints e.g. `news it rains`. Runs until Ctrl-C or --count messages.")]
@@ -117,6 +125,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Echo { text } => conn.call(Command::Echo(Bytes::from(text))),
         Cmd::Pub { topic, message } => conn
             .call(Command::Publish { channel: Bytes::from(topic), message: Bytes::from(message) }),
+        Cmd::Info { sections } => conn.info(sections),
         Cmd::Sub { topics, count } => {
             conn.listen(Command::Subscribe(topics.into_iter().map(Bytes::from).collect()), count)
         }
@@ -145,6 +154,23 @@ impl Connection<'_> {
         };
         print_line(&text)?;
         Ok(())
+    }
+
+    /// Sends INFO and prints its text, one `field:value` per line (without the CRs).
+    fn info(&mut self, sections: Vec<String>) -> anyhow::Result<()> {
+        self.send(&Command::Info(sections.into_iter().map(Bytes::from).collect()))?;
+        match self.read()? {
+            Frame::Bulk(text) => {
+                let text = String::from_utf8_lossy(&text).replace('\r', "");
+                let text = text.trim_end();
+                if !text.is_empty() {
+                    print_line(text)?; // nothing for sections the server does not have
+                }
+                Ok(())
+            }
+            Frame::Error(err) => bail!("{err}"),
+            other => bail!("unexpected reply from {}: {other:?}", self.addr),
+        }
     }
 
     /// Sends a (P)SUBSCRIBE, then prints messages until `count` were printed, if given.

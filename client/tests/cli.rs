@@ -242,6 +242,10 @@ fn against_redis_server() {
     assert_eq!(ok(&["ping", "hello"]), "hello\n");
     assert_eq!(ok(&["echo", "hi there"]), "hi there\n");
     assert_eq!(ok(&["pub", "nobody-listens", "x"]), "0\n");
+    let info = ok(&["info", "server", "STATS"]);
+    assert!(info.starts_with("# Server\n") && info.contains("\n# Stats\n"), "{info}");
+    assert!(info.contains("\nredis_version:") && !info.contains('\r'), "{info}");
+    assert!(info.ends_with('\n') && !info.ends_with("\n\n"), "{info}");
 
     let sub = spawn_client(port, &["sub", "news", "--count", "2"]);
     publish_to_one(port, "news", "first");
