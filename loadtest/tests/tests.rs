@@ -90,30 +90,34 @@ fn echo_server() -> String {
     addr
 }
 
-/// A RESP server that answers every request with `+PONG`, except that before answering
-/// request number `stall_at` (counted over all connections) it stops for `stall`.
-fn stalling_server(stall_at: usize, stall: Duration) -> String {
+/// A RESP server of the tests' own on a free port: a thread per connection parses its requests
+/// with the shared parser and hands each to `answer`, which appends its reply to the output;
+/// what a read's requests produced is written together. `answer` returns false to stop
+/// serving the connection (the rest of the input is left unanswered, the output written, and
+/// the thread's handle on the socket dropped).
+fn resp_server<F>(answer: F) -> String
+where
+    F: Fn(&[bytes::Bytes], &mut Vec<u8>, &TcpStream) -> bool + Clone + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let count = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let mut stream = stream.unwrap();
-            let count = count.clone();
+            stream.set_nodelay(true).unwrap();
+            let answer = answer.clone();
             std::thread::spawn(move || {
                 let mut parser = RequestParser::new(Limits::default());
                 let mut input = BytesMut::new();
                 let mut buf = [0u8; 16 * 1024];
                 while let Ok(n @ 1..) = stream.read(&mut buf) {
                     input.extend_from_slice(&buf[..n]);
-                    let mut out = Vec::new();
-                    while let Some(_args) = parser.next_request(&mut input).unwrap() {
-                        if count.fetch_add(1, Ordering::SeqCst) + 1 == stall_at {
-                            std::thread::sleep(stall); // the injected stall, not synchronisation
-                        }
-                        out.extend_from_slice(b"+PONG\r\n");
+                    let (mut out, mut serving) = (Vec::new(), true);
+                    while serving {
+                        let Some(args) = parser.next_request(&mut input).unwrap() else { break };
+                        serving = answer(&args, &mut out, &stream);
                     }
-                    if stream.write_all(&out).is_err() {
+                    if stream.write_all(&out).is_err() || !serving {
                         break;
                     }
                 }
@@ -121,6 +125,18 @@ fn stalling_server(stall_at: usize, stall: Duration) -> String {
         }
     });
     addr
+}
+
+/// A RESP server that answers every request with `+PONG`, except that before answering request number `stall_at` (counted over all connections) it stops for `stall`.
+fn stalling_server(stall_at: usize, stall: Duration) -> String {
+    let count = Arc::new(AtomicUsize::new(0));
+    resp_server(move |_args, out, _stream| {
+        if count.fetch_add(1, Ordering::SeqCst) + 1 == stall_at {
+            std::thread::sleep(stall); // the injected stall, not synchronisation
+        }
+        out.extend_from_slice(b"+PONG\r\n");
+        true
+    })
 }
 
 /// What [`pubsub_server`] did on purpose.
@@ -151,8 +167,6 @@ struct Misbehave {
 /// their order; subscriber connections cost it no thread.
 fn pubsub_server(how: Misbehave) -> (String, Arc<Faults>) {
     type Subscribers = Arc<Mutex<HashMap<Vec<u8>, Vec<TcpStream>>>>;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let faults = Arc::new(Faults::default());
     let subs: Subscribers = Arc::default();
     let (tx, rx) = crossbeam_channel::unbounded::<(Vec<u8>, Vec<u8>)>();
@@ -184,46 +198,30 @@ fn pubsub_server(how: Misbehave) -> (String, Arc<Faults>) {
             }
         }
     });
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let (subs, tx) = (subs.clone(), tx.clone());
-            // A thread per connection until it subscribes; publishers keep theirs.
-            std::thread::spawn(move || {
-                let mut parser = RequestParser::new(Limits::default());
-                let mut input = BytesMut::new();
-                let mut buf = [0u8; 16 * 1024];
-                while let Ok(n @ 1..) = stream.read(&mut buf) {
-                    input.extend_from_slice(&buf[..n]);
-                    let mut out = Vec::new();
-                    while let Some(args) = parser.next_request(&mut input).unwrap() {
-                        let name = args[0].to_ascii_uppercase();
-                        if name == b"SUBSCRIBE" {
-                            let channel = args[1].to_vec();
-                            let mut reply = Vec::new();
-                            reply.extend_from_slice(b"*3\r\n$9\r\nsubscribe\r\n");
-                            reply.extend_from_slice(format!("${}\r\n", channel.len()).as_bytes());
-                            reply.extend_from_slice(&channel);
-                            reply.extend_from_slice(b"\r\n:1\r\n");
-                            let mut subs = subs.lock().unwrap();
-                            stream.write_all(&reply).unwrap();
-                            subs.entry(channel).or_default().push(stream);
-                            return;
-                        } else if name == b"PUBLISH" {
-                            let n = subs.lock().unwrap().get(&args[1][..]).map_or(0, Vec::len);
-                            tx.send((args[1].to_vec(), args[2].to_vec())).unwrap();
-                            out.extend_from_slice(format!(":{n}\r\n").as_bytes());
-                        } else {
-                            out.extend_from_slice(b"$0\r\n\r\n");
-                        }
-                    }
-                    if stream.write_all(&out).is_err() {
-                        break;
-                    }
-                }
-            });
+    // A thread per connection until it subscribes; publishers keep theirs.
+    let addr = resp_server(move |args, out, stream| {
+        let name = args[0].to_ascii_uppercase();
+        if name == b"SUBSCRIBE" {
+            let channel = args[1].to_vec();
+            let mut reply = Vec::new();
+            reply.extend_from_slice(b"*3\r\n$9\r\nsubscribe\r\n");
+            reply.extend_from_slice(format!("${}\r\n", channel.len()).as_bytes());
+            reply.extend_from_slice(&channel);
+            reply.extend_from_slice(b"\r\n:1\r\n");
+            // Replies owed before this one go first.
+            let reply = [std::mem::take(out), reply].concat();
+            let mut subs = subs.lock().unwrap();
+            (&*stream).write_all(&reply).unwrap();
+            subs.entry(channel).or_default().push(stream.try_clone().unwrap());
+            return false; // the delivery thread writes to it from now on
+        } else if name == b"PUBLISH" {
+            let n = subs.lock().unwrap().get(&args[1][..]).map_or(0, Vec::len);
+            tx.send((args[1].to_vec(), args[2].to_vec())).unwrap();
+            out.extend_from_slice(format!(":{n}\r\n").as_bytes());
+        } else {
+            out.extend_from_slice(b"$0\r\n\r\n");
         }
+        true
     });
     (addr, faults)
 }
@@ -231,31 +229,13 @@ fn pubsub_server(how: Misbehave) -> (String, Arc<Faults>) {
 /// A RESP server that answers `+PONG` and closes each connection once it has answered `limit`
 /// requests on it, like a server that is restarted now and then.
 fn closing_server(limit: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            std::thread::spawn(move || {
-                let mut parser = RequestParser::new(Limits::default());
-                let mut input = BytesMut::new();
-                let mut buf = [0u8; 16 * 1024];
-                let mut answered = 0;
-                while let Ok(n @ 1..) = stream.read(&mut buf) {
-                    input.extend_from_slice(&buf[..n]);
-                    let mut out = Vec::new();
-                    while answered < limit && parser.next_request(&mut input).unwrap().is_some() {
-                        out.extend_from_slice(b"+PONG\r\n");
-                        answered += 1;
-                    }
-                    if stream.write_all(&out).is_err() || answered == limit {
-                        break; // dropping the stream closes the connection
-                    }
-                }
-            });
-        }
-    });
-    addr
+    // Counted per connection: each connection's thread has its own copy of the closure.
+    let answered = std::cell::Cell::new(0);
+    resp_server(move |_args, out, _stream| {
+        out.extend_from_slice(b"+PONG\r\n");
+        answered.set(answered.get() + 1);
+        answered.get() < limit // else the connection closes
+    })
 }
 
 /// A short run: 0.2 s warmup, 1 s measured.
