@@ -29,8 +29,7 @@ for tool in perf redis-server python3; do
 done
 [ -x "$bin/server" ] && [ -x "$bin/loadtest" ] || { echo "run cargo build --release first" >&2; exit 2; }
 dir=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$(dirname "$0")/common.sh"
 declare -A port pid
 servers=(redis "${backends[@]}")
 port[redis]=$(free_port)

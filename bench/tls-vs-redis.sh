@@ -18,8 +18,7 @@ done
 dir=$(mktemp -d)
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$dir/key.pem" \
   -out "$dir/cert.pem" -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$(dirname "$0")/common.sh"
 rp=$(free_port); rt=$(free_port); sp=$(free_port); st=$(free_port)
 tls=(--tls-cert-file "$dir/cert.pem" --tls-key-file "$dir/key.pem" --tls-auth-clients no)
 redis-server --port "$rp" --tls-port "$rt" "${tls[@]}" --save '' --appendonly no >/dev/null 2>&1 & rpid=$!
@@ -28,9 +27,6 @@ trap 'kill $rpid $spid 2>/dev/null; wait $rpid $spid 2>/dev/null; rm -rf "$dir"'
 for p in "$rp" "$rt" "$sp" "$st"; do
   wait_port "$p" || { echo "a server did not start (see /tmp/tls-vs-redis-server.log)" >&2; exit 1; }
 done
-rps() { redis-benchmark -p "$1" -q "${@:2}" 2>/dev/null | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { python3 -c "print(f'{${1:-0}/${2:-1}:.2f}')" 2>/dev/null; }
 printf '%-34s %10s %10s %10s %10s %11s %10s %10s\n' workload ours ours-tls redis redis-tls \
   'tls:ours/r' 'ours tls/p' 'redis t/p'
 while IFS='|' read -r name args; do

@@ -18,8 +18,7 @@ bin=${BIN:-target/release}
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || {
   echo "needs redis-server and redis-benchmark: apt-get install -y redis-server redis-tools" >&2; exit 2; }
 [ -x "$bin/server" ] && [ -x "$bin/loadtest" ] || { echo "run cargo build --release first" >&2; exit 2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$(dirname "$0")/common.sh"
 declare -A port pid
 port[redis]=$(free_port); port[event]=$(free_port); port[uring]=$(free_port)
 redis-server --port "${port[redis]}" --save '' --appendonly no >/dev/null 2>&1 & pid[redis]=$!
@@ -39,7 +38,6 @@ csv_field() { # the named column of loadtest's CSV output
 pubsub() { # server rate -> CSV
   "$bin/loadtest" run --scenario pubsub --addr "127.0.0.1:${port[$1]}" --server-pid "${pid[$1]}" \
     --publishers 1 --subscribers 100 --topics 1 --size 64 --rate "$2" --warmup 1 --duration "$DURATION" --csv 2>/dev/null; }
-rps() { redis-benchmark -p "${port[$1]}" -q "${@:2}" 2>/dev/null | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1; }
 per_delivery_ns() { python3 -c 'import sys; c,r=float(sys.argv[1]),float(sys.argv[2]); print(f"{c/100/r*1e9:.0f}" if r else "")' "$1" "$2"; }
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS ($(uptime | sed 's/.*load/load/'))" >&2
@@ -54,8 +52,8 @@ for round in $(seq "$ROUNDS"); do
     add sat_rate "$s" "$(csv_field achieved_rate <<<"$out")"
     add sat_ns "$s" "$(per_delivery_ns "$(csv_field server_cpu_pct <<<"$out")" "$(csv_field achieved_rate <<<"$out")")"
   done
-  for s in "${servers[@]}"; do add ping1 "$s" "$(rps "$s" -n 200000 -c 50 -t ping_mbulk)"; done
-  for s in "${servers[@]}"; do add ping16 "$s" "$(rps "$s" -n 2000000 -c 50 -P 16 -t ping_mbulk)"; done
+  for s in "${servers[@]}"; do add ping1 "$s" "$(rps "${port[$s]}" -n 200000 -c 50 -t ping_mbulk)"; done
+  for s in "${servers[@]}"; do add ping16 "$s" "$(rps "${port[$s]}" -n 2000000 -c 50 -P 16 -t ping_mbulk)"; done
   for s in "${servers[@]}"; do
     out=$("$bin/loadtest" run --scenario ping --addr "127.0.0.1:${port[$s]}" -c 50 --rate 20000 --warmup 1 --duration "$DURATION" --csv 2>/dev/null)
     add open_p99 "$s" "$(csv_field p99_us <<<"$out")"
@@ -65,8 +63,6 @@ for round in $(seq "$ROUNDS"); do
     add open16_p99 "$s" "$(csv_field p99_us <<<"$out")"
   done
 done
-median() { printf '%s\n' "$@" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
-ratio() { python3 -c 'import sys; a,b=sys.argv[1],sys.argv[2]; print(f"{float(a)/float(b):.2f}" if a and b and float(b) else "-")' "${1:-}" "${2:-}"; }
 printf '%-58s %10s %10s %10s %12s %12s\n' "workload (median of $ROUNDS)" redis event uring uring/event uring/redis
 while IFS='|' read -r key name; do
   # shellcheck disable=SC2086
