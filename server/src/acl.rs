@@ -436,20 +436,11 @@ impl User {
     /// Whether this user may run `cmd`: the command itself, then every channel or pattern it
     /// names, in Redis's order (the first channel refused is the one named).
     pub fn permits<'a>(&self, cmd: &'a shared::Command) -> Result<(), Refusal<'a>> {
-        use shared::Command as C;
         let name = cmd.full_name();
         if !self.command_allowed(name) {
             return Err(Refusal::Command(name));
         }
-        let (names, literal): (&[Bytes], bool) = match cmd {
-            C::Publish { channel, .. } | C::SPublish { channel, .. } => {
-                (std::slice::from_ref(channel), false)
-            }
-            // Shard channels need the same permissions as classic ones, as in Redis 7.
-            C::Subscribe(channels) | C::SSubscribe(channels) => (channels, false),
-            C::PSubscribe(patterns) => (patterns, true),
-            _ => (&[], false),
-        };
+        let (names, literal) = cmd.channels();
         match names.iter().find(|c| !self.channel_allowed(c, literal)) {
             Some(channel) => Err(Refusal::Channel(channel)),
             None => Ok(()),
@@ -907,8 +898,7 @@ impl Login {
     /// every channel it names. Redis's order of checks, after arity and before the
     /// subscribed-mode rule.
     pub fn gate(&self, cmd: &shared::Command) -> Result<(), Denied> {
-        use shared::Command as C;
-        if matches!(cmd, C::Auth { .. } | C::Hello { .. } | C::Quit | C::Reset) {
+        if cmd.allowed_before_auth() {
             return Ok(());
         }
         if !self.authenticated {

@@ -1,7 +1,7 @@
 //! What the Switchboard server, client and load generator all speak, with no I/O in it.
 //!
 //! - [`resp`]: RESP2/RESP3 frames: the incremental request parser, the reply parser, the encoder.
-//! - [`command`]: typed commands parsed from requests, and Redis's error texts.
+//! - [`command`]: typed commands parsed from requests, a module per family of commands.
 //! - [`glob`]: Redis-compatible glob matching for `PSUBSCRIBE` and `PUBSUB CHANNELS`.
 //! - [`limits`]: protocol limits both sides agree on.
 

@@ -11,14 +11,13 @@
 mod commands;
 #[cfg(test)]
 mod fuzz;
-mod transaction;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use shared::{Frame, RequestParser, RespVersion};
+use shared::{RequestParser, RespVersion};
 
 use shared::resp::encode_error;
 
@@ -75,7 +74,7 @@ struct RespState {
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
     db: i64,
     /// The transaction MULTI opened, until EXEC or DISCARD.
-    multi: Option<transaction::Transaction>,
+    multi: Option<commands::Transaction>,
     /// `CLIENT SETINFO`'s values.
     lib_name: Option<Bytes>,
     lib_ver: Option<Bytes>,
@@ -388,75 +387,6 @@ impl Session {
         let _ = self.move_mail(out, usize::MAX);
     }
 
-    fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
-        self.drain_before_change(out);
-        let state = self.resp.as_deref_mut().expect("resp session");
-        let (version, before) = (state.version, kind.count(state));
-        let set = kind.set(state);
-        // Names new to this connection, each once even if the request repeats it.
-        let mut fresh: Vec<Bytes> = Vec::new();
-        let mut seen: HashSet<&[u8]> = HashSet::new();
-        for name in &names {
-            if !set.contains(name) && (names.len() == 1 || seen.insert(&name[..])) {
-                fresh.push(name.clone());
-            }
-            confirmation(out, version, kind.subscribe_word(), Some(name), before + fresh.len());
-        }
-        // Joined once the confirmations are in `out`: every message for them comes after.
-        let made = match kind {
-            Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
-            Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
-            Kind::Shard => self.ctx.exchange.ssubscribe(&self.mailbox, &fresh),
-        };
-        let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
-        for sub in made {
-            set.insert(sub);
-        }
-        Status::Open
-    }
-
-    fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
-        let state = self.resp.as_deref_mut().expect("resp session");
-        let version = state.version;
-        let mut count = kind.count(state);
-        let set = kind.set(state);
-        let mut removed = Vec::new();
-        // Each confirmation: the name and the subscriptions left after it, as Redis counts.
-        let mut replies = Vec::new();
-        if names.is_empty() {
-            for sub in set.take_all() {
-                count -= 1;
-                replies.push((Bytes::copy_from_slice(sub.name()), count));
-                removed.push(sub);
-            }
-        } else {
-            for name in names {
-                if let Some(sub) = set.take(&name[..]) {
-                    count -= 1;
-                    removed.push(sub);
-                }
-                replies.push((name, count));
-            }
-        }
-        // The order that keeps the guarantee: leave (nothing more is queued once this returns),
-        // then move what was queued before into `out`, then confirm.
-        match kind {
-            Kind::Channel => self.ctx.exchange.unsubscribe(&removed),
-            Kind::Pattern => self.ctx.exchange.punsubscribe(&removed),
-            Kind::Shard => self.ctx.exchange.sunsubscribe(&removed),
-        }
-        self.drain_before_change(out);
-        for (name, count) in &replies {
-            confirmation(out, version, kind.unsubscribe_word(), Some(name), *count);
-        }
-        if replies.is_empty() {
-            // Nothing to leave: Redis still answers once, with a null name, and clients wait
-            // for that answer.
-            confirmation(out, version, kind.unsubscribe_word(), None, count);
-        }
-        Status::Open
-    }
-
     /// Leaves every channel and pattern without replying (RESET, shutdown, the end). Once it
     /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
@@ -480,64 +410,6 @@ impl Drop for Session {
         add(&self.ctx.stats.dropped, lost);
         self.ctx.close_session(self.id);
     }
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Channel,
-    Pattern,
-    Shard,
-}
-
-impl Kind {
-    fn set(self, state: &mut RespState) -> &mut SubscriptionSet {
-        match self {
-            Kind::Channel => &mut state.channels,
-            Kind::Pattern => &mut state.patterns,
-            Kind::Shard => &mut state.shard_channels,
-        }
-    }
-
-    /// The count a (un)subscribe confirmation of this kind reports: channels and patterns
-    /// together, shard channels on their own (as Redis counts).
-    fn count(self, state: &RespState) -> usize {
-        match self {
-            Kind::Channel | Kind::Pattern => state.channels.len() + state.patterns.len(),
-            Kind::Shard => state.shard_channels.len(),
-        }
-    }
-
-    fn subscribe_word(self) -> &'static str {
-        match self {
-            Kind::Channel => "subscribe",
-            Kind::Pattern => "psubscribe",
-            Kind::Shard => "ssubscribe",
-        }
-    }
-
-    fn unsubscribe_word(self) -> &'static str {
-        match self {
-            Kind::Channel => "unsubscribe",
-            Kind::Pattern => "punsubscribe",
-            Kind::Shard => "sunsubscribe",
-        }
-    }
-}
-
-/// Appends a (un)subscribe confirmation: `[word, name, count]`, a push frame in RESP3.
-fn confirmation(
-    out: &mut Vec<u8>,
-    version: RespVersion,
-    word: &str,
-    name: Option<&Bytes>,
-    count: usize,
-) {
-    Frame::Push(vec![
-        Frame::bulk(word),
-        name.cloned().map_or(Frame::Null, Frame::Bulk),
-        Frame::Integer(count as i64),
-    ])
-    .encode(version, out);
 }
 
 /// Appends an error reply; `text` starts with the error code (`ERR ...`). CR, LF and NUL in
