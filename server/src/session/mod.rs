@@ -240,6 +240,7 @@ impl Session {
                 state.stalled = !state.input.is_empty();
                 return Status::Open;
             }
+            state.parser.set_authenticated(state.login.authenticated());
             match state.parser.next_request(&mut state.input) {
                 Ok(Some(args)) => match self.execute(args, out) {
                     Status::Open => {}
