@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
 
-use crate::listen::Spare;
+use crate::system::Spare;
 use crate::throttled_log::ThrottledLog;
 
 /// How long a refused socket is kept open for its peer to read the error and close.
