@@ -248,8 +248,6 @@ impl Snapshot {
 mod tests {
     use super::*;
 
-    /// The ticker waits on a condition variable, not a sleep: with an hour-long interval,
-    /// dropping it must still return at once (a sleeping ticker would hang this test).
     #[test]
     fn shards_add_up_across_threads() {
         let counter = Arc::new(Counter::default());
@@ -263,11 +261,24 @@ mod tests {
         assert_eq!(counter.get(), 80_000);
     }
 
+    /// The ticker waits on a condition variable, not a sleep: with an hour-long interval,
+    /// dropping it must still return at once. The drop runs on a thread of its own, so a
+    /// ticker that waited out its interval fails the test at the deadline instead of hanging it.
     #[test]
     fn ticker_stops_without_waiting_out_its_interval() {
         let stats = Stats::default();
         let ticker =
             Ticker::start(Duration::from_secs(3600), move || Snapshot::take(&stats, 0)).unwrap();
-        drop(ticker);
+        let (done, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(ticker);
+            let _ = done.send(());
+        });
+        // Far below the interval, far above what a slow machine needs to join a thread.
+        let deadline = Duration::from_secs(60);
+        assert!(
+            stopped.recv_timeout(deadline).is_ok(),
+            "the ticker did not stop within {deadline:?}"
+        );
     }
 }
