@@ -23,27 +23,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::errors::ReplyError;
+pub use crate::errors::{AclError, FileSyntax, RuleError};
 use crate::throttled_log::ThrottledLog;
-
-/// The reply to a failed AUTH (or HELLO AUTH), Redis's text.
-pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-/// The reply to a command sent before authenticating.
-pub const NOAUTH: &str = "NOAUTH Authentication required.";
-/// The reply to HELLO without AUTH before authenticating.
-pub const NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already \
-    authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate \
-    the client and select the RESP protocol version at the same time";
-/// The reply to a command naming a channel or pattern the user may not touch.
-pub const NOPERM_CHANNEL: &str =
-    "NOPERM this user has no permissions to access one of the channels used as arguments";
-/// The reply to `AUTH password` while the default user has no password.
-pub const AUTH_WITHOUT_PASSWORD: &str = "ERR AUTH <password> called without any password \
-    configured for the default user. Are you sure your configuration is correct?";
-
-/// The reply to a command the user may not run.
-pub fn noperm_command(full_name: &str) -> String {
-    format!("NOPERM this user has no permissions to run the '{full_name}' command")
-}
 
 /// Why [`User::permits`] refuses a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,16 +53,6 @@ impl Refusal<'_> {
     }
 }
 
-/// The reply to a connection refused by protected mode.
-pub const DENIED: &str = "DENIED Switchboard is running in protected mode because protected \
-    mode is enabled and no password is set for the default user. In this mode connections are \
-    only accepted from the loopback interface. If you want to connect from other computers, \
-    adopt one of the following solutions: 1) Restart the server with a password for the \
-    default user (--requirepass PASS, or a default user with a password in the --aclfile). \
-    2) If the network is trusted and you started the server just for testing, restart it with \
-    the '--protected-mode no' option. NOTE: You only need to do one of the above things in \
-    order for the server to start accepting connections from the outside.";
-
 /// Returns true if and only if protected mode refuses a connection from `peer`: it is on, the
 /// default user has no password (`nopass`, with `--requirepass` and `--aclfile` alike), and
 /// `peer` is not a loopback address (an IPv4 address mapped into IPv6 counts as the IPv4 one).
@@ -91,13 +63,13 @@ pub fn protected_mode_refuses(protected_mode: bool, default_nopass: bool, peer: 
 /// The commands of `category` (`ACL CAT name`), or every category (`ACL CAT`); the error is
 /// Redis's reply for a category it does not have. The table is
 /// [`shared::command::COMMAND_CATEGORIES`].
-pub fn category(category: Option<&[u8]>) -> Result<Vec<&'static str>, String> {
+pub fn category(category: Option<&[u8]>) -> Result<Vec<&'static str>, ReplyError> {
     use shared::command::{category_commands, is_category, CATEGORIES};
     let Some(wanted) = category else { return Ok(CATEGORIES.to_vec()) };
     let name = String::from_utf8_lossy(wanted).to_ascii_lowercase();
     if !is_category(&name) {
         let shown = String::from_utf8_lossy(&wanted[..wanted.len().min(128)]).into_owned();
-        return Err(format!("ERR Unknown category '{shown}'"));
+        return Err(ReplyError::UnknownCategory(shown));
     }
     Ok(category_commands(&name).collect())
 }
@@ -237,8 +209,8 @@ impl User {
 
     /// Applies one ACL rule (`on`, `>pass`, `&chan*`, `+@all`, ...). On error nothing changed
     /// and the text says why, in Redis's words.
-    pub fn apply(&mut self, rule: &[u8]) -> Result<(), String> {
-        let text = std::str::from_utf8(rule).map_err(|_| "Syntax error".to_string())?;
+    pub fn apply(&mut self, rule: &[u8]) -> Result<(), RuleError> {
+        let text = std::str::from_utf8(rule).map_err(|_| RuleError::Syntax)?;
         let lower = text.to_ascii_lowercase();
         match lower.as_str() {
             "on" => self.enabled = true,
@@ -278,8 +250,8 @@ impl User {
         Ok(())
     }
 
-    fn apply_with_argument(&mut self, rule: &[u8]) -> Result<(), String> {
-        let (&kind, arg) = rule.split_first().ok_or("Syntax error")?;
+    fn apply_with_argument(&mut self, rule: &[u8]) -> Result<(), RuleError> {
+        let (&kind, arg) = rule.split_first().ok_or(RuleError::Syntax)?;
         match kind {
             b'>' => {
                 let digest = sha256(arg);
@@ -293,14 +265,11 @@ impl User {
                 let before = self.passwords.len();
                 self.passwords.retain(|p| *p != digest);
                 if self.passwords.len() == before {
-                    return Err("no such password".into());
+                    return Err(RuleError::NoSuchPassword);
                 }
             }
             b'#' | b'!' => {
-                let digest = parse_hash(arg).ok_or(
-                    "The password hash must be exactly 64 characters and contain only \
-                     lowercase hexadecimal characters",
-                )?;
+                let digest = parse_hash(arg).ok_or(RuleError::BadHash)?;
                 if kind == b'#' {
                     if !self.passwords.contains(&digest) {
                         self.passwords.push(digest);
@@ -310,7 +279,7 @@ impl User {
                     let before = self.passwords.len();
                     self.passwords.retain(|p| *p != digest);
                     if self.passwords.len() == before {
-                        return Err("no such password".into());
+                        return Err(RuleError::NoSuchPassword);
                     }
                 }
             }
@@ -330,14 +299,14 @@ impl User {
                 }
             }
             b'+' | b'-' => {
-                let name = std::str::from_utf8(arg).map_err(|_| "Syntax error")?;
+                let name = std::str::from_utf8(arg).map_err(|_| RuleError::Syntax)?;
                 let name = name.to_ascii_lowercase();
                 let known = match name.strip_prefix('@') {
                     Some(category) => shared::command::is_category(category),
                     None => is_command(&name),
                 };
                 if !known {
-                    return Err("Unknown command or category name in ACL".into());
+                    return Err(RuleError::UnknownName);
                 }
                 let allow = kind == b'+';
                 // A later rule for the same command or category replaces an earlier one, and a
@@ -347,7 +316,7 @@ impl User {
                 self.command_rules.retain(|(r, _)| *r != name && !r.starts_with(&sub_prefix));
                 self.command_rules.push((name, allow));
             }
-            _ => return Err("Syntax error".into()),
+            _ => return Err(RuleError::Syntax),
         }
         Ok(())
     }
@@ -492,47 +461,6 @@ fn parse_hash(hex: &[u8]) -> Option<Digest32> {
     Some(out)
 }
 
-/// Why the ACL could not be set up or changed.
-#[derive(Debug, thiserror::Error)]
-pub enum AclError {
-    /// The ACL file could not be read.
-    #[error("cannot read the ACL file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A line of the ACL file is wrong (Redis's text: `FILE:LINE: why`).
-    #[error("{path}:{line}: {why}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The line number, from 1.
-        line: usize,
-        /// What is wrong.
-        why: String,
-    },
-    /// `ACL SAVE` could not write the ACL file (the reply is Redis's; the log names why).
-    #[error(
-        "There was an error trying to save the ACLs. Please check the server logs for more \
-         information"
-    )]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// `ACL LOAD` or `ACL SAVE` without an ACL file.
-    #[error(
-        "This Redis instance is not configured to use an ACL file. You may want to specify \
-         users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have \
-         a Redis configuration file set) in order to store users in the Redis configuration."
-    )]
-    NoFile,
-}
-
 /// What happened to the users: who is affected by a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -607,18 +535,16 @@ impl Acl {
 
     /// Creates or changes user `name` with `rules`, all or nothing (`ACL SETUSER`). The error
     /// is Redis's reply text.
-    pub fn set_user(&self, name: &[u8], rules: &[Bytes]) -> Result<Change, String> {
+    pub fn set_user(&self, name: &[u8], rules: &[Bytes]) -> Result<Change, ReplyError> {
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
         let mut user = users.get(name).map_or_else(
             || User { serial: self.next_serial.fetch_add(1, Ordering::Relaxed), ..User::new(name) },
             |u| (**u).clone(),
         );
         for rule in rules {
-            user.apply(rule).map_err(|why| {
-                format!(
-                    "ERR Error in ACL SETUSER modifier '{}': {why}",
-                    String::from_utf8_lossy(rule)
-                )
+            user.apply(rule).map_err(|why| ReplyError::SetUser {
+                rule: String::from_utf8_lossy(rule).into_owned(),
+                why,
             })?;
         }
         users.insert(user.name.clone(), Arc::new(user));
@@ -653,9 +579,9 @@ impl Acl {
     /// Deletes the users `names` that exist and says how many there were (`ACL DELUSER`);
     /// refuses, deleting none, if `default` is among them (Redis's text). The connections
     /// logged in as a deleted user notice at their next wake-up and end.
-    pub fn delete_users(&self, names: &[Bytes]) -> Result<usize, String> {
+    pub fn delete_users(&self, names: &[Bytes]) -> Result<usize, ReplyError> {
         if names.iter().any(|n| n[..] == *DEFAULT_USER.as_bytes()) {
-            return Err("ERR The 'default' user cannot be removed".into());
+            return Err(ReplyError::DeleteDefaultUser);
         }
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
         let deleted = names.iter().filter(|n| users.remove(&n[..]).is_some()).count();
@@ -831,13 +757,13 @@ impl AclLog {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
     /// Not authenticated yet.
-    #[error("{NOAUTH}")]
+    #[error("{}", ReplyError::NoAuth)]
     NoAuth,
     /// The user may not run this command.
-    #[error("{}", noperm_command(.0))]
+    #[error("{}", ReplyError::NoPermCommand(.0))]
     Command(&'static str),
     /// The user may not touch one of the channels or patterns named (the first such).
-    #[error("{NOPERM_CHANNEL}")]
+    #[error("{}", ReplyError::NoPermChannel)]
     Channel(Bytes),
 }
 
@@ -938,7 +864,7 @@ impl Login {
         name: Option<&[u8]>,
         password: &[u8],
         conn: u64,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), ReplyError> {
         let name = name.unwrap_or(DEFAULT_USER.as_bytes());
         match acl.authenticate(name, password) {
             Some(user) => {
@@ -952,7 +878,7 @@ impl Login {
                 acl.wrong_passwords.warn(|| {
                     format!("connection {conn}: wrong password or disabled user '{user}'")
                 });
-                Err(WRONGPASS)
+                Err(ReplyError::WrongPass)
             }
         }
     }
@@ -986,29 +912,23 @@ pub fn permission_first(err: &shared::command::CommandError) -> Option<&'static 
 fn parse_file(path: &Path, text: &[u8]) -> Result<HashMap<Bytes, Arc<User>>, AclError> {
     let mut users = HashMap::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
-        let syntax = |why: String| AclError::Syntax { path: path.to_owned(), line: i + 1, why };
+        let syntax = |why| AclError::Syntax { path: path.to_owned(), line: i + 1, why };
         let mut words = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
         let Some(first) = words.next() else { continue };
         if first.starts_with(b"#") {
             continue;
         }
         if first != b"user" {
-            return Err(syntax("line should start with user keyword".into()));
+            return Err(syntax(FileSyntax::NotUser));
         }
-        let name = words.next().ok_or_else(|| syntax("user name missing".into()))?;
+        let name = words.next().ok_or_else(|| syntax(FileSyntax::NoName))?;
         if users.contains_key(name) {
-            return Err(syntax(format!(
-                "Duplicate user '{}' found",
-                String::from_utf8_lossy(name)
-            )));
+            return Err(syntax(FileSyntax::Duplicate(String::from_utf8_lossy(name).into_owned())));
         }
         let mut user = User::new(name);
         for rule in words {
             user.apply(rule).map_err(|why| {
-                syntax(format!(
-                    "Error in user declaration '{}': {why}",
-                    String::from_utf8_lossy(rule)
-                ))
+                syntax(FileSyntax::Rule { rule: String::from_utf8_lossy(rule).into_owned(), why })
             })?;
         }
         users.insert(user.name.clone(), Arc::new(user));
@@ -1019,6 +939,11 @@ fn parse_file(path: &Path, text: &[u8]) -> Result<HashMap<Bytes, Arc<User>>, Acl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A result with its error as the reply text.
+    fn text<T>(result: Result<T, impl std::fmt::Display>) -> Result<T, String> {
+        result.map_err(|e| e.to_string())
+    }
 
     fn user(rules: &str) -> User {
         let mut user = User::new(b"u");
@@ -1050,12 +975,25 @@ mod tests {
     #[test]
     fn bad_rules_say_why_in_redis_words() {
         let mut u = User::new(b"u");
-        assert_eq!(u.apply(b"bogus"), Err("Syntax error".into()));
-        assert!(u.apply(b"#abc").unwrap_err().starts_with("The password hash must be exactly 64"));
-        assert_eq!(u.apply(b"+nosuch"), Err("Unknown command or category name in ACL".into()));
-        assert_eq!(u.apply(b"+@nosuch"), Err("Unknown command or category name in ACL".into()));
-        assert_eq!(u.apply(b"+ping|x"), Err("Unknown command or category name in ACL".into()));
-        assert_eq!(u.apply(b"<nope"), Err("no such password".into()));
+        assert_eq!(text(u.apply(b"bogus")), Err("Syntax error".into()));
+        assert!(u
+            .apply(b"#abc")
+            .unwrap_err()
+            .to_string()
+            .starts_with("The password hash must be exactly 64"));
+        assert_eq!(
+            text(u.apply(b"+nosuch")),
+            Err("Unknown command or category name in ACL".into())
+        );
+        assert_eq!(
+            text(u.apply(b"+@nosuch")),
+            Err("Unknown command or category name in ACL".into())
+        );
+        assert_eq!(
+            text(u.apply(b"+ping|x")),
+            Err("Unknown command or category name in ACL".into())
+        );
+        assert_eq!(text(u.apply(b"<nope")), Err("no such password".into()));
         assert_eq!(u, User::new(b"u"), "a failed rule changes nothing");
     }
 
@@ -1164,12 +1102,15 @@ mod tests {
         acl.load().unwrap();
         let before = acl.epoch();
         let both = [Bytes::from("bob"), Bytes::from("default")];
-        assert_eq!(acl.delete_users(&both), Err("ERR The 'default' user cannot be removed".into()));
+        assert_eq!(
+            text(acl.delete_users(&both)),
+            Err("ERR The 'default' user cannot be removed".into())
+        );
         assert!(acl.get(b"bob").is_some(), "nothing deleted");
-        assert_eq!(acl.delete_users(&[Bytes::from("nosuch")]), Ok(0));
+        assert_eq!(text(acl.delete_users(&[Bytes::from("nosuch")])), Ok(0));
         assert_eq!(acl.epoch(), before, "nothing changed");
         let twice = [Bytes::from("bob"), Bytes::from("bob")];
-        assert_eq!(acl.delete_users(&twice), Ok(1));
+        assert_eq!(text(acl.delete_users(&twice)), Ok(1));
         assert_ne!(acl.epoch(), before);
         acl.set_user(b"carol", &[Bytes::from("on"), Bytes::from("-@all"), Bytes::from("+@pubsub")])
             .unwrap();
@@ -1278,7 +1219,7 @@ mod tests {
         acl.set_user(b"x", &[Bytes::from("on"), Bytes::from("nopass")]).unwrap();
         assert_ne!(acl.epoch(), before);
         assert_eq!(
-            acl.set_user(b"x", &[Bytes::from("off"), Bytes::from("bad")]),
+            text(acl.set_user(b"x", &[Bytes::from("off"), Bytes::from("bad")])),
             Err("ERR Error in ACL SETUSER modifier 'bad': Syntax error".into())
         );
         assert!(acl.get(b"x").unwrap().enabled(), "all or nothing");

@@ -23,6 +23,7 @@ use shared::resp::encode_error;
 
 use crate::acl::{Login, Refresh};
 use crate::clients::{Client, ClientState};
+use crate::errors::ReplyError;
 use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
@@ -248,7 +249,7 @@ impl Session {
                 Ok(None) => return Status::Open,
                 Err(err) => {
                     tracing::debug!(conn = self.id, "protocol error: {err}");
-                    error(out, &format!("ERR {err}"));
+                    error(out, &ReplyError::Protocol(err));
                     state.closing = true;
                     return Status::Close;
                 }
@@ -412,16 +413,16 @@ impl Drop for Session {
     }
 }
 
-/// Appends an error reply; `text` starts with the error code (`ERR ...`). CR, LF and NUL in
-/// it become spaces: an error is always one protocol line.
-fn error(out: &mut Vec<u8>, text: &str) {
-    encode_error(out, text.as_bytes());
+/// Appends an error reply. CR, LF and NUL in its text become spaces: an error is always one
+/// protocol line.
+fn error(out: &mut Vec<u8>, err: &ReplyError) {
+    encode_error(out, err.to_string().as_bytes());
 }
 
 /// Sets the connection name like `CLIENT SETNAME`; an empty name clears it.
-fn set_name(state: &mut RespState, name: Bytes) -> Result<(), &'static str> {
+fn set_name(state: &mut RespState, name: Bytes) -> Result<(), ReplyError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+        return Err(ReplyError::BadClientName);
     }
     state.name = (!name.is_empty()).then_some(name);
     Ok(())

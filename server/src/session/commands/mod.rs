@@ -10,6 +10,7 @@ use shared::Frame;
 
 use super::{error, Session, Status};
 use crate::acl::{Denied, LogReason};
+use crate::errors::EXECABORT_BECAUSE;
 use crate::stats::add;
 
 pub(super) use transaction::Transaction;
@@ -100,7 +101,7 @@ impl Session {
         if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
             match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
-                Err(text) => error(out, &text),
+                Err(err) => error(out, &err),
             }
             return Status::Open;
         }
@@ -120,7 +121,7 @@ impl Session {
         if is_exec {
             state.multi = None;
             let why = text.strip_prefix(b"ERR ").unwrap_or(text);
-            let mut line = b"EXECABORT Transaction discarded because of: ".to_vec();
+            let mut line = EXECABORT_BECAUSE.as_bytes().to_vec();
             line.extend_from_slice(why);
             encode_error(out, &line);
         } else {

@@ -2,9 +2,10 @@
 //! for EXEC, bounded like one request.
 
 use shared::command::TransactionCommand;
-use shared::{Command, Frame, Limits};
+use shared::{Command, Limits};
 
 use super::{ok, Run};
+use crate::errors::ReplyError;
 use crate::session::{error, Session, Status};
 
 impl Run for TransactionCommand {
@@ -12,7 +13,7 @@ impl Run for TransactionCommand {
         let state = session.resp.as_deref_mut().expect("resp session");
         let reply = match self {
             TransactionCommand::Multi if state.multi.is_some() => {
-                Frame::Error("ERR MULTI calls can not be nested".into())
+                ReplyError::NestedMulti.frame()
             }
             TransactionCommand::Multi => {
                 state.multi = Some(Transaction::default());
@@ -21,10 +22,10 @@ impl Run for TransactionCommand {
             TransactionCommand::Exec => return session.exec(out),
             TransactionCommand::Discard => match state.multi.take() {
                 Some(_) => ok(),
-                None => Frame::Error("ERR DISCARD without MULTI".into()),
+                None => ReplyError::DiscardWithoutMulti.frame(),
             },
             TransactionCommand::Watch(_) if state.multi.is_some() => {
-                Frame::Error("ERR WATCH inside MULTI is not allowed".into())
+                ReplyError::WatchInsideMulti.frame()
             }
             // No keys, so nothing watched can change: EXEC never fails because of WATCH.
             TransactionCommand::Watch(_) | TransactionCommand::Unwatch => ok(),
@@ -39,11 +40,11 @@ impl Session {
     fn exec(&mut self, out: &mut Vec<u8>) -> Status {
         let state = self.resp.as_deref_mut().expect("resp session");
         let Some(transaction) = state.multi.take() else {
-            error(out, "ERR EXEC without MULTI");
+            error(out, &ReplyError::ExecWithoutMulti);
             return Status::Open;
         };
         if transaction.failed {
-            error(out, "EXECABORT Transaction discarded because of previous errors.");
+            error(out, &ReplyError::ExecAbort);
             return Status::Open;
         }
         // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
@@ -86,14 +87,13 @@ impl Transaction {
         cmd: Command,
         bytes: usize,
         limits: &Limits,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReplyError> {
         if self.queued.len() >= limits.max_args || self.bytes + bytes > limits.max_bulk_len {
             self.failed = true;
-            return Err(format!(
-                "ERR MULTI queue full (at most {} commands and {} bytes of arguments): EXEC \
-                 or DISCARD",
-                limits.max_args, limits.max_bulk_len
-            ));
+            return Err(ReplyError::MultiQueueFull {
+                max_args: limits.max_args,
+                max_bytes: limits.max_bulk_len,
+            });
         }
         self.bytes += bytes;
         self.queued.push(cmd);
@@ -117,7 +117,7 @@ mod tests {
         let mut t = Transaction::default();
         t.queue(UNWATCH, 1, &limits).unwrap();
         t.queue(UNWATCH, 1, &limits).unwrap();
-        let err = t.queue(UNWATCH, 1, &limits).unwrap_err();
+        let err = t.queue(UNWATCH, 1, &limits).unwrap_err().to_string();
         assert_eq!(
             err,
             "ERR MULTI queue full (at most 2 commands and 10 bytes of arguments): EXEC or DISCARD"
