@@ -53,6 +53,9 @@ mod listen;
 mod metrics;
 mod throttled_log;
 
+#[cfg(test)]
+mod test_util;
+
 pub use backend::Backend;
 pub use config::{Config, Protocol};
 pub use context::ServerContext;

@@ -11,6 +11,7 @@
 mod commands;
 #[cfg(test)]
 mod fuzz;
+mod subscriptions;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,10 +25,10 @@ use shared::resp::encode_error;
 use crate::acl::{Login, Refresh};
 use crate::clients::{Client, ClientState};
 use crate::errors::ReplyError;
-use crate::exchange::SubscriptionSet;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
+use subscriptions::SubscriptionSet;
 
 /// What the backend should do with the connection after a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
