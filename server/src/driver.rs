@@ -57,7 +57,7 @@
 
 use std::time::Instant;
 
-use crate::session::{Mail, Session, Status};
+use crate::session::{AclRefresh, Mail, Session, Status};
 use crate::stats::add;
 use crate::tls::{Opened, TlsLayer};
 use crate::ServerContext;
@@ -240,7 +240,7 @@ impl Driver {
 
     /// The mailbox woke the connection.
     pub fn handle_mail(&mut self) {
-        if self.session.acl_revoked() {
+        if self.session.refresh_acl() == AclRefresh::Ended {
             // Its user lost a channel it subscribes to (or is gone): closed at once, as Redis.
             self.phase = Phase::Done;
             return;

@@ -45,7 +45,7 @@ use shared::prefix_index::PrefixIndex;
 use shared::resp::{encode_bulk, encode_header};
 use shared::RespVersion;
 
-use crate::mailbox::{Live, Mailbox, Push};
+use crate::mailbox::{Mailbox, Push, Revocable};
 
 /// Number of channel shards. A power of two well above the core count keeps contention low.
 const SHARDS: usize = 64;
@@ -65,8 +65,8 @@ pub struct Subscription(Arc<Entry>);
 struct Entry {
     name: Name,
     mailbox: Arc<Mailbox>,
-    /// Cleared when the subscription ends (see [`Live`]).
-    live: Live,
+    /// Cleared when the subscription ends (see [`Revocable`]).
+    live: Revocable,
     /// Its index in its channel's (or pattern's) list while that holds several subscribers.
     /// Read and written only under that channel's lock.
     slot: AtomicU32,
@@ -77,7 +77,7 @@ impl Subscription {
         Subscription(Arc::new(Entry {
             name,
             mailbox: mailbox.clone(),
-            live: Live::new(),
+            live: Revocable::new(),
             slot: AtomicU32::new(0),
         }))
     }

@@ -99,7 +99,7 @@ impl Session {
             Ok(change) => {
                 tracing::info!(conn = self.id, "users changed: {change:?}");
                 // Every connection looks at its user again: those subscribed to what their
-                // user lost end (see `acl_revoked`).
+                // user lost end (see `Session::refresh_acl`).
                 self.ctx.wake_all();
                 ok()
             }

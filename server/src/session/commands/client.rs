@@ -30,14 +30,14 @@ impl Run for ClientCommand {
                 }
             }
             ClientCommand::Info => {
-                session.publish_state();
+                session.update_snapshot();
                 let mut line = String::new();
                 session.client.list_line(&mut line);
                 Frame::Bulk(line.into())
             }
             ClientCommand::List(args) => match parse_filter(&args, false) {
                 Ok(filter) => {
-                    session.publish_state();
+                    session.update_snapshot();
                     let mut text = String::new();
                     for client in session.ctx.clients(&filter, session.id) {
                         client.list_line(&mut text);

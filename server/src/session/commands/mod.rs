@@ -8,7 +8,7 @@ use shared::command::{subscribed_context_error, Command};
 use shared::resp::encode_error;
 use shared::Frame;
 
-use super::{error, Session, Status};
+use super::{error, AclRefresh, Session, Status};
 use crate::acl::{Denied, LogReason};
 use crate::errors::EXECABORT_BECAUSE;
 use crate::stats::add;
@@ -82,7 +82,7 @@ impl Session {
                 return Status::Open;
             }
         };
-        if !self.acl_keeps() {
+        if self.refresh_acl() == AclRefresh::Ended {
             return Status::Abort;
         }
         let state = self.resp.as_deref_mut().expect("resp session");
@@ -157,7 +157,7 @@ impl Session {
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
         let in_multi = state.multi.is_some() || state.executing;
-        self.publish_state();
+        self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);
         let info = info.trim_end().to_string();
