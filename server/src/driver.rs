@@ -458,17 +458,12 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::Wake;
+    use crate::test_util::NoWake;
     use crate::{Config, Protocol};
     use bytes::Bytes;
     use shared::resp::encode_command;
     use std::sync::Arc;
     use std::time::Duration;
-
-    struct NoWake;
-    impl Wake for NoWake {
-        fn wake(&self) {}
-    }
 
     fn context(change: impl FnOnce(&mut Config)) -> Arc<ServerContext> {
         let mut config = Config::default();

@@ -753,16 +753,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::Wake;
+    use crate::test_util::NoWake;
     use proptest::prelude::*;
     use std::collections::HashSet;
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
-
-    struct NoWake;
-    impl Wake for NoWake {
-        fn wake(&self) {}
-    }
 
     fn mailbox(limit: usize) -> Arc<Mailbox> {
         Arc::new(Mailbox::new(limit, Arc::new(NoWake)))
