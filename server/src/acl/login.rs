@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{Acl, Refusal, User, DEFAULT_USER};
+use super::registry::Acl;
+use super::user::{Refusal, User, DEFAULT_USER};
 use crate::errors::ReplyError;
 
 /// Why [`Login::gate`] refused a command; `Display` is the reply text (without `-`).

@@ -12,7 +12,7 @@ pub fn protected_mode_refuses(protected_mode: bool, default_nopass: bool, peer: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acl::Acl;
+    use crate::acl::registry::Acl;
 
     #[test]
     fn protected_mode_refuses_only_outsiders_while_there_is_no_password() {

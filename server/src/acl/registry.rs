@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use super::user::sha256;
-use super::{AclLog, User, DEFAULT_USER};
+use super::log::AclLog;
+use super::user::{sha256, User, DEFAULT_USER};
 use crate::errors::{AclError, FileSyntax, ReplyError};
 use crate::throttled_log::ThrottledLog;
 

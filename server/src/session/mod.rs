@@ -12,6 +12,7 @@ mod commands;
 #[cfg(test)]
 mod fuzz;
 mod subscriptions;
+mod transaction;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -76,7 +77,7 @@ struct RespState {
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
     db: i64,
     /// The transaction MULTI opened, until EXEC or DISCARD.
-    multi: Option<commands::Transaction>,
+    multi: Option<transaction::Transaction>,
     /// `CLIENT SETINFO`'s values.
     lib_name: Option<Bytes>,
     lib_ver: Option<Bytes>,

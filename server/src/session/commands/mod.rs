@@ -13,8 +13,6 @@ use crate::acl::{Denied, LogReason};
 use crate::errors::EXECABORT_BECAUSE;
 use crate::stats::add;
 
-pub(super) use transaction::Transaction;
-
 /// How the session runs the commands of one family.
 trait Run {
     /// Runs `self` on `session`, appending its reply (if it has one) to `out`.
