@@ -25,7 +25,7 @@ use bytes::Bytes;
 /// Declares the families: each line is a module, its type, and its variant of [`Command`].
 /// Their order is the order names are looked up in and the order of [`COMMAND_CATEGORIES`].
 macro_rules! families {
-    ($($(#[$doc:meta])* $module:ident::$family:ident => $variant:ident,)*) => {
+    ($($module:ident::$family:ident => $variant:ident,)*) => {
         $(pub mod $module;)*
         $(pub use $module::$family;)*
 
@@ -33,7 +33,7 @@ macro_rules! families {
         /// connect, by family.
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum Command {
-            $($(#[$doc])* $variant($family),)*
+            $(#[doc = concat!("A command of [`", stringify!($module), "`].")] $variant($family),)*
         }
 
         $(impl From<$family> for Command {
@@ -97,19 +97,12 @@ macro_rules! families {
 }
 
 families! {
-    /// PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT.
     connection::ConnectionCommand => Connection,
-    /// (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, (S)PUBLISH, PUBSUB.
     pubsub::PubsubCommand => Pubsub,
-    /// CLIENT.
     client::ClientCommand => Client,
-    /// ACL.
     acl::AclCommand => Acl,
-    /// CONFIG.
     config::ConfigCommand => Config,
-    /// COMMAND, INFO, DBSIZE, TIME, LASTSAVE.
     server::ServerCommand => Server,
-    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
     transaction::TransactionCommand => Transaction,
 }
 
