@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{is, words, Args, CommandError, Family};
+use super::args::{is, words, Args};
+use super::error::CommandError;
+use super::family::Family;
 
 /// A command about the connection itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
