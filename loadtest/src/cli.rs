@@ -2,7 +2,7 @@
 //! `merge` (combine histogram files from several load generators) and `exchange` (the
 //! exchange at scale against redis-server).
 
-use crate::scenarios::{Config, PingCommand, Rate, Scenario};
+use crate::model::{Config, PingCommand, Rate, Scenario};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 

@@ -11,203 +11,19 @@
 //! [`write_dir`] also writes the report of `loadtest merge --out` (one scenario, several rows).
 
 use crate::cli::CompareArgs;
+use crate::documents;
+use crate::histfile::write_json;
+use crate::model::{
+    CompareDoc, Config, Curve, Rate, RunReport, Scenario, Shootout, WorkloadResult,
+};
 use crate::plot::{self, Series};
-use crate::report::{self, CompareDoc, Curve, Shootout, WorkloadResult};
-use crate::scenarios::{self, Config, Rate, RunReport, Scenario, FLOOR_LABEL};
+use crate::scenarios::{self, FLOOR_LABEL};
+use crate::servers::{all_backends, default_server_bin, on_path, start_redis, ServerProcess};
 use crate::sys::Machine;
-use anyhow::{anyhow, bail, Context};
-use crossbeam_channel::{bounded, RecvTimeoutError};
+use crate::units::{fmt_rate, utc_now};
+use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
-
-/// Every backend the server's `--backend` accepts, from the server's own list (a new variant
-/// there is a new row here).
-pub fn all_backends() -> Vec<String> {
-    use clap::ValueEnum;
-    server::Backend::value_variants().iter().map(|b| b.name().to_string()).collect()
-}
-
-/// A `server` child process, stopped (SIGTERM) when dropped.
-pub struct ServerProcess {
-    child: Option<Child>,
-    /// Where it listens, from its `listening on ADDR` line.
-    pub addr: String,
-    pub pid: u32,
-    /// The command line that started it.
-    pub command: String,
-}
-
-impl ServerProcess {
-    /// Starts `bin --backend BACKEND --port 0 --bind 127.0.0.1 --protocol PROTOCOL EXTRA...`,
-    /// with stderr going to `log`, and waits for its `listening on` line.
-    pub fn start(
-        bin: &Path,
-        backend: &str,
-        protocol: &str,
-        extra: &[String],
-        log: &Path,
-    ) -> anyhow::Result<ServerProcess> {
-        let mut args: Vec<String> =
-            ["--backend", backend, "--port", "0", "--bind", "127.0.0.1", "--protocol", protocol]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-        args.extend(extra.iter().cloned());
-        let command = std::iter::once(bin.display().to_string())
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = Command::new(bin)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = bounded(1);
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next();
-            let _ = tx.send(first);
-            // Keep draining so the server never blocks writing to a full pipe.
-            for _ in lines {}
-        });
-        let mut server = ServerProcess { child: Some(child), addr: String::new(), pid, command };
-        let tail = || {
-            std::fs::read_to_string(log)
-                .unwrap_or_default()
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_string()
-        };
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(Ok(line))) => match line.trim().strip_prefix("listening on ") {
-                Some(addr) => server.addr = addr.trim().to_string(),
-                None => bail!("unexpected first line from the server: {line:?}"),
-            },
-            Ok(_) | Err(RecvTimeoutError::Disconnected) => {
-                let status = server.wait_exit(Duration::from_secs(5));
-                bail!(
-                    "server exited before listening ({}): {}",
-                    status.map_or("still running".into(), |s| s.to_string()),
-                    tail()
-                );
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                bail!("server printed no `listening on` line in 20 s")
-            }
-        }
-        Ok(server)
-    }
-
-    /// Waits up to `limit` for the child to exit.
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        let deadline = Instant::now() + limit;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    self.child = None;
-                    return Some(status);
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit (SIGKILL after 10 s).
-    pub fn stop(mut self) -> anyhow::Result<ExitStatus> {
-        self.terminate().ok_or_else(|| anyhow!("server did not exit"))
-    }
-
-    fn terminate(&mut self) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        // SAFETY: kill only sends a signal, to our own child.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        if let Some(status) = self.wait_exit(Duration::from_secs(10)) {
-            return Some(status);
-        }
-        let mut child = self.child.take()?;
-        let _ = child.kill();
-        child.wait().ok()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
-/// The `server` next to the running executable.
-pub fn default_server_bin() -> anyhow::Result<PathBuf> {
-    Ok(std::env::current_exe()?.with_file_name("server"))
-}
-
-/// Starts `redis-server` on a free loopback port with persistence off, stderr and stdout to
-/// `log`; waits (up to 10 s) until it answers PING.
-pub fn start_redis(bin: &str, log: &Path) -> anyhow::Result<ServerProcess> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
-        .iter()
-        .chain(&["--appendonly", "no", "--protected-mode", "no"])
-        .map(|s| s.to_string())
-        .collect();
-    let command = std::iter::once(bin.to_string())
-        .chain(args.iter().map(|a| if a.is_empty() { "''".into() } else { a.clone() }))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(bin)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("starting {bin}"))?;
-    let pid = child.id();
-    let mut server =
-        ServerProcess { child: Some(child), addr: format!("127.0.0.1:{port}"), pid, command };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ping =
-            crate::conn::RespConn::connect(&server.addr).and_then(|mut c| c.request(&["PING"]));
-        if matches!(ping, Ok(shared::Frame::Simple(ref s)) if s == "PONG") {
-            return Ok(server);
-        }
-        if let Some(status) = server.wait_exit(Duration::ZERO) {
-            bail!("redis-server exited before answering ({status})");
-        }
-        if Instant::now() >= deadline {
-            bail!("redis-server did not answer PING within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20)); // polling a child's readiness
-    }
-}
-
-/// Returns true if and only if `bin` names an executable file, itself or on the PATH.
-fn on_path(bin: &str) -> bool {
-    let is_exe = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if bin.contains('/') {
-        return is_exe(Path::new(bin));
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| is_exe(&d.join(bin))))
-}
+use std::path::Path;
 
 /// One workload of the shootout.
 #[derive(Clone, Debug)]
@@ -326,8 +142,8 @@ pub fn saturated(r: &RunReport) -> Option<String> {
     if r.achieved_rate < 0.9 * target {
         return Some(format!(
             "achieved {} of {} offered",
-            report::fmt_rate(r.achieved_rate),
-            report::fmt_rate(target)
+            fmt_rate(r.achieved_rate),
+            fmt_rate(target)
         ));
     }
     None
@@ -376,7 +192,7 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
     bar.finish_and_clear();
     let doc = Shootout {
         command: argv.join(" "),
-        generated: report::utc_now(),
+        generated: utc_now(),
         machine: Machine::describe(),
         loadtest_version: env!("CARGO_PKG_VERSION").to_string(),
         slo_us: args.slo.0,
@@ -457,10 +273,10 @@ fn run_workload(
                 bar.inc(1);
                 continue;
             }
-            bar.set_message(format!("{} {} at {}/s", w.name, c.name, report::fmt_rate(rate)));
+            bar.set_message(format!("{} {} at {}/s", w.name, c.name, fmt_rate(rate)));
             let drain_s = if args.quick { 0.5 } else { 1.0 };
             let cfg = w.config(rate, measured_s, drain_s, args.readers);
-            let label = format!("{} {}/s", c.name, report::fmt_rate(rate));
+            let label = format!("{} {}/s", c.name, fmt_rate(rate));
             let result = match t {
                 Target::Floor => scenarios::floor(&cfg, &label),
                 Target::Process(s) => scenarios::run(
@@ -476,10 +292,7 @@ fn run_workload(
                 Ok(r) => {
                     if let Some(why) = saturated(&r) {
                         c.saturated_at = Some(rate);
-                        c.notes.push(format!(
-                            "saturated at {}/s offered: {why}",
-                            report::fmt_rate(rate)
-                        ));
+                        c.notes.push(format!("saturated at {}/s offered: {why}", fmt_rate(rate)));
                         bar.set_length(
                             bar.length()
                                 .unwrap_or(0)
@@ -489,7 +302,7 @@ fn run_workload(
                     c.points.push(r);
                 }
                 Err(e) => {
-                    c.status = format!("failed at {}/s: {e:#}", report::fmt_rate(rate));
+                    c.status = format!("failed at {}/s: {e:#}", fmt_rate(rate));
                     bar.set_length(
                         bar.length().unwrap_or(0).saturating_sub((w.ladder.len() - k - 1) as u64),
                     );
@@ -568,8 +381,8 @@ pub fn write_shootout(dir: &Path, doc: &Shootout) -> anyhow::Result<()> {
             plots.push((w.name.clone(), file));
         }
     }
-    std::fs::write(dir.join("report.md"), report::shootout_markdown(doc, &plots))?;
-    report::write_json(&dir.join("report.json"), doc)?;
+    std::fs::write(dir.join("report.md"), documents::shootout_markdown(doc, &plots))?;
+    write_json(&dir.join("report.json"), doc)?;
     Ok(())
 }
 
@@ -590,7 +403,7 @@ pub fn write_dir(dir: &Path, doc: &CompareDoc) -> anyhow::Result<()> {
         plot::percentile_chart(&dir.join("latency.svg"), &title, &series)?;
         plots.push(("latency by percentile", "latency.svg"));
     }
-    std::fs::write(dir.join("report.md"), report::compare_markdown(doc, &plots))?;
-    report::write_json(&dir.join("report.json"), doc)?;
+    std::fs::write(dir.join("report.md"), documents::compare_markdown(doc, &plots))?;
+    write_json(&dir.join("report.json"), doc)?;
     Ok(())
 }

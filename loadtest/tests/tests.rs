@@ -537,7 +537,7 @@ fn compare_climbs_the_ladder_for_each_row_and_writes_the_verdict_and_plots() {
 
 #[test]
 fn compare_takes_the_backends_from_the_servers_own_list() {
-    let all = loadtest::compare::all_backends();
+    let all = loadtest::servers::all_backends();
     assert!(["thread", "pool", "queue", "event"].iter().all(|b| all.iter().any(|a| a == b)));
 }
 

@@ -23,7 +23,7 @@
 //! is shared and noisy: only ratios measured in the same run mean something.
 
 use crate::cli::ExchangeArgs;
-use crate::compare::{default_server_bin, ServerProcess};
+use crate::servers::{default_server_bin, ServerProcess};
 use crate::sys;
 use anyhow::{bail, Context};
 use shared::resp::{encode_command, parse_frame};
