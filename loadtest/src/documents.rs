@@ -1,60 +1,87 @@
 //! The Markdown documents: the shootout's `report.md` (and its verdict for a terminal) and the
 //! `report.md` of a comparison or a merge.
 
-use crate::model::{CompareDoc, Config, Curve, Rate, RunReport, Scenario, Shootout};
-use crate::sys::Machine;
+use crate::model::{
+    CompareDoc, Config, Curve, Rate, RunReport, Scenario, Shootout, WorkloadResult,
+};
+use crate::sys::{cpu_list, Machine};
 use crate::table::{accounting_cells, markdown_table};
 use crate::units::{fmt_cpu_op, fmt_rate, fmt_us};
 use std::fmt::Write as _;
 
-/// `rate/s` for a curve's best point, or `none` / `n/a` / `-`.
-fn held(c: Option<&Curve>) -> String {
-    rate_at(c, Curve::best_point)
+/// The offered rate of step `k` of `c` in the workload's unit (`320k/s`), or `-`.
+fn step_rate(w: &WorkloadResult, c: &Curve, k: Option<usize>) -> String {
+    k.and_then(|k| c.rounds.get(k))
+        .map_or("-".into(), |s| format!("{}/s", fmt_rate(s.rate * w.fanout)))
 }
 
-/// `rate/s` for a curve's highest sustained point, or `none` / `n/a` / `-`.
-fn sustained(c: Option<&Curve>) -> String {
-    rate_at(c, Curve::sustained_point)
-}
-
-fn rate_at(c: Option<&Curve>, point: fn(&Curve) -> Option<&RunReport>) -> String {
+/// What `c` held at the workload's threshold: its rate, or why there is none.
+fn held(w: &WorkloadResult, c: Option<&Curve>) -> String {
     match c {
         None => "-".into(),
-        Some(c) => match point(c) {
-            Some(p) => format!("{}/s", fmt_rate(p.achieved_rate)),
-            None if !c.status.starts_with("ok") => "n/a".into(),
-            None => "none".into(),
-        },
+        Some(c) if c.best.is_some() => step_rate(w, c, c.best),
+        Some(c) if c.status != "ok" => "n/a".into(),
+        Some(_) => "none".into(),
     }
 }
 
-/// The shootout's verdict for a terminal: per workload, each server's highest rate held.
+/// The median p99 of `c` at step `k`, with the spread of its rounds when there are several:
+/// `412µs (380µs–450µs, 3 rounds)`.
+fn p99_spread(c: &Curve, k: Option<usize>) -> String {
+    let Some(s) = k.and_then(|k| c.rounds.get(k)) else { return "-".into() };
+    let shown = |us: u64| if us == u64::MAX { "failed".to_string() } else { fmt_us(us) };
+    let (lo, hi) = (s.p99_us.iter().min(), s.p99_us.iter().max());
+    match (lo, hi) {
+        (Some(&lo), Some(&hi)) if s.p99_us.len() > 1 => {
+            format!("{} ({}–{}, {} rounds)", shown(s.p99()), shown(lo), shown(hi), s.p99_us.len())
+        }
+        _ => shown(s.p99()),
+    }
+}
+
+/// The shootout's verdict for a terminal: per workload the verdict, then each server's highest
+/// rate held at the threshold.
 pub fn shootout_text(doc: &Shootout) -> String {
     let mut out = String::new();
     for w in &doc.workloads {
-        let (first, _, _) = w.podium();
         let _ = writeln!(
             out,
-            "{}: {} (wins: {})",
+            "{}: {} (wins: {}; {}; ranked at p99 ≤ {})",
             w.name,
             w.what,
-            first.map_or("none".to_string(), |c| c.name.clone())
+            w.verdict.headline(),
+            w.verdict.why,
+            fmt_us(w.threshold_us)
         );
         for c in &w.curves {
-            let p99 = c.best_point().map_or("-".into(), |p| fmt_us(p.latency_us.p99));
             let _ = writeln!(
                 out,
                 "  {:<10} held {:>9} {} with p99 {:>8}, sustained {:>9}  {}",
                 c.name,
-                held(Some(c)),
+                held(w, Some(c)),
                 w.unit,
-                p99,
-                sustained(Some(c)),
+                p99_spread(c, c.best),
+                step_rate(w, c, c.sustained),
                 if c.status == "ok" { "" } else { c.status.as_str() }
             );
         }
     }
     out
+}
+
+/// How the CPUs were shared, for the Machine section.
+fn split_md(doc: &Shootout) -> String {
+    match &doc.cpu_split {
+        Some(s) => format!(
+            "the load generator on CPU {}, every server (the floor's reflector thread, the \
+             backends, redis-server) on CPU {} (affinity masks; `--cpu-split`, \
+             `--no-partition`), each backend's threads or workers set to the server's {} CPU(s)",
+            cpu_list(&s.tool),
+            cpu_list(&s.server),
+            s.server.len()
+        ),
+        None => "the load generator and the servers share every CPU (no partition)".into(),
+    }
 }
 
 /// The `report.md` of the shootout; `plots` are `(workload, file)` pairs next to it.
@@ -64,65 +91,108 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
     let _ = writeln!(
         md,
         "Measured {} with loadtest {}{}. Each server climbs a ladder of offered rates (open loop, \
-         doubling); every step runs {} s after a {} s warmup, the servers taking turns in an order \
-         that rotates from step to step. A server's figure is the highest step it held with \
-         **p99 ≤ {slo}** and nothing lost or unanswered; a server that misses the offered rate by \
-         10%, loses or leaves anything unanswered, or passes 100x the threshold sits out the rest \
-         of the ladder. Latency is from each message's scheduled send time. The load generator \
-         shares the machine with the servers: the `floor` row is the same load against a minimal \
-         in-process server, the latency and throughput the tool itself allows.\n",
+         x{} per step) until it saturates: misses the offered rate by 10%, or loses or leaves \
+         anything unanswered. A step measures at least {} deliveries or requests (at least {} s, \
+         after a warmup of {} s), the servers taking turns in an order that rotates from step to \
+         step. Then the decisive steps (the leading backends' highest step held and the one \
+         above) are run again, {} rounds in all, interleaved across servers; a figure there is \
+         the median of its rounds, shown with their spread. A server's figure is the highest \
+         step it held with **p99 ≤ the threshold** (`--slo` {slo}, unless the floor missed it: \
+         then a threshold the floor holds, shown per workload). A winner is named only where it \
+         beats the runner-up beyond the spread of their rounds, else the verdict is a tie. \
+         Latency is from each message's scheduled send time. The `floor` row is the same load \
+         against a minimal in-process server: the latency and throughput the tool itself \
+         allows.\n",
         doc.generated,
         doc.loadtest_version,
         if doc.quick { " (`--quick`)" } else { "" },
+        if doc.quick { 4 } else { 2 },
+        doc.min_samples,
         doc.measured_s,
-        doc.measured_s / 2.0
+        doc.measured_s / 2.0,
+        doc.rounds,
     );
     md.push_str("## Verdict\n\n");
-    let _ = writeln!(
-        md,
-        "| workload | wins here | held with p99 ≤ {slo} | sustained at all | runner-up | redis-server | floor (the tool) |\n|---|---|---|---|---|---|---|"
+    md.push_str(
+        "| workload | wins here | why | ranked at p99 ≤ | leader held | runner-up | redis-server | floor (the tool) |\n|---|---|---|---|---|---|---|---|\n",
     );
     for w in &doc.workloads {
-        let (first, second, by_slo) = w.podium();
-        let find = |kind: &str| w.curves.iter().find(|c| c.kind == kind);
-        let both = |c: Option<&Curve>| format!("{} / {}", held(c), sustained(c));
-        let winner = match first {
-            Some(c) => {
-                let p = if by_slo { c.best_point() } else { c.sustained_point() };
-                let near = p.is_some_and(|p| p.near_floor);
-                format!(
-                    "**{}**{}{}",
-                    c.name,
-                    if by_slo { "" } else { " (by rate sustained: none held the threshold)" },
-                    if near { " (within 2x of the floor)" } else { "" }
-                )
+        let find =
+            |name: Option<&String>| name.and_then(|n| w.curves.iter().find(|c| &c.name == n));
+        let kind = |kind: &str| w.curves.iter().find(|c| c.kind == kind);
+        let (leader, runner) = match (&w.verdict.winner, w.verdict.tie.as_slice()) {
+            (Some(name), _) => {
+                let leader = find(Some(name));
+                let runner = w
+                    .curves
+                    .iter()
+                    .filter(|c| c.kind == "backend" && c.name != *name && c.best.is_some())
+                    .max_by_key(|c| c.best);
+                (leader, runner)
             }
-            None => "none".into(),
+            (None, [a, b, ..]) => (find(Some(a)), find(Some(b))),
+            _ => (None, None),
+        };
+        let both = |c: Option<&Curve>| match c {
+            Some(c) => format!("{} {} (p99 {})", c.name, held(w, Some(c)), p99_spread(c, c.best)),
+            None => "-".into(),
+        };
+        let headline = match &w.verdict.winner {
+            Some(name) => format!("**{name}**"),
+            None => w.verdict.headline(),
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {}{} | {} | {} | {} | {} |",
             w.name,
-            winner,
-            held(first),
-            sustained(first),
-            second.map_or("-".into(), |c| format!("{} {}", c.name, both(Some(c)))),
-            both(find("redis")),
-            both(find("floor")),
+            headline,
+            w.verdict.why,
+            fmt_us(w.threshold_us),
+            if w.threshold_us > doc.slo_us { " (the floor misses --slo)" } else { "" },
+            held(w, leader),
+            both(runner),
+            both(kind("redis")),
+            both(kind("floor")),
         );
     }
     md.push_str(
-        "\nRates count deliveries per second for pub/sub and requests per second for ping; `a / b` \
-         is held with p99 under the threshold / sustained at all. A figure equal to the floor's \
-         means the tool, not the server, ran out first; the top of the ladder caps every figure.\n\n",
+        "\nRates count deliveries per second for pub/sub and requests per second for ping, at the \
+         offered step. A figure equal to the floor's means the tool, not the server, ran out \
+         first.\n\n",
     );
     for w in &doc.workloads {
         let _ = writeln!(md, "## {}: {}\n", w.name, w.what);
         let ladder: Vec<String> = w.ladder.iter().map(|r| fmt_rate(r * w.fanout)).collect();
         let _ = writeln!(md, "Offered {}: {} per second.\n", w.unit, ladder.join(", "));
+        if !w.floor_misses.is_empty() {
+            let misses: Vec<String> =
+                w.floor_misses.iter().map(|r| format!("{}/s", fmt_rate(r * w.fanout))).collect();
+            let _ = writeln!(
+                md,
+                "The floor itself missed p99 ≤ {slo} at {}: those steps cannot rank servers at \
+                 {slo}, so this workload is ranked at p99 ≤ {}, which the floor held at every \
+                 step it sustained.\n",
+                misses.join(", "),
+                fmt_us(w.threshold_us)
+            );
+        }
+        if !w.decisive.is_empty() {
+            let steps: Vec<String> =
+                w.decisive.iter().map(|r| format!("{}/s", fmt_rate(r * w.fanout))).collect();
+            let _ =
+                writeln!(md, "Decisive steps, {} rounds each: {}.\n", doc.rounds, steps.join(", "));
+        }
+        if !w.capped.is_empty() {
+            let _ = writeln!(
+                md,
+                "Still unsaturated at the ladder's last step (its cap): {}.\n",
+                w.capped.join(", ")
+            );
+        }
         let _ = writeln!(
             md,
-            "| server | held with p99 ≤ {slo} | sustained | p50 there | p99 there | server CPU µs/op | server threads | server RSS | loadtest CPU µs/op | saturated at | status |\n|---|---|---|---|---|---|---|---|---|---|---|"
+            "| server | held with p99 ≤ {} | p99 there | p50 there | sustained | server CPU µs/op | server threads | server RSS | loadtest CPU µs/op | saturated at | status |\n|---|---|---|---|---|---|---|---|---|---|---|",
+            fmt_us(w.threshold_us)
         );
         for c in &w.curves {
             // The figures at the best point, or at the highest sustained one if none held.
@@ -132,10 +202,10 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.name,
-                held(Some(c)),
-                sustained(Some(c)),
+                held(w, Some(c)),
+                p99_spread(c, c.best),
                 opt(&|p| fmt_us(p.latency_us.p50)),
-                opt(&|p| fmt_us(p.latency_us.p99)),
+                step_rate(w, c, c.sustained),
                 opt(&|p| fmt_cpu_op(p.server_cpu_us_per_op)),
                 opt(&|p| p.server_threads.map_or("-".into(), |t| t.to_string())),
                 opt(&|p| p
@@ -147,15 +217,15 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
             );
         }
         md.push_str(
-            "\nThe figures are at the highest step held under the threshold, or else at the \
-             highest sustained.\n\n",
+            "\nCPU, threads and memory are at the highest step held (the climb's round), or else \
+             at the highest sustained.\n\n",
         );
         if let Some((_, file)) = plots.iter().find(|p| p.0 == w.name) {
             let _ = writeln!(md, "![{}: p99 against throughput]({file})\n", w.name);
         }
         let points: Vec<RunReport> = w.curves.iter().flat_map(|c| c.points.clone()).collect();
         if !points.is_empty() {
-            md.push_str("<details><summary>every step</summary>\n\n");
+            md.push_str("<details><summary>every step of the climb</summary>\n\n");
             md.push_str(&markdown_table(&points));
             md.push_str("\n</details>\n\n");
         }
@@ -188,7 +258,7 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
          persistence off) and stopped after it; server CPU is from `/proc/PID/stat` over each \
          step, threads and RSS the most seen while it ran (sampled every 100 ms).\n"
     );
-    md.push_str(&machine_md(&doc.machine, "the load generator and the servers share this machine"));
+    md.push_str(&machine_md(&doc.machine, &split_md(doc)));
     md
 }
 

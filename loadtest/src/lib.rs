@@ -6,7 +6,9 @@
 //! 1. Leaves: [`units`] (latencies, rates and dates as people read them), [`hist`]
 //!    (HdrHistograms, merging, summaries), [`pacing`] (the open-loop timetable), [`sys`] (CPU
 //!    time, memory, limits, the machine), [`reply`] (the reading side of a RESP connection).
-//! 2. The run model: [`model`] (settings, `RunReport`, what a comparison and a shootout found).
+//! 2. The run model: [`verdict`] (a server's rounds per step, and the shootout's threshold and
+//!    tie rules on them), [`model`] (settings, `RunReport`, what a comparison and a shootout
+//!    found).
 //! 3. The runners: [`wire`] and [`conn`] (sockets, TLS, `AUTH`, setup requests), [`progress`]
 //!    (the live bar), [`record`] (a run's timeline and counts), [`mux`] (reading many
 //!    connections on a few poller threads), [`reflector`] (the tool's floor), [`scenarios`]
@@ -38,4 +40,5 @@ pub mod servers;
 pub mod sys;
 pub mod table;
 pub mod units;
+pub mod verdict;
 pub mod wire;

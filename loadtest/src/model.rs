@@ -4,7 +4,8 @@
 //! presenters read it.
 
 use crate::hist::{CurvePoint, Summary};
-use crate::sys::Machine;
+use crate::sys::{CpuSplit, Machine};
+use crate::verdict::{StepRounds, Verdict};
 use crate::wire::Security;
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +120,10 @@ pub struct Config {
     /// TLS and login for every connection (the password is never written into reports).
     #[serde(default)]
     pub security: Security,
+    /// The CPUs of an in-process server (the floor's reflector), when the tool and the server
+    /// are kept apart; empty: wherever the tool runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_cpus: Vec<usize>,
     /// No per-run progress bar (a caller such as `compare` draws its own).
     #[serde(skip)]
     pub quiet: bool,
@@ -152,6 +157,7 @@ impl Default for Config {
             spin_us: 0,
             reconnect: false,
             security: Security::default(),
+            server_cpus: Vec::new(),
             quiet: false,
         }
     }
@@ -329,6 +335,10 @@ pub struct Curve {
     /// Index into `points` of the highest rate sustained (not saturated), whatever its p99.
     #[serde(default)]
     pub sustained: Option<usize>,
+    /// Per step climbed, lowest first: the climb's round and the rounds repeated at the
+    /// decisive steps.
+    #[serde(default)]
+    pub rounds: Vec<StepRounds>,
     pub notes: Vec<String>,
 }
 
@@ -354,33 +364,24 @@ pub struct WorkloadResult {
     pub unit: String,
     /// Deliveries per publish (1 for ping).
     pub fanout: f64,
-    /// Offered rates (requests or publishes per second).
+    /// Offered rates (requests or publishes per second), as far as the climb went.
     pub ladder: Vec<f64>,
     pub curves: Vec<Curve>,
-}
-
-impl WorkloadResult {
-    /// The backend that held the highest rate under the threshold (less server CPU per
-    /// operation breaks a tie within 5%), and the runner-up; `by_slo` is false when no backend
-    /// held the threshold at any step and the podium is by the rate sustained instead.
-    pub fn podium(&self) -> (Option<&Curve>, Option<&Curve>, bool) {
-        let by_slo = self.curves.iter().any(|c| c.kind == "backend" && c.best.is_some());
-        let point: fn(&Curve) -> Option<&RunReport> =
-            if by_slo { Curve::best_point } else { Curve::sustained_point };
-        let mut held: Vec<&Curve> =
-            self.curves.iter().filter(|c| c.kind == "backend" && point(c).is_some()).collect();
-        let rate = |c: &Curve| point(c).map_or(0.0, |p| p.achieved_rate);
-        let cpu = |c: &Curve| point(c).and_then(|p| p.server_cpu_us_per_op).unwrap_or(f64::MAX);
-        held.sort_by(|a, b| {
-            let (ra, rb) = (rate(a), rate(b));
-            if (ra - rb).abs() <= 0.05 * ra.max(rb) {
-                cpu(a).total_cmp(&cpu(b))
-            } else {
-                rb.total_cmp(&ra)
-            }
-        });
-        (held.first().copied(), held.get(1).copied(), by_slo)
-    }
+    /// The p99 threshold the servers were ranked at, µs: `--slo`, or higher where the floor
+    /// missed it (see `floor_misses`).
+    #[serde(default)]
+    pub threshold_us: u64,
+    /// Offered rates at which the floor itself missed `--slo`: they cannot rank servers at it.
+    #[serde(default)]
+    pub floor_misses: Vec<f64>,
+    /// Rows still unsaturated at the ladder's last step (its cap).
+    #[serde(default)]
+    pub capped: Vec<String>,
+    /// The offered rates repeated in interleaved rounds.
+    #[serde(default)]
+    pub decisive: Vec<f64>,
+    #[serde(default)]
+    pub verdict: Verdict,
 }
 
 /// Everything `loadtest compare` found: what its `report.json` holds and `report.md` shows.
@@ -395,8 +396,17 @@ pub struct Shootout {
     /// The p99 threshold, µs.
     pub slo_us: u64,
     pub quick: bool,
-    /// Seconds measured per step (after a warmup of half that).
+    /// Seconds measured per step at least (after a warmup of half that).
     pub measured_s: f64,
+    /// Measured deliveries or requests per step at least (a step lasts as long as that takes).
+    #[serde(default)]
+    pub min_samples: u64,
+    /// Rounds at the decisive steps.
+    #[serde(default)]
+    pub rounds: usize,
+    /// The CPUs of the load generator and of the server under test; `None`: shared.
+    #[serde(default)]
+    pub cpu_split: Option<CpuSplit>,
     pub workloads: Vec<WorkloadResult>,
 }
 

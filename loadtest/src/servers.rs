@@ -4,6 +4,7 @@
 use anyhow::{anyhow, bail, Context};
 use crossbeam_channel::{bounded, RecvTimeoutError};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -27,13 +28,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `bin --backend BACKEND --port 0 --bind 127.0.0.1 --protocol PROTOCOL EXTRA...`,
-    /// with stderr going to `log`, and waits for its `listening on` line.
+    /// with stderr going to `log`, confined to `cpus` when given (every thread it starts
+    /// inherits the mask), and waits for its `listening on` line.
     pub fn start(
         bin: &Path,
         backend: &str,
         protocol: &str,
         extra: &[String],
         log: &Path,
+        cpus: Option<&[usize]>,
     ) -> anyhow::Result<ServerProcess> {
         let mut args: Vec<String> =
             ["--backend", backend, "--port", "0", "--bind", "127.0.0.1", "--protocol", protocol]
@@ -47,7 +50,7 @@ impl ServerProcess {
             .join(" ");
         let log_file =
             std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = Command::new(bin)
+        let mut child = pinned(Command::new(bin), cpus)
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -140,21 +143,28 @@ pub fn default_server_bin() -> anyhow::Result<PathBuf> {
     Ok(std::env::current_exe()?.with_file_name("server"))
 }
 
-/// Starts `redis-server` on a free loopback port with persistence off, stderr and stdout to
-/// `log`; waits (up to 10 s) until it answers PING.
-pub fn start_redis(bin: &str, log: &Path) -> anyhow::Result<ServerProcess> {
+/// Starts `redis-server` on a free loopback port with persistence off and `extra` arguments,
+/// stderr and stdout to `log`, confined to `cpus` when given; waits (up to 10 s) until it
+/// answers PING.
+pub fn start_redis(
+    bin: &str,
+    log: &Path,
+    extra: &[String],
+    cpus: Option<&[usize]>,
+) -> anyhow::Result<ServerProcess> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
+    let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
         .iter()
         .chain(&["--appendonly", "no", "--protected-mode", "no"])
         .map(|s| s.to_string())
         .collect();
+    args.extend(extra.iter().cloned());
     let command = std::iter::once(bin.to_string())
         .chain(args.iter().map(|a| if a.is_empty() { "''".into() } else { a.clone() }))
         .collect::<Vec<_>>()
         .join(" ");
     let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(bin)
+    let child = pinned(Command::new(bin), cpus)
         .args(&args)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
@@ -179,6 +189,17 @@ pub fn start_redis(bin: &str, log: &Path) -> anyhow::Result<ServerProcess> {
         }
         std::thread::sleep(Duration::from_millis(20)); // polling a child's readiness
     }
+}
+
+/// `cmd`, set to confine the child to `cpus` (when given) between fork and exec.
+fn pinned(mut cmd: Command, cpus: Option<&[usize]>) -> Command {
+    if let Some(cpus) = cpus {
+        let set = crate::sys::cpu_set(cpus);
+        // SAFETY: the closure makes one system call (sched_setaffinity) on a set built before
+        // the fork: nothing that allocates or locks runs in the child.
+        unsafe { cmd.pre_exec(move || crate::sys::pin(&set)) };
+    }
+    cmd
 }
 
 /// Returns true if and only if `bin` names an executable file, itself or on the PATH.

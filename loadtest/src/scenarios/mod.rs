@@ -45,7 +45,7 @@ pub fn floor(cfg: &Config, label: &str) -> anyhow::Result<RunReport> {
     use crate::reflector::{Reflector, Speaks};
     let before = &cfg.security;
     let speaks = if cfg.scenario == Scenario::Echo { Speaks::Echo } else { Speaks::Resp };
-    let reflector = Reflector::start(speaks)?;
+    let reflector = Reflector::start_on(speaks, &cfg.server_cpus)?;
     let cfg = Config {
         addr: reflector.addr.clone(),
         server_pid: None,
