@@ -1,6 +1,6 @@
-//! What the two backends with one loop per thread (`event`, `uring`) share: starting the
-//! loops, each with its own `SO_REUSEPORT` listeners, and the ready queue through which a
-//! publisher on any thread schedules one of a loop's connections.
+//! What a backend with one loop per thread (`uring`) needs around its loops: starting them,
+//! each with its own `SO_REUSEPORT` listeners, and the ready queue through which a publisher
+//! on any thread schedules one of a loop's connections.
 //!
 //! Not a model: the loops themselves (what they wait on, how they run a connection) are the
 //! backends'.

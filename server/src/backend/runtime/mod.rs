@@ -1,0 +1,126 @@
+//! The connection runtime: what the event-driven backends run around their mechanism.
+//!
+//! A backend says how it waits for readiness and how it moves bytes; the runtime says what a
+//! connection does when it gets a turn, in one order for every backend:
+//! shutdown, mail, timeout, read, flush (see [`turn`]), and keeps the parts of the loop that
+//! are not a mechanism:
+//! - [`state::State`], a connection's scheduling word: one thread at a time runs a
+//!   connection, and a wake-up that arrives while it runs is never lost;
+//! - [`timers::Timers`], the connections' deadlines in time order, fed by
+//!   [`Driver::poll_deadline`] (no periodic pass over every connection);
+//! - [`table::Table`], the connections by key, reusing freed keys.
+//!
+//! None of it makes a system call but through the socket helpers [`turn`] is given.
+
+pub(crate) mod state;
+pub(crate) mod table;
+pub(crate) mod timers;
+
+use std::io;
+use std::net::TcpStream;
+use std::time::Instant;
+
+use super::sock::{flush, read_into, Input};
+use crate::driver::Driver;
+
+/// Reads one turn may do before the connection goes to the back of its queue, so a client that
+/// never stops sending cannot keep a thread to itself.
+pub(crate) const READ_BUDGET: usize = 16;
+
+/// What a connection's socket is known to be ready for, kept between turns.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Readiness {
+    /// Input may be waiting: set by a readiness report, cleared by a read that found less
+    /// than a whole buffer (the socket then holds nothing: what arrives later is reported
+    /// anew, even under edge triggering, as every arrival raises a report).
+    pub(crate) readable: bool,
+    /// The peer closed its side: input is read until its end is seen, a short read does not
+    /// clear `readable` (the end arrived with the last bytes, and raises no report of its own).
+    pub(crate) hangup: bool,
+    /// The socket takes writes: cleared by a write that would block, set by a report.
+    pub(crate) writable: bool,
+}
+
+impl Default for Readiness {
+    fn default() -> Readiness {
+        Readiness { readable: false, hangup: false, writable: true }
+    }
+}
+
+/// What a connection does after its turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait for readiness, mail or a deadline.
+    Park,
+    /// The read budget is spent and input may be left: run again after the others.
+    Again,
+    /// Close it.
+    Close,
+}
+
+/// What happened since the connection's last turn.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct News {
+    /// Its mailbox woke it.
+    pub(crate) mail: bool,
+    /// Shutdown began.
+    pub(crate) stopping: bool,
+    pub(crate) now: Instant,
+}
+
+/// One turn of a connection, the driver's rules applied in one order: shutdown, mail,
+/// timeout, then read (at most [`READ_BUDGET`] buffers, flushing after each so replies go
+/// out while requests arrive) and flush.
+pub(crate) fn turn(
+    driver: &mut Driver,
+    stream: &mut TcpStream,
+    input: &mut [u8],
+    ready: &mut Readiness,
+    news: News,
+) -> Next {
+    let result = advance(driver, stream, input, ready, news);
+    result.unwrap_or_else(|e| {
+        tracing::debug!(conn = driver.id(), "connection error: {e}");
+        Next::Close
+    })
+}
+
+fn advance(
+    driver: &mut Driver,
+    stream: &mut TcpStream,
+    input: &mut [u8],
+    ready: &mut Readiness,
+    news: News,
+) -> io::Result<Next> {
+    if news.stopping {
+        driver.handle_shutdown();
+    }
+    if news.mail {
+        driver.handle_mail();
+    }
+    if driver.poll_deadline().is_some_and(|at| news.now >= at) {
+        driver.handle_timeout(news.now);
+    }
+    let mut reads = 0;
+    loop {
+        if ready.readable && driver.wants().read {
+            reads += 1;
+            ready.readable = match read_into(stream, input, driver)? {
+                Input::Fed(n) => n == input.len() || ready.hangup,
+                Input::Empty | Input::Closed => false,
+            };
+        }
+        if ready.writable {
+            ready.writable = !flush(stream, driver)?;
+        }
+        if driver.is_done() {
+            return Ok(Next::Close);
+        }
+        if !(ready.readable && driver.wants().read) {
+            return Ok(Next::Park);
+        }
+        if reads >= READ_BUDGET {
+            return Ok(Next::Again);
+        }
+    }
+}
