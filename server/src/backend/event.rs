@@ -33,21 +33,21 @@
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::runtime::state::{State, HANGUP, MAIL, READABLE, TIMER, WRITABLE};
+use super::runtime::conn::{After, Conn, ConnWake, Schedule, Served};
+use super::runtime::state::{HANGUP, READABLE, TIMER, WRITABLE};
 use super::runtime::table::Table;
 use super::runtime::timers::Timers;
-use super::runtime::{turn, News, Next, Readiness};
 use super::sock::READ_CHUNK;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
-use crate::mailbox::{Wake, WakeFd};
+use crate::mailbox::WakeFd;
 use crate::{ServerContext, Shutdown};
 
 /// Epoll data of the shutdown descriptor.
@@ -109,32 +109,6 @@ pub fn serve(
     result
 }
 
-/// One connection: its scheduling state, and what only the scheduler running it touches.
-struct Conn {
-    key: usize,
-    state: State,
-    /// `None` once closed. Locked only by the scheduler whose turn it is (the state word
-    /// makes sure there is one), so never contended.
-    inner: Mutex<Option<Served>>,
-}
-
-/// An open connection's driver and socket, and what its turns know.
-struct Served {
-    /// Declared before the socket, so dropped first: the session leaves its subscriptions
-    /// before the peer can see the connection close.
-    driver: Driver,
-    stream: TcpStream,
-    ready: Readiness,
-    /// The deadline entered in the timers for it.
-    timer: Option<Instant>,
-}
-
-impl Conn {
-    fn lock(&self) -> MutexGuard<'_, Option<Served>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// What the schedulers share.
 struct Hub {
     ctx: Arc<ServerContext>,
@@ -160,6 +134,13 @@ struct Hub {
     stop: OnceLock<Instant>,
     /// Set while accepting is paused because the process ran out of descriptors.
     accept_resume: Mutex<Option<Instant>>,
+}
+
+impl Schedule for Hub {
+    fn schedule(&self, conn: Arc<Conn>) {
+        self.global.push(conn);
+        self.notify_one();
+    }
 }
 
 impl Hub {
@@ -316,8 +297,7 @@ impl Hub {
 
     /// Gives `stream` a session, a key and a first turn, or refuses it.
     fn admit(self: &Arc<Hub>, stream: TcpStream, queue: &Worker<Arc<Conn>>) {
-        // Weak: a strong reference would make a cycle through the connection table.
-        let waker = Arc::new(ConnWake { conn: OnceLock::new(), hub: Arc::downgrade(self) });
+        let waker = ConnWake::new(Arc::downgrade(self));
         let session = match self.ctx.open_session(waker.clone(), &stream) {
             Ok(session) => session,
             Err(why) => {
@@ -340,25 +320,20 @@ impl Hub {
             tracing::warn!(conn = session.id(), "cannot watch a connection: {e}");
             return;
         }
-        let served = Served {
-            driver: Driver::new(session, self.ctx.clone(), Instant::now()),
-            stream,
-            ready: Readiness::default(),
-            timer: None,
-        };
-        let conn = Arc::new(Conn { key, state: State::queued(), inner: Mutex::new(Some(served)) });
+        let driver = Driver::new(session, self.ctx.clone(), Instant::now());
+        let conn = Conn::new(key, driver, stream);
         conns.insert(conn.clone());
         drop(conns);
-        let _ = waker.conn.set(Arc::downgrade(&conn));
+        waker.bind(&conn);
         queue.push(conn);
     }
 
     /// Stops watching connection `conn` (closed by its turn), forgets it and closes it.
-    fn close(&self, conn: &Conn, served: Served) {
+    fn close(&self, conn: &Conn, served: Box<Served>) {
         if let Err(e) = self.epoll.delete(&served.stream) {
             tracing::debug!(conn = served.driver.id(), "cannot unwatch a connection: {e}");
         }
-        self.lock_timers().forget(conn.key, served.timer);
+        served.forget_timer(conn.key, &self.timers);
         // Dropping the session leaves its subscriptions and accounts for its messages.
         drop(served);
         self.lock_conns().remove(conn.key);
@@ -370,8 +345,7 @@ impl Hub {
     fn clean_up(&self) {
         let left = self.lock_conns().drain();
         for conn in left {
-            conn.state.close();
-            if let Some(served) = conn.lock().take() {
+            if let Some(served) = conn.take() {
                 let _ = self.epoll.delete(&served.stream);
                 drop(served);
             }
@@ -383,27 +357,6 @@ impl Hub {
         let _ = self.epoll.delete(self.shutdown.fd());
         let _ = self.epoll.delete(&self.wake);
         let _ = self.epoll.delete(&self.halt);
-    }
-}
-
-/// The waker handed to a connection's mailbox: records the mail and, if the connection was
-/// idle, puts it on the global queue and wakes a waiting scheduler.
-struct ConnWake {
-    /// Set right after the connection is built (its session, holding this waker, comes
-    /// first). Weak: the connection owns the session that owns this waker.
-    conn: OnceLock<Weak<Conn>>,
-    hub: Weak<Hub>,
-}
-
-impl Wake for ConnWake {
-    fn wake(&self) {
-        let Some(conn) = self.conn.get().and_then(Weak::upgrade) else { return };
-        if conn.state.wake(MAIL) {
-            if let Some(hub) = self.hub.upgrade() {
-                hub.global.push(conn);
-                hub.notify_one();
-            }
-        }
     }
 }
 
@@ -578,33 +531,12 @@ impl Scheduler {
 
     /// Runs one turn of `conn`, which this scheduler alone holds (it took it from a queue).
     fn run_turn(&mut self, conn: Arc<Conn>) {
-        let Some(events) = conn.state.start() else { return };
-        let mut guard = conn.lock();
-        let Some(served) = guard.as_mut() else { return };
-        served.ready.readable |= events & (READABLE | HANGUP) != 0;
-        served.ready.hangup |= events & HANGUP != 0;
-        served.ready.writable |= events & WRITABLE != 0;
-        let now = Instant::now();
-        Timers::fired(&mut served.timer, now);
-        let news = News { mail: events & MAIL != 0, stopping: self.hub.stop.get().is_some(), now };
-        let next =
-            turn(&mut served.driver, &mut served.stream, &mut self.input, &mut served.ready, news);
-        if next == Next::Close {
-            conn.state.close();
-            let served = guard.take();
-            drop(guard);
-            if let Some(served) = served {
-                self.hub.close(&conn, served);
-            }
-            return;
-        }
-        let wanted = served.driver.poll_deadline();
-        if wanted.is_some_and(|at| served.timer.is_none_or(|entered| at < entered)) {
-            self.hub.lock_timers().enter(conn.key, &mut served.timer, wanted);
-        }
-        drop(guard);
-        if conn.state.finish(next == Next::Again) {
-            self.queue.push(conn);
+        let stopping = self.hub.stop.get().is_some();
+        // Edge-triggered and registered for everything: nothing to re-arm.
+        match conn.run(&mut self.input, stopping, &self.hub.timers, || {}, |_| Ok(())) {
+            After::Parked => {}
+            After::Queued => self.queue.push(conn),
+            After::Closed(served) => self.hub.close(&conn, served),
         }
     }
 }

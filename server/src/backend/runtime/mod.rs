@@ -8,10 +8,13 @@
 //!   connection, and a wake-up that arrives while it runs is never lost;
 //! - [`timers::Timers`], the connections' deadlines in time order, fed by
 //!   [`Driver::poll_deadline`] (no periodic pass over every connection);
-//! - [`table::Table`], the connections by key, reusing freed keys.
+//! - [`table::Table`], the connections by key, reusing freed keys;
+//! - [`conn::Conn`], a connection as the multi-threaded backends share it, with the one turn
+//!   they run ([`conn::Conn::run`]), and [`conn::ConnWake`], its mailbox's waker.
 //!
 //! None of it makes a system call but through the socket helpers [`turn`] is given.
 
+pub(crate) mod conn;
 pub(crate) mod state;
 pub(crate) mod table;
 pub(crate) mod timers;

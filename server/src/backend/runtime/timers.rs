@@ -20,22 +20,24 @@ pub(crate) struct Timers {
 
 impl Timers {
     /// Enters `wanted`, connection `key`'s deadline now, given `entered`, the one entered for
-    /// it so far (updated). Cheap when nothing changes.
+    /// it so far (updated). Cheap when nothing changes. Returns true if and only if it is now
+    /// the first deadline (whoever waits for the first must wait less).
     pub(crate) fn enter(
         &mut self,
         key: usize,
         entered: &mut Option<Instant>,
         wanted: Option<Instant>,
-    ) {
-        let Some(wanted) = wanted else { return }; // an earlier entry only costs a spurious turn
+    ) -> bool {
+        let Some(wanted) = wanted else { return false }; // an earlier entry costs a spurious turn
         if entered.is_some_and(|at| at <= wanted) {
-            return;
+            return false;
         }
         if let Some(at) = entered.take() {
             self.due.remove(&(at, key));
         }
         self.due.insert((wanted, key));
         *entered = Some(wanted);
+        self.due.first() == Some(&(wanted, key))
     }
 
     /// Forgets connection `key`'s entry (`entered`), if any: it closed.
@@ -87,9 +89,9 @@ mod tests {
         let s = Duration::from_secs(1);
         let mut timers = Timers::default();
         let (mut a, mut b, mut c) = (None, None, None);
-        timers.enter(1, &mut a, Some(t0 + 3 * s));
-        timers.enter(2, &mut b, Some(t0 + s));
-        timers.enter(3, &mut c, None);
+        assert!(timers.enter(1, &mut a, Some(t0 + 3 * s)));
+        assert!(timers.enter(2, &mut b, Some(t0 + s)), "the first now");
+        assert!(!timers.enter(3, &mut c, None));
         assert_eq!(timers.next(), Some(t0 + s));
         assert!(expired(&mut timers, t0).is_empty());
         assert_eq!(expired(&mut timers, t0 + 5 * s), vec![2, 1]);
