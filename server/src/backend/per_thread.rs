@@ -139,7 +139,8 @@ impl<W: Interrupt> Wake for KeyWake<W> {
 }
 
 /// How long a loop may wait: not at all while connections are ready, else until the first of
-/// `moments` (the shutdown deadline, the end of an accept back-off, the next idle sweep), or
+/// `moments` (the shutdown deadline, the end of an accept back-off, the first deadline of a
+/// connection), or
 /// for ever if there is none.
 pub(crate) fn wait_time(ready: bool, moments: [Option<Instant>; 3]) -> Option<Duration> {
     if ready {

@@ -8,6 +8,8 @@
 //!   connection, and a wake-up that arrives while it runs is never lost;
 //! - [`timers::Timers`], the connections' deadlines in time order, fed by
 //!   [`Driver::poll_deadline`] (no periodic pass over every connection);
+//! - [`prepare`], the part of that order before any I/O, for the backends whose reads and
+//!   writes are not [`turn`]'s (`uring`, `thread`, `pool`);
 //! - [`table::Table`], the connections by key, reusing freed keys;
 //! - [`conn::Conn`], a connection as the multi-threaded backends share it, with the one turn
 //!   they run ([`conn::Conn::run`]), and [`conn::ConnWake`], its mailbox's waker.
@@ -71,6 +73,21 @@ pub(crate) struct News {
     pub(crate) now: Instant,
 }
 
+/// The driver's rules before any I/O, in the one order of every backend: shutdown, mail,
+/// timeout. A backend that cannot use [`turn`] (`uring` completes its reads before the turn;
+/// the blocking backends wait in `poll`) calls this first, then reads and writes.
+pub(crate) fn prepare(driver: &mut Driver, news: News) {
+    if news.stopping {
+        driver.handle_shutdown();
+    }
+    if news.mail {
+        driver.handle_mail();
+    }
+    if driver.poll_deadline().is_some_and(|at| news.now >= at) {
+        driver.handle_timeout(news.now);
+    }
+}
+
 /// One turn of a connection, the driver's rules applied in one order: shutdown, mail,
 /// timeout, then read (at most [`READ_BUDGET`] buffers, flushing after each so replies go
 /// out while requests arrive) and flush.
@@ -95,15 +112,7 @@ fn advance(
     ready: &mut Readiness,
     news: News,
 ) -> io::Result<Next> {
-    if news.stopping {
-        driver.handle_shutdown();
-    }
-    if news.mail {
-        driver.handle_mail();
-    }
-    if driver.poll_deadline().is_some_and(|at| news.now >= at) {
-        driver.handle_timeout(news.now);
-    }
+    prepare(driver, news);
     let mut reads = 0;
     loop {
         if ready.readable && driver.wants().read {

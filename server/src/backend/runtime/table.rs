@@ -41,6 +41,10 @@ impl<T> Table<T> {
         self.entries.get(key)?.as_ref()
     }
 
+    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut T> {
+        self.entries.get_mut(key)?.as_mut()
+    }
+
     /// Takes the entry under `key` out, if there is one.
     pub(crate) fn remove(&mut self, key: usize) -> Option<T> {
         let value = self.entries.get_mut(key)?.take()?;
@@ -57,6 +61,11 @@ impl<T> Table<T> {
     /// Every entry.
     pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
         self.entries.iter().flatten()
+    }
+
+    /// Every entry with its key.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut T)> {
+        self.entries.iter_mut().enumerate().filter_map(|(key, e)| Some((key, e.as_mut()?)))
     }
 
     /// Takes every entry out.
@@ -85,6 +94,11 @@ mod tests {
         assert_eq!(table.vacant_key(), 1);
         assert_eq!(table.insert(11), 1);
         assert_eq!(table.get(1), Some(&11));
+        *table.get_mut(1).unwrap() += 1;
+        assert_eq!(
+            table.iter_mut().map(|(key, v)| (key, *v)).collect::<Vec<_>>(),
+            [(0, 0), (1, 12), (2, 20)]
+        );
         assert_eq!(table.values().count(), 3);
         assert_eq!(table.drain().len(), 3);
         assert_eq!(table.len(), 0);
