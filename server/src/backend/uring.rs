@@ -71,6 +71,9 @@ const BUFFERS: u16 = 256;
 const BUFFER_SIZE: usize = 16 * 1024;
 /// The id of each ring's group of provided buffers.
 const BUFFER_GROUP: u16 = 0;
+/// Most receives armed in one round of the loop (after the round's sends): a ring full of
+/// busy senders reads a bounded amount per round while every receiver's send goes out.
+const RECV_BUDGET: usize = 32;
 /// Most bytes of a driver's output copied into one send.
 const SEND_CHUNK: usize = 64 * 1024;
 /// Send copies kept for reuse per ring (idle connections hold none).
@@ -404,6 +407,8 @@ struct Ring {
     woken: Vec<usize>,
     /// Connections whose receive found no free buffer, to resume once buffers are back.
     starved: Vec<usize>,
+    /// Connections whose turn in this round wants a receive armed.
+    to_receive: Vec<usize>,
     /// Completions taken from the ring, to handle.
     completions: Vec<(u64, i32, u32)>,
     /// Send copies kept for reuse.
@@ -449,6 +454,7 @@ impl Loop for Ring {
                 let Some(key) = self.ready.pop_front() else { break };
                 self.run_turn(key);
             }
+            self.arm_receives();
             if per_thread::stopped(self.deadline, self.conns.len()) {
                 return Ok(());
             }
@@ -479,6 +485,7 @@ impl Ring {
             ready: VecDeque::new(),
             woken: Vec::new(),
             starved: Vec::new(),
+            to_receive: Vec::new(),
             completions: Vec::new(),
             spare_sends: Vec::new(),
             wake_count: Box::new(0),
@@ -797,6 +804,27 @@ impl Ring {
             }
         }
         if !conn.receiving && driver.wants().read {
+            self.to_receive.push(key); // after every send of the round (`arm_receives`)
+        }
+        self.timers.enter(key, &mut conn.timer, driver.poll_deadline());
+    }
+
+    /// Arms the receives the round's turns asked for, after their sends (so the kernel
+    /// issues the sends first), at most [`RECV_BUDGET`] of them: the others run again next
+    /// round, so reading senders never crowds out writing to receivers.
+    fn arm_receives(&mut self) {
+        let mut armed = 0;
+        for key in mem::take(&mut self.to_receive) {
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            let Some(driver) = conn.driver.as_ref() else { continue };
+            if conn.receiving || !driver.wants().read {
+                continue;
+            }
+            if armed == RECV_BUDGET {
+                schedule(&mut self.ready, conn, key);
+                continue;
+            }
+            let fd = Fd(conn.stream.as_raw_fd());
             let recv = opcode::Recv::new(fd, std::ptr::null_mut(), BUFFER_SIZE as u32)
                 .buf_group(BUFFER_GROUP)
                 .build()
@@ -807,8 +835,8 @@ impl Ring {
             unsafe { self.io.push(recv) };
             conn.receiving = true;
             conn.ops += 1;
+            armed += 1;
         }
-        self.timers.enter(key, &mut conn.timer, driver.poll_deadline());
     }
 
     /// Closes connection `key`: its session ends now, its socket once its operations, now
