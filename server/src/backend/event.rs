@@ -44,6 +44,7 @@ use super::runtime::conn::{After, Conn, ConnWake, Schedule, Served};
 use super::runtime::state::{HANGUP, READABLE, TIMER, WRITABLE};
 use super::runtime::table::Table;
 use super::runtime::timers::Timers;
+use super::runtime::{stopped, wait_time};
 use super::sock::READ_CHUNK;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
@@ -209,9 +210,10 @@ impl Hub {
     fn wait_time(&self) -> EpollTimeout {
         let first = self.lock_timers().next();
         let resume = *self.accept_resume.lock().unwrap_or_else(|e| e.into_inner());
-        let until = first.into_iter().chain(resume).chain(self.stop.get().copied()).min();
-        let Some(at) = until else { return EpollTimeout::NONE };
-        let left = at.saturating_duration_since(Instant::now());
+        let moments = [first, resume, self.stop.get().copied()];
+        let Some(left) = wait_time(false, moments, Instant::now()) else {
+            return EpollTimeout::NONE;
+        };
         // Round up, so the moment has passed when the wait returns.
         let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
@@ -243,14 +245,12 @@ impl Hub {
     /// rest are abandoned), tells every scheduler to exit.
     fn check_stop(&self) {
         let Some(&deadline) = self.stop.get() else { return };
-        let open = self.lock_conns().len();
-        if open > 0 && Instant::now() < deadline {
+        if self.halted.load(SeqCst) {
             return;
         }
-        if !self.halted.swap(true, SeqCst) {
-            if open > 0 {
-                tracing::warn!(left = open, "shutdown timeout: abandoning connections");
-            }
+        if stopped(Some(deadline), self.lock_conns().len(), Instant::now())
+            && !self.halted.swap(true, SeqCst)
+        {
             self.halt.signal();
         }
     }

@@ -35,6 +35,7 @@ use super::runtime::conn::{After, Conn, ConnWake, Schedule, Served};
 use super::runtime::state::{READABLE, TIMER, WRITABLE};
 use super::runtime::table::Table;
 use super::runtime::timers::Timers;
+use super::runtime::{stopped, wait_time};
 use super::sock::READ_CHUNK;
 use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
@@ -159,8 +160,7 @@ impl Dispatch {
         loop {
             events.clear();
             let first = self.timers.lock().unwrap_or_else(|e| e.into_inner()).next();
-            let wake_at = deadline.into_iter().chain(first).min();
-            let timeout = wake_at.map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = wait_time(false, [deadline, first, None], Instant::now());
             self.poller.wait(&mut events, timeout)?;
             let mut accept = [false; MAX_LISTENERS];
             for event in events.iter() {
@@ -206,15 +206,8 @@ impl Dispatch {
                     self.poller.modify(listener, Event::readable(LISTENER - i))?;
                 }
             }
-            if let Some(deadline) = deadline {
-                let left = self.lock_conns().len();
-                if left == 0 {
-                    return Ok(());
-                }
-                if Instant::now() >= deadline {
-                    tracing::warn!(left, "shutdown timeout: closing remaining connections");
-                    return Ok(());
-                }
+            if deadline.is_some() && stopped(deadline, self.lock_conns().len(), Instant::now()) {
+                return Ok(());
             }
         }
     }

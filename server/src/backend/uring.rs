@@ -54,7 +54,7 @@ use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
 use super::runtime::table::Table;
 use super::runtime::timers::Timers;
-use super::runtime::{prepare, News};
+use super::runtime::{prepare, stopped, wait_time, News};
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
@@ -437,7 +437,7 @@ impl Loop for Ring {
         loop {
             self.take_woken();
             let moments = [self.deadline, self.accept_resume, self.timers.next()];
-            let timeout = per_thread::wait_time(!self.ready.is_empty(), moments);
+            let timeout = wait_time(!self.ready.is_empty(), moments, Instant::now());
             self.io.submit_and_wait(timeout)?;
             self.handle_completions();
             self.take_woken();
@@ -455,7 +455,7 @@ impl Loop for Ring {
                 self.run_turn(key);
             }
             self.arm_receives();
-            if per_thread::stopped(self.deadline, self.conns.len()) {
+            if stopped(self.deadline, self.conns.len(), Instant::now()) {
                 return Ok(());
             }
         }

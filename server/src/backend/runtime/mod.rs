@@ -23,7 +23,7 @@ pub(crate) mod timers;
 
 use std::io;
 use std::net::TcpStream;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::sock::{flush, read_into, Input};
 use crate::driver::Driver;
@@ -71,6 +71,35 @@ pub(crate) struct News {
     /// Shutdown began.
     pub(crate) stopping: bool,
     pub(crate) now: Instant,
+}
+
+/// How long a loop may wait at `now`: not at all while connections are ready, else until the
+/// first of `moments` (the shutdown deadline, the end of an accept back-off, the first
+/// deadline of a connection), or for ever if there is none.
+pub(crate) fn wait_time(
+    ready: bool,
+    moments: [Option<Instant>; 3],
+    now: Instant,
+) -> Option<Duration> {
+    if ready {
+        return Some(Duration::ZERO);
+    }
+    moments.into_iter().flatten().min().map(|at| at.saturating_duration_since(now))
+}
+
+/// Returns true if and only if a runtime whose shutdown began (`deadline` set) is done at
+/// `now`: no connection left (`open`), or the deadline passed (then the rest are abandoned,
+/// with a warning).
+pub(crate) fn stopped(deadline: Option<Instant>, open: usize, now: Instant) -> bool {
+    let Some(deadline) = deadline else { return false };
+    if open == 0 {
+        return true;
+    }
+    if now >= deadline {
+        tracing::warn!(left = open, "shutdown timeout: abandoning connections");
+        return true;
+    }
+    false
 }
 
 /// The driver's rules before any I/O, in the one order of every backend: shutdown, mail,
@@ -134,5 +163,30 @@ fn advance(
         if reads >= READ_BUDGET {
             return Ok(Next::Again);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loop_waits_for_its_first_moment_and_not_at_all_with_work() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        assert_eq!(wait_time(true, [Some(t0 + s), None, None], t0), Some(Duration::ZERO));
+        assert_eq!(wait_time(false, [None, None, None], t0), None, "nothing to wait for");
+        assert_eq!(wait_time(false, [Some(t0 + 3 * s), None, Some(t0 + 2 * s)], t0), Some(2 * s));
+        assert_eq!(wait_time(false, [Some(t0), None, None], t0 + s), Some(Duration::ZERO), "past");
+    }
+
+    #[test]
+    fn shutdown_ends_when_the_last_connection_closes_or_at_its_deadline() {
+        let t0 = Instant::now();
+        let deadline = Some(t0 + Duration::from_secs(5));
+        assert!(!stopped(None, 0, t0), "no shutdown began");
+        assert!(!stopped(deadline, 3, t0), "draining");
+        assert!(stopped(deadline, 0, t0), "every connection closed");
+        assert!(stopped(deadline, 3, t0 + Duration::from_secs(5)), "abandoned at the deadline");
     }
 }
