@@ -33,20 +33,17 @@
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::runtime::conn::{After, Conn, ConnWake, Schedule, Served};
-use super::runtime::state::{HANGUP, READABLE, TIMER, WRITABLE};
-use super::runtime::table::Table;
-use super::runtime::timers::Timers;
+use super::runtime::conn::{After, Conn, Conns, Schedule, Served};
+use super::runtime::state::{HANGUP, READABLE, WRITABLE};
 use super::runtime::{stopped, wait_time};
 use super::sock::READ_CHUNK;
-use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
 use crate::{ServerContext, Shutdown};
@@ -116,12 +113,11 @@ struct Hub {
     shutdown: Shutdown,
     epoll: Epoll,
     listeners: Vec<TcpListener>,
-    conns: Mutex<Table<Arc<Conn>>>,
+    conns: Conns,
     /// Connections woken by their mailbox (from any thread).
     global: Injector<Arc<Conn>>,
     /// The schedulers' own queues, to steal from.
     stealers: Vec<Stealer<Arc<Conn>>>,
-    timers: Mutex<Timers>,
     /// Edge-triggered: each signal wakes one waiting scheduler.
     wake: WakeFd,
     /// Schedulers waiting (or about to wait) on the epoll.
@@ -156,10 +152,9 @@ impl Hub {
             shutdown,
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             listeners,
-            conns: Mutex::new(Table::default()),
+            conns: Conns::default(),
             global: Injector::new(),
             stealers,
-            timers: Mutex::new(Timers::default()),
             wake: WakeFd::new()?,
             sleepers: AtomicUsize::new(0),
             notified: AtomicBool::new(false),
@@ -181,14 +176,6 @@ impl Hub {
         Ok(hub)
     }
 
-    fn lock_conns(&self) -> MutexGuard<'_, Table<Arc<Conn>>> {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_timers(&self) -> MutexGuard<'_, Timers> {
-        self.timers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Wakes one waiting scheduler, if one waits and none was woken already: there is work
     /// on a queue for it to take.
     fn notify_one(&self) {
@@ -208,7 +195,7 @@ impl Hub {
     /// How long a scheduler with nothing to do may wait: until the first deadline, the end of
     /// the shutdown or of an accept back-off, or for ever.
     fn wait_time(&self) -> EpollTimeout {
-        let first = self.lock_timers().next();
+        let first = self.conns.first_deadline();
         let resume = *self.accept_resume.lock().unwrap_or_else(|e| e.into_inner());
         let moments = [first, resume, self.stop.get().copied()];
         let Some(left) = wait_time(false, moments, Instant::now()) else {
@@ -232,11 +219,7 @@ impl Hub {
             }
             stop_listening(listener);
         }
-        for conn in self.lock_conns().values() {
-            if conn.state.wake(TIMER) {
-                queue.push(conn.clone());
-            }
-        }
+        self.conns.wake_all(|conn| queue.push(conn));
         self.notify_one();
         self.check_stop();
     }
@@ -248,7 +231,7 @@ impl Hub {
         if self.halted.load(SeqCst) {
             return;
         }
-        if stopped(Some(deadline), self.lock_conns().len(), Instant::now())
+        if stopped(Some(deadline), self.conns.len(), Instant::now())
             && !self.halted.swap(true, SeqCst)
         {
             self.halt.signal();
@@ -297,59 +280,30 @@ impl Hub {
 
     /// Gives `stream` a session, a key and a first turn, or refuses it.
     fn admit(self: &Arc<Hub>, stream: TcpStream, queue: &Worker<Arc<Conn>>) {
-        let waker = ConnWake::new(Arc::downgrade(self));
-        let session = match self.ctx.open_session(waker.clone(), &stream) {
-            Ok(session) => session,
-            Err(why) => {
-                self.ctx.refuse(stream, why);
-                return;
-            }
-        };
-        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            tracing::debug!(conn = session.id(), "cannot set up a connection: {e}");
-            return;
-        }
-        let mut conns = self.lock_conns();
-        let key = conns.vacant_key();
         let interest = EpollFlags::EPOLLIN
             | EpollFlags::EPOLLOUT
             | EpollFlags::EPOLLRDHUP
             | EpollFlags::EPOLLET;
-        // Deleted before the socket is dropped (`close`, `clean_up`).
-        if let Err(e) = self.epoll.add(&stream, EpollEvent::new(interest, key as u64)) {
-            tracing::warn!(conn = session.id(), "cannot watch a connection: {e}");
-            return;
+        let watch = |stream: &TcpStream, key: usize| {
+            Ok(self.epoll.add(stream, EpollEvent::new(interest, key as u64))?)
+        };
+        if let Some(conn) = self.conns.admit(&self.ctx, Arc::downgrade(self), stream, watch) {
+            queue.push(conn);
         }
-        let driver = Driver::new(session, self.ctx.clone(), Instant::now());
-        let conn = Conn::new(key, driver, stream);
-        conns.insert(conn.clone());
-        drop(conns);
-        waker.bind(&conn);
-        queue.push(conn);
     }
 
-    /// Stops watching connection `conn` (closed by its turn), forgets it and closes it.
+    /// Closes connection `conn`, which its turn ended.
     fn close(&self, conn: &Conn, served: Box<Served>) {
-        if let Err(e) = self.epoll.delete(&served.stream) {
-            tracing::debug!(conn = served.driver.id(), "cannot unwatch a connection: {e}");
-        }
-        served.forget_timer(conn.key, &self.timers);
-        // Dropping the session leaves its subscriptions and accounts for its messages.
-        drop(served);
-        self.lock_conns().remove(conn.key);
+        self.conns.close(conn, served, |stream| Ok(self.epoll.delete(stream)?));
         self.check_stop();
     }
 
     /// At exit, with every scheduler gone: closes the connections still open and unwatches
     /// everything.
     fn clean_up(&self) {
-        let left = self.lock_conns().drain();
-        for conn in left {
-            if let Some(served) = conn.take() {
-                let _ = self.epoll.delete(&served.stream);
-                drop(served);
-            }
-        }
+        self.conns.clean_up(|stream| {
+            let _ = self.epoll.delete(stream);
+        });
         // Any may be unwatched already; that error means nothing here.
         for listener in &self.listeners {
             let _ = self.epoll.delete(listener);
@@ -485,14 +439,8 @@ impl Scheduler {
             }
         }
         if !self.reported.is_empty() {
-            let conns = self.hub.lock_conns();
-            for (key, bits) in self.reported.drain(..) {
-                // A key whose connection closed finds nothing, or a newer connection, which
-                // gets a harmless extra turn.
-                if let Some(conn) = conns.get(key).filter(|c| c.state.wake(bits)) {
-                    self.queue.push(conn.clone());
-                }
-            }
+            let queue = &self.queue;
+            self.hub.conns.wake(self.reported.drain(..), |conn| queue.push(conn));
         }
         if self.queue.len() > 1 {
             self.hub.notify_one();
@@ -504,21 +452,7 @@ impl Scheduler {
     /// Wakes the connections whose deadline came, and resumes accepting after a back-off.
     fn check_time(&mut self) {
         let now = Instant::now();
-        let mut due = Vec::new();
-        {
-            let mut timers = self.hub.lock_timers();
-            if timers.next().is_some_and(|at| at <= now) {
-                timers.expire(now, |key| due.push(key));
-            }
-        }
-        if !due.is_empty() {
-            let conns = self.hub.lock_conns();
-            for key in due {
-                if let Some(conn) = conns.get(key).filter(|c| c.state.wake(TIMER)) {
-                    self.queue.push(conn.clone());
-                }
-            }
-        }
+        self.hub.conns.expire(now, |conn| self.queue.push(conn));
         let resume = {
             let mut resume = self.hub.accept_resume.lock().unwrap_or_else(|e| e.into_inner());
             resume.take_if(|at| *at <= now).is_some()
@@ -533,7 +467,7 @@ impl Scheduler {
     fn run_turn(&mut self, conn: Arc<Conn>) {
         let stopping = self.hub.stop.get().is_some();
         // Edge-triggered and registered for everything: nothing to re-arm.
-        match conn.run(&mut self.input, stopping, &self.hub.timers, || {}, |_| Ok(())) {
+        match conn.run(&mut self.input, stopping, &self.hub.conns.timers, || {}, |_| Ok(())) {
             After::Parked => {}
             After::Queued => self.queue.push(conn),
             After::Closed(served) => self.hub.close(&conn, served),

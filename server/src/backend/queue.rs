@@ -31,13 +31,10 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, Poller};
 
-use super::runtime::conn::{After, Conn, ConnWake, Schedule, Served};
-use super::runtime::state::{READABLE, TIMER, WRITABLE};
-use super::runtime::table::Table;
-use super::runtime::timers::Timers;
+use super::runtime::conn::{After, Conn, Conns, Schedule, Served};
+use super::runtime::state::{READABLE, WRITABLE};
 use super::runtime::{stopped, wait_time};
 use super::sock::READ_CHUNK;
-use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
 use crate::{ServerContext, Shutdown};
 
@@ -131,10 +128,9 @@ struct Dispatch {
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
     poller: Arc<Poller>,
-    /// Every open connection, by poller key.
-    conns: Mutex<Table<Arc<Conn>>>,
-    /// The connections' deadlines, which bound the poller's wait.
-    timers: Mutex<Timers>,
+    /// Every open connection, by poller key, and their deadlines (which bound the poller's
+    /// wait).
+    conns: Conns,
     /// Connections woken through their mailbox, for the poller to queue.
     wakeups: Arc<Wakeups>,
 }
@@ -142,12 +138,7 @@ struct Dispatch {
 impl Dispatch {
     fn new(ctx: Arc<ServerContext>, shutdown: Shutdown, poller: Arc<Poller>) -> Dispatch {
         let wakeups = Arc::new(Wakeups { poller: poller.clone(), ready: Mutex::new(Vec::new()) });
-        let conns = Mutex::new(Table::default());
-        Dispatch { ctx, shutdown, poller, conns, timers: Mutex::new(Timers::default()), wakeups }
-    }
-
-    fn lock_conns(&self) -> MutexGuard<'_, Table<Arc<Conn>>> {
-        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+        Dispatch { ctx, shutdown, poller, conns: Conns::default(), wakeups }
     }
 
     /// The poller thread: turns readiness, wake-ups and deadlines into jobs, admits new
@@ -159,7 +150,7 @@ impl Dispatch {
         let mut deadline: Option<Instant> = None;
         loop {
             events.clear();
-            let first = self.timers.lock().unwrap_or_else(|e| e.into_inner()).next();
+            let first = self.conns.first_deadline();
             let timeout = wait_time(false, [deadline, first, None], Instant::now());
             self.poller.wait(&mut events, timeout)?;
             let mut accept = [false; MAX_LISTENERS];
@@ -174,27 +165,21 @@ impl Dispatch {
                                 self.poller.delete(listener)?;
                                 stop_listening(listener);
                             }
-                            let conns = self.lock_conns();
-                            due.extend(conns.values().filter(|c| c.state.wake(TIMER)).cloned());
+                            self.conns.wake_all(|conn| due.push(conn));
                         }
                     }
                     key if key > LISTENER - MAX_LISTENERS && key <= LISTENER => {
                         accept[LISTENER - key] = true;
                     }
                     key => {
-                        // A stale key (its connection closed) finds nothing or a newer
-                        // connection, which then gets a harmless extra turn.
                         let bits = if event.readable { READABLE } else { 0 }
                             | if event.writable { WRITABLE } else { 0 };
-                        let conns = self.lock_conns();
-                        if let Some(conn) = conns.get(key).filter(|c| c.state.wake(bits)) {
-                            due.push(conn.clone());
-                        }
+                        self.conns.wake([(key, bits)], |conn| due.push(conn));
                     }
                 }
             }
             due.append(&mut self.wakeups.take());
-            self.expire(&mut due);
+            self.conns.expire(Instant::now(), |conn| due.push(conn));
             for conn in due.drain(..) {
                 // Blocks while the queue is full: the workers are busy, so waiting is the
                 // back-pressure (and nothing a worker does waits for this thread).
@@ -206,24 +191,8 @@ impl Dispatch {
                     self.poller.modify(listener, Event::readable(LISTENER - i))?;
                 }
             }
-            if deadline.is_some() && stopped(deadline, self.lock_conns().len(), Instant::now()) {
+            if deadline.is_some() && stopped(deadline, self.conns.len(), Instant::now()) {
                 return Ok(());
-            }
-        }
-    }
-
-    /// Queues (into `due`) the connections whose deadline came; their turns decide.
-    fn expire(&self, due: &mut Vec<Arc<Conn>>) {
-        let mut keys = Vec::new();
-        let now = Instant::now();
-        self.timers.lock().unwrap_or_else(|e| e.into_inner()).expire(now, |key| keys.push(key));
-        if keys.is_empty() {
-            return;
-        }
-        let conns = self.lock_conns();
-        for key in keys {
-            if let Some(conn) = conns.get(key).filter(|c| c.state.wake(TIMER)) {
-                due.push(conn.clone());
             }
         }
     }
@@ -249,31 +218,13 @@ impl Dispatch {
     /// `max_clients` connections. Blocks while the queue is full (back-pressure, like every
     /// hand-off of the poller).
     fn admit(&self, stream: TcpStream, jobs: &Sender<Job>) {
-        let waker = ConnWake::new(Arc::downgrade(&self.wakeups));
-        let session = match self.ctx.open_session(waker.clone(), &stream) {
-            Ok(session) => session,
-            Err(why) => {
-                self.ctx.refuse(stream, why);
-                return;
-            }
-        };
-        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            tracing::debug!(conn = session.id(), "cannot set up connection: {e}");
-            return;
-        }
-        let mut conns = self.lock_conns();
-        let key = conns.vacant_key();
         // SAFETY: the stream is deleted from the poller before it is dropped: it is only
         // dropped through `close` (a worker's, or `clean_up`'s at exit), which deletes it first.
-        if let Err(e) = unsafe { self.poller.add(&stream, Event::none(key)) } {
-            tracing::debug!(conn = session.id(), "cannot watch connection: {e}");
+        let watch = |stream: &TcpStream, key| unsafe { self.poller.add(stream, Event::none(key)) };
+        let Some(conn) = self.conns.admit(&self.ctx, Arc::downgrade(&self.wakeups), stream, watch)
+        else {
             return;
-        }
-        let driver = Driver::new(session, self.ctx.clone(), Instant::now());
-        let conn = Conn::new(key, driver, stream);
-        conns.insert(conn.clone());
-        drop(conns);
-        waker.bind(&conn);
+        };
         // Waits while the workers are busy; fails only if they are gone, and then shutdown
         // closes the connection with the others.
         let _ = jobs.send(Job::Ready(conn));
@@ -302,24 +253,17 @@ impl Dispatch {
             let wants = served.driver.wants();
             self.poller.modify(&served.stream, Event::new(conn.key, wants.read, wants.write))
         };
-        match conn.run(input, stopping, &self.timers, notify, rearm) {
+        match conn.run(input, stopping, &self.conns.timers, notify, rearm) {
             After::Parked => {}
             After::Queued => self.wakeups.push(conn),
             After::Closed(served) => self.close(&conn, served),
         }
     }
 
-    /// Stops watching a connection, forgets it and closes it.
+    /// Closes connection `conn`, which its turn ended.
     fn close(&self, conn: &Conn, served: Box<Served>) {
-        if let Err(e) = self.poller.delete(&served.stream) {
-            tracing::debug!(conn = served.driver.id(), "cannot unwatch connection: {e}");
-        }
-        served.forget_timer(conn.key, &self.timers);
-        // Drops the session (leaving its subscriptions), then the socket.
-        drop(served);
-        let mut conns = self.lock_conns();
-        conns.remove(conn.key);
-        if conns.len() == 0 && self.shutdown.is_triggered() {
+        let left = self.conns.close(conn, served, |stream| self.poller.delete(stream));
+        if left == 0 && self.shutdown.is_triggered() {
             // The poller may be waiting for the last connection to go.
             let _ = self.poller.notify();
         }
@@ -333,13 +277,9 @@ impl Dispatch {
             let _ = self.poller.delete(listener);
         }
         let _ = self.poller.delete(self.shutdown.fd().as_fd());
-        let left = self.lock_conns().drain();
-        for conn in left {
-            if let Some(served) = conn.take() {
-                let _ = self.poller.delete(&served.stream);
-                drop(served);
-            }
-        }
+        self.conns.clean_up(|stream| {
+            let _ = self.poller.delete(stream);
+        });
         // Drop what waits to be queued, closed now.
         self.wakeups.take();
     }
@@ -412,7 +352,7 @@ mod tests {
         });
         assert_eq!(ctx.stats.connections_refused.get(), 0);
         assert_eq!(ctx.connected(), 1);
-        assert_eq!(dispatch.lock_conns().len(), 1);
+        assert_eq!(dispatch.conns.len(), 1);
         // Nothing was written to it: no refusal.
         client.set_nonblocking(true).unwrap();
         let err = client.read(&mut [0u8; 64]).unwrap_err();

@@ -2,15 +2,147 @@
 //! lock that only the thread running its turn takes, its driver, socket, known readiness and
 //! entered deadline. One turn ([`Conn::run`]) is the same for every backend that uses it.
 
+use std::io;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Instant;
 
-use super::state::{State, HANGUP, MAIL, READABLE, WRITABLE};
+use super::state::{State, HANGUP, MAIL, READABLE, TIMER, WRITABLE};
+use super::table::Table;
 use super::timers::Timers;
 use super::{turn, News, Next, Readiness};
 use crate::driver::Driver;
 use crate::mailbox::Wake;
+use crate::ServerContext;
+
+/// The connections of a multi-threaded runtime and their deadlines, each behind its lock
+/// (never both held at once).
+#[derive(Default)]
+pub(crate) struct Conns {
+    table: Mutex<Table<Arc<Conn>>>,
+    pub(crate) timers: Mutex<Timers>,
+}
+
+impl Conns {
+    fn table(&self) -> MutexGuard<'_, Table<Arc<Conn>>> {
+        lock(&self.table)
+    }
+
+    /// Gives `stream` a session (whose mailbox wakes it through `runtime`) and a key, or
+    /// refuses it; `watch` registers the socket with the backend's poller under the key
+    /// (the backend deletes it before the socket is dropped: [`Conns::close`]). Returns the
+    /// connection, queued for its first turn: the caller puts it on a ready queue.
+    pub(crate) fn admit<S: Schedule + 'static>(
+        &self,
+        ctx: &Arc<ServerContext>,
+        runtime: Weak<S>,
+        stream: TcpStream,
+        watch: impl FnOnce(&TcpStream, usize) -> io::Result<()>,
+    ) -> Option<Arc<Conn>> {
+        let waker = ConnWake::new(runtime);
+        let session = match ctx.open_session(waker.clone(), &stream) {
+            Ok(session) => session,
+            Err(why) => {
+                ctx.refuse(stream, why);
+                return None;
+            }
+        };
+        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
+            tracing::debug!(conn = session.id(), "cannot set up a connection: {e}");
+            return None;
+        }
+        let mut table = self.table();
+        let key = table.vacant_key();
+        if let Err(e) = watch(&stream, key) {
+            tracing::warn!(conn = session.id(), "cannot watch a connection: {e}");
+            return None;
+        }
+        let conn = Conn::new(key, Driver::new(session, ctx.clone(), Instant::now()), stream);
+        table.insert(conn.clone());
+        drop(table);
+        let _ = waker.conn.set(Arc::downgrade(&conn));
+        Some(conn)
+    }
+
+    /// Records `events` for each of `keys` and hands `queue` every connection that was idle.
+    /// A key whose connection closed finds nothing, or a newer connection, which gets a
+    /// harmless extra turn.
+    pub(crate) fn wake(
+        &self,
+        keys: impl IntoIterator<Item = (usize, u8)>,
+        mut queue: impl FnMut(Arc<Conn>),
+    ) {
+        let table = self.table();
+        for (key, events) in keys {
+            if let Some(conn) = table.get(key).filter(|c| c.state.wake(events)) {
+                queue(conn.clone());
+            }
+        }
+    }
+
+    /// Wakes every connection (shutdown began), handing `queue` those that were idle.
+    pub(crate) fn wake_all(&self, mut queue: impl FnMut(Arc<Conn>)) {
+        for conn in self.table().values().filter(|c| c.state.wake(TIMER)) {
+            queue(conn.clone());
+        }
+    }
+
+    /// Wakes the connections whose deadline came by `now`, handing `queue` those that were
+    /// idle (their turns tell their drivers the time).
+    pub(crate) fn expire(&self, now: Instant, queue: impl FnMut(Arc<Conn>)) {
+        let mut due = Vec::new();
+        {
+            let mut timers = lock(&self.timers);
+            if timers.next().is_none_or(|at| at > now) {
+                return;
+            }
+            timers.expire(now, |key| due.push((key, TIMER)));
+        }
+        self.wake(due, queue);
+    }
+
+    /// The first deadline of a connection.
+    pub(crate) fn first_deadline(&self) -> Option<Instant> {
+        lock(&self.timers).next()
+    }
+
+    /// How many connections are open.
+    pub(crate) fn len(&self) -> usize {
+        self.table().len()
+    }
+
+    /// Forgets connection `conn`, closed by its turn, and closes it once `unwatch` took its
+    /// socket off the poller. Returns how many are left.
+    pub(crate) fn close(
+        &self,
+        conn: &Conn,
+        served: Box<Served>,
+        unwatch: impl FnOnce(&TcpStream) -> io::Result<()>,
+    ) -> usize {
+        if let Err(e) = unwatch(&served.stream) {
+            tracing::debug!(conn = served.driver.id(), "cannot unwatch a connection: {e}");
+        }
+        lock(&self.timers).forget(conn.key, served.timer);
+        // Dropping the session leaves its subscriptions and accounts for its messages.
+        drop(served);
+        let mut table = self.table();
+        table.remove(conn.key);
+        table.len()
+    }
+
+    /// At exit, with no thread running turns any more: closes every connection left, each
+    /// once `unwatch` took its socket off the poller.
+    pub(crate) fn clean_up(&self, unwatch: impl Fn(&TcpStream)) {
+        let left = self.table().drain();
+        for conn in left {
+            conn.state.close();
+            if let Some(served) = lock(&conn.inner).take() {
+                unwatch(&served.stream);
+                drop(served);
+            }
+        }
+    }
+}
 
 /// One connection.
 pub(crate) struct Conn {
@@ -33,13 +165,6 @@ pub(crate) struct Served {
     timer: Option<Instant>,
 }
 
-impl Served {
-    /// Forgets its deadline in `timers` (it is closing).
-    pub(crate) fn forget_timer(&self, key: usize, timers: &Mutex<Timers>) {
-        lock(timers).forget(key, self.timer);
-    }
-}
-
 /// How a turn ended.
 pub(crate) enum After {
     /// Parked until a wake-up (or it was not the caller's to run).
@@ -54,7 +179,7 @@ pub(crate) enum After {
 
 impl Conn {
     /// A new connection, queued for its first turn (the caller queues it).
-    pub(crate) fn new(key: usize, driver: Driver, stream: TcpStream) -> Arc<Conn> {
+    fn new(key: usize, driver: Driver, stream: TcpStream) -> Arc<Conn> {
         let served = Served { driver, stream, ready: Readiness::default(), timer: None };
         Arc::new(Conn { key, state: State::queued(), inner: Mutex::new(Some(served)) })
     }
@@ -67,12 +192,6 @@ impl Conn {
     #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         self.lock().is_some()
-    }
-
-    /// Takes what is left of a connection the runtime abandons (at exit).
-    pub(crate) fn take(&self) -> Option<Served> {
-        self.state.close();
-        self.lock().take()
     }
 
     /// Runs one turn, by the thread that took the connection from a ready queue: the events
@@ -134,7 +253,7 @@ pub(crate) trait Schedule: Send + Sync {
 
 /// The waker handed to a connection's mailbox: records the mail and, if the connection was
 /// idle, has its runtime queue it.
-pub(crate) struct ConnWake<S> {
+struct ConnWake<S> {
     /// Set right after the connection is built (its session, holding this waker, comes
     /// first). Weak: the connection owns the session that owns this waker.
     conn: OnceLock<Weak<Conn>>,
@@ -143,13 +262,8 @@ pub(crate) struct ConnWake<S> {
 }
 
 impl<S: Schedule> ConnWake<S> {
-    pub(crate) fn new(runtime: Weak<S>) -> Arc<ConnWake<S>> {
+    fn new(runtime: Weak<S>) -> Arc<ConnWake<S>> {
         Arc::new(ConnWake { conn: OnceLock::new(), runtime })
-    }
-
-    /// Names the connection this waker wakes.
-    pub(crate) fn bind(&self, conn: &Arc<Conn>) {
-        let _ = self.conn.set(Arc::downgrade(conn));
     }
 }
 
