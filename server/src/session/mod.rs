@@ -11,6 +11,8 @@
 mod commands;
 #[cfg(test)]
 mod fuzz;
+mod subscriptions;
+mod transaction;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,11 +24,12 @@ use shared::{RequestParser, RespVersion};
 use shared::resp::encode_error;
 
 use crate::acl::{Login, Refresh};
-use crate::clients::{Client, ClientState};
-use crate::exchange::SubscriptionSet;
+use crate::clients::{ClientEntry, ClientState};
+use crate::errors::ReplyError;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
+use subscriptions::SubscriptionSet;
 
 /// What the backend should do with the connection after a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +51,7 @@ pub struct Session {
     tls: bool,
     mailbox: Arc<Mailbox>,
     /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
-    client: Arc<Client>,
+    client: Arc<ClientEntry>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
     /// Requests run so far.
@@ -74,7 +77,7 @@ struct RespState {
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
     db: i64,
     /// The transaction MULTI opened, until EXEC or DISCARD.
-    multi: Option<commands::Transaction>,
+    multi: Option<transaction::Transaction>,
     /// `CLIENT SETINFO`'s values.
     lib_name: Option<Bytes>,
     lib_ver: Option<Bytes>,
@@ -113,6 +116,17 @@ impl RespState {
     }
 }
 
+/// What [`Session::refresh_acl`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclRefresh {
+    /// No user changed.
+    Unchanged,
+    /// The connection's user changed, and still allows everything it subscribes to.
+    Updated,
+    /// The connection must end now: its user was deleted, or lost one of its subscriptions.
+    Ended,
+}
+
 /// What [`Session::take_mail`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mail {
@@ -128,7 +142,7 @@ pub enum Mail {
 impl Session {
     /// A session for the connection `client`, whose messages arrive through its mailbox; `tls`:
     /// it came in on the TLS port.
-    pub fn new(ctx: Arc<ServerContext>, client: Arc<Client>, tls: bool) -> Session {
+    pub fn new(ctx: Arc<ServerContext>, client: Arc<ClientEntry>, tls: bool) -> Session {
         let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
             Box::new(RespState {
                 parser: RequestParser::new(ctx.config.limits),
@@ -197,14 +211,14 @@ impl Session {
     /// `stop_at`.
     pub fn resume(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
         let status = self.run_requests(out, stop_at);
-        self.publish_state();
+        self.update_snapshot();
         status
     }
 
     /// Tells the registry what this connection now looks like (once per batch of requests).
-    fn publish_state(&self) {
+    fn update_snapshot(&self) {
         let Some(state) = self.resp.as_deref() else { return };
-        self.client.publish_state(ClientState {
+        self.client.update_snapshot(ClientState {
             name: state.name.clone(),
             db: state.db,
             sub: state.channels.len(),
@@ -249,7 +263,7 @@ impl Session {
                 Ok(None) => return Status::Open,
                 Err(err) => {
                     tracing::debug!(conn = self.id, "protocol error: {err}");
-                    error(out, &format!("ERR {err}"));
+                    error(out, &ReplyError::Protocol(err));
                     state.closing = true;
                     return Status::Close;
                 }
@@ -351,20 +365,21 @@ impl Session {
         add(&self.ctx.stats.delivered, std::mem::take(&mut self.unflushed_messages));
     }
 
-    /// Takes the connection's user anew after the users changed; returns false if and only
-    /// if the connection must end: its user is gone, or no longer allows a channel or
-    /// pattern it subscribes to (Redis 7 disconnects such subscribers).
-    fn acl_keeps(&mut self) -> bool {
-        let Some(state) = self.resp.as_deref_mut() else { return true };
+    /// Takes the connection's user anew if the users changed, and says what that means for
+    /// the connection: it ends if its user is gone, or no longer allows a channel or pattern
+    /// it subscribes to (Redis 7 disconnects such subscribers; logged here). The driver asks
+    /// at every mailbox wake-up, which a change of users sends, and so does every request.
+    pub fn refresh_acl(&mut self) -> AclRefresh {
+        let Some(state) = self.resp.as_deref_mut() else { return AclRefresh::Unchanged };
         let why = match state.login.refresh(&self.ctx.acl) {
-            Refresh::Same => return true,
+            Refresh::Same => return AclRefresh::Unchanged,
             Refresh::Changed => {
                 let keeps = state.login.user().keeps_subscriptions(
                     state.channels.names().chain(state.shard_channels.names()),
                     state.patterns.names(),
                 );
                 if keeps {
-                    return true;
+                    return AclRefresh::Updated;
                 }
                 "its user lost access to a subscription"
             }
@@ -372,13 +387,7 @@ impl Session {
         };
         let user = String::from_utf8_lossy(state.login.user().name()).into_owned();
         tracing::info!(conn = self.id, user, "disconnected: {why}");
-        false
-    }
-
-    /// Returns true if and only if the connection must end now because its user changed (see
-    /// `acl_keeps`); the driver asks at every mailbox wake-up, which a change of users sends.
-    pub fn acl_revoked(&mut self) -> bool {
-        !self.acl_keeps()
+        AclRefresh::Ended
     }
 
     /// Messages published before a subscription change (or a PUBLISH reply) must reach the
@@ -413,16 +422,16 @@ impl Drop for Session {
     }
 }
 
-/// Appends an error reply; `text` starts with the error code (`ERR ...`). CR, LF and NUL in
-/// it become spaces: an error is always one protocol line.
-fn error(out: &mut Vec<u8>, text: &str) {
-    encode_error(out, text.as_bytes());
+/// Appends an error reply. CR, LF and NUL in its text become spaces: an error is always one
+/// protocol line.
+fn error(out: &mut Vec<u8>, err: &ReplyError) {
+    encode_error(out, err.to_string().as_bytes());
 }
 
 /// Sets the connection name like `CLIENT SETNAME`; an empty name clears it.
-fn set_name(state: &mut RespState, name: Bytes) -> Result<(), &'static str> {
+fn set_name(state: &mut RespState, name: Bytes) -> Result<(), ReplyError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+        return Err(ReplyError::BadClientName);
     }
     state.name = (!name.is_empty()).then_some(name);
     Ok(())

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{parse_integer, words, Args, CommandError, Family, NAME_MAX};
+use super::args::{parse_integer, words, Args, NAME_MAX};
+use super::error::CommandError;
+use super::family::Family;
 
 /// The `ACL` subcommands.
 ///

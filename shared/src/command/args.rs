@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::CommandError;
+use super::error::CommandError;
 
 /// The arguments after a command's name (or after a container's subcommand), read in order.
 #[derive(Debug)]

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{is, on_off, words, Args, CommandError, Family, NAME_MAX};
+use super::args::{is, on_off, words, Args, NAME_MAX};
+use super::error::CommandError;
+use super::family::Family;
 
 /// The `CLIENT` subcommands.
 ///

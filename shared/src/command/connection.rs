@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{is, parse_integer, words, Args, CommandError, Family};
+use super::args::{is, parse_integer, words, Args};
+use super::error::CommandError;
+use super::family::Family;
 
 /// A command about the connection itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,62 +11,21 @@
 mod args;
 mod categories;
 mod error;
+mod family;
 
 pub use args::{
     is, lower_case, on_off, parse_db_index, parse_integer, words, Args, DATABASES, NAME_MAX,
 };
-pub use categories::{category_commands, in_category, is_category, subcommand_name, CATEGORIES};
+pub use categories::{is_category, CATEGORIES};
 pub use error::{subscribed_context_error, CommandError};
+pub use family::Family;
 
 use bytes::Bytes;
-
-/// What every family of commands tells about its commands. The server runs them; everything
-/// else about a command is here.
-pub trait Family: Sized {
-    /// Every command of the family by its Redis full name (`pubsub|channels`), with its
-    /// categories as Redis 7 files them (`COMMAND INFO`, `ACL CAT`), in `ACL CAT`'s order. A
-    /// container command (`pubsub`) has a row of its own: a category rule that covers it covers
-    /// every one of its subcommands too, as in Redis (`+@slow` allows `config|set`).
-    const CATEGORIES: &'static [(&'static str, &'static str)];
-
-    /// Parses the command named `name` (lower case) from its arguments: `None`, with `args`
-    /// untouched, if and only if the name is not one of this family's.
-    fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>>;
-
-    /// Redis's full name for this command, as its error replies and the ACL use it.
-    fn full_name(&self) -> &'static str;
-
-    /// The arguments that send this command (what a client writes with
-    /// [`crate::resp::encode_command`]).
-    fn to_args(&self) -> Vec<Bytes>;
-
-    /// Returns true if and only if a RESP2 connection in subscribed mode may run this command.
-    fn allowed_when_subscribed(&self) -> bool {
-        false
-    }
-
-    /// Returns true if and only if, inside MULTI, this command is queued for EXEC rather than
-    /// run at once.
-    fn is_queued_in_multi(&self) -> bool {
-        true
-    }
-
-    /// Returns true if and only if a connection may run this command before authenticating.
-    fn allowed_before_auth(&self) -> bool {
-        false
-    }
-
-    /// The channels (or, when the flag is true, the patterns) this command names, whose
-    /// permissions the ACL checks.
-    fn channels(&self) -> (&[Bytes], bool) {
-        (&[], false)
-    }
-}
 
 /// Declares the families: each line is a module, its type, and its variant of [`Command`].
 /// Their order is the order names are looked up in and the order of [`COMMAND_CATEGORIES`].
 macro_rules! families {
-    ($($(#[$doc:meta])* $module:ident::$family:ident => $variant:ident,)*) => {
+    ($($module:ident::$family:ident => $variant:ident,)*) => {
         $(pub mod $module;)*
         $(pub use $module::$family;)*
 
@@ -74,7 +33,7 @@ macro_rules! families {
         /// connect, by family.
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum Command {
-            $($(#[$doc])* $variant($family),)*
+            $(#[doc = concat!("A command of [`", stringify!($module), "`].")] $variant($family),)*
         }
 
         $(impl From<$family> for Command {
@@ -138,19 +97,12 @@ macro_rules! families {
 }
 
 families! {
-    /// PING, ECHO, QUIT, RESET, AUTH, HELLO, SELECT.
     connection::ConnectionCommand => Connection,
-    /// (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, (S)PUBLISH, PUBSUB.
     pubsub::PubsubCommand => Pubsub,
-    /// CLIENT.
     client::ClientCommand => Client,
-    /// ACL.
     acl::AclCommand => Acl,
-    /// CONFIG.
     config::ConfigCommand => Config,
-    /// COMMAND, INFO, DBSIZE, TIME, LASTSAVE.
     server::ServerCommand => Server,
-    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH.
     transaction::TransactionCommand => Transaction,
 }
 
@@ -168,6 +120,35 @@ impl Command {
             None => Err(CommandError::Unknown { name, args: args.rest() }),
         }
     }
+}
+
+// What the table says: the rules `ACL CAT` and `+@category` read from it.
+
+/// The full name of `sub` of the container `command` (any case) as the table spells it
+/// (`pubsub|channels`), if it is served.
+pub fn subcommand_name(command: &str, sub: &[u8]) -> Option<&'static str> {
+    let wanted = format!("{}|{}", command, String::from_utf8_lossy(sub)).to_ascii_lowercase();
+    COMMAND_CATEGORIES.iter().map(|(name, _)| *name).find(|name| *name == wanted)
+}
+
+/// Returns true if and only if a `+@category` rule covers the command Redis calls
+/// `full_name`: the command is in the category, or is a subcommand of a container that is.
+pub fn in_category(full_name: &str, category: &str) -> bool {
+    let of = |name: &str| {
+        COMMAND_CATEGORIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .is_some_and(|(_, cats)| cats.split(' ').any(|c| c == category))
+    };
+    of(full_name) || full_name.split_once('|').is_some_and(|(parent, _)| of(parent))
+}
+
+/// The commands in `category` (`ACL CAT category`): those filed in it, in the table's order.
+pub fn category_commands(category: &str) -> impl Iterator<Item = &'static str> + '_ {
+    COMMAND_CATEGORIES
+        .iter()
+        .filter(move |(_, cats)| cats.split(' ').any(|c| c == category))
+        .map(|(name, _)| *name)
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{words, Args, CommandError, Family, NAME_MAX};
+use super::args::{words, Args, NAME_MAX};
+use super::error::CommandError;
+use super::family::Family;
 
 /// A pub/sub command.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{words, Args, CommandError, Family};
+use super::args::{words, Args};
+use super::error::CommandError;
+use super::family::Family;
 
 /// A question about the server.
 #[derive(Clone, Debug, PartialEq, Eq)]

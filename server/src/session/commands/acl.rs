@@ -7,6 +7,7 @@ use shared::Frame;
 
 use super::{help, ok, Run};
 use crate::acl::{self, Refresh, Refusal};
+use crate::errors::ReplyError;
 use crate::session::{error, Session, Status};
 
 impl Run for AclCommand {
@@ -28,8 +29,8 @@ impl Session {
     fn delete_users(&mut self, names: &[Bytes], out: &mut Vec<u8>) -> Status {
         let deleted = match self.ctx.acl.delete_users(names) {
             Ok(deleted) => deleted,
-            Err(text) => {
-                error(out, &text);
+            Err(err) => {
+                error(out, &err);
                 return Status::Open;
             }
         };
@@ -67,11 +68,11 @@ impl Session {
             AclCommand::Cat(category) => {
                 return match acl::category(category.as_deref()) {
                     Ok(names) => Frame::Array(names.into_iter().map(Frame::bulk).collect()),
-                    Err(msg) => Frame::Error(msg),
+                    Err(err) => err.frame(),
                 }
             }
             AclCommand::SetUser { name, rules } => {
-                acl.set_user(&name, &rules).map_err(Frame::Error)
+                acl.set_user(&name, &rules).map_err(Frame::from)
             }
             AclCommand::GetUser(name) => {
                 return acl.get(&name).map_or(Frame::Null, |u| getuser(&u))
@@ -84,7 +85,7 @@ impl Session {
                         if let acl::AclError::Write { path, source } = &err {
                             tracing::warn!("ACL SAVE: cannot write {}: {source}", path.display());
                         }
-                        Frame::Error(format!("ERR {err}"))
+                        ReplyError::AclFile(err).frame()
                     }
                 }
             }
@@ -92,13 +93,13 @@ impl Session {
             AclCommand::GenPass(bits) => return generate_password(bits),
             AclCommand::Log(arg) => return self.acl_log(arg.as_deref()),
             AclCommand::DelUser(_) => unreachable!("ACL DELUSER runs apart: it may end the connection"),
-            AclCommand::Load => acl.load().map_err(|e| Frame::Error(format!("ERR {e}"))),
+            AclCommand::Load => acl.load().map_err(|e| ReplyError::AclFile(e).frame()),
         };
         match changed {
             Ok(change) => {
                 tracing::info!(conn = self.id, "users changed: {change:?}");
                 // Every connection looks at its user again: those subscribed to what their
-                // user lost end (see `acl_revoked`).
+                // user lost end (see `Session::refresh_acl`).
                 self.ctx.wake_all();
                 ok()
             }
@@ -164,13 +165,13 @@ fn getuser(user: &acl::User) -> Frame {
 /// checked as Redis checks it: it must exist, with its table arity.
 fn dry_run(acl: &acl::Acl, name: &[u8], args: Vec<Bytes>) -> Frame {
     let Some(user) = acl.get(name) else {
-        return Frame::Error(format!("ERR User '{}' not found", String::from_utf8_lossy(name)));
+        return ReplyError::NoSuchUser(String::from_utf8_lossy(name).into_owned()).frame();
     };
     let first = String::from_utf8_lossy(&args[0]).into_owned();
     let refusal = match Command::parse(args) {
         Ok(cmd) => user.permits(&cmd).err().map(|r| r.dry_run_text()),
         Err(CommandError::Unknown { .. } | CommandError::UnknownSubcommand { .. }) => {
-            return Frame::Error(format!("ERR Command '{first}' not found"));
+            return ReplyError::NoSuchCommand(first).frame();
         }
         // The commands whose argument count Redis checks only when running them.
         Err(err) => match acl::permission_first(&err) {
@@ -198,7 +199,7 @@ fn generate_password(bits: u32) -> Frame {
                 continue;
             }
             tracing::error!("ACL GENPASS: no random bytes: {e}");
-            return Frame::Error(format!("ERR cannot generate a password: {e}"));
+            return ReplyError::NoRandom(e).frame();
         }
         filled += n as usize;
     }

@@ -8,6 +8,7 @@ use shared::Frame;
 
 use super::{help, ok, Run};
 use crate::clients::Filter;
+use crate::errors::ReplyError;
 use crate::session::{error, set_name, Session, Status};
 
 impl Run for ClientCommand {
@@ -17,9 +18,7 @@ impl Run for ClientCommand {
             ClientCommand::SetInfo { lib_name, value } => {
                 if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
                     let what = if lib_name { "lib-name" } else { "lib-ver" };
-                    Frame::Error(format!(
-                        "ERR {what} cannot contain spaces, newlines or special characters."
-                    ))
+                    ReplyError::BadClientInfo(what).frame()
                 } else {
                     let value = (!value.is_empty()).then_some(value);
                     if lib_name {
@@ -31,21 +30,21 @@ impl Run for ClientCommand {
                 }
             }
             ClientCommand::Info => {
-                session.publish_state();
+                session.update_snapshot();
                 let mut line = String::new();
                 session.client.list_line(&mut line);
                 Frame::Bulk(line.into())
             }
             ClientCommand::List(args) => match parse_filter(&args, false) {
                 Ok(filter) => {
-                    session.publish_state();
+                    session.update_snapshot();
                     let mut text = String::new();
                     for client in session.ctx.clients(&filter, session.id) {
                         client.list_line(&mut text);
                     }
                     Frame::Bulk(text.into())
                 }
-                Err(text) => Frame::Error(text),
+                Err(err) => err.frame(),
             },
             ClientCommand::Kill(args) => return session.kill(&args, out),
             ClientCommand::NoEvict(on) => {
@@ -67,7 +66,7 @@ impl Run for ClientCommand {
             ClientCommand::Help => help("CLIENT", CLIENT_HELP),
             ClientCommand::SetName(name) => match set_name(state, name) {
                 Ok(()) => ok(),
-                Err(msg) => Frame::Error(msg.into()),
+                Err(err) => err.frame(),
             },
             ClientCommand::GetName => state.name.clone().map_or(Frame::Null, Frame::Bulk),
             ClientCommand::Id => Frame::Integer(session.id as i64),
@@ -91,8 +90,8 @@ impl Session {
         };
         let filter = match filter {
             Ok(filter) => filter,
-            Err(text) => {
-                error(out, &text);
+            Err(err) => {
+                error(out, &err);
                 return Status::Open;
             }
         };
@@ -106,7 +105,7 @@ impl Session {
             }
         }
         match (old_form, victims.len()) {
-            (true, 0) => error(out, "ERR No such client"),
+            (true, 0) => error(out, &ReplyError::NoSuchClient),
             (true, _) => out.extend_from_slice(b"+OK\r\n"),
             (false, n) => encode_integer(out, n as i64),
         }
@@ -120,9 +119,8 @@ impl Session {
 
 /// Reads `CLIENT LIST`'s filters (`kill` false: `TYPE`, `ID`) or `CLIENT KILL`'s (`kill`
 /// true: `ID`, `ADDR`, `LADDR`, `TYPE`, `SKIPME`, `MAXAGE`), with Redis's errors.
-fn parse_filter(args: &[Bytes], kill: bool) -> Result<Filter, String> {
+fn parse_filter(args: &[Bytes], kill: bool) -> Result<Filter, ReplyError> {
     let mut filter = Filter { skip_me: kill, ..Filter::default() };
-    let syntax = || "ERR syntax error".to_string();
     let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
     let mut i = 0;
     while i < args.len() {
@@ -132,11 +130,11 @@ fn parse_filter(args: &[Bytes], kill: bool) -> Result<Filter, String> {
                 args[i + 1..].iter().map(|a| text(a).parse().ok().filter(|&n| n > 0)).collect();
             match ids {
                 Some(ids) if !ids.is_empty() => filter.ids = Some(ids),
-                _ => return Err("ERR Invalid client ID".into()),
+                _ => return Err(ReplyError::InvalidClientId),
             }
             break;
         }
-        let Some(value) = args.get(i + 1) else { return Err(syntax()) };
+        let Some(value) = args.get(i + 1) else { return Err(ReplyError::Syntax) };
         match option.as_str() {
             "type" => {
                 filter.pubsub = match text(value).to_ascii_lowercase().as_str() {
@@ -147,26 +145,26 @@ fn parse_filter(args: &[Bytes], kill: bool) -> Result<Filter, String> {
                         filter.ids = Some(Vec::new());
                         None
                     }
-                    _ => return Err(format!("ERR Unknown client type '{}'", clean(value))),
+                    _ => return Err(ReplyError::UnknownClientType(clean(value))),
                 }
             }
             "id" if kill => match text(value).parse::<u64>() {
                 Ok(id) if id > 0 => filter.ids = Some(vec![id]),
-                _ => return Err("ERR client-id should be greater than 0".into()),
+                _ => return Err(ReplyError::ClientIdNotPositive),
             },
             "addr" if kill => filter.addr = Some(text(value)),
             "laddr" if kill => filter.laddr = Some(text(value)),
             "maxage" if kill => {
-                filter.max_age = Some(text(value).parse().map_err(|_| syntax())?);
+                filter.max_age = Some(text(value).parse().map_err(|_| ReplyError::Syntax)?);
             }
             "skipme" if kill => {
                 filter.skip_me = match text(value).to_ascii_lowercase().as_str() {
                     "yes" => true,
                     "no" => false,
-                    _ => return Err(syntax()),
+                    _ => return Err(ReplyError::Syntax),
                 }
             }
-            _ => return Err(syntax()),
+            _ => return Err(ReplyError::Syntax),
         }
         i += 2;
     }

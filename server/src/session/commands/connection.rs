@@ -7,6 +7,7 @@ use shared::{Frame, RespVersion};
 
 use super::{ok, Run};
 use crate::acl;
+use crate::errors::ReplyError;
 use crate::info::REDIS_VERSION;
 use crate::session::{error, set_name, Session, Status};
 use crate::stats::add;
@@ -37,11 +38,11 @@ impl Run for ConnectionCommand {
             ConnectionCommand::Auth { user, password } => {
                 let default = session.ctx.acl.get(acl::DEFAULT_USER.as_bytes());
                 if user.is_none() && default.is_some_and(|u| u.nopass()) {
-                    Frame::Error(acl::AUTH_WITHOUT_PASSWORD.into())
+                    ReplyError::AuthWithoutPassword.frame()
                 } else {
                     match session.authenticate("AUTH", user.as_deref(), &password) {
                         Ok(()) => ok(),
-                        Err(msg) => Frame::Error(msg.into()),
+                        Err(err) => err.frame(),
                     }
                 }
             }
@@ -81,19 +82,19 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Status {
         if let Some((user, password)) = auth {
-            if let Err(msg) = self.authenticate("HELLO", Some(&user), &password) {
-                error(out, msg);
+            if let Err(err) = self.authenticate("HELLO", Some(&user), &password) {
+                error(out, &err);
                 return Status::Open;
             }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         if !state.login.authenticated() {
-            error(out, acl::NOAUTH_HELLO);
+            error(out, &ReplyError::NoAuthHello);
             return Status::Open;
         }
         if let Some(name) = name {
-            if let Err(msg) = set_name(state, name) {
-                error(out, msg);
+            if let Err(err) = set_name(state, name) {
+                error(out, &err);
                 return Status::Open;
             }
         }
@@ -122,7 +123,7 @@ impl Session {
         command: &'static str,
         user: Option<&[u8]>,
         password: &[u8],
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), ReplyError> {
         let state = self.resp.as_deref_mut().expect("resp session");
         let done = state.login.authenticate(&self.ctx.acl, user, password, self.id);
         if done.is_err() {

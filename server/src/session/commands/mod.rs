@@ -8,11 +8,10 @@ use shared::command::{subscribed_context_error, Command};
 use shared::resp::encode_error;
 use shared::Frame;
 
-use super::{error, Session, Status};
+use super::{error, AclRefresh, Session, Status};
 use crate::acl::{Denied, LogReason};
+use crate::errors::EXECABORT_BECAUSE;
 use crate::stats::add;
-
-pub(super) use transaction::Transaction;
 
 /// How the session runs the commands of one family.
 trait Run {
@@ -81,7 +80,7 @@ impl Session {
                 return Status::Open;
             }
         };
-        if !self.acl_keeps() {
+        if self.refresh_acl() == AclRefresh::Ended {
             return Status::Abort;
         }
         let state = self.resp.as_deref_mut().expect("resp session");
@@ -100,7 +99,7 @@ impl Session {
         if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
             match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
-                Err(text) => error(out, &text),
+                Err(err) => error(out, &err),
             }
             return Status::Open;
         }
@@ -120,7 +119,7 @@ impl Session {
         if is_exec {
             state.multi = None;
             let why = text.strip_prefix(b"ERR ").unwrap_or(text);
-            let mut line = b"EXECABORT Transaction discarded because of: ".to_vec();
+            let mut line = EXECABORT_BECAUSE.as_bytes().to_vec();
             line.extend_from_slice(why);
             encode_error(out, &line);
         } else {
@@ -156,7 +155,7 @@ impl Session {
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
         let in_multi = state.multi.is_some() || state.executing;
-        self.publish_state();
+        self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);
         let info = info.trim_end().to_string();

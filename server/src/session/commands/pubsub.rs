@@ -10,7 +10,7 @@ use shared::{Frame, RespVersion};
 
 use super::{help, Run};
 use crate::exchange::Published;
-use crate::exchange::SubscriptionSet;
+use crate::session::subscriptions::SubscriptionSet;
 use crate::session::{RespState, Session, Status};
 use crate::stats::add;
 

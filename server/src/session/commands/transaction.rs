@@ -1,10 +1,10 @@
-//! MULTI, EXEC, DISCARD, WATCH, UNWATCH, and the MULTI queue: commands a connection queued
-//! for EXEC, bounded like one request.
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 
 use shared::command::TransactionCommand;
-use shared::{Command, Frame, Limits};
 
 use super::{ok, Run};
+use crate::errors::ReplyError;
+use crate::session::transaction::Transaction;
 use crate::session::{error, Session, Status};
 
 impl Run for TransactionCommand {
@@ -12,7 +12,7 @@ impl Run for TransactionCommand {
         let state = session.resp.as_deref_mut().expect("resp session");
         let reply = match self {
             TransactionCommand::Multi if state.multi.is_some() => {
-                Frame::Error("ERR MULTI calls can not be nested".into())
+                ReplyError::NestedMulti.frame()
             }
             TransactionCommand::Multi => {
                 state.multi = Some(Transaction::default());
@@ -21,10 +21,10 @@ impl Run for TransactionCommand {
             TransactionCommand::Exec => return session.exec(out),
             TransactionCommand::Discard => match state.multi.take() {
                 Some(_) => ok(),
-                None => Frame::Error("ERR DISCARD without MULTI".into()),
+                None => ReplyError::DiscardWithoutMulti.frame(),
             },
             TransactionCommand::Watch(_) if state.multi.is_some() => {
-                Frame::Error("ERR WATCH inside MULTI is not allowed".into())
+                ReplyError::WatchInsideMulti.frame()
             }
             // No keys, so nothing watched can change: EXEC never fails because of WATCH.
             TransactionCommand::Watch(_) | TransactionCommand::Unwatch => ok(),
@@ -39,11 +39,11 @@ impl Session {
     fn exec(&mut self, out: &mut Vec<u8>) -> Status {
         let state = self.resp.as_deref_mut().expect("resp session");
         let Some(transaction) = state.multi.take() else {
-            error(out, "ERR EXEC without MULTI");
+            error(out, &ReplyError::ExecWithoutMulti);
             return Status::Open;
         };
         if transaction.failed {
-            error(out, "EXECABORT Transaction discarded because of previous errors.");
+            error(out, &ReplyError::ExecAbort);
             return Status::Open;
         }
         // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
@@ -63,65 +63,4 @@ impl Session {
         Status::Open
     }
 
-}
-
-/// An open transaction (between MULTI and EXEC or DISCARD).
-#[derive(Debug, Default)]
-pub(in crate::session) struct Transaction {
-    /// The commands queued so far, in order.
-    pub(in crate::session) queued: Vec<Command>,
-    /// The argument bytes of `queued`.
-    bytes: usize,
-    /// Set when a command was refused while queueing (unknown, wrong arity, queue full): EXEC
-    /// then discards the transaction with `EXECABORT`, as Redis does.
-    pub(in crate::session) failed: bool,
-}
-
-impl Transaction {
-    /// Queues `cmd`, whose arguments take `bytes`. A transaction holds at most what one request
-    /// may: `max_args` commands and `max_bulk_len` bytes of arguments; past either the command
-    /// is refused with the error returned (and the transaction marked failed).
-    pub(in crate::session) fn queue(
-        &mut self,
-        cmd: Command,
-        bytes: usize,
-        limits: &Limits,
-    ) -> Result<(), String> {
-        if self.queued.len() >= limits.max_args || self.bytes + bytes > limits.max_bulk_len {
-            self.failed = true;
-            return Err(format!(
-                "ERR MULTI queue full (at most {} commands and {} bytes of arguments): EXEC \
-                 or DISCARD",
-                limits.max_args, limits.max_bulk_len
-            ));
-        }
-        self.bytes += bytes;
-        self.queued.push(cmd);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const UNWATCH: Command = Command::Transaction(TransactionCommand::Unwatch);
-
-    #[test]
-    fn the_queue_is_bounded_like_a_request() {
-        let limits = Limits { max_inline_len: 64, max_bulk_len: 10, max_args: 2 };
-        let mut t = Transaction::default();
-        assert!(t.queue(UNWATCH, 4, &limits).is_ok());
-        assert!(t.queue(UNWATCH, 7, &limits).is_err(), "11 bytes > 10");
-        assert!(t.failed);
-        let mut t = Transaction::default();
-        t.queue(UNWATCH, 1, &limits).unwrap();
-        t.queue(UNWATCH, 1, &limits).unwrap();
-        let err = t.queue(UNWATCH, 1, &limits).unwrap_err();
-        assert_eq!(
-            err,
-            "ERR MULTI queue full (at most 2 commands and 10 bytes of arguments): EXEC or DISCARD"
-        );
-        assert_eq!(t.queued.len(), 2);
-    }
 }
