@@ -193,6 +193,23 @@ backend_tests! {
         conn.roundtrip(&args, b"-ERR wrong number of arguments for 'publish' command\r\n");
     }
 
+    fn unauthenticated_connections_are_closed_at_the_auth_timeout(backend) {
+        let server = TestServer::with(backend, |c| {
+            c.requirepass = Some("pw".into());
+            c.auth_timeout = std::time::Duration::from_millis(200);
+        });
+        let mut partial = server.connect();
+        partial.send(b"*1\r\n$4\r\nPI");
+        let mut silent = server.connect();
+        let mut member = server.connect();
+        member.roundtrip(&[b"AUTH", b"pw"], b"+OK\r\n");
+        partial.expect(b"-ERR request not completed within the timeout (0.2s)\r\n");
+        partial.expect_closed();
+        silent.expect_closed();
+        // Both were closed at the timeout; the authenticated connection, as old, still answers.
+        member.roundtrip(&[b"PING"], b"+PONG\r\n");
+    }
+
     fn requirepass_gates_everything_until_auth(backend) {
         let server = TestServer::with(backend, |c| c.requirepass = Some("pw".into()));
         let mut conn = server.connect();
