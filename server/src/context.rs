@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::acl::Acl;
-use crate::clients::{Client, Endpoints, Filter};
+use crate::clients::{ClientEntry, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
@@ -37,7 +37,7 @@ pub struct ServerContext {
     /// The port TLS connections arrive on (the listener bound for `--tls-port`).
     pub(crate) tls_port: Option<u16>,
     /// Every connection being served, by connection id.
-    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    clients: Mutex<HashMap<u64, Arc<ClientEntry>>>,
     /// Signalled when `clients` becomes empty.
     idle: Condvar,
     /// Where the backend is in starting up, signalled when it changes.
@@ -98,14 +98,14 @@ impl ServerContext {
         &self,
         waker: Arc<dyn Wake>,
         endpoints: Option<Endpoints>,
-    ) -> Result<Arc<Client>, Refused> {
+    ) -> Result<Arc<ClientEntry>, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.runtime.max_clients() {
             return Err(Refused::MaxClients);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mailbox = Arc::new(Mailbox::with_limit(self.runtime.shared_output_limit(), waker));
-        let client = Arc::new(Client::new(id, mailbox, endpoints));
+        let client = Arc::new(ClientEntry::new(id, mailbox, endpoints));
         clients.insert(id, client.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
@@ -228,14 +228,14 @@ impl ServerContext {
     }
 
     /// The connections `filter` selects, asked by connection `me`, in id order.
-    pub fn clients(&self, filter: &Filter, me: u64) -> Vec<Arc<Client>> {
-        let mut found: Vec<Arc<Client>> =
+    pub fn clients(&self, filter: &Filter, me: u64) -> Vec<Arc<ClientEntry>> {
+        let mut found: Vec<Arc<ClientEntry>> =
             self.lock_clients().values().filter(|c| c.matches(filter, me)).cloned().collect();
         found.sort_by_key(|c| c.id);
         found
     }
 
-    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Client>>> {
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<ClientEntry>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -58,7 +58,7 @@
 use std::time::Instant;
 
 use crate::context::ServerContext;
-use crate::session::{Mail, Session, Status};
+use crate::session::{AclRefresh, Mail, Session, Status};
 use crate::stats::add;
 use crate::tls::{Opened, TlsLayer};
 
@@ -253,7 +253,7 @@ impl Driver {
 
     /// The mailbox woke the connection.
     pub fn handle_mail(&mut self) {
-        if self.session.acl_revoked() {
+        if self.session.refresh_acl() == AclRefresh::Ended {
             // Its user lost a channel it subscribes to (or is gone): closed at once, as Redis.
             self.phase = Phase::Done;
             return;
@@ -471,17 +471,12 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::Wake;
+    use crate::test_util::NoWake;
     use crate::{Config, Protocol};
     use bytes::Bytes;
     use shared::resp::encode_command;
     use std::sync::Arc;
     use std::time::Duration;
-
-    struct NoWake;
-    impl Wake for NoWake {
-        fn wake(&self) {}
-    }
 
     fn context(change: impl FnOnce(&mut Config)) -> Arc<ServerContext> {
         let mut config = Config::default();

@@ -23,6 +23,7 @@
 //!
 //! The protocol and the messages:
 //! - [`session`]: one connection's protocol state, sans I/O (bytes in, replies out).
+//! - [`errors`]: Redis's error texts for what goes wrong while a command runs, one enum.
 //! - [`driver`]: one connection's I/O policy, sans I/O: when it reads, writes, takes mail and
 //!   closes; every backend runs each connection through one.
 //! - [`exchange`]: channel and pattern subscriptions, fan-out of encoded messages.
@@ -42,6 +43,7 @@ pub mod context;
 pub mod daemon;
 pub mod descriptors;
 pub mod driver;
+pub mod errors;
 pub mod exchange;
 pub mod lifecycle;
 pub mod mailbox;
@@ -57,6 +59,9 @@ mod listen;
 mod metrics;
 mod system;
 mod throttled_log;
+
+#[cfg(test)]
+mod test_util;
 
 pub use config::{Config, Protocol};
 pub use context::ServerContext;

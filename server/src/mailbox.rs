@@ -11,7 +11,7 @@
 //! output its owner has not written yet ([`Mailbox::set_held`]). A drain moves message handles
 //! (never payload bytes) under the lock, so publishers never wait for a copy.
 //!
-//! Every push names the subscription it is for by its [`Live`] flag, checked under the lock:
+//! Every push names the subscription it is for by its [`Revocable`] flag, checked under the lock:
 //! once [`Mailbox::revoke`] cleared it, no later push for that subscription is queued. That is
 //! what lets the connection confirm an unsubscribe knowing nothing for it can follow.
 
@@ -41,12 +41,12 @@ impl Wake for WakeFd {
 /// lock, so a publisher that took the subscriber list before the unsubscribe and pushes after it
 /// has its message dropped (and counted) instead of delivered after the confirmation.
 #[derive(Debug)]
-pub struct Live(AtomicBool);
+pub struct Revocable(AtomicBool);
 
-impl Live {
+impl Revocable {
     /// A flag for a new, live subscription.
-    pub fn new() -> Live {
-        Live(AtomicBool::new(true))
+    pub fn new() -> Revocable {
+        Revocable(AtomicBool::new(true))
     }
 
     /// Returns true if and only if the subscription has not been revoked.
@@ -56,9 +56,9 @@ impl Live {
     }
 }
 
-impl Default for Live {
-    fn default() -> Live {
-        Live::new()
+impl Default for Revocable {
+    fn default() -> Revocable {
+        Revocable::new()
     }
 }
 
@@ -133,7 +133,7 @@ impl Mailbox {
     /// Queues `message`, sent for the subscription whose flag is `live`, for the owner, waking
     /// it if the mailbox was empty. Never blocks on the owner: a message that does not fit is
     /// dropped and the mailbox marked overflowed; one for a revoked subscription is dropped.
-    pub fn push(&self, message: Bytes, live: &Live) -> Push {
+    pub fn push(&self, message: Bytes, live: &Revocable) -> Push {
         let mut queue = self.lock();
         if queue.closed || queue.overflowed || !live.is_live() {
             return Push::Dropped;
@@ -201,7 +201,7 @@ impl Mailbox {
     /// Clears the flags of subscriptions that ended, under the lock: from now on no push for
     /// them is queued. What was queued before stays, for the owner to drain ahead of its
     /// unsubscribe confirmation.
-    pub fn revoke<'a>(&self, lives: impl IntoIterator<Item = &'a Live>) {
+    pub fn revoke<'a>(&self, lives: impl IntoIterator<Item = &'a Revocable>) {
         let _queue = self.lock();
         for live in lives {
             live.0.store(false, Ordering::Relaxed);
@@ -255,7 +255,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     /// A subscription that is never revoked.
-    static LIVE: Live = Live(AtomicBool::new(true));
+    static LIVE: Revocable = Revocable(AtomicBool::new(true));
 
     #[derive(Default)]
     struct CountingWake(AtomicUsize);
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn a_revoked_subscription_queues_nothing_more_but_keeps_what_was_queued() {
         let mailbox = Mailbox::new(100, Arc::new(CountingWake::default()));
-        let (a, b) = (Live::new(), Live::new());
+        let (a, b) = (Revocable::new(), Revocable::new());
         assert_eq!(mailbox.push(Bytes::from_static(b"a1"), &a), Push::Queued);
         mailbox.revoke([&a]);
         assert!(!a.is_live() && b.is_live());

@@ -56,7 +56,7 @@ pub enum Refused {
     PoolWaitTimeout { workers: usize, waited: Duration },
     /// Protected mode: a connection from outside loopback while the default user has no
     /// password (Redis's text, reworded for this server).
-    #[error("{}", crate::acl::DENIED)]
+    #[error("{}", crate::errors::DENIED)]
     ProtectedMode,
 }
 

@@ -19,6 +19,7 @@ pub mod event;
 pub(crate) mod per_thread;
 pub mod pool;
 pub mod queue;
+pub(crate) mod runtime;
 pub(crate) mod sock;
 pub mod thread;
 pub mod uring;
