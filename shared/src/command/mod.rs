@@ -104,6 +104,7 @@ families! {
     config::ConfigCommand => Config,
     server::ServerCommand => Server,
     transaction::TransactionCommand => Transaction,
+    lolwut::LolwutCommand => Lolwut,
 }
 
 pub use client::ReplyMode;

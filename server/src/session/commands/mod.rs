@@ -43,6 +43,7 @@ run_families! {
     config => Config,
     server => Server,
     transaction => Transaction,
+    lolwut => Lolwut,
 }
 
 impl Session {
