@@ -53,7 +53,8 @@ mod tests {
     #[test]
     fn lolwut_parses_back_from_its_arguments_and_has_its_row() {
         let asked = |v: Option<&str>| {
-            Command::from(LolwutCommand { version: v.map(|v| Bytes::copy_from_slice(v.as_bytes())) })
+            let version = v.map(|v| Bytes::copy_from_slice(v.as_bytes()));
+            Command::from(LolwutCommand { version })
         };
         for cmd in [asked(None), asked(Some("5")), asked(Some("x"))] {
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd);

@@ -45,8 +45,9 @@ macro_rules! families {
         /// Every command served here, by the full name [`Command::full_name`] gives it, with
         /// its categories (see [`Family::CATEGORIES`]; a test compares them with
         /// redis-server's). `client|setinfo` and `client|no-touch` are Redis 7.2's.
-        pub const COMMAND_CATEGORIES: &[(&str, &str)] =
-            &categories::concat::<{ 0 $(+ $family::CATEGORIES.len())* }>(&[$($family::CATEGORIES),*]);
+        pub const COMMAND_CATEGORIES: &[(&str, &str)] = &categories::concat::<
+            { 0 $(+ $family::CATEGORIES.len())* },
+        >(&[$($family::CATEGORIES),*]);
 
         impl Command {
             fn parse_named(name: &[u8], args: &mut Args) -> Option<Result<Command, CommandError>> {
