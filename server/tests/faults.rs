@@ -41,21 +41,27 @@ impl ChildServer {
         ChildServer { child, addr }
     }
 
-    /// A server whose open-file limit (soft and hard) is `fds`, logging warnings to a pipe
-    /// that [`ChildServer::kill_and_read_log`] reads.
-    fn with_fd_limit(backend: server::Backend, extra: &[&str], fds: u64) -> ChildServer {
+    /// A server whose open-file limit (soft and hard) is `fds`, started holding `held`
+    /// descriptors it inherited (copies of its stderr), logging warnings to a pipe that
+    /// [`ChildServer::kill_and_read_log`] reads.
+    fn with_fd_limit(backend: server::Backend, extra: &[&str], fds: u64, held: u32) -> ChildServer {
         ChildServer::spawn(backend, extra, "warn", |command| {
             command.stderr(Stdio::piped());
             // SAFETY: the closure runs in the child between fork and exec and only calls
-            // setrlimit, which is async-signal-safe, on a struct of its own.
+            // setrlimit and dup, which are async-signal-safe, on a struct of its own and the
+            // child's own stderr. `dup` leaves close-on-exec off, so the copies stay open.
             unsafe {
                 command.pre_exec(move || {
                     let limit = libc::rlimit { rlim_cur: fds, rlim_max: fds };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
                     }
+                    for _ in 0..held {
+                        if libc::dup(2) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
                 });
             }
         })
@@ -357,7 +363,7 @@ backend_tests! {
 backend_tests! {
     fn max_clients_is_lowered_to_what_the_open_file_limit_holds(backend) {
         const FDS: u64 = 256;
-        let server = ChildServer::with_fd_limit(backend, &["--max-clients", "100000"], FDS);
+        let server = ChildServer::with_fd_limit(backend, &["--max-clients", "100000"], FDS, 0);
         let mut probe = server.connect();
         let max = info_field(&mut probe, "maxclients");
         let per_connection = server::descriptors::per_connection(backend);
@@ -379,13 +385,13 @@ backend_tests! {
     }
 }
 
-/// Out of descriptors for real: 50 `event` schedulers (a listener and a poller each) leave a
-/// 256-file process room for fewer clients than `maxclients`. The connection that finds no
-/// descriptor is accepted with the spare one and hears why, instead of waiting in the
+/// Out of descriptors for real: 150 descriptors the process holds besides its own leave a
+/// 256-file `event` server room for fewer clients than `maxclients`. The connection that finds
+/// no descriptor is accepted with the spare one and hears why, instead of waiting in the
 /// kernel's backlog; and once clients leave, connections are served again.
 #[test]
 fn out_of_descriptors_the_next_connection_hears_why_and_serving_resumes() {
-    let server = ChildServer::with_fd_limit(server::Backend::Event, &["--threads", "50"], 256);
+    let server = ChildServer::with_fd_limit(server::Backend::Event, &[], 256, 150);
     let mut probe = server.connect();
     let max = info_field(&mut probe, "maxclients");
     let mut served = Vec::new();

@@ -45,5 +45,6 @@ mod queue;
 mod relay;
 mod scale;
 mod security;
+mod stress;
 mod tls;
 mod uring;

@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::runtime::{prepare, News};
 use super::sock::{flush, poll_until, pollfd, read_into};
 use crate::driver::Driver;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
@@ -15,8 +16,9 @@ use crate::refusal::Refused;
 use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
-/// Bytes read from a socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes a connection's own thread reads from its socket at a time (its buffer lives as long
+/// as the connection, so smaller than the shared buffers of the event-driven backends).
+const DEDICATED_READ: usize = 16 * 1024;
 
 /// Accepts connections on every listener until shutdown, handing each to `spawn`, then waits
 /// (at most the shutdown timeout) for the connections to finish.
@@ -132,11 +134,15 @@ pub(crate) fn serve_admitted(
     let Admitted { mut stream, session, wake } = conn;
     stream.set_nonblocking(true)?;
     stream.set_nodelay(true)?;
-    let mut input = vec![0u8; READ_CHUNK];
+    let mut input = vec![0u8; DEDICATED_READ];
     let mut driver = Driver::new(session, ctx.clone(), Instant::now());
+    let (mut mail, mut readable) = (false, false);
     loop {
-        if shutdown.is_triggered() {
-            driver.handle_shutdown();
+        // The runtime's order: shutdown, mail, timeout, then read and flush.
+        let news = News { mail, stopping: shutdown.is_triggered(), now: Instant::now() };
+        prepare(&mut driver, news);
+        if readable && driver.wants().read {
+            read_into(&mut stream, &mut input, &mut driver)?;
         }
         flush(&mut stream, &mut driver)?;
         if driver.is_done() {
@@ -146,18 +152,16 @@ pub(crate) fn serve_admitted(
         let socket_events =
             if wants.read { libc::POLLIN } else { 0 } | if wants.write { libc::POLLOUT } else { 0 };
         // The wake descriptor is always watched, so an overflow or a shutdown is noticed even
-        // while the peer is not reading.
+        // while the peer is not reading. Without readiness the deadline passed: `prepare`
+        // tells the driver the time.
         let mut fds = [pollfd(&stream, socket_events), pollfd(&wake, libc::POLLIN)];
-        if !poll_until(&mut fds, driver.poll_deadline())? {
-            driver.handle_timeout(Instant::now());
-            continue;
-        }
-        if fds[1].revents != 0 {
+        let ready = poll_until(&mut fds, driver.poll_deadline())?;
+        mail = ready && fds[1].revents != 0;
+        if mail {
             wake.reset(); // before the drain, so a push racing with it leaves it signalled
-            driver.handle_mail();
         }
-        if wants.read && fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-            read_into(&mut stream, &mut input, &mut driver)?;
-        }
+        readable = ready
+            && wants.read
+            && fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
     }
 }

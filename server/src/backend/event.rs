@@ -1,455 +1,492 @@
-//! `event`: N single-threaded schedulers, each running its connections as coroutines.
+//! `event`: N schedulers over one shared edge-triggered epoll, stealing work from each other.
 //!
-//! Each scheduler thread owns a `polling::Poller`, its own `SO_REUSEPORT` listener (the kernel
-//! spreads new connections over the schedulers), a slab of connections whose index is the
-//! poller key, and a ready queue. A connection is an explicit state machine rather than an
-//! `async fn`, but it is still the generator-style coroutine of the recipe: a resumable unit
-//! that keeps its own state between turns (readiness seen, its driver), that the scheduler
-//! resumes when its readiness arrives, that runs one bounded turn (one read of at most 64 KiB
-//! fed to the driver, the mailbox's wake-up, then write until the driver has nothing left or
-//! the socket would block) and then parks on what its driver wants. Interest is level-triggered
-//! and `modify`d only when it changes (write interest only while output is blocked), so a
-//! request costs one `read` and one `write` and no `epoll_ctl`: oneshot interest
-//! would re-arm after every event, and edge triggering would need an extra read until
-//! `WouldBlock` not to miss a FIN that arrived with the last request. Publishers on other
-//! schedulers reach a connection through its mailbox, whose waker pushes the connection's key
-//! onto its scheduler's remote queue and calls `Poller::notify` when that queue was empty: a
-//! pollable queue. Idle connections hold no buffers: the read buffer belongs to the scheduler,
-//! and a driver holds output only while its socket has not taken it all.
+//! Every socket (listeners, connections) is registered once with one epoll instance that all
+//! the schedulers (`--threads`, one per CPU by default) wait on at the same time: the kernel
+//! hands each readiness report to one waiting scheduler. Connections are registered
+//! edge-triggered for input, output and the peer's close, and never re-registered: a report
+//! sets a bit in the connection's state word ([`State`]), and whoever sets it while the
+//! connection is idle puts it on its own ready queue. A scheduler runs the connections of its
+//! queue; an idle one takes from the global queue (connections woken by their mailbox, from
+//! any thread), then steals half of another scheduler's queue (crossbeam-deque), then waits on
+//! the epoll. A scheduler that finds more ready connections than it can run at once wakes a
+//! waiting one (an eventfd in the same epoll) to steal them. So a ready connection runs on
+//! whichever scheduler is free first, and a scheduler thread the OS has descheduled holds no
+//! other connection hostage.
 //!
-//! It wins with many connections, idle or busy: a fixed number of threads (`--threads`, one per
-//! CPU by default), a few hundred bytes per idle connection, replies and messages coalesced
-//! into few writes, and no context switch between a request and its reply. It loses when one
-//! connection's work is long (everything else on its scheduler waits for the turn to end), and
-//! when the kernel spreads the load unevenly: a busy scheduler never hands connections to an
-//! idle one.
+//! A connection is an explicit state machine (its driver and its known readiness) that runs
+//! one bounded turn at a time ([`runtime::turn`]: at most [`runtime::READ_BUDGET`] reads of
+//! 64 KiB, then it goes to the back of the queue), and only one scheduler runs it at a time:
+//! its state word says so, and a report or wake-up arriving during its turn makes it run
+//! again rather than being lost. Replies stay in request order and messages in publish order.
+//! Under edge triggering, readiness is remembered until a read finds the socket drained (a
+//! short read or `WouldBlock`): every later arrival, the peer's close included, raises a new
+//! report. Deadlines wait in [`Timers`]. Idle connections hold no buffers: the read buffer is
+//! the scheduler's, and a driver holds output only while its socket has not taken it all.
+//!
+//! It wins with many connections, idle or busy: a fixed number of threads, a few hundred bytes
+//! per idle connection, replies and messages coalesced into few writes, no context switch
+//! between a request and its reply, and no connection waiting behind a busy or descheduled
+//! scheduler. It loses when one connection's work is long (its turn holds a scheduler), and
+//! pays for sharing: a lookup under a lock per readiness report, and a wake-up of another
+//! scheduler when work piles up on one.
 
-use std::collections::VecDeque;
 use std::io;
-use std::mem;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd};
-use std::sync::Arc;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use polling::{Event, Events, PollMode, Poller};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
-use super::sock::{flush, read_into, READ_CHUNK};
-use crate::driver::{Driver, Interest};
-use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
-use crate::session::Session;
+use super::runtime::conn::{After, Conn, Conns, Schedule, Served};
+use super::runtime::state::{HANGUP, READABLE, WRITABLE};
+use super::runtime::{stopped, wait_time};
+use super::sock::READ_CHUNK;
+use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
+use crate::mailbox::WakeFd;
 use crate::{ServerContext, Shutdown};
 
-/// Poller key of the shutdown descriptor.
-const SHUTDOWN: usize = 0;
-/// Poller keys of the scheduler's listeners (the plain port, the TLS port): listener `i` has
-/// key `LISTENER + i`.
-const LISTENER: usize = 1;
-/// Most listeners.
+/// Epoll data of the shutdown descriptor.
+const SHUTDOWN: u64 = u64::MAX;
+/// Epoll data of the eventfd that wakes one waiting scheduler to steal.
+const WAKE: u64 = u64::MAX - 1;
+/// Epoll data of the eventfd that, once signalled, wakes every scheduler to exit.
+const HALT: u64 = u64::MAX - 2;
+/// Epoll data of listener `i`: `LISTENER - i` (connections' are their table keys, far below).
+const LISTENER: u64 = u64::MAX - 3;
+/// Most listeners (the plain port, the TLS port).
 const MAX_LISTENERS: usize = 2;
-/// Poller key of the connection in slab slot 0; slot `i` has key `FIRST_CONN + i`.
-const FIRST_CONN: usize = LISTENER + MAX_LISTENERS;
-
-/// Most connections accepted in one turn of the loop.
+/// Most connections accepted before the listener goes back to the epoll.
 const ACCEPT_BATCH: usize = 256;
+/// Readiness reports taken in one wait.
+const EVENTS: usize = 64;
+/// Every this many turns a busy scheduler looks at the epoll, the deadlines and the global
+/// queue, so that none of them waits for its own queue to empty.
+const CHECK_EVERY: u32 = 32;
 
-/// Serves `listeners` (and one more `SO_REUSEPORT` listener per port for each extra scheduler)
-/// with `--threads` schedulers until `shutdown`, then until every connection closed or the
-/// shutdown timeout passed.
+/// Serves `listeners` with `--threads` schedulers until `shutdown`, then until every
+/// connection closed or the shutdown timeout passed.
 pub fn serve(
     listeners: Vec<TcpListener>,
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
 ) -> io::Result<()> {
+    assert!(listeners.len() <= MAX_LISTENERS, "at most a plain and a TLS listener");
     let threads = super::Backend::Event.serving_threads(&ctx.config).unwrap_or(1);
-    let make = {
-        let ctx = ctx.clone();
-        move |listeners| Scheduler::new(listeners, &ctx, &shutdown)
-    };
-    per_thread::serve(listeners, &ctx, threads, "event", make)
-}
-
-impl Interrupt for Poller {
-    fn interrupt(&self) {
-        if let Err(e) = self.notify() {
-            tracing::error!("cannot wake scheduler: {e}");
+    let queues: Vec<Worker<Arc<Conn>>> = (0..threads).map(|_| Worker::new_fifo()).collect();
+    let stealers = queues.iter().map(Worker::stealer).collect();
+    let hub = Arc::new(Hub::new(listeners, ctx.clone(), shutdown, stealers)?);
+    let mut queues = queues.into_iter().enumerate();
+    let first = queues.next().map(|(_, queue)| Scheduler::new(&hub, 0, queue));
+    let mut handles = Vec::with_capacity(threads.saturating_sub(1));
+    for (index, queue) in queues {
+        let scheduler = Scheduler::new(&hub, index, queue);
+        match std::thread::Builder::new()
+            .name(format!("event-{index}"))
+            .spawn(move || scheduler.run())
+        {
+            Ok(handle) => handles.push(handle),
+            // Its queue is empty and stays so: the others serve without it.
+            Err(e) => tracing::warn!("cannot start event thread {index}: {e}"),
         }
     }
+    ctx.mark_serving();
+    let mut result = first.map_or(Ok(()), Scheduler::run);
+    for handle in handles {
+        let r = handle.join().unwrap_or_else(|_| Err(io::Error::other("event thread panicked")));
+        if let Err(e) = r {
+            tracing::error!("event thread failed: {e}");
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+    }
+    hub.clean_up();
+    result
 }
 
-/// One connection: the coroutine's saved state between turns.
-struct Conn {
-    /// Declared before the socket, so dropped first: the session leaves its subscriptions
-    /// before the peer can see the connection close.
-    driver: Driver,
-    stream: TcpStream,
-    /// The poller reported the socket readable since the last read.
-    readable: bool,
-    /// False from a write that would block until the poller reports the socket writable.
-    writable: bool,
-    /// The mailbox woke the connection since its last turn.
-    mail: bool,
-    /// True if and only if the connection's key is in the ready queue.
-    queued: bool,
-    /// The interest registered with the poller.
-    interest: Interest,
-}
-
-struct Scheduler {
+/// What the schedulers share.
+struct Hub {
     ctx: Arc<ServerContext>,
     shutdown: Shutdown,
-    /// The remote ready queue, and the poller it interrupts.
-    shared: Arc<ReadyQueue<Poller>>,
-    /// Empty once shutdown began.
+    epoll: Epoll,
     listeners: Vec<TcpListener>,
+    conns: Conns,
+    /// Connections woken by their mailbox (from any thread).
+    global: Injector<Arc<Conn>>,
+    /// The schedulers' own queues, to steal from.
+    stealers: Vec<Stealer<Arc<Conn>>>,
+    /// Edge-triggered: each signal wakes one waiting scheduler.
+    wake: WakeFd,
+    /// Schedulers waiting (or about to wait) on the epoll.
+    sleepers: AtomicUsize,
+    /// A signal of `wake` is pending: no need for another.
+    notified: AtomicBool,
+    /// Level-triggered: once signalled, every wait returns, and the schedulers exit.
+    halt: WakeFd,
+    halted: AtomicBool,
+    /// Set when shutdown began: the moment remaining connections are abandoned.
+    stop: OnceLock<Instant>,
     /// Set while accepting is paused because the process ran out of descriptors.
-    accept_resume: Option<Instant>,
-    /// The slab: slot `i` holds the connection with key `FIRST_CONN + i`.
-    conns: Vec<Option<Conn>>,
-    /// Empty slots of `conns`.
-    free: Vec<usize>,
-    /// Connections in `conns`.
-    live: usize,
-    /// Keys of connections to run, each at most once (see [`Conn::queued`]).
-    ready: VecDeque<usize>,
-    /// Swapped with `shared.woken` to take the remote wakes without allocating.
-    woken: Vec<usize>,
-    events: Events,
-    /// The read buffer, lent to the connection whose turn it is: also the most one connection
-    /// reads in one turn, so that none can hold the others up.
-    input: Box<[u8]>,
-    /// When shutdown began, the moment remaining connections are abandoned.
-    deadline: Option<Instant>,
-    /// With `--timeout`: when to next look for idle connections.
-    next_sweep: Option<Instant>,
+    accept_resume: Mutex<Option<Instant>>,
 }
 
-impl Loop for Scheduler {
-    /// The scheduler loop: wait for readiness, run the ready connections, until shutdown is
-    /// complete.
-    fn run(mut self) -> io::Result<()> {
-        self.shared.enter();
-        loop {
-            self.take_woken();
-            let moments = [self.deadline, self.accept_resume, self.next_sweep];
-            let timeout = per_thread::wait_time(!self.ready.is_empty(), moments);
-            self.events.clear();
-            self.shared.waiter.wait(&mut self.events, timeout)?;
-            let mut accept = [false; MAX_LISTENERS];
-            for event in self.events.iter() {
-                match event.key {
-                    SHUTDOWN => {} // seen through the flag below
-                    key if key < FIRST_CONN => accept[key - LISTENER] = true,
-                    key => {
-                        let Some(conn) = slot(&mut self.conns, key) else { continue };
-                        conn.readable |= event.readable;
-                        conn.writable |= event.writable;
-                        schedule(&mut self.ready, conn, key);
-                    }
-                }
-            }
-            self.take_woken();
-            if self.shutdown.is_triggered() && self.deadline.is_none() {
-                self.begin_stop();
-            }
-            if self.accept_resume.is_some_and(|at| Instant::now() >= at) {
-                self.resume_accepting();
-            }
-            for (i, accept) in accept.into_iter().enumerate() {
-                if accept {
-                    self.accept(i);
-                }
-            }
-            if self.next_sweep.is_some_and(|at| Instant::now() >= at) {
-                self.close_idle();
-            }
-            // One round over the connections that were ready when it began.
-            for _ in 0..self.ready.len() {
-                let Some(key) = self.ready.pop_front() else { break };
-                self.run_turn(key);
-            }
-            if per_thread::stopped(self.deadline, self.live) {
-                return Ok(());
-            }
-        }
+impl Schedule for Hub {
+    fn schedule(&self, conn: Arc<Conn>) {
+        self.global.push(conn);
+        self.notify_one();
     }
 }
 
-impl Scheduler {
+impl Hub {
     fn new(
         listeners: Vec<TcpListener>,
-        ctx: &Arc<ServerContext>,
-        shutdown: &Shutdown,
-    ) -> io::Result<Scheduler> {
-        assert!(listeners.len() <= MAX_LISTENERS, "at most a plain and a TLS listener");
-        let shared = ReadyQueue::new(Poller::new()?);
-        for (i, listener) in listeners.iter().enumerate() {
-            listener.set_nonblocking(true)?;
-            // SAFETY: a listener is deleted from the poller before it is dropped (`begin_stop`,
-            // `Drop for Scheduler`, or just below if adding the next one fails).
-            let added = unsafe {
-                shared.waiter.add_with_mode(
-                    listener,
-                    Event::readable(LISTENER + i),
-                    PollMode::Level,
-                )
-            };
-            if let Err(e) = added {
-                for earlier in &listeners[..i] {
-                    let _ = shared.waiter.delete(earlier);
-                }
-                return Err(e);
-            }
-        }
-        // SAFETY: the shutdown descriptor is shared with the server and outlives the scheduler,
-        // which deletes it from the poller when it is dropped.
-        unsafe { shared.waiter.add(shutdown.fd().as_fd().as_raw_fd(), Event::readable(SHUTDOWN))? };
-        Ok(Scheduler {
-            ctx: ctx.clone(),
-            shutdown: shutdown.clone(),
-            shared,
+        ctx: Arc<ServerContext>,
+        shutdown: Shutdown,
+        stealers: Vec<Stealer<Arc<Conn>>>,
+    ) -> io::Result<Hub> {
+        let hub = Hub {
+            ctx,
+            shutdown,
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             listeners,
-            accept_resume: None,
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            ready: VecDeque::new(),
-            woken: Vec::new(),
-            events: Events::new(),
-            input: vec![0; READ_CHUNK].into_boxed_slice(),
-            deadline: None,
-            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
-        })
+            conns: Conns::default(),
+            global: Injector::new(),
+            stealers,
+            wake: WakeFd::new()?,
+            sleepers: AtomicUsize::new(0),
+            notified: AtomicBool::new(false),
+            halt: WakeFd::new()?,
+            halted: AtomicBool::new(false),
+            stop: OnceLock::new(),
+            accept_resume: Mutex::new(None),
+        };
+        let once = EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT;
+        for (i, listener) in hub.listeners.iter().enumerate() {
+            listener.set_nonblocking(true)?;
+            hub.epoll.add(listener, EpollEvent::new(once, LISTENER - i as u64))?;
+        }
+        // Whoever sees the shutdown begins it, once (the descriptor stays readable).
+        hub.epoll.add(hub.shutdown.fd(), EpollEvent::new(once, SHUTDOWN))?;
+        let edge = EpollFlags::EPOLLIN | EpollFlags::EPOLLET;
+        hub.epoll.add(&hub.wake, EpollEvent::new(edge, WAKE))?;
+        hub.epoll.add(&hub.halt, EpollEvent::new(EpollFlags::EPOLLIN, HALT))?;
+        Ok(hub)
     }
 
-    /// Moves the connections woken by their mailboxes into the ready queue.
-    fn take_woken(&mut self) {
-        self.shared.take(&mut self.woken);
-        for key in self.woken.drain(..) {
-            // A key whose connection is gone (or was replaced) is a harmless spurious wake.
-            if let Some(conn) = slot(&mut self.conns, key) {
-                conn.mail = true;
-                schedule(&mut self.ready, conn, key);
-            }
+    /// Wakes one waiting scheduler, if one waits and none was woken already: there is work
+    /// on a queue for it to take.
+    fn notify_one(&self) {
+        // Pairs with the fence in `Scheduler::sleep`: either it sees the work just queued,
+        // or this sees it waiting.
+        fence(SeqCst);
+        if self.sleepers.load(SeqCst) > 0 && !self.notified.swap(true, SeqCst) {
+            self.wake.signal();
         }
     }
 
-    /// Accepts up to a batch of connections on listener `i`.
-    fn accept(&mut self, i: usize) {
+    /// Returns true if and only if a queue holds a connection.
+    fn has_work(&self) -> bool {
+        !self.global.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// How long a scheduler with nothing to do may wait: until the first deadline, the end of
+    /// the shutdown or of an accept back-off, or for ever.
+    fn wait_time(&self) -> EpollTimeout {
+        let first = self.conns.first_deadline();
+        let resume = *self.accept_resume.lock().unwrap_or_else(|e| e.into_inner());
+        let moments = [first, resume, self.stop.get().copied()];
+        let Some(left) = wait_time(false, moments, Instant::now()) else {
+            return EpollTimeout::NONE;
+        };
+        // Round up, so the moment has passed when the wait returns.
+        let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
+    }
+
+    /// Starts the graceful shutdown: no more accepting, and every connection runs once more
+    /// to leave its subscriptions, take its mailbox's last messages and close.
+    fn begin_stop(&self, queue: &Worker<Arc<Conn>>) {
+        if self.stop.set(Instant::now() + self.ctx.config.shutdown_timeout).is_err() {
+            return;
+        }
+        *self.accept_resume.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        for listener in &self.listeners {
+            if let Err(e) = self.epoll.delete(listener) {
+                tracing::debug!("cannot unwatch the listener: {e}");
+            }
+            stop_listening(listener);
+        }
+        self.conns.wake_all(|conn| queue.push(conn));
+        self.notify_one();
+        self.check_stop();
+    }
+
+    /// Once shutdown began: when no connection is left, or the shutdown timeout passed (the
+    /// rest are abandoned), tells every scheduler to exit.
+    fn check_stop(&self) {
+        let Some(&deadline) = self.stop.get() else { return };
+        if self.halted.load(SeqCst) {
+            return;
+        }
+        if stopped(Some(deadline), self.conns.len(), Instant::now())
+            && !self.halted.swap(true, SeqCst)
+        {
+            self.halt.signal();
+        }
+    }
+
+    /// Stops the schedulers after an error of one of them.
+    fn halt(&self) {
+        self.halted.store(true, SeqCst);
+        self.halt.signal();
+    }
+
+    /// Accepts up to a batch of connections on listener `i`, then gives the listener back to
+    /// the epoll (unless accepting must pause).
+    fn accept(self: &Arc<Hub>, i: usize, queue: &Worker<Arc<Conn>>) {
+        let listener = &self.listeners[i];
         for _ in 0..ACCEPT_BATCH {
-            let Some(listener) = self.listeners.get(i) else { return };
             match listener.accept() {
-                Ok((stream, _)) => self.admit(stream),
+                Ok((stream, _)) => self.admit(stream, queue),
                 Err(e) => match accept_failure(&e, listener, &self.ctx) {
-                    AcceptFailure::Drained => return,
+                    AcceptFailure::Drained => break,
                     AcceptFailure::ConnectionLost | AcceptFailure::RefusedWithSpare => {}
-                    // Stop watching the listener for a moment (not sleeping: the scheduler
-                    // has other connections to run).
+                    // Not re-armed until the back-off ends (`Scheduler::check_time`).
                     AcceptFailure::OutOfDescriptors => {
-                        for (j, listener) in self.listeners.iter().enumerate() {
-                            let paused =
-                                self.shared.waiter.modify(listener, Event::none(LISTENER + j));
-                            if let Err(e) = paused {
-                                tracing::error!("cannot pause the listener: {e}");
-                            }
-                        }
-                        self.accept_resume = Some(Instant::now() + ACCEPT_BACKOFF);
+                        let mut resume =
+                            self.accept_resume.lock().unwrap_or_else(|e| e.into_inner());
+                        *resume = Some(Instant::now() + ACCEPT_BACKOFF);
                         return;
                     }
                 },
             }
         }
+        self.arm_listener(i);
     }
 
-    fn resume_accepting(&mut self) {
-        self.accept_resume = None;
-        for (i, listener) in self.listeners.iter().enumerate() {
-            let interest = Event::readable(LISTENER + i);
-            if let Err(e) = self.shared.waiter.modify_with_mode(listener, interest, PollMode::Level)
-            {
-                tracing::error!("cannot resume the listener: {e}");
-            }
+    fn arm_listener(&self, i: usize) {
+        if self.stop.get().is_some() {
+            return; // unwatched for good
+        }
+        let mut event =
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, LISTENER - i as u64);
+        if let Err(e) = self.epoll.modify(&self.listeners[i], &mut event) {
+            tracing::error!("cannot watch the listener: {e}");
         }
     }
 
-    /// Gives `stream` a session and a slot, or refuses it.
-    fn admit(&mut self, stream: TcpStream) {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.conns.push(None);
-            self.conns.len() - 1
-        });
-        let key = FIRST_CONN + index;
-        let waker = self.shared.waker(key);
-        let session = match self.ctx.open_session(waker, &stream) {
-            Ok(session) => session,
-            Err(why) => {
-                self.free.push(index);
-                self.ctx.refuse(stream, why);
-                return;
-            }
+    /// Gives `stream` a session, a key and a first turn, or refuses it.
+    fn admit(self: &Arc<Hub>, stream: TcpStream, queue: &Worker<Arc<Conn>>) {
+        let interest = EpollFlags::EPOLLIN
+            | EpollFlags::EPOLLOUT
+            | EpollFlags::EPOLLRDHUP
+            | EpollFlags::EPOLLET;
+        let watch = |stream: &TcpStream, key: usize| {
+            Ok(self.epoll.add(stream, EpollEvent::new(interest, key as u64))?)
         };
-        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            tracing::debug!("cannot set up a connection: {e}");
-            self.free.push(index);
-            return;
+        if let Some(conn) = self.conns.admit(&self.ctx, Arc::downgrade(self), stream, watch) {
+            queue.push(conn);
         }
-        // SAFETY: a connection's stream is deleted from the poller before it is dropped
-        // (`close` and `Drop for Scheduler`), and it is only dropped with its slot.
-        let interest = Interest { read: true, write: false };
-        let added = unsafe {
-            self.shared.waiter.add_with_mode(&stream, event(interest, key), PollMode::Level)
-        };
-        if let Err(e) = added {
-            tracing::warn!("cannot watch a connection: {e}");
-            self.free.push(index);
-            return;
-        }
-        self.conns[index] = Some(Conn {
-            stream,
-            driver: Driver::new(session, self.ctx.clone(), Instant::now()),
-            readable: false,
-            writable: true,
-            mail: false,
-            queued: false,
-            interest,
+    }
+
+    /// Closes connection `conn`, which its turn ended.
+    fn close(&self, conn: &Conn, served: Box<Served>) {
+        self.conns.close(conn, served, |stream| Ok(self.epoll.delete(stream)?));
+        self.check_stop();
+    }
+
+    /// At exit, with every scheduler gone: closes the connections still open and unwatches
+    /// everything.
+    fn clean_up(&self) {
+        self.conns.clean_up(|stream| {
+            let _ = self.epoll.delete(stream);
         });
-        self.live += 1;
-    }
-
-    /// Starts the graceful shutdown: no more accepting, and every connection runs once more
-    /// to take its mailbox's last messages and close.
-    fn begin_stop(&mut self) {
-        self.deadline = Some(Instant::now() + self.ctx.config.shutdown_timeout);
-        self.accept_resume = None;
-        for listener in std::mem::take(&mut self.listeners) {
-            if let Err(e) = self.shared.waiter.delete(&listener) {
-                tracing::error!("cannot unwatch the listener: {e}");
-            }
-        }
-        for (index, conn) in self.conns.iter_mut().enumerate() {
-            if let Some(conn) = conn {
-                schedule(&mut self.ready, conn, FIRST_CONN + index);
-            }
-        }
-    }
-
-    /// Tells every driver the time, and closes those it says are done (`--timeout`: a sweep
-    /// every quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
-    fn close_idle(&mut self) {
-        let every = Session::idle_sweep_period(&self.ctx);
-        let now = Instant::now();
-        self.next_sweep = Some(now + every);
-        for index in 0..self.conns.len() {
-            let Some(conn) = self.conns[index].as_mut() else { continue };
-            conn.driver.handle_timeout(now);
-            if conn.driver.is_done() {
-                self.close(FIRST_CONN + index);
-            } else if !conn.driver.poll_output().is_empty() {
-                schedule(&mut self.ready, conn, FIRST_CONN + index); // it has something to say
-            }
-        }
-    }
-
-    /// Resumes connection `key` for one turn.
-    fn run_turn(&mut self, key: usize) {
-        let Some(conn) = slot(&mut self.conns, key) else { return };
-        conn.queued = false;
-        if conn.turn(&mut self.input, self.deadline.is_some()) {
-            let wanted = conn.driver.wants();
-            if wanted == conn.interest {
-                return;
-            }
-            let event = event(wanted, key);
-            match self.shared.waiter.modify_with_mode(&conn.stream, event, PollMode::Level) {
-                Ok(()) => {
-                    conn.interest = wanted;
-                    return;
-                }
-                Err(e) => tracing::debug!(conn = conn.driver.id(), "cannot watch: {e}"),
-            }
-        }
-        self.close(key);
-    }
-
-    /// Closes connection `key` and frees its slot.
-    fn close(&mut self, key: usize) {
-        let index = key - FIRST_CONN;
-        if let Some(conn) = self.conns[index].take() {
-            if let Err(e) = self.shared.waiter.delete(&conn.stream) {
-                tracing::debug!("cannot unwatch a connection: {e}");
-            }
-            self.free.push(index);
-            self.live -= 1;
-            // Dropping the session leaves its subscriptions and accounts for its messages.
-            drop(conn);
-        }
-    }
-}
-
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        // Every source leaves the poller before it is closed.
-        for key in FIRST_CONN..FIRST_CONN + self.conns.len() {
-            self.close(key);
-        }
+        // Any may be unwatched already; that error means nothing here.
         for listener in &self.listeners {
-            let _ = self.shared.waiter.delete(listener);
+            let _ = self.epoll.delete(listener);
         }
-        let _ = self.shared.waiter.delete(self.shutdown.fd());
+        let _ = self.epoll.delete(self.shutdown.fd());
+        let _ = self.epoll.delete(&self.wake);
+        let _ = self.epoll.delete(&self.halt);
     }
 }
 
-/// The connection with poller key `key`, if that slot is in use.
-fn slot(conns: &mut [Option<Conn>], key: usize) -> Option<&mut Conn> {
-    conns.get_mut(key.checked_sub(FIRST_CONN)?)?.as_mut()
+/// One scheduler thread: its queue and read buffer.
+struct Scheduler {
+    hub: Arc<Hub>,
+    index: usize,
+    queue: Worker<Arc<Conn>>,
+    /// The read buffer, lent to the connection whose turn it is.
+    input: Box<[u8]>,
+    events: Vec<EpollEvent>,
+    /// Connections reported ready by the last wait, with their state bits.
+    reported: Vec<(usize, u8)>,
+    /// Turns run, to look around every [`CHECK_EVERY`].
+    turns: u32,
 }
 
-/// Puts `conn` (key `key`) in the ready queue unless it is there already.
-fn schedule(ready: &mut VecDeque<usize>, conn: &mut Conn, key: usize) {
-    if !conn.queued {
-        conn.queued = true;
-        ready.push_back(key);
+impl Scheduler {
+    fn new(hub: &Arc<Hub>, index: usize, queue: Worker<Arc<Conn>>) -> Scheduler {
+        Scheduler {
+            hub: hub.clone(),
+            index,
+            queue,
+            input: vec![0; READ_CHUNK].into_boxed_slice(),
+            events: vec![EpollEvent::empty(); EVENTS],
+            reported: Vec::with_capacity(EVENTS),
+            turns: 0,
+        }
     }
-}
 
-impl Conn {
-    /// One turn of the coroutine, with the scheduler's read buffer. Returns true if and only
-    /// if the connection stays open.
-    fn turn(&mut self, input: &mut [u8], stopping: bool) -> bool {
-        let driver = &mut self.driver;
-        if stopping {
-            driver.handle_shutdown();
+    /// The scheduler loop: run ready connections, wait when there are none, until told to
+    /// exit.
+    fn run(mut self) -> io::Result<()> {
+        let result = self.serve();
+        if result.is_err() {
+            self.hub.halt();
         }
-        if mem::take(&mut self.mail) {
-            driver.handle_mail();
-        }
-        // Level-triggered: input left after this read is reported again on the next wait.
-        if mem::take(&mut self.readable) && driver.wants().read {
-            if let Err(e) = read_into(&mut self.stream, input, driver) {
-                tracing::debug!(conn = driver.id(), "read: {e}");
-                return false;
+        result
+    }
+
+    fn serve(&mut self) -> io::Result<()> {
+        while !self.hub.halted.load(SeqCst) {
+            if let Some(conn) = self.find() {
+                self.run_turn(conn);
+                self.turns = self.turns.wrapping_add(1);
+                if self.turns.is_multiple_of(CHECK_EVERY) {
+                    self.poll(EpollTimeout::ZERO)?;
+                    self.check_time();
+                }
+                continue;
+            }
+            self.check_time();
+            if self.queue.is_empty() {
+                self.sleep()?;
             }
         }
-        if self.writable {
-            match flush(&mut self.stream, driver) {
-                Ok(blocked) => self.writable = !blocked,
-                Err(e) => {
-                    tracing::debug!(conn = driver.id(), "write: {e}");
-                    return false;
+        Ok(())
+    }
+
+    /// The next connection to run: from this scheduler's queue (but from the global one
+    /// every [`CHECK_EVERY`] turns, so that mail never waits behind a busy queue), else from
+    /// the global queue, else half of another scheduler's.
+    fn find(&mut self) -> Option<Arc<Conn>> {
+        if self.turns % CHECK_EVERY != CHECK_EVERY - 1 {
+            if let Some(conn) = self.queue.pop() {
+                return Some(conn);
+            }
+        }
+        loop {
+            let mut steal = self.hub.global.steal_batch_and_pop(&self.queue);
+            for (i, other) in self.hub.stealers.iter().enumerate() {
+                if steal.is_success() {
+                    break;
+                }
+                if i != self.index {
+                    steal = steal.or_else(|| other.steal_batch_and_pop(&self.queue));
                 }
             }
+            match steal {
+                Steal::Success(conn) => {
+                    if self.hub.has_work() {
+                        self.hub.notify_one(); // more for another waiting scheduler
+                    }
+                    return Some(conn);
+                }
+                Steal::Empty => return self.queue.pop(),
+                Steal::Retry => {}
+            }
         }
-        !driver.is_done()
+    }
+
+    /// Waits on the epoll, having said so first (so that work queued meanwhile wakes it).
+    fn sleep(&mut self) -> io::Result<()> {
+        self.hub.sleepers.fetch_add(1, SeqCst);
+        fence(SeqCst); // pairs with the one in `Hub::notify_one`
+        let result = if self.hub.has_work() || self.hub.halted.load(SeqCst) {
+            Ok(())
+        } else {
+            self.poll(self.hub.wait_time())
+        };
+        self.hub.sleepers.fetch_sub(1, SeqCst);
+        result
+    }
+
+    /// Waits at most `timeout` for readiness reports and handles them: connections made
+    /// ready go on this scheduler's queue (and a waiting scheduler is woken if there is more
+    /// than one to run).
+    fn poll(&mut self, timeout: EpollTimeout) -> io::Result<()> {
+        let n = match self.hub.epoll.wait(&mut self.events, timeout) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => 0,
+            Err(e) => return Err(e.into()),
+        };
+        for event in &self.events[..n] {
+            match event.data() {
+                SHUTDOWN => self.hub.begin_stop(&self.queue),
+                WAKE => {
+                    self.hub.wake.reset();
+                    self.hub.notified.store(false, SeqCst);
+                }
+                HALT => {}
+                data if data > LISTENER - MAX_LISTENERS as u64 => {
+                    self.hub.accept((LISTENER - data) as usize, &self.queue);
+                }
+                key => self.reported.push((key as usize, bits(event.events()))),
+            }
+        }
+        if !self.reported.is_empty() {
+            let queue = &self.queue;
+            self.hub.conns.wake(self.reported.drain(..), |conn| queue.push(conn));
+        }
+        if self.queue.len() > 1 {
+            self.hub.notify_one();
+        }
+        self.hub.check_stop();
+        Ok(())
+    }
+
+    /// Wakes the connections whose deadline came, and resumes accepting after a back-off.
+    fn check_time(&mut self) {
+        let now = Instant::now();
+        self.hub.conns.expire(now, |conn| self.queue.push(conn));
+        let resume = {
+            let mut resume = self.hub.accept_resume.lock().unwrap_or_else(|e| e.into_inner());
+            resume.take_if(|at| *at <= now).is_some()
+        };
+        if resume {
+            (0..self.hub.listeners.len()).for_each(|i| self.hub.arm_listener(i));
+        }
+        self.hub.check_stop();
+    }
+
+    /// Runs one turn of `conn`, which this scheduler alone holds (it took it from a queue).
+    fn run_turn(&mut self, conn: Arc<Conn>) {
+        let stopping = self.hub.stop.get().is_some();
+        // Edge-triggered and registered for everything: nothing to re-arm.
+        match conn.run(&mut self.input, stopping, &self.hub.conns.timers, || {}, |_| Ok(())) {
+            After::Parked => {}
+            After::Queued => self.queue.push(conn),
+            After::Closed(served) => self.hub.close(&conn, served),
+        }
     }
 }
 
-/// The poller interest for what a driver wants.
-fn event(wants: Interest, key: usize) -> Event {
-    match (wants.read, wants.write) {
-        (true, true) => Event::all(key),
-        (true, false) => Event::readable(key),
-        (false, true) => Event::writable(key),
-        (false, false) => Event::none(key),
+/// The state bits of an epoll report.
+fn bits(flags: EpollFlags) -> u8 {
+    let hangup = EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR;
+    let mut bits = 0;
+    if flags.contains(EpollFlags::EPOLLIN) {
+        bits |= READABLE;
     }
+    if flags.intersects(hangup) {
+        bits |= HANGUP;
+    }
+    if flags.intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR) {
+        bits |= WRITABLE;
+    }
+    bits
 }

@@ -1,6 +1,6 @@
-//! What the two backends with one loop per thread (`event`, `uring`) share: starting the
-//! loops, each with its own `SO_REUSEPORT` listeners, and the ready queue through which a
-//! publisher on any thread schedules one of a loop's connections.
+//! What a backend with one loop per thread (`uring`) needs around its loops: starting them,
+//! each with its own `SO_REUSEPORT` listeners, and the ready queue through which a publisher
+//! on any thread schedules one of a loop's connections.
 //!
 //! Not a model: the loops themselves (what they wait on, how they run a connection) are the
 //! backends'.
@@ -10,7 +10,6 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use crate::mailbox::Wake;
 use crate::ServerContext;
@@ -136,30 +135,4 @@ impl<W: Interrupt> Wake for KeyWake<W> {
             queue.waiter.interrupt();
         }
     }
-}
-
-/// How long a loop may wait: not at all while connections are ready, else until the first of
-/// `moments` (the shutdown deadline, the end of an accept back-off, the next idle sweep), or
-/// for ever if there is none.
-pub(crate) fn wait_time(ready: bool, moments: [Option<Instant>; 3]) -> Option<Duration> {
-    if ready {
-        return Some(Duration::ZERO);
-    }
-    let now = Instant::now();
-    moments.into_iter().flatten().min().map(|at| at.saturating_duration_since(now))
-}
-
-/// Returns true if and only if a loop whose shutdown began (`deadline` set) is done: no
-/// connection left (`live`), or the deadline passed (then the rest are abandoned, with a
-/// warning).
-pub(crate) fn stopped(deadline: Option<Instant>, live: usize) -> bool {
-    let Some(deadline) = deadline else { return false };
-    if live == 0 {
-        return true;
-    }
-    if Instant::now() >= deadline {
-        tracing::warn!(left = live, "shutdown timeout: abandoning connections");
-        return true;
-    }
-    false
 }

@@ -52,10 +52,12 @@ use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
 use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
+use super::runtime::table::Table;
+use super::runtime::timers::Timers;
+use super::runtime::{prepare, stopped, wait_time, News};
 use crate::driver::Driver;
 use crate::listen::{accept_failure, AcceptFailure, ACCEPT_BACKOFF};
 use crate::mailbox::WakeFd;
-use crate::session::Session;
 use crate::{ServerContext, Shutdown};
 
 /// Submission queue entries per ring (more are submitted in several steps within a turn).
@@ -69,6 +71,9 @@ const BUFFERS: u16 = 256;
 const BUFFER_SIZE: usize = 16 * 1024;
 /// The id of each ring's group of provided buffers.
 const BUFFER_GROUP: u16 = 0;
+/// Most receives armed in one round of the loop (after the round's sends): a ring full of
+/// busy senders reads a bounded amount per round while every receiver's send goes out.
+const RECV_BUDGET: usize = 32;
 /// Most bytes of a driver's output copied into one send.
 const SEND_CHUNK: usize = 64 * 1024;
 /// Send copies kept for reuse per ring (idle connections hold none).
@@ -383,6 +388,8 @@ struct Conn {
     mail: bool,
     /// True if and only if the connection's key is in the ready queue.
     queued: bool,
+    /// The deadline entered in the ring's timers for it.
+    timer: Option<Instant>,
 }
 
 struct Ring {
@@ -390,18 +397,18 @@ struct Ring {
     shutdown: Shutdown,
     /// The remote ready queue, and the eventfd it signals (a read of it is always in flight).
     shared: Arc<ReadyQueue<WakeFd>>,
-    /// Connections: slot `i` holds the connection with key `i`.
-    conns: Vec<Option<Conn>>,
-    /// Empty slots of `conns`.
-    free: Vec<usize>,
-    /// Slots in use (closing connections included).
-    live: usize,
+    /// Connections by key (closing connections included).
+    conns: Table<Conn>,
+    /// The connections' deadlines.
+    timers: Timers,
     /// Keys of connections to run, each at most once (see [`Conn::queued`]).
     ready: VecDeque<usize>,
     /// Swapped with `shared.woken` to take the remote wakes without allocating.
     woken: Vec<usize>,
     /// Connections whose receive found no free buffer, to resume once buffers are back.
     starved: Vec<usize>,
+    /// Connections whose turn in this round wants a receive armed.
+    to_receive: Vec<usize>,
     /// Completions taken from the ring, to handle.
     completions: Vec<(u64, i32, u32)>,
     /// Send copies kept for reuse.
@@ -417,8 +424,6 @@ struct Ring {
     accept_resume: Option<Instant>,
     /// When shutdown began, the moment remaining connections are abandoned.
     deadline: Option<Instant>,
-    /// With `--timeout`: when to next look for idle connections.
-    next_sweep: Option<Instant>,
     /// Freed by `Drop for Ring` once no operation is in flight and the group is unregistered.
     bufs: ManuallyDrop<Buffers>,
     io: Io,
@@ -431,8 +436,8 @@ impl Loop for Ring {
         self.shared.enter();
         loop {
             self.take_woken();
-            let moments = [self.deadline, self.accept_resume, self.next_sweep];
-            let timeout = per_thread::wait_time(!self.ready.is_empty(), moments);
+            let moments = [self.deadline, self.accept_resume, self.timers.next()];
+            let timeout = wait_time(!self.ready.is_empty(), moments, Instant::now());
             self.io.submit_and_wait(timeout)?;
             self.handle_completions();
             self.take_woken();
@@ -443,15 +448,14 @@ impl Loop for Ring {
                 self.accept_resume = None;
                 self.arm_accept();
             }
-            if self.next_sweep.is_some_and(|at| Instant::now() >= at) {
-                self.close_idle();
-            }
+            self.expire();
             // One round over the connections that were ready when it began.
             for _ in 0..self.ready.len() {
                 let Some(key) = self.ready.pop_front() else { break };
                 self.run_turn(key);
             }
-            if per_thread::stopped(self.deadline, self.live) {
+            self.arm_receives();
+            if stopped(self.deadline, self.conns.len(), Instant::now()) {
                 return Ok(());
             }
         }
@@ -476,12 +480,12 @@ impl Ring {
             ctx: ctx.clone(),
             shutdown: shutdown.clone(),
             shared,
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
+            conns: Table::default(),
+            timers: Timers::default(),
             ready: VecDeque::new(),
             woken: Vec::new(),
             starved: Vec::new(),
+            to_receive: Vec::new(),
             completions: Vec::new(),
             spare_sends: Vec::new(),
             wake_count: Box::new(0),
@@ -489,7 +493,6 @@ impl Ring {
             listeners: listeners.into_iter().map(Some).collect(),
             accept_resume: None,
             deadline: None,
-            next_sweep: Some(Instant::now() + Session::idle_sweep_period(ctx)),
             bufs: ManuallyDrop::new(bufs),
             io: Io { ring, backlog: VecDeque::new(), in_flight: 0 },
         };
@@ -509,7 +512,7 @@ impl Ring {
         self.shared.take(&mut self.woken);
         for key in self.woken.drain(..) {
             // A key whose connection is gone (or was replaced) is a harmless spurious wake.
-            if let Some(conn) = slot(&mut self.conns, key) {
+            if let Some(conn) = self.conns.get_mut(key) {
                 conn.mail = true;
                 schedule(&mut self.ready, conn, key);
             }
@@ -571,7 +574,7 @@ impl Ring {
                     if let Some(bid) = cqueue::buffer_select(flags) {
                         if kind == RECV && result > 0 {
                             if let Some(driver) =
-                                slot(&mut self.conns, key).and_then(|c| c.driver.as_mut())
+                                self.conns.get_mut(key).and_then(|c| c.driver.as_mut())
                             {
                                 driver.handle_read(self.bufs.get(bid, result as usize), now);
                             }
@@ -588,7 +591,7 @@ impl Ring {
         if lent {
             self.bufs.publish();
             for key in mem::take(&mut self.starved) {
-                if let Some(conn) = slot(&mut self.conns, key) {
+                if let Some(conn) = self.conns.get_mut(key) {
                     schedule(&mut self.ready, conn, key);
                 }
             }
@@ -597,7 +600,7 @@ impl Ring {
 
     /// A completion of connection `key`'s operation `kind` (its input, if any, already fed).
     fn on_conn_completion(&mut self, key: usize, kind: u64, result: i32) {
-        let Some(conn) = slot(&mut self.conns, key) else { return };
+        let Some(conn) = self.conns.get_mut(key) else { return };
         conn.ops -= 1;
         match kind {
             RECV => {
@@ -702,25 +705,20 @@ impl Ring {
 
     /// Gives `stream` a session and a slot, or refuses it.
     fn admit(&mut self, stream: TcpStream) {
-        let key = self.free.pop().unwrap_or_else(|| {
-            self.conns.push(None);
-            self.conns.len() - 1
-        });
+        let key = self.conns.vacant_key();
         let waker = self.shared.waker(key);
         let session = match self.ctx.open_session(waker, &stream) {
             Ok(session) => session,
             Err(why) => {
-                self.free.push(key);
                 self.ctx.refuse(stream, why);
                 return;
             }
         };
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("cannot set up a connection: {e}");
-            self.free.push(key);
             return;
         }
-        let conn = self.conns[key].insert(Conn {
+        let key = self.conns.insert(Conn {
             stream,
             driver: Some(Driver::new(session, self.ctx.clone(), Instant::now())),
             send: Vec::new(),
@@ -731,9 +729,11 @@ impl Ring {
             cancelled: false,
             mail: false,
             queued: false,
+            timer: None,
         });
-        self.live += 1;
-        schedule(&mut self.ready, conn, key);
+        if let Some(conn) = self.conns.get_mut(key) {
+            schedule(&mut self.ready, conn, key);
+        }
     }
 
     /// Starts the graceful shutdown: no more accepting, and every connection runs once more
@@ -748,42 +748,31 @@ impl Ring {
                 self.listeners[index] = None;
             }
         }
-        for (key, conn) in self.conns.iter_mut().enumerate() {
-            if let Some(conn) = conn {
-                schedule(&mut self.ready, conn, key);
-            }
+        for (key, conn) in self.conns.iter_mut() {
+            schedule(&mut self.ready, conn, key);
         }
     }
 
-    /// Tells every driver the time, and closes those it says are done (`--timeout`: a sweep
-    /// every quarter of the timeout, so a connection goes between 1 and 1.25 timeouts idle).
-    fn close_idle(&mut self) {
-        let every = Session::idle_sweep_period(&self.ctx);
-        let now = Instant::now();
-        self.next_sweep = Some(now + every);
-        for key in 0..self.conns.len() {
-            let Some(conn) = self.conns[key].as_mut() else { continue };
-            let Some(driver) = conn.driver.as_mut() else { continue };
-            driver.handle_timeout(now);
-            if driver.is_done() || !driver.poll_output().is_empty() {
-                schedule(&mut self.ready, conn, key); // to close, or it has something to say
+    /// Runs the connections whose deadline came (their turn tells their driver the time).
+    fn expire(&mut self) {
+        let (conns, ready) = (&mut self.conns, &mut self.ready);
+        self.timers.expire(Instant::now(), |key| {
+            if let Some(conn) = conns.get_mut(key) {
+                schedule(ready, conn, key);
             }
-        }
+        });
     }
 
     /// Runs connection `key` for one turn: gives its driver the news, then queues what it
     /// wants (a send of its output, a receive), or closes it.
     fn run_turn(&mut self, key: usize) {
         let stopping = self.deadline.is_some();
-        let Some(conn) = slot(&mut self.conns, key) else { return };
+        let Some(conn) = self.conns.get_mut(key) else { return };
         conn.queued = false;
         let Some(driver) = conn.driver.as_mut() else { return };
-        if stopping {
-            driver.handle_shutdown();
-        }
-        if mem::take(&mut conn.mail) {
-            driver.handle_mail();
-        }
+        let now = Instant::now();
+        Timers::fired(&mut conn.timer, now);
+        prepare(driver, News { mail: mem::take(&mut conn.mail), stopping, now });
         if driver.is_done() {
             self.close(key);
             return;
@@ -815,6 +804,27 @@ impl Ring {
             }
         }
         if !conn.receiving && driver.wants().read {
+            self.to_receive.push(key); // after every send of the round (`arm_receives`)
+        }
+        self.timers.enter(key, &mut conn.timer, driver.poll_deadline());
+    }
+
+    /// Arms the receives the round's turns asked for, after their sends (so the kernel
+    /// issues the sends first), at most [`RECV_BUDGET`] of them: the others run again next
+    /// round, so reading senders never crowds out writing to receivers.
+    fn arm_receives(&mut self) {
+        let mut armed = 0;
+        for key in mem::take(&mut self.to_receive) {
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            let Some(driver) = conn.driver.as_ref() else { continue };
+            if conn.receiving || !driver.wants().read {
+                continue;
+            }
+            if armed == RECV_BUDGET {
+                schedule(&mut self.ready, conn, key);
+                continue;
+            }
+            let fd = Fd(conn.stream.as_raw_fd());
             let recv = opcode::Recv::new(fd, std::ptr::null_mut(), BUFFER_SIZE as u32)
                 .buf_group(BUFFER_GROUP)
                 .build()
@@ -825,13 +835,15 @@ impl Ring {
             unsafe { self.io.push(recv) };
             conn.receiving = true;
             conn.ops += 1;
+            armed += 1;
         }
     }
 
     /// Closes connection `key`: its session ends now, its socket once its operations, now
     /// cancelled, have completed.
     fn close(&mut self, key: usize) {
-        let Some(conn) = slot(&mut self.conns, key) else { return };
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        self.timers.forget(key, conn.timer.take());
         // Dropping the session leaves its subscriptions and accounts for its messages.
         drop(conn.driver.take());
         // Also ends, at once, an operation still waiting in the backlog when it reaches the
@@ -853,10 +865,8 @@ impl Ring {
 
     /// Frees slot `key`, whose connection has no operation in flight: closes the socket.
     fn release(&mut self, key: usize) {
-        if let Some(conn) = self.conns[key].take() {
+        if let Some(conn) = self.conns.remove(key) {
             debug_assert_eq!(conn.ops, 0);
-            self.free.push(key);
-            self.live -= 1;
         }
     }
 }
@@ -864,7 +874,7 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         // Sessions end now; sockets and buffers once the kernel is done with them.
-        for conn in self.conns.iter_mut().flatten() {
+        for (_, conn) in self.conns.iter_mut() {
             drop(conn.driver.take());
         }
         // Entries that never reached the kernel need no cancelling.
@@ -903,11 +913,6 @@ impl Drop for Ring {
 /// The `user_data` of connection `key`'s operation `kind`.
 fn data(key: usize, kind: u64) -> u64 {
     ((key as u64) << KIND_BITS) | kind
-}
-
-/// The connection with key `key`, if that slot is in use.
-fn slot(conns: &mut [Option<Conn>], key: usize) -> Option<&mut Conn> {
-    conns.get_mut(key)?.as_mut()
 }
 
 /// Puts `conn` (key `key`) in the ready queue unless it is there already.
