@@ -273,6 +273,8 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
         }
         chosen.retain(|c| args.workloads.iter().any(|w| w == c.name));
     }
+    // Before the pin below, which the machine's CPU count would otherwise see.
+    let machine = Machine::describe();
     let allowed = sys::allowed_cpus().context("reading this process's CPUs")?;
     let split = cpu_split(args, &allowed)?;
     match &split {
@@ -314,7 +316,7 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
     let doc = Shootout {
         command: argv.join(" "),
         generated: utc_now(),
-        machine: Machine::describe(),
+        machine,
         loadtest_version: env!("CARGO_PKG_VERSION").to_string(),
         slo_us: args.slo.0,
         quick: args.quick,
@@ -554,10 +556,14 @@ fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
         c.best = verdict::top(&c.rounds, threshold_us);
         c.sustained = (0..c.rounds.len()).rev().find(|&k| c.rounds[k].sustained());
     }
+    // In the workload's unit (deliveries or requests), as the verdict quotes rates.
     let contenders: Vec<(String, Vec<StepRounds>)> = curves
         .iter()
         .filter(|c| c.kind == "backend" && c.status == "ok")
-        .map(|c| (c.name.clone(), c.rounds.clone()))
+        .map(|c| {
+            let unit = |s: &StepRounds| StepRounds { rate: s.rate * w.fanout(), ..s.clone() };
+            (c.name.clone(), c.rounds.iter().map(unit).collect())
+        })
         .collect();
     Ok(WorkloadResult {
         name: w.name.to_string(),
