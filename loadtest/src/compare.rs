@@ -498,6 +498,7 @@ fn decisive(rows: &[Row], threshold_us: u64) -> (Vec<usize>, Vec<usize>) {
 /// Starts the rows of workload `w`, climbs its ladder, repeats its decisive steps, stops the
 /// rows and judges.
 fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
+    let started = std::time::Instant::now();
     let mut rows = start_rows(w, s);
     let ladder = climb(w, s, &mut rows);
     let capped: Vec<String> =
@@ -577,6 +578,7 @@ fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
         threshold_us,
         floor_misses,
         capped,
+        elapsed_s: started.elapsed().as_secs_f64(),
     })
 }
 

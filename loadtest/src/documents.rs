@@ -46,12 +46,13 @@ pub fn shootout_text(doc: &Shootout) -> String {
     for w in &doc.workloads {
         let _ = writeln!(
             out,
-            "{}: {} (wins: {}; {}; ranked at p99 ≤ {})",
+            "{}: {} (wins: {}; {}; ranked at p99 ≤ {}; {:.0} s)",
             w.name,
             w.what,
             w.verdict.headline(),
             w.verdict.why,
-            fmt_us(w.threshold_us)
+            fmt_us(w.threshold_us),
+            w.elapsed_s
         );
         for c in &w.curves {
             let _ = writeln!(
@@ -182,6 +183,12 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
             let _ =
                 writeln!(md, "Decisive steps, {} rounds each: {}.\n", doc.rounds, steps.join(", "));
         }
+        let _ = writeln!(
+            md,
+            "This workload took {:.0} s ({} runs).\n",
+            w.elapsed_s,
+            w.curves.iter().flat_map(|c| &c.rounds).map(|s| s.p99_us.len()).sum::<usize>()
+        );
         if !w.capped.is_empty() {
             let _ = writeln!(
                 md,
@@ -252,9 +259,10 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
         }
     }
     md.push_str("```\n\n");
+    let total: f64 = doc.workloads.iter().map(|w| w.elapsed_s).sum();
     let _ = writeln!(
         md,
-        "Every server is started fresh for each workload on a free port (redis-server with \
+        "The workloads took {total:.0} s in all. Every server is started fresh for each workload on a free port (redis-server with \
          persistence off) and stopped after it; server CPU is from `/proc/PID/stat` over each \
          step, threads and RSS the most seen while it ran (sampled every 100 ms).\n"
     );
