@@ -10,8 +10,8 @@
 //! deliveries or requests. A server saturates when it misses the offered rate by more than 10%
 //! or leaves messages unanswered or undelivered; it then sits out the rest of the ladder.
 //!
-//! Then the decisive steps (the leading backends' highest step held and the one above) are run
-//! again, `--rounds` in all, interleaved; [`crate::verdict`] ranks on the medians: at `--slo`,
+//! Then the decisive step (where the leader and the runner-up part) is run again for the
+//! leading backends and the floor, `--rounds` in all, interleaved; [`crate::verdict`] ranks on the medians: at `--slo`,
 //! or at a threshold the floor holds where the floor itself misses `--slo`, and names a
 //! winner only beyond the spread of the rounds.
 //!
@@ -373,7 +373,8 @@ fn measure(w: &Workload, s: &Setup, row: &Row, rate: f64) -> anyhow::Result<RunR
 
 /// One round of `r` as it enters a [`StepRounds`].
 fn round_of(rounds: &mut StepRounds, r: &RunReport) {
-    rounds.p99_us.push(r.latency_us.p99);
+    // A round that measured nothing has no p99: it failed.
+    rounds.p99_us.push(if r.measured == 0 { u64::MAX } else { r.latency_us.p99 });
     rounds.achieved.push(r.achieved_rate);
     rounds.sustained.push(saturated(r).is_none());
 }
@@ -474,25 +475,31 @@ fn threshold_of(rows: &[Row], slo_us: u64) -> (u64, Vec<f64>) {
     }
 }
 
-/// The backends that can still win at `threshold_us` (every one holding at least the
-/// runner-up's highest step), and the decisive steps: each one's highest step held and the one
-/// above, as indices into the ladder.
+/// Backends that can still win at most, and repeated together.
+const LEADERS: usize = 3;
+
+/// The backends that can still win at `threshold_us` after the climb (up to [`LEADERS`], each
+/// holding at least the runner-up's highest step) and the decisive step, as indices into the
+/// ladder: where the leader and the runner-up hold the same highest step, that step (their
+/// p99s there decide); else the step above the runner-up's highest (who held it decides).
 fn decisive(rows: &[Row], threshold_us: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut tops: Vec<(usize, usize)> = rows
+    let mut tops: Vec<(usize, usize, u64)> = rows
         .iter()
         .enumerate()
         .filter(|(_, r)| r.curve.kind == "backend" && r.curve.status == "ok")
-        .filter_map(|(i, r)| verdict::top(&r.curve.rounds, threshold_us).map(|t| (i, t)))
+        .filter_map(|(i, r)| {
+            let t = verdict::top(&r.curve.rounds, threshold_us)?;
+            Some((i, t, r.curve.rounds[t].p99()))
+        })
         .collect();
-    tops.sort_by_key(|t| std::cmp::Reverse(t.1));
-    let Some(bar) = tops.get(1).or(tops.first()).map(|t| t.1) else {
+    tops.sort_by_key(|t| (std::cmp::Reverse(t.1), t.2));
+    let (Some(&(_, ta, _)), runner) = (tops.first(), tops.get(1)) else {
         return (Vec::new(), Vec::new());
     };
-    let leaders: Vec<(usize, usize)> = tops.into_iter().filter(|t| t.1 >= bar).collect();
-    let mut steps: Vec<usize> = leaders.iter().flat_map(|&(_, t)| [t, t + 1]).collect();
-    steps.sort_unstable();
-    steps.dedup();
-    (leaders.into_iter().map(|t| t.0).collect(), steps)
+    let tb = runner.map_or(ta, |r| r.1);
+    let step = if ta == tb { ta } else { tb + 1 };
+    let leaders = tops.iter().filter(|t| t.1 >= tb).take(LEADERS).map(|t| t.0).collect();
+    (leaders, vec![step])
 }
 
 /// Starts the rows of workload `w`, climbs its ladder, repeats its decisive steps, stops the
@@ -566,12 +573,23 @@ fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
             (c.name.clone(), c.rounds.iter().map(unit).collect())
         })
         .collect();
+    let floor_kept_up = curves.iter().filter(|c| c.kind == "floor").all(|c| c.sustained.is_some());
+    let verdict = if floor_kept_up {
+        verdict::decide(&contenders, threshold_us)
+    } else {
+        verdict::Verdict {
+            why: "the floor (the tool against a minimal server) sustained no step: the tool \
+                  cannot offer this load here, so no step can rank servers"
+                .into(),
+            ..Default::default()
+        }
+    };
     Ok(WorkloadResult {
         name: w.name.to_string(),
         what: w.what.to_string(),
         unit: if w.scenario == Scenario::Pubsub { "deliveries" } else { "requests" }.into(),
         fanout: w.fanout(),
-        verdict: verdict::decide(&contenders, threshold_us),
+        verdict,
         decisive: steps.iter().filter_map(|&k| ladder.get(k).copied()).collect(),
         ladder,
         curves,

@@ -95,8 +95,9 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
          x{} per step) until it saturates: misses the offered rate by 10%, or loses or leaves \
          anything unanswered. A step measures at least {} deliveries or requests (at least {} s, \
          after a warmup of {} s), the servers taking turns in an order that rotates from step to \
-         step. Then the decisive steps (the leading backends' highest step held and the one \
-         above) are run again, {} rounds in all, interleaved across servers; a figure there is \
+         step. Then the decisive step (the highest step the leader and the runner-up both held \
+         when it is the same, else the step above the runner-up's highest) is run again for the \
+         leading backends and the floor, {} rounds in all, interleaved across servers; a figure there is \
          the median of its rounds, shown with their spread. A server's figure is the highest \
          step it held with **p99 ≤ the threshold** (`--slo` {slo}, unless the floor missed it: \
          then a threshold the floor holds, shown per workload). A winner is named only where it \
