@@ -653,3 +653,56 @@ pub fn write_dir(dir: &Path, doc: &CompareDoc) -> anyhow::Result<()> {
     write_json(&dir.join("report.json"), doc)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn thread_counts_follow_the_servers_cpus_unless_given() {
+        assert_eq!(server_args("event", &[], 3), strings(&["--threads=3"]));
+        assert_eq!(server_args("uring", &[], 1), strings(&["--threads=1"]));
+        assert_eq!(server_args("queue", &[], 2), strings(&["--workers=2"]));
+        assert!(server_args("thread", &[], 2).is_empty());
+        assert!(server_args("pool", &[], 2).is_empty());
+        let given = strings(&["--threads", "8"]);
+        assert_eq!(server_args("event", &given, 2), given);
+        let given = strings(&["--workers=5"]);
+        assert_eq!(server_args("queue", &given, 2), given);
+    }
+
+    #[test]
+    fn a_pool_smaller_than_the_open_connections_cannot_serve_by_design() {
+        let all = workloads(false);
+        let w = |name: &str| all.iter().find(|w| w.name == name).unwrap();
+        let why = cannot_serve("pool", w("fanout"), &[]).unwrap();
+        assert!(why.contains("203 connections open against 128 workers"), "{why}");
+        assert!(why.contains("--server-arg=--workers=203"), "{why}");
+        assert!(cannot_serve("pool", w("ping100"), &[]).is_none());
+        assert!(cannot_serve("pool", w("ping1000"), &[]).is_some());
+        assert!(cannot_serve("pool", w("ping1000"), &strings(&["--workers=2000"])).is_none());
+        assert!(cannot_serve("event", w("topics"), &[]).is_none());
+    }
+
+    #[test]
+    fn ladders_reach_far_past_their_first_step_and_steps_last_for_their_samples() {
+        for w in workloads(false) {
+            assert_eq!(w.ladder.len(), LADDER_STEPS as usize);
+            assert_eq!(w.ladder[LADDER_STEPS as usize - 1] / w.ladder[0], 8192.0);
+        }
+        let quick = workloads(true);
+        assert_eq!(quick[0].ladder[1] / quick[0].ladder[0], 4.0);
+        let time = StepTime { measured_s: 0.5, min_samples: 10_000, drain_s: 1.0 };
+        let ping = &workloads(false)[2];
+        // 10,000 requests at 10k/s: 1 s; at 1M/s the floor of 0.5 s; at 100/s at most 4 s.
+        assert_eq!(ping.config(10_000.0, time, 2).duration_s, 1.0);
+        assert_eq!(ping.config(1e6, time, 2).duration_s, 0.5);
+        assert_eq!(ping.config(100.0, time, 2).duration_s, STEP_MAX_S);
+        // Pub/sub counts deliveries: 250 publishes/s to 100 subscribers each.
+        assert_eq!(workloads(false)[0].config(250.0, time, 2).duration_s, 0.5);
+    }
+}

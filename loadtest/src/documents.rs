@@ -459,4 +459,86 @@ mod tests {
         let back: CompareDoc = serde_json::from_str(&json).unwrap();
         assert_eq!(back.entries.len(), 2);
     }
+
+    #[test]
+    fn the_shootout_report_states_the_split_the_threshold_the_tie_and_who_cannot_serve() {
+        use crate::sys::CpuSplit;
+        use crate::verdict::{StepRounds, Verdict};
+        let rounds = |p99s: &[u64]| StepRounds {
+            rate: 1000.0,
+            p99_us: p99s.to_vec(),
+            achieved: vec![1000.0; p99s.len()],
+            sustained: vec![true; p99s.len()],
+        };
+        let curve = |name: &str, kind: &str, p99s: &[u64]| Curve {
+            name: name.into(),
+            kind: kind.into(),
+            status: "ok".into(),
+            points: vec![report(name, &[100]).0],
+            best: Some(0),
+            sustained: Some(0),
+            rounds: vec![rounds(p99s)],
+            ..Default::default()
+        };
+        let pool = Curve {
+            name: "pool".into(),
+            kind: "backend".into(),
+            status: "cannot serve this workload by design: (`--server-arg=--workers=203`)".into(),
+            ..Default::default()
+        };
+        let w = WorkloadResult {
+            name: "fanout".into(),
+            what: "pub/sub".into(),
+            unit: "deliveries".into(),
+            fanout: 100.0,
+            ladder: vec![1000.0],
+            curves: vec![
+                curve("floor", "floor", &[1500, 1400, 1600]),
+                curve("event", "backend", &[1700, 1800, 1900]),
+                curve("uring", "backend", &[1750, 1650, 1950]),
+                pool,
+            ],
+            threshold_us: 2000,
+            floor_misses: vec![1000.0],
+            decisive: vec![1000.0],
+            verdict: Verdict {
+                tie: vec!["event".into(), "uring".into()],
+                why: "overlapping".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let doc = Shootout {
+            command: "loadtest compare".into(),
+            generated: utc_date(0),
+            machine: Machine::default(),
+            loadtest_version: "0.1.0".into(),
+            slo_us: 1000,
+            quick: false,
+            measured_s: 0.5,
+            min_samples: 10_000,
+            rounds: 3,
+            cpu_split: Some(CpuSplit { tool: vec![0], server: vec![1, 2, 3] }),
+            workloads: vec![w],
+        };
+        let md = shootout_markdown(&doc, &[]);
+        for needle in [
+            "| fanout | tie: event, uring | overlapping | 2.00ms (the floor misses --slo) |",
+            "The floor itself missed p99 ≤ 1.00ms at 100.0k/s",
+            "ranked at p99 ≤ 2.00ms",
+            "| event | 100.0k/s | 1.80ms (1.70ms–1.90ms, 3 rounds) |",
+            "cannot serve this workload by design",
+            "--server-arg=--workers=203",
+            "the load generator on CPU 0, every server",
+            "on CPU 1-3",
+            "at least 10000 deliveries or requests",
+        ] {
+            assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+        }
+        let text = shootout_text(&doc);
+        assert!(
+            text.starts_with("fanout: pub/sub (wins: tie: event, uring; overlapping"),
+            "{text}"
+        );
+    }
 }
