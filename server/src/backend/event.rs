@@ -2,9 +2,10 @@
 //!
 //! Every socket (listeners, connections) is registered once with one epoll instance that all
 //! the schedulers (`--threads`, one per CPU by default) wait on at the same time: the kernel
-//! hands each readiness report to one waiting scheduler. Connections are registered
+//! hands each readiness report to one waiting scheduler. (nix's `Epoll`, not `polling`: a
+//! `polling::Poller` lets one thread wait at a time.) Connections are registered
 //! edge-triggered for input, output and the peer's close, and never re-registered: a report
-//! sets a bit in the connection's state word ([`State`]), and whoever sets it while the
+//! sets a bit in the connection's state word (`runtime::state::State`), and whoever sets it while the
 //! connection is idle puts it on its own ready queue. A scheduler runs the connections of its
 //! queue; an idle one takes from the global queue (connections woken by their mailbox, from
 //! any thread), then steals half of another scheduler's queue (crossbeam-deque), then waits on
@@ -14,13 +15,13 @@
 //! other connection hostage.
 //!
 //! A connection is an explicit state machine (its driver and its known readiness) that runs
-//! one bounded turn at a time ([`runtime::turn`]: at most [`runtime::READ_BUDGET`] reads of
-//! 64 KiB, then it goes to the back of the queue), and only one scheduler runs it at a time:
+//! one bounded turn at a time (the runtime's `Conn::run`: at most `runtime::READ_BUDGET` reads
+//! of 64 KiB, then it goes to the back of the queue), and only one scheduler runs it at a time:
 //! its state word says so, and a report or wake-up arriving during its turn makes it run
 //! again rather than being lost. Replies stay in request order and messages in publish order.
 //! Under edge triggering, readiness is remembered until a read finds the socket drained (a
 //! short read or `WouldBlock`): every later arrival, the peer's close included, raises a new
-//! report. Deadlines wait in [`Timers`]. Idle connections hold no buffers: the read buffer is
+//! report. Deadlines wait in the runtime's timers. Idle connections hold no buffers: the read buffer is
 //! the scheduler's, and a driver holds output only while its socket has not taken it all.
 //!
 //! It wins with many connections, idle or busy: a fixed number of threads, a few hundred bytes
