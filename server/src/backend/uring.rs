@@ -58,7 +58,7 @@ use std::time::{Duration, Instant};
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
-use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
+use super::per_thread::{self, Loop, ReadyQueue};
 use super::runtime::table::Table;
 use super::runtime::timers::Timers;
 use super::runtime::{prepare, stopped, wait_time, News};
@@ -213,12 +213,6 @@ pub fn serve(
         move |listeners| Ring::new(listeners, &ctx, &shutdown)
     };
     per_thread::serve(listeners, &ctx, threads, "uring", make)
-}
-
-impl Interrupt for WakeFd {
-    fn interrupt(&self) {
-        self.signal();
-    }
 }
 
 /// The ring's provided receive buffers: one allocation of [`BUFFERS`] buffers and the
