@@ -218,6 +218,9 @@ impl Hub {
     fn accept(self: &Arc<Hub>, i: usize, queue: &Local) {
         let listener = &self.listeners[i];
         for _ in 0..ACCEPT_BATCH {
+            if self.stop.get().is_some() {
+                return; // another scheduler began the shutdown: the listener no longer listens
+            }
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream, queue),
                 Err(e) => match accept_failure(&e, listener, &self.ctx) {
