@@ -238,6 +238,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::command::ConnectionCommand;
     use std::net::{SocketAddr, TcpListener};
     use std::thread::{self, JoinHandle};
 
@@ -315,8 +316,8 @@ mod tests {
         expect.extend(request_bytes(&["PING", "x"]));
         let (addr, server) = fake_server(expect, vec![b"+PONG\r\n$1\r\nx\r\n"]);
         let mut client = connect(addr);
-        client.send(&Command::Ping(None)).unwrap();
-        client.send(&Command::Ping(Some(Bytes::from("x")))).unwrap();
+        client.send(&ConnectionCommand::Ping(None).into()).unwrap();
+        client.send(&ConnectionCommand::Ping(Some(Bytes::from("x"))).into()).unwrap();
         assert_eq!(client.read_frame().unwrap(), Frame::Simple("PONG".into()));
         assert_eq!(client.read_frame().unwrap(), Frame::bulk("x"));
         server.join().unwrap();

@@ -9,6 +9,7 @@ use anyhow::{anyhow, bail};
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use client::{Client, Message};
+use shared::command::{ConnectionCommand, PubsubCommand, ServerCommand};
 use shared::{Command, Frame};
 
 #[derive(Parser, Debug)]
@@ -121,17 +122,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let mut conn = Connection { client: &mut client, addr: &addr };
     match cli.command {
-        Cmd::Ping { message } => conn.call(Command::Ping(message.map(Bytes::from))),
-        Cmd::Echo { text } => conn.call(Command::Echo(Bytes::from(text))),
-        Cmd::Pub { topic, message } => conn
-            .call(Command::Publish { channel: Bytes::from(topic), message: Bytes::from(message) }),
+        Cmd::Ping { message } => {
+            conn.call(ConnectionCommand::Ping(message.map(Bytes::from)).into())
+        }
+        Cmd::Echo { text } => conn.call(ConnectionCommand::Echo(Bytes::from(text)).into()),
+        Cmd::Pub { topic, message } => conn.call(
+            PubsubCommand::Publish { channel: Bytes::from(topic), message: Bytes::from(message) }
+                .into(),
+        ),
         Cmd::Info { sections } => conn.info(sections),
-        Cmd::Sub { topics, count } => {
-            conn.listen(Command::Subscribe(topics.into_iter().map(Bytes::from).collect()), count)
-        }
-        Cmd::Psub { patterns, count } => {
-            conn.listen(Command::PSubscribe(patterns.into_iter().map(Bytes::from).collect()), count)
-        }
+        Cmd::Sub { topics, count } => conn.listen(
+            PubsubCommand::Subscribe(topics.into_iter().map(Bytes::from).collect()).into(),
+            count,
+        ),
+        Cmd::Psub { patterns, count } => conn.listen(
+            PubsubCommand::PSubscribe(patterns.into_iter().map(Bytes::from).collect()).into(),
+            count,
+        ),
     }
 }
 
@@ -158,7 +165,7 @@ impl Connection<'_> {
 
     /// Sends INFO and prints its text, one `field:value` per line (without the CRs).
     fn info(&mut self, sections: Vec<String>) -> anyhow::Result<()> {
-        self.send(&Command::Info(sections.into_iter().map(Bytes::from).collect()))?;
+        self.send(&ServerCommand::Info(sections.into_iter().map(Bytes::from).collect()).into())?;
         match self.read()? {
             Frame::Bulk(text) => {
                 let text = String::from_utf8_lossy(&text).replace('\r', "");

@@ -2,7 +2,7 @@
 //! `merge` (combine histogram files from several load generators) and `exchange` (the
 //! exchange at scale against redis-server).
 
-use crate::scenarios::{Config, PingCommand, Rate, Scenario};
+use crate::model::{Config, PingCommand, Rate, Scenario};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -125,6 +125,7 @@ impl ScenarioArgs {
             spin_us: self.spin_us,
             reconnect: self.reconnect,
             security: Default::default(),
+            server_cpus: Vec::new(),
             quiet: false,
         }
     }
@@ -285,10 +286,26 @@ pub struct CompareArgs {
     /// under it (and every message answered or delivered).
     #[arg(long, default_value = "1ms")]
     pub slo: Slo,
-    /// Every third step of each ladder, each shorter: about a third of the default's time (every
-    /// workload still runs).
+    /// Ladders that climb four times the rate per step instead of two, shorter steps and fewer
+    /// samples per step: about a third of the default's time (every workload still runs).
     #[arg(long)]
     pub quick: bool,
+    /// The CPUs of the load generator and of the servers, `TOOL/SERVER` as CPU lists (e.g. `0/1`
+    /// or `0-1/2-3`). Default: the load generator takes the lower half of the CPUs this process
+    /// may use, the servers (every backend, redis-server and the floor alike) the rest.
+    #[arg(long, conflicts_with = "no_partition")]
+    pub cpu_split: Option<String>,
+    /// Let the load generator and the servers share every CPU (no affinity masks).
+    #[arg(long)]
+    pub no_partition: bool,
+    /// Rounds at the decisive steps (each server's highest step held and the one above),
+    /// interleaved across servers; a server's figure there is the median of its rounds.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Measured deliveries or requests per step at least, for a stable p99 (default 10000;
+    /// --quick 3000): a step lasts `--step` seconds or as long as that many take.
+    #[arg(long)]
+    pub min_samples: Option<u64>,
     /// Do not start `redis-server` as a reference row (it is started, like the backends, when it
     /// is on the PATH).
     #[arg(long)]
@@ -299,7 +316,8 @@ pub struct CompareArgs {
     /// Skip the floor (the same load against a minimal in-process server).
     #[arg(long)]
     pub no_floor: bool,
-    /// Seconds measured per step (default 0.8; --quick 0.3), after a warmup of half that.
+    /// Seconds measured per step at least (default 0.5; --quick 0.25), after a warmup of half
+    /// that.
     #[arg(long)]
     pub step: Option<f64>,
     /// The server binary (default: `server` next to this executable).

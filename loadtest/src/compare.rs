@@ -1,213 +1,37 @@
 //! `loadtest compare`, the shootout: which concurrency model wins which workload here.
 //!
-//! For each [`Workload`] it starts every backend's `server` (and `redis-server`, when it is on
-//! the PATH) on free ports and an in-process reflector (the tool's floor), then climbs a ladder
-//! of offered rates. At each step every server that has not saturated yet runs the same load in
-//! turn, the order rotating from step to step so that the machine's noise falls on all of them
-//! alike. A server saturates when it misses the offered rate by more than 10% or leaves messages
-//! unanswered or undelivered; it then sits out the rest of the ladder. Each server's figure is
-//! the highest step it held with p99 under `--slo`, and the highest it sustained at all.
+//! The load generator and the servers run on disjoint CPU sets (affinity masks; `--cpu-split`,
+//! `--no-partition`), and each server's thread count follows the CPUs it is given. For each
+//! [`Workload`] it starts every backend's `server` (and `redis-server`, when it is on the PATH)
+//! on free ports and an in-process reflector (the tool's floor), then climbs a ladder of
+//! offered rates until every one of them has saturated. At each step every server that has not
+//! saturated yet runs the same load in turn, the order rotating from step to step so that the
+//! machine's noise falls on all of them alike; a step measures at least `--min-samples`
+//! deliveries or requests. A server saturates when it misses the offered rate by more than 10%
+//! or leaves messages unanswered or undelivered; it then sits out the rest of the ladder.
+//!
+//! Then the decisive steps (the leading backends' highest step held and the one above) are run
+//! again, `--rounds` in all, interleaved; [`crate::verdict`] ranks on the medians: at `--slo`,
+//! or at a threshold the floor holds where the floor itself misses `--slo`, and names a
+//! winner only beyond the spread of the rounds.
 //!
 //! [`write_dir`] also writes the report of `loadtest merge --out` (one scenario, several rows).
 
 use crate::cli::CompareArgs;
+use crate::documents;
+use crate::histfile::write_json;
+use crate::model::{
+    CompareDoc, Config, Curve, Rate, RunReport, Scenario, Shootout, WorkloadResult,
+};
 use crate::plot::{self, Series};
-use crate::report::{self, CompareDoc, Curve, Shootout, WorkloadResult};
-use crate::scenarios::{self, Config, Rate, RunReport, Scenario, FLOOR_LABEL};
-use crate::sys::Machine;
-use anyhow::{anyhow, bail, Context};
-use crossbeam_channel::{bounded, RecvTimeoutError};
+use crate::scenarios::{self, FLOOR_LABEL};
+use crate::servers::{all_backends, default_server_bin, on_path, start_redis, ServerProcess};
+use crate::sys::{self, CpuSplit, Machine};
+use crate::units::{fmt_rate, utc_now};
+use crate::verdict::{self, StepRounds};
+use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
-
-/// Every backend the server's `--backend` accepts, from the server's own list (a new variant
-/// there is a new row here).
-pub fn all_backends() -> Vec<String> {
-    use clap::ValueEnum;
-    server::Backend::value_variants().iter().map(|b| b.name().to_string()).collect()
-}
-
-/// A `server` child process, stopped (SIGTERM) when dropped.
-pub struct ServerProcess {
-    child: Option<Child>,
-    /// Where it listens, from its `listening on ADDR` line.
-    pub addr: String,
-    pub pid: u32,
-    /// The command line that started it.
-    pub command: String,
-}
-
-impl ServerProcess {
-    /// Starts `bin --backend BACKEND --port 0 --bind 127.0.0.1 --protocol PROTOCOL EXTRA...`,
-    /// with stderr going to `log`, and waits for its `listening on` line.
-    pub fn start(
-        bin: &Path,
-        backend: &str,
-        protocol: &str,
-        extra: &[String],
-        log: &Path,
-    ) -> anyhow::Result<ServerProcess> {
-        let mut args: Vec<String> =
-            ["--backend", backend, "--port", "0", "--bind", "127.0.0.1", "--protocol", protocol]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-        args.extend(extra.iter().cloned());
-        let command = std::iter::once(bin.display().to_string())
-            .chain(args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let log_file =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut child = Command::new(bin)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id();
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = bounded(1);
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next();
-            let _ = tx.send(first);
-            // Keep draining so the server never blocks writing to a full pipe.
-            for _ in lines {}
-        });
-        let mut server = ServerProcess { child: Some(child), addr: String::new(), pid, command };
-        let tail = || {
-            std::fs::read_to_string(log)
-                .unwrap_or_default()
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_string()
-        };
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(Ok(line))) => match line.trim().strip_prefix("listening on ") {
-                Some(addr) => server.addr = addr.trim().to_string(),
-                None => bail!("unexpected first line from the server: {line:?}"),
-            },
-            Ok(_) | Err(RecvTimeoutError::Disconnected) => {
-                let status = server.wait_exit(Duration::from_secs(5));
-                bail!(
-                    "server exited before listening ({}): {}",
-                    status.map_or("still running".into(), |s| s.to_string()),
-                    tail()
-                );
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                bail!("server printed no `listening on` line in 20 s")
-            }
-        }
-        Ok(server)
-    }
-
-    /// Waits up to `limit` for the child to exit.
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        let deadline = Instant::now() + limit;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    self.child = None;
-                    return Some(status);
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit (SIGKILL after 10 s).
-    pub fn stop(mut self) -> anyhow::Result<ExitStatus> {
-        self.terminate().ok_or_else(|| anyhow!("server did not exit"))
-    }
-
-    fn terminate(&mut self) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        // SAFETY: kill only sends a signal, to our own child.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        if let Some(status) = self.wait_exit(Duration::from_secs(10)) {
-            return Some(status);
-        }
-        let mut child = self.child.take()?;
-        let _ = child.kill();
-        child.wait().ok()
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
-/// The `server` next to the running executable.
-pub fn default_server_bin() -> anyhow::Result<PathBuf> {
-    Ok(std::env::current_exe()?.with_file_name("server"))
-}
-
-/// Starts `redis-server` on a free loopback port with persistence off, stderr and stdout to
-/// `log`; waits (up to 10 s) until it answers PING.
-pub fn start_redis(bin: &str, log: &Path) -> anyhow::Result<ServerProcess> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
-        .iter()
-        .chain(&["--appendonly", "no", "--protected-mode", "no"])
-        .map(|s| s.to_string())
-        .collect();
-    let command = std::iter::once(bin.to_string())
-        .chain(args.iter().map(|a| if a.is_empty() { "''".into() } else { a.clone() }))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(bin)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .with_context(|| format!("starting {bin}"))?;
-    let pid = child.id();
-    let mut server =
-        ServerProcess { child: Some(child), addr: format!("127.0.0.1:{port}"), pid, command };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ping =
-            crate::conn::RespConn::connect(&server.addr).and_then(|mut c| c.request(&["PING"]));
-        if matches!(ping, Ok(shared::Frame::Simple(ref s)) if s == "PONG") {
-            return Ok(server);
-        }
-        if let Some(status) = server.wait_exit(Duration::ZERO) {
-            bail!("redis-server exited before answering ({status})");
-        }
-        if Instant::now() >= deadline {
-            bail!("redis-server did not answer PING within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20)); // polling a child's readiness
-    }
-}
-
-/// Returns true if and only if `bin` names an executable file, itself or on the PATH.
-fn on_path(bin: &str) -> bool {
-    let is_exe = |p: &Path| {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if bin.contains('/') {
-        return is_exe(Path::new(bin));
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| is_exe(&d.join(bin))))
-}
+use std::path::Path;
 
 /// One workload of the shootout.
 #[derive(Clone, Debug)]
@@ -219,16 +43,21 @@ pub struct Workload {
     pub publishers: usize,
     pub subscribers: usize,
     pub topics: usize,
-    /// Offered rates, requests (ping) or publishes (pub/sub) per second, lowest first.
+    /// Offered rates, requests (ping) or publishes (pub/sub) per second, lowest first: where
+    /// the climb may go (it stops when every server has saturated).
     pub ladder: Vec<f64>,
 }
 
-/// The shootout's workloads; `quick` takes every third step of each ladder (x8 apart).
+/// Steps of a ladder at most: far past any server's saturation (x2 per step: 8,192 times the
+/// first rate), so that the top is a cap no two servers reach together.
+const LADDER_STEPS: u32 = 14;
+
+/// The shootout's workloads; `quick` climbs x4 per step instead of x2.
 pub fn workloads(quick: bool) -> Vec<Workload> {
-    let doubling = |from: f64, steps: u32| -> Vec<f64> {
-        (0..steps).map(|k| from * 2f64.powi(k as i32)).collect()
-    };
-    let pubsub = |name, what, publishers, subscribers, topics, ladder| Workload {
+    let (factor, steps) = if quick { (4f64, LADDER_STEPS / 2) } else { (2f64, LADDER_STEPS) };
+    let climb =
+        |from: f64| -> Vec<f64> { (0..steps).map(|k| from * factor.powi(k as i32)).collect() };
+    let pubsub = |name, what, publishers, subscribers, topics, from| Workload {
         name,
         what,
         scenario: Scenario::Pubsub,
@@ -236,7 +65,7 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
         publishers,
         subscribers,
         topics,
-        ladder,
+        ladder: climb(from),
     };
     let ping = |name, what, connections| Workload {
         name,
@@ -246,16 +75,16 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
         publishers: 0,
         subscribers: 0,
         topics: 0,
-        ladder: doubling(5_000.0, 7),
+        ladder: climb(10_000.0),
     };
-    let mut all = vec![
+    vec![
         pubsub(
             "fanout",
             "pub/sub fan-out: 2 publishers, 2 topics, 200 subscribers (100 per topic)",
             2,
             200,
             2,
-            doubling(250.0, 7),
+            250.0,
         ),
         pubsub(
             "topics",
@@ -263,30 +92,40 @@ pub fn workloads(quick: bool) -> Vec<Workload> {
             4,
             1000,
             1000,
-            doubling(5_000.0, 7),
+            5_000.0,
         ),
         ping("ping10", "PING round trips on 10 connections", 10),
         ping("ping100", "PING round trips on 100 connections", 100),
         ping("ping1000", "PING round trips on 1,000 connections", 1000),
-    ];
-    if quick {
-        for w in &mut all {
-            w.ladder = w.ladder.iter().step_by(3).copied().collect();
-        }
-    }
-    all
+    ]
 }
 
+/// How long one step runs.
+#[derive(Clone, Copy, Debug)]
+pub struct StepTime {
+    /// Seconds measured at least.
+    pub measured_s: f64,
+    /// Measured deliveries or requests at least.
+    pub min_samples: u64,
+    pub drain_s: f64,
+}
+
+/// The longest a step is stretched to reach its sample count, seconds measured.
+const STEP_MAX_S: f64 = 4.0;
+
 impl Workload {
-    /// The run of one step at `rate` (addresses filled in later).
-    fn config(&self, rate: f64, measured_s: f64, drain_s: f64, readers: usize) -> Config {
+    /// The run of one step at `rate` (addresses filled in later): measured for `time.measured_s`
+    /// or as long as `time.min_samples` take at this rate (at most [`STEP_MAX_S`]).
+    fn config(&self, rate: f64, time: StepTime, readers: usize) -> Config {
+        let for_samples = time.min_samples as f64 / (rate * self.fanout()).max(1.0);
+        let duration_s = time.measured_s.max(for_samples.min(STEP_MAX_S));
         Config {
             scenario: self.scenario,
             addr: String::new(),
             rate: Rate::Fixed(rate),
-            warmup_s: measured_s / 2.0,
-            duration_s: measured_s,
-            drain_s,
+            warmup_s: time.measured_s / 2.0,
+            duration_s,
+            drain_s: time.drain_s,
             connections: self.connections.max(1),
             size: 64,
             publishers: self.publishers.max(1),
@@ -305,6 +144,62 @@ impl Workload {
             _ => 1.0,
         }
     }
+
+    /// Connections the load keeps open for the whole run.
+    pub fn open_connections(&self) -> usize {
+        match self.scenario {
+            Scenario::Pubsub => self.publishers + self.subscribers,
+            _ => self.connections,
+        }
+    }
+}
+
+/// The value of `--flag=V` or `--flag V` among `args`.
+fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    let eq = format!("{flag}=");
+    args.iter().enumerate().find_map(|(i, a)| match a.strip_prefix(&eq) {
+        Some(v) => Some(v.to_string()),
+        None if a == flag => args.get(i + 1).cloned(),
+        None => None,
+    })
+}
+
+/// The arguments `backend` is started with: `user`'s, and a thread count that follows the
+/// `cpus` it is given (`--threads` for `event` and `uring`, `--workers` for `queue`) unless
+/// `user` sets it. `thread` and `pool` have no such count: a thread per connection, and a pool
+/// sized by connections.
+pub fn server_args(backend: &str, user: &[String], cpus: usize) -> Vec<String> {
+    let mut args = user.to_vec();
+    let flag = match backend {
+        "event" | "uring" => "--threads",
+        "queue" => "--workers",
+        _ => return args,
+    };
+    if flag_value(user, flag).is_none() {
+        args.push(format!("{flag}={cpus}"));
+    }
+    args
+}
+
+/// Why `backend` cannot serve workload `w` by design, with the flag that would change it, or
+/// `None`. A `pool` worker holds its connection until it closes: a workload that keeps more
+/// connections open than there are workers leaves the rest waiting until they are refused.
+pub fn cannot_serve(backend: &str, w: &Workload, user: &[String]) -> Option<String> {
+    if backend != "pool" {
+        return None;
+    }
+    let workers = flag_value(user, "--workers")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(server::backend::pool::DEFAULT_WORKERS);
+    // The load's connections, and the tool's own for the server's INFO counters.
+    let needed = w.open_connections() + 1;
+    (needed > workers).then(|| {
+        format!(
+            "cannot serve this workload by design: a pool worker holds its connection until it \
+             closes, and the load keeps {needed} connections open against {workers} workers \
+             (`--server-arg=--workers={needed}` would let it)"
+        )
+    })
 }
 
 /// Where one row of a workload runs.
@@ -326,11 +221,35 @@ pub fn saturated(r: &RunReport) -> Option<String> {
     if r.achieved_rate < 0.9 * target {
         return Some(format!(
             "achieved {} of {} offered",
-            report::fmt_rate(r.achieved_rate),
-            report::fmt_rate(target)
+            fmt_rate(r.achieved_rate),
+            fmt_rate(target)
         ));
     }
     None
+}
+
+/// The CPU split `args` ask for on a machine where this process may use `allowed`.
+pub fn cpu_split(args: &CompareArgs, allowed: &[usize]) -> anyhow::Result<Option<CpuSplit>> {
+    if args.no_partition {
+        return Ok(None);
+    }
+    match &args.cpu_split {
+        Some(spec) => Ok(Some(CpuSplit::parse(spec, allowed).map_err(anyhow::Error::msg)?)),
+        None => Ok(CpuSplit::halves(allowed)),
+    }
+}
+
+/// What every workload of one shootout shares.
+struct Setup<'a> {
+    args: &'a CompareArgs,
+    bin: &'a Path,
+    backends: &'a [String],
+    redis: Option<&'a str>,
+    time: StepTime,
+    /// The servers' CPUs (`None`: unconfined) and how many they are.
+    server_cpus: Option<Vec<usize>>,
+    cpus: usize,
+    bar: ProgressBar,
 }
 
 /// Runs the shootout and writes `args.out`; returns what it wrote.
@@ -354,7 +273,21 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
         }
         chosen.retain(|c| args.workloads.iter().any(|w| w == c.name));
     }
-    let measured_s = args.step.unwrap_or(if args.quick { 0.3 } else { 0.8 });
+    let allowed = sys::allowed_cpus().context("reading this process's CPUs")?;
+    let split = cpu_split(args, &allowed)?;
+    match &split {
+        // This thread's mask is inherited by every thread the tool starts from here on.
+        Some(s) => sys::pin(&sys::cpu_set(&s.tool)).context("confining the load generator")?,
+        None if !args.no_partition => {
+            eprintln!("note: fewer than 2 CPUs: the load generator and the servers share them")
+        }
+        None => {}
+    }
+    let time = StepTime {
+        measured_s: args.step.unwrap_or(if args.quick { 0.25 } else { 0.5 }),
+        min_samples: args.min_samples.unwrap_or(if args.quick { 3_000 } else { 10_000 }),
+        drain_s: if args.quick { 0.5 } else { 1.0 },
+    };
     let redis = if args.no_redis {
         None
     } else if on_path(&args.redis_server) {
@@ -363,182 +296,282 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
         eprintln!("note: {} is not on the PATH: no reference row", args.redis_server);
         None
     };
-    let rows = usize::from(!args.no_floor)
-        + backends.len()
-        + usize::from(redis.is_some())
-        + args.against.len();
-    let steps: usize = chosen.iter().map(|w| w.ladder.len() * rows).sum();
-    let bar = overall_bar(steps as u64);
+    let setup = Setup {
+        args,
+        bin: &bin,
+        backends: &backends,
+        redis: redis.as_deref(),
+        time,
+        cpus: split.as_ref().map_or(allowed.len(), |s| s.server.len()),
+        server_cpus: split.as_ref().map(|s| s.server.clone()),
+        bar: overall_bar(),
+    };
     let mut results = Vec::new();
     for w in &chosen {
-        results.push(run_workload(w, args, &bin, &backends, redis.as_deref(), measured_s, &bar)?);
+        results.push(run_workload(w, &setup)?);
     }
-    bar.finish_and_clear();
+    setup.bar.finish_and_clear();
     let doc = Shootout {
         command: argv.join(" "),
-        generated: report::utc_now(),
+        generated: utc_now(),
         machine: Machine::describe(),
         loadtest_version: env!("CARGO_PKG_VERSION").to_string(),
         slo_us: args.slo.0,
         quick: args.quick,
-        measured_s,
+        measured_s: time.measured_s,
+        min_samples: time.min_samples,
+        rounds: args.rounds as usize,
+        cpu_split: split,
         workloads: results,
     };
     write_shootout(&args.out, &doc)?;
     Ok(doc)
 }
 
-/// The bar over the whole shootout (stderr, only on a terminal).
-fn overall_bar(steps: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
+/// The counter of runs over the whole shootout (stderr, only on a terminal).
+fn overall_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed:>4} [{bar:30}] {pos}/{len} steps, ~{eta} left  {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{elapsed:>4} {pos} runs  {msg}").expect("valid template"),
     );
     bar
 }
 
-/// Starts the rows of workload `w`, climbs its ladder, stops them.
-fn run_workload(
-    w: &Workload,
-    args: &CompareArgs,
-    bin: &Path,
-    backends: &[String],
-    redis: Option<&str>,
-    measured_s: f64,
-    bar: &ProgressBar,
-) -> anyhow::Result<WorkloadResult> {
-    let mut rows: Vec<(Curve, Option<Target>)> = Vec::new();
+/// One row of a workload while it runs.
+struct Row {
+    curve: Curve,
+    target: Option<Target>,
+}
+
+impl Row {
+    /// Still climbing: running, not saturated, not failed.
+    fn climbing(&self) -> bool {
+        self.target.is_some() && self.curve.status == "ok" && self.curve.saturated_at.is_none()
+    }
+}
+
+/// Runs one step at `rate` against `row`: the report, or why it failed.
+fn measure(w: &Workload, s: &Setup, row: &Row, rate: f64) -> anyhow::Result<RunReport> {
+    let cfg = w.config(rate, s.time, s.args.readers);
+    let label = format!("{} {}/s", row.curve.name, fmt_rate(rate));
+    s.bar.set_message(format!("{} {} at {}/s", w.name, row.curve.name, fmt_rate(rate)));
+    let result = match row.target.as_ref().context("not running")? {
+        Target::Floor => {
+            let server_cpus = s.server_cpus.clone().unwrap_or_default();
+            scenarios::floor(&Config { server_cpus, ..cfg }, &label)
+        }
+        Target::Process(p) => {
+            scenarios::run(&Config { addr: p.addr.clone(), server_pid: Some(p.pid), ..cfg }, &label)
+        }
+        Target::External(addr) => scenarios::run(&Config { addr: addr.clone(), ..cfg }, &label),
+    };
+    s.bar.inc(1);
+    result
+}
+
+/// One round of `r` as it enters a [`StepRounds`].
+fn round_of(rounds: &mut StepRounds, r: &RunReport) {
+    rounds.p99_us.push(r.latency_us.p99);
+    rounds.achieved.push(r.achieved_rate);
+    rounds.sustained.push(saturated(r).is_none());
+}
+
+/// Starts the rows of workload `w`: the floor, every backend (or why it cannot serve `w`),
+/// redis-server, the external servers.
+fn start_rows(w: &Workload, s: &Setup) -> Vec<Row> {
+    let mut rows = Vec::new();
     let curve = |name: &str, kind: &str| Curve {
         name: name.to_string(),
         kind: kind.to_string(),
         status: "ok".into(),
         ..Default::default()
     };
-    if !args.no_floor {
-        rows.push((curve(FLOOR_LABEL, "floor"), Some(Target::Floor)));
+    if !s.args.no_floor {
+        rows.push(Row { curve: curve(FLOOR_LABEL, "floor"), target: Some(Target::Floor) });
     }
     // A row for a server process: its command when it started, why not when it did not.
     let started = |mut c: Curve, process: anyhow::Result<ServerProcess>| match process {
-        Ok(s) => {
-            c.command = Some(s.command.clone());
-            (c, Some(Target::Process(s)))
+        Ok(p) => {
+            c.command = Some(p.command.clone());
+            Row { curve: c, target: Some(Target::Process(p)) }
         }
         Err(e) => {
             c.status = format!("unavailable: {e:#}");
-            (c, None)
+            Row { curve: c, target: None }
         }
     };
-    for b in backends {
-        let log = args.out.join(format!("server-{}-{b}.log", w.name));
-        let process = ServerProcess::start(bin, b, "resp", &args.server_arg, &log);
+    let cpus = s.server_cpus.as_deref();
+    for b in s.backends {
+        if let Some(why) = cannot_serve(b, w, &s.args.server_arg) {
+            let mut c = curve(b, "backend");
+            c.status = why;
+            rows.push(Row { curve: c, target: None });
+            continue;
+        }
+        let log = s.args.out.join(format!("server-{}-{b}.log", w.name));
+        let args = server_args(b, &s.args.server_arg, s.cpus);
+        let process = ServerProcess::start(s.bin, b, "resp", &args, &log, cpus);
         rows.push(started(curve(b, "backend"), process));
     }
-    if let Some(redis) = redis {
-        let log = args.out.join(format!("redis-{}.log", w.name));
-        rows.push(started(curve("redis", "redis"), start_redis(redis, &log)));
+    if let Some(redis) = s.redis {
+        let log = s.args.out.join(format!("redis-{}.log", w.name));
+        // Redis's own threads follow its CPUs too: I/O threads beyond the first.
+        let extra: Vec<String> =
+            if s.cpus > 1 { vec!["--io-threads".into(), s.cpus.to_string()] } else { Vec::new() };
+        rows.push(started(curve("redis", "redis"), start_redis(redis, &log, &extra, cpus)));
     }
-    for a in &args.against {
-        rows.push((curve(&a.name, "external"), Some(Target::External(a.addr.clone()))));
+    for a in &s.args.against {
+        rows.push(Row {
+            curve: curve(&a.name, "external"),
+            target: Some(Target::External(a.addr.clone())),
+        });
     }
+    rows
+}
+
+/// Climbs the ladder of `w` until every row has saturated (or the ladder ends); returns the
+/// offered rates climbed.
+fn climb(w: &Workload, s: &Setup, rows: &mut [Row]) -> Vec<f64> {
     let n = rows.len();
+    let mut ladder = Vec::new();
     for (k, &rate) in w.ladder.iter().enumerate() {
+        if !rows.iter().any(Row::climbing) {
+            break;
+        }
+        ladder.push(rate);
         // Rotate the order from step to step: nobody always runs first or last.
         for i in (0..n).map(|i| (i + k) % n) {
-            let (c, target) = &mut rows[i];
-            let Some(t) = target.as_ref() else {
-                bar.inc(1);
-                continue;
-            };
-            if c.saturated_at.is_some() || c.status != "ok" {
-                bar.inc(1);
+            if !rows[i].climbing() {
                 continue;
             }
-            bar.set_message(format!("{} {} at {}/s", w.name, c.name, report::fmt_rate(rate)));
-            let drain_s = if args.quick { 0.5 } else { 1.0 };
-            let cfg = w.config(rate, measured_s, drain_s, args.readers);
-            let label = format!("{} {}/s", c.name, report::fmt_rate(rate));
-            let result = match t {
-                Target::Floor => scenarios::floor(&cfg, &label),
-                Target::Process(s) => scenarios::run(
-                    &Config { addr: s.addr.clone(), server_pid: Some(s.pid), ..cfg },
-                    &label,
-                ),
-                Target::External(addr) => {
-                    scenarios::run(&Config { addr: addr.clone(), ..cfg }, &label)
-                }
-            };
-            bar.inc(1);
+            let result = measure(w, s, &rows[i], rate);
+            let c = &mut rows[i].curve;
             match result {
                 Ok(r) => {
                     if let Some(why) = saturated(&r) {
                         c.saturated_at = Some(rate);
-                        c.notes.push(format!(
-                            "saturated at {}/s offered: {why}",
-                            report::fmt_rate(rate)
-                        ));
-                        bar.set_length(
-                            bar.length()
-                                .unwrap_or(0)
-                                .saturating_sub((w.ladder.len() - k - 1) as u64),
-                        );
+                        c.notes.push(format!("saturated at {}/s offered: {why}", fmt_rate(rate)));
                     }
+                    let mut step = StepRounds { rate, ..Default::default() };
+                    round_of(&mut step, &r);
+                    c.rounds.push(step);
                     c.points.push(r);
                 }
-                Err(e) => {
-                    c.status = format!("failed at {}/s: {e:#}", report::fmt_rate(rate));
-                    bar.set_length(
-                        bar.length().unwrap_or(0).saturating_sub((w.ladder.len() - k - 1) as u64),
-                    );
+                Err(e) => c.status = format!("failed at {}/s: {e:#}", fmt_rate(rate)),
+            }
+        }
+    }
+    ladder
+}
+
+/// The threshold to rank at and the steps the floor missed `--slo` at, from the floor's rounds.
+fn threshold_of(rows: &[Row], slo_us: u64) -> (u64, Vec<f64>) {
+    match rows.iter().find(|r| r.curve.kind == "floor") {
+        Some(f) => verdict::threshold(&f.curve.rounds, slo_us),
+        None => (slo_us, Vec::new()),
+    }
+}
+
+/// The backends that can still win at `threshold_us` (every one holding at least the
+/// runner-up's highest step), and the decisive steps: each one's highest step held and the one
+/// above, as indices into the ladder.
+fn decisive(rows: &[Row], threshold_us: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut tops: Vec<(usize, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.curve.kind == "backend" && r.curve.status == "ok")
+        .filter_map(|(i, r)| verdict::top(&r.curve.rounds, threshold_us).map(|t| (i, t)))
+        .collect();
+    tops.sort_by_key(|t| std::cmp::Reverse(t.1));
+    let Some(bar) = tops.get(1).or(tops.first()).map(|t| t.1) else {
+        return (Vec::new(), Vec::new());
+    };
+    let leaders: Vec<(usize, usize)> = tops.into_iter().filter(|t| t.1 >= bar).collect();
+    let mut steps: Vec<usize> = leaders.iter().flat_map(|&(_, t)| [t, t + 1]).collect();
+    steps.sort_unstable();
+    steps.dedup();
+    (leaders.into_iter().map(|t| t.0).collect(), steps)
+}
+
+/// Starts the rows of workload `w`, climbs its ladder, repeats its decisive steps, stops the
+/// rows and judges.
+fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
+    let mut rows = start_rows(w, s);
+    let ladder = climb(w, s, &mut rows);
+    let capped: Vec<String> =
+        rows.iter().filter(|r| r.climbing()).map(|r| r.curve.name.clone()).collect();
+    let slo = s.args.slo.0;
+    let (threshold_us, _) = threshold_of(&rows, slo);
+    let (leaders, steps) = decisive(&rows, threshold_us);
+    // The leaders and the floor again at the decisive steps they climbed to, interleaved:
+    // every round visits every step, in an order that rotates.
+    let mut again: Vec<usize> = leaders.clone();
+    again.extend(rows.iter().position(|r| r.curve.kind == "floor"));
+    for round in 1..s.args.rounds as usize {
+        for (j, &k) in steps.iter().enumerate() {
+            for t in 0..again.len() {
+                let i = again[(t + round + j) % again.len()];
+                if rows[i].target.is_none() || rows[i].curve.rounds.len() <= k {
+                    continue;
+                }
+                let rate = ladder[k];
+                match measure(w, s, &rows[i], rate) {
+                    Ok(r) => round_of(&mut rows[i].curve.rounds[k], &r),
+                    Err(e) => {
+                        let rounds = &mut rows[i].curve.rounds[k];
+                        rounds.p99_us.push(u64::MAX);
+                        rounds.achieved.push(0.0);
+                        rounds.sustained.push(false);
+                        rows[i].curve.notes.push(format!(
+                            "a repeated round at {}/s failed: {e:#}",
+                            fmt_rate(rate)
+                        ));
+                    }
                 }
             }
         }
     }
-    for (c, target) in &mut rows {
-        if let Some(Target::Process(s)) = target.take() {
-            if let Err(e) = s.stop() {
-                c.notes.push(format!("stopping it: {e:#}"));
+    for row in &mut rows {
+        if let Some(Target::Process(p)) = row.target.take() {
+            if let Err(e) = p.stop() {
+                row.curve.notes.push(format!("stopping it: {e:#}"));
             }
         }
     }
-    let mut curves: Vec<Curve> = rows.into_iter().map(|r| r.0).collect();
+    let (threshold_us, floor_misses) = threshold_of(&rows, slo);
+    let mut curves: Vec<Curve> = rows.into_iter().map(|r| r.curve).collect();
     // Each point against the floor's point at the same offered rate.
     let floor_points: Vec<RunReport> =
         curves.iter().filter(|c| c.kind == "floor").flat_map(|c| c.points.clone()).collect();
-    for c in curves.iter_mut().filter(|c| c.kind != "floor") {
-        for p in &mut c.points {
-            if let Some(f) = floor_points.iter().find(|f| f.target_rate == p.target_rate) {
-                scenarios::note_floor(p, f);
+    for c in &mut curves {
+        if c.kind != "floor" {
+            for p in &mut c.points {
+                if let Some(f) = floor_points.iter().find(|f| f.target_rate == p.target_rate) {
+                    scenarios::note_floor(p, f);
+                }
             }
         }
-        c.best = best_point(&c.points, args.slo.0);
-        c.sustained = best_point(&c.points, u64::MAX);
+        c.best = verdict::top(&c.rounds, threshold_us);
+        c.sustained = (0..c.rounds.len()).rev().find(|&k| c.rounds[k].sustained());
     }
-    for c in curves.iter_mut().filter(|c| c.kind == "floor") {
-        c.best = best_point(&c.points, args.slo.0);
-        c.sustained = best_point(&c.points, u64::MAX);
-    }
+    let contenders: Vec<(String, Vec<StepRounds>)> = curves
+        .iter()
+        .filter(|c| c.kind == "backend" && c.status == "ok")
+        .map(|c| (c.name.clone(), c.rounds.clone()))
+        .collect();
     Ok(WorkloadResult {
         name: w.name.to_string(),
         what: w.what.to_string(),
         unit: if w.scenario == Scenario::Pubsub { "deliveries" } else { "requests" }.into(),
         fanout: w.fanout(),
-        ladder: w.ladder.clone(),
+        verdict: verdict::decide(&contenders, threshold_us),
+        decisive: steps.iter().filter_map(|&k| ladder.get(k).copied()).collect(),
+        ladder,
         curves,
+        threshold_us,
+        floor_misses,
+        capped,
     })
-}
-
-/// The index of the highest-rate point held with p99 under `slo_us`.
-pub fn best_point(points: &[RunReport], slo_us: u64) -> Option<usize> {
-    points
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| saturated(p).is_none() && p.latency_us.p99 <= slo_us)
-        .max_by(|a, b| a.1.achieved_rate.total_cmp(&b.1.achieved_rate))
-        .map(|(i, _)| i)
 }
 
 /// Writes report.md, report.json and one plot per workload of `doc` into `dir`.
@@ -568,8 +601,8 @@ pub fn write_shootout(dir: &Path, doc: &Shootout) -> anyhow::Result<()> {
             plots.push((w.name.clone(), file));
         }
     }
-    std::fs::write(dir.join("report.md"), report::shootout_markdown(doc, &plots))?;
-    report::write_json(&dir.join("report.json"), doc)?;
+    std::fs::write(dir.join("report.md"), documents::shootout_markdown(doc, &plots))?;
+    write_json(&dir.join("report.json"), doc)?;
     Ok(())
 }
 
@@ -590,7 +623,7 @@ pub fn write_dir(dir: &Path, doc: &CompareDoc) -> anyhow::Result<()> {
         plot::percentile_chart(&dir.join("latency.svg"), &title, &series)?;
         plots.push(("latency by percentile", "latency.svg"));
     }
-    std::fs::write(dir.join("report.md"), report::compare_markdown(doc, &plots))?;
-    report::write_json(&dir.join("report.json"), doc)?;
+    std::fs::write(dir.join("report.md"), documents::compare_markdown(doc, &plots))?;
+    write_json(&dir.join("report.json"), doc)?;
     Ok(())
 }

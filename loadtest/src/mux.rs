@@ -11,9 +11,9 @@
 //! Besides readiness, every endpoint is given a turn ([`Endpoint::on_tick`]) at least every
 //! [`TICK`], to notice deadlines and the end of its work.
 
-use crate::conn::ReplyBuf;
 use crate::progress::Live;
-use crate::scenarios::{Outcome, Plan, Recorder};
+use crate::record::{Outcome, Plan, Recorder};
+use crate::reply::ReplyBuf;
 use crate::wire::Wire;
 use polling::{Event, Events, PollMode, Poller};
 use std::io;

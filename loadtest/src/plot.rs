@@ -167,7 +167,7 @@ where
         .y_labels(8)
         .x_desc(x_desc)
         .y_desc("p99 latency (ms, log scale)")
-        .x_label_formatter(&|x| crate::report::fmt_rate(*x))
+        .x_label_formatter(&|x| crate::units::fmt_rate(*x))
         .y_label_formatter(&|y| fmt_ms(*y))
         .draw()
         .map_err(plotting)?;
@@ -177,7 +177,7 @@ where
         chart
             .draw_series(DashedLineSeries::new(line, 8, 6, style))
             .map_err(plotting)?
-            .label(format!("p99 threshold {}", crate::report::fmt_us(slo)))
+            .label(format!("p99 threshold {}", crate::units::fmt_us(slo)))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     for (i, s) in series.iter().enumerate() {

@@ -89,7 +89,7 @@ impl Progress {
                     (last_count, last_at) = (count, now);
                     let p99 = recent.value_at_quantile(0.99);
                     bar.set_position((now - start).as_millis() as u64);
-                    bar.set_message(format!("{:>9.0}/s  p99 {}", rate, crate::report::fmt_us(p99)));
+                    bar.set_message(format!("{:>9.0}/s  p99 {}", rate, crate::units::fmt_us(p99)));
                 }
                 bar.finish_and_clear();
             })

@@ -47,6 +47,12 @@ pub struct Reflector {
 impl Reflector {
     /// Starts a reflector on a free loopback port.
     pub fn start(speaks: Speaks) -> io::Result<Reflector> {
+        Reflector::start_on(speaks, &[])
+    }
+
+    /// [`Reflector::start`] with its thread confined to `cpus` (none: wherever the caller runs).
+    pub fn start_on(speaks: Speaks, cpus: &[usize]) -> io::Result<Reflector> {
+        let set = (!cpus.is_empty()).then(|| crate::sys::cpu_set(cpus));
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?.to_string();
@@ -56,8 +62,11 @@ impl Reflector {
         let (p, s, t) = (poller.clone(), stop.clone(), tid.clone());
         let thread = std::thread::Builder::new().name("reflector".into()).spawn(move || {
             // SAFETY: gettid has no arguments and no memory effects.
-            t.store(unsafe { libc::syscall(libc::SYS_gettid) } as u32, Ordering::Release);
-            let result = serve(listener, &p, &s, speaks);
+            let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+            // Pinned before its tid is published: what `start_on` returns runs where asked.
+            let pinned = set.as_ref().map_or(Ok(()), crate::sys::pin);
+            t.store(tid, Ordering::Release);
+            let result = pinned.and_then(|()| serve(listener, &p, &s, speaks));
             if let Err(e) = &result {
                 eprintln!("the floor's reflector stopped: {e}");
             }

@@ -1,5 +1,6 @@
 //! What the tool reads about processes: its own CPU time, a server's CPU time and resident
-//! memory (from `/proc`), the file-descriptor limit, and a description of the machine.
+//! memory (from `/proc`), the file-descriptor limit, a description of the machine, and the CPU
+//! sets (affinity masks) that keep the load generator and the server under test apart.
 
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -126,6 +127,115 @@ impl Machine {
     }
 }
 
+/// The CPUs this thread may run on (`sched_getaffinity`), lowest first.
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    affinity_of(0)
+}
+
+/// The CPUs thread or process `pid` may run on (0: the calling thread), lowest first.
+pub fn affinity_of(pid: u32) -> io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    if unsafe { libc::sched_getaffinity(pid as libc::pid_t, size, &mut set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect())
+}
+
+/// `cpus` as a `cpu_set_t`, for [`pin`] (also from a child between fork and exec).
+pub fn cpu_set(cpus: &[usize]) -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes inside it for indices below CPU_SETSIZE.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    set
+}
+
+/// Confines the calling thread to `set`; the threads it starts afterwards inherit it, and so
+/// does a process it starts. Only a system call: safe between fork and exec.
+pub fn pin(set: &libc::cpu_set_t) -> io::Result<()> {
+    // SAFETY: sched_setaffinity only reads the set we pass.
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    if unsafe { libc::sched_setaffinity(0, size, set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The CPUs given to the load generator and to the server under test: disjoint sets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuSplit {
+    pub tool: Vec<usize>,
+    pub server: Vec<usize>,
+}
+
+impl CpuSplit {
+    /// The default split of `allowed`: the load generator takes the lower half (at least one
+    /// CPU), the server the rest; `None` with fewer than two CPUs.
+    pub fn halves(allowed: &[usize]) -> Option<CpuSplit> {
+        if allowed.len() < 2 {
+            return None;
+        }
+        let (tool, server) = allowed.split_at(allowed.len() / 2);
+        Some(CpuSplit { tool: tool.to_vec(), server: server.to_vec() })
+    }
+
+    /// `TOOL/SERVER`, two CPU lists such as `0/1` or `0-1/2-7`: both non-empty, disjoint and
+    /// within `allowed`.
+    pub fn parse(spec: &str, allowed: &[usize]) -> Result<CpuSplit, String> {
+        let (tool, server) = spec
+            .split_once('/')
+            .ok_or_else(|| format!("{spec:?}: expected TOOL/SERVER CPU lists, e.g. 0/1"))?;
+        let split = CpuSplit { tool: parse_cpu_list(tool)?, server: parse_cpu_list(server)? };
+        if let Some(c) = split.tool.iter().find(|c| split.server.contains(c)) {
+            return Err(format!("{spec:?}: CPU {c} is in both sets"));
+        }
+        if let Some(c) = split.tool.iter().chain(&split.server).find(|c| !allowed.contains(c)) {
+            return Err(format!(
+                "{spec:?}: CPU {c} is not one this process may use ({})",
+                cpu_list(allowed)
+            ));
+        }
+        Ok(split)
+    }
+}
+
+/// A CPU list such as `0-3,6` (the form of `taskset -c` and `/proc/PID/status`), sorted and
+/// without repeats; never empty.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let bad = || format!("{s:?} is not a CPU list such as 0-3,6");
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) =
+            (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        if a > b || b >= libc::CPU_SETSIZE as usize {
+            return Err(bad());
+        }
+        cpus.extend(a..=b);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    Ok(cpus)
+}
+
+/// `cpus` as a CPU list: `0-3,6`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j { cpus[i].to_string() } else { format!("{}-{}", cpus[i], cpus[j]) });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +253,38 @@ mod tests {
         assert!(own_cpu_seconds() >= 0.0);
         assert!(raise_fd_limit().unwrap() >= 64);
         assert!(Machine::describe().cpus >= 1);
+    }
+
+    #[test]
+    fn cpu_lists_and_splits() {
+        assert_eq!(parse_cpu_list("0-3,6,2").unwrap(), vec![0, 1, 2, 3, 6]);
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9");
+        assert!(parse_cpu_list("3-1").is_err() && parse_cpu_list("x").is_err());
+        assert_eq!(CpuSplit::halves(&[0]), None);
+        let two = CpuSplit::halves(&[0, 1]).unwrap();
+        assert_eq!((two.tool, two.server), (vec![0], vec![1]));
+        let odd = CpuSplit::halves(&[0, 1, 2, 3, 4]).unwrap();
+        assert_eq!((odd.tool, odd.server), (vec![0, 1], vec![2, 3, 4]));
+        let all = [0, 1, 2, 3];
+        assert_eq!(CpuSplit::parse("0/1-3", &all).unwrap().server, vec![1, 2, 3]);
+        assert!(CpuSplit::parse("0-1/1", &all).unwrap_err().contains("in both"));
+        assert!(CpuSplit::parse("0/9", &all).unwrap_err().contains("not one"));
+        assert!(CpuSplit::parse("0", &all).is_err());
+    }
+
+    #[test]
+    fn a_pinned_thread_runs_where_it_was_put() {
+        let allowed = allowed_cpus().unwrap();
+        assert!(!allowed.is_empty());
+        let last = *allowed.last().unwrap();
+        let got = std::thread::spawn(move || {
+            pin(&cpu_set(&[last])).unwrap();
+            affinity_of(0).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(got, vec![last]);
+        // The pin was that thread's alone.
+        assert_eq!(allowed_cpus().unwrap(), allowed);
     }
 }

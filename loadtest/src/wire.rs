@@ -17,7 +17,7 @@
 //! wire's socket (its sender, or its poller thread in closed loop), and it writes sealed bytes
 //! in the order they were sealed, so TLS records reach the server in sequence.
 
-use crate::conn::ReplyBuf;
+use crate::reply::ReplyBuf;
 use rustls::{ClientConfig, ClientConnection};
 use serde::{Deserialize, Serialize};
 use shared::resp::encode_command;
@@ -131,7 +131,7 @@ impl Security {
 
 /// `err` from `step` with `addr`, e.g. `TLS handshake with 127.0.0.1:6380 failed: ...`.
 fn setup_error(addr: &str, step: &str, err: io::Error) -> io::Error {
-    let why = if crate::conn::timed_out(&err) {
+    let why = if crate::reply::timed_out(&err) {
         format!("no answer within {} s", SETUP_TIMEOUT.as_secs())
     } else if err.kind() == io::ErrorKind::UnexpectedEof {
         "the server closed the connection".to_string()

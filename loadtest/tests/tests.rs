@@ -536,8 +536,73 @@ fn compare_climbs_the_ladder_for_each_row_and_writes_the_verdict_and_plots() {
 }
 
 #[test]
+fn compare_puts_the_tool_and_every_server_on_disjoint_cpus() {
+    use loadtest::reflector::{Reflector, Speaks};
+    use loadtest::servers::{start_redis, ServerProcess};
+    use loadtest::sys::{affinity_of, allowed_cpus, cpu_set, pin, CpuSplit};
+    let allowed = allowed_cpus().unwrap();
+    let Some(split) = CpuSplit::halves(&allowed) else {
+        eprintln!("SKIPPED: one CPU here, nothing to partition");
+        return;
+    };
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_loadtest")).with_file_name("server");
+    assert!(bin.exists(), "{} is missing: cargo test --workspace builds it", bin.display());
+    let dir = std::env::temp_dir().join(format!("loadtest-cpus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // On a thread of its own, as `compare` does on its: the pin stays with this thread and the
+    // threads it starts.
+    let (tool, server, logs) = (split.tool.clone(), split.server.clone(), dir.clone());
+    let masks = std::thread::spawn(move || {
+        pin(&cpu_set(&tool)).unwrap();
+        let inherited = std::thread::spawn(|| affinity_of(0).unwrap()).join().unwrap();
+        let args = loadtest::compare::server_args("event", &[], server.len());
+        let event = ServerProcess::start(
+            &bin,
+            "event",
+            "resp",
+            &args,
+            &logs.join("event.log"),
+            Some(&server),
+        )
+        .unwrap();
+        let reflector = Reflector::start_on(Speaks::Resp, &server).unwrap();
+        let mut masks = vec![
+            ("tool".to_string(), affinity_of(0).unwrap()),
+            ("a tool thread".to_string(), inherited),
+            ("reflector".to_string(), affinity_of(reflector.tid).unwrap()),
+        ];
+        let mut servers = vec![("event", event)];
+        if Command::new("redis-server").arg("--version").output().is_ok() {
+            let redis = start_redis("redis-server", &logs.join("redis.log"), &[], Some(&server));
+            servers.push(("redis", redis.unwrap()));
+        }
+        // Every thread of every server process.
+        for (name, p) in &servers {
+            for task in std::fs::read_dir(format!("/proc/{}/task", p.pid)).unwrap() {
+                let tid: u32 = task.unwrap().file_name().to_str().unwrap().parse().unwrap();
+                masks.push((format!("{name} thread {tid}"), affinity_of(tid).unwrap()));
+            }
+        }
+        masks
+    })
+    .join()
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (name, mask) in &masks {
+        let want = if name.starts_with("tool") || name.starts_with("a tool") {
+            &split.tool
+        } else {
+            &split.server
+        };
+        assert_eq!(mask, want, "{name}");
+    }
+    assert!(split.tool.iter().all(|c| !split.server.contains(c)));
+    assert!(masks.iter().filter(|m| m.0.starts_with("event thread")).count() >= 2);
+}
+
+#[test]
 fn compare_takes_the_backends_from_the_servers_own_list() {
-    let all = loadtest::compare::all_backends();
+    let all = loadtest::servers::all_backends();
     assert!(["thread", "pool", "queue", "event"].iter().all(|b| all.iter().any(|a| a == b)));
 }
 

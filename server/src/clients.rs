@@ -1,5 +1,5 @@
 //! What one connection shows of itself to the others (`CLIENT LIST`, `CLIENT INFO`,
-//! `CLIENT KILL`): a [`Client`] entry in the server's registry, holding the connection's
+//! `CLIENT KILL`): a [`ClientEntry`] in the server's registry, holding the connection's
 //! addresses and a [`ClientState`] snapshot its session refreshes once per batch of requests.
 
 use std::fmt::Write as _;
@@ -84,7 +84,7 @@ impl Default for ClientState {
 }
 
 /// One connection in the server's registry.
-pub struct Client {
+pub struct ClientEntry {
     pub id: u64,
     pub(crate) mailbox: Arc<Mailbox>,
     endpoints: Endpoints,
@@ -110,9 +110,9 @@ pub struct Filter {
     pub skip_me: bool,
 }
 
-impl Client {
-    pub(crate) fn new(id: u64, mailbox: Arc<Mailbox>, endpoints: Option<Endpoints>) -> Client {
-        Client {
+impl ClientEntry {
+    pub(crate) fn new(id: u64, mailbox: Arc<Mailbox>, endpoints: Option<Endpoints>) -> ClientEntry {
+        ClientEntry {
             id,
             mailbox,
             endpoints: endpoints.unwrap_or_else(Endpoints::none),
@@ -124,7 +124,7 @@ impl Client {
     }
 
     /// Replaces the snapshot others see.
-    pub fn publish_state(&self, state: ClientState) {
+    pub fn update_snapshot(&self, state: ClientState) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
     }
 

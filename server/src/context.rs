@@ -11,14 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::acl::{self, Acl};
-use crate::clients::{Client, Endpoints, Filter};
+use crate::acl::Acl;
+use crate::clients::{ClientEntry, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
-use crate::relay::Link;
-use crate::session::Session;
+use crate::relay::link::Link;
 use crate::stats::{self, Stats};
 
 /// What every connection of a running server shares.
@@ -38,7 +37,7 @@ pub struct ServerContext {
     /// The port TLS connections arrive on (the listener bound for `--tls-port`).
     pub(crate) tls_port: Option<u16>,
     /// Every connection being served, by connection id.
-    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    clients: Mutex<HashMap<u64, Arc<ClientEntry>>>,
     /// Signalled when `clients` becomes empty.
     idle: Condvar,
     /// Where the backend is in starting up, signalled when it changes.
@@ -92,55 +91,25 @@ impl ServerContext {
         }
     }
 
-    /// Admits a new connection whose owner is woken through `waker`: a [`Session`] to drive,
-    /// or a refusal when the server is full. `stream` is the accepted socket: protected mode
-    /// looks at its peer's address (only when it is on and the default user has no password),
-    /// and its addresses are what `CLIENT LIST` shows.
-    pub fn open_session(
-        self: &Arc<Self>,
+    /// Enters a connection in the registry, with a mailbox whose owner is woken through
+    /// `waker`, unless the server is full; counts it accepted. Its
+    /// [`Session`](crate::session::Session) is made by [`crate::admission`].
+    pub(crate) fn register(
+        &self,
         waker: Arc<dyn Wake>,
-        stream: &TcpStream,
-    ) -> Result<Session, Refused> {
-        if self.config.protected_mode && self.acl.default_nopass() {
-            let peer = stream.peer_addr().map(|a| a.ip());
-            if peer.is_ok_and(|ip| acl::protected_mode_refuses(true, true, ip)) {
-                return Err(Refused::ProtectedMode);
-            }
-        }
-        let tls = self
-            .tls_port
-            .is_some_and(|port| stream.local_addr().is_ok_and(|local| local.port() == port));
-        self.open(waker, tls, Some(Endpoints::of(stream)))
-    }
-
-    /// [`ServerContext::open_session`] with no socket to look at (in-memory tests): admitted
-    /// unless the server is full.
-    #[cfg(test)]
-    pub(crate) fn open_session_unchecked(
-        self: &Arc<Self>,
-        waker: Arc<dyn Wake>,
-    ) -> Result<Session, Refused> {
-        self.open(waker, false, None)
-    }
-
-    /// Admits a connection, on the TLS port if `tls`, unless the server is full.
-    pub(crate) fn open(
-        self: &Arc<Self>,
-        waker: Arc<dyn Wake>,
-        tls: bool,
         endpoints: Option<Endpoints>,
-    ) -> Result<Session, Refused> {
+    ) -> Result<Arc<ClientEntry>, Refused> {
         let mut clients = self.lock_clients();
         if clients.len() >= self.runtime.max_clients() {
             return Err(Refused::MaxClients);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mailbox = Arc::new(Mailbox::with_limit(self.runtime.shared_output_limit(), waker));
-        let client = Arc::new(Client::new(id, mailbox, endpoints));
+        let client = Arc::new(ClientEntry::new(id, mailbox, endpoints));
         clients.insert(id, client.clone());
         drop(clients);
         stats::add(&self.stats.connections_accepted, 1);
-        Ok(Session::new(self.clone(), client, tls))
+        Ok(client)
     }
 
     /// Announces that the backend's threads are all running: `start` waits for this before it
@@ -259,14 +228,14 @@ impl ServerContext {
     }
 
     /// The connections `filter` selects, asked by connection `me`, in id order.
-    pub fn clients(&self, filter: &Filter, me: u64) -> Vec<Arc<Client>> {
-        let mut found: Vec<Arc<Client>> =
+    pub fn clients(&self, filter: &Filter, me: u64) -> Vec<Arc<ClientEntry>> {
+        let mut found: Vec<Arc<ClientEntry>> =
             self.lock_clients().values().filter(|c| c.matches(filter, me)).cloned().collect();
         found.sort_by_key(|c| c.id);
         found
     }
 
-    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Client>>> {
+    fn lock_clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<ClientEntry>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

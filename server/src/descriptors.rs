@@ -8,7 +8,7 @@
 
 use std::io;
 
-use crate::backend::Backend;
+use crate::system::Backend;
 
 /// Descriptors kept apart from connections: standard streams, listeners (one per `event`
 /// scheduler or `uring` ring), pollers, rings and their eventfds, the shutdown descriptor, the metrics socket, the log and pid files,

@@ -57,7 +57,7 @@
 
 use std::time::Instant;
 
-use crate::session::{Mail, Session, Status};
+use crate::session::{AclRefresh, Mail, Session, Status};
 use crate::stats::add;
 use crate::tls::{Opened, TlsLayer};
 use crate::ServerContext;
@@ -97,6 +97,13 @@ enum Phase {
     Done,
 }
 
+/// A TLS connection's layer, and its handshake deadline.
+struct Tls {
+    layer: TlsLayer,
+    /// While the handshake has not completed: when it is cut off.
+    handshake_deadline: Option<Instant>,
+}
+
 /// One connection's session plus everything about when its bytes move.
 pub struct Driver {
     session: Session,
@@ -112,10 +119,9 @@ pub struct Driver {
     last_input: Instant,
     /// When the request now arriving began, while one is incomplete.
     request_since: Option<Instant>,
-    /// The TLS layer of a connection that came in on the TLS port.
-    tls: Option<Box<TlsLayer>>,
-    /// While the TLS handshake has not completed: when it is cut off.
-    handshake_deadline: Option<Instant>,
+    /// The TLS layer of a connection that came in on the TLS port (boxed: most connections
+    /// have none, and an idle connection's driver is in its backend's table).
+    tls: Option<Box<Tls>>,
     /// Bytes moved by cutting off written prefixes, for the test that draining is linear.
     #[cfg(test)]
     moved: usize,
@@ -128,7 +134,10 @@ impl Driver {
         let tls = match (session.tls(), &ctx.tls) {
             (false, _) => None,
             (true, Some(config)) => match TlsLayer::new(config.clone()) {
-                Ok(layer) => Some(Box::new(layer)),
+                Ok(layer) => Some(Box::new(Tls {
+                    layer,
+                    handshake_deadline: Some(now + ctx.config.tls_handshake_timeout),
+                })),
                 Err(e) => {
                     tracing::warn!(conn = session.id(), "cannot start TLS: {e}");
                     phase = Phase::Done;
@@ -140,7 +149,6 @@ impl Driver {
                 None
             }
         };
-        let handshake_deadline = tls.as_ref().map(|_| now + ctx.config.tls_handshake_timeout);
         Driver {
             session,
             ctx,
@@ -151,7 +159,6 @@ impl Driver {
             last_input: now,
             request_since: None,
             tls,
-            handshake_deadline,
             #[cfg(test)]
             moved: 0,
         }
@@ -189,7 +196,7 @@ impl Driver {
 
     /// The peer closed its side: the connection is done (as with Redis).
     pub fn handle_eof(&mut self) {
-        if self.handshake_deadline.is_some() && self.phase != Phase::Done {
+        if self.handshake_deadline().is_some() && self.phase != Phase::Done {
             self.handshake_failed("the peer closed the connection");
         }
         self.phase = Phase::Done;
@@ -200,10 +207,9 @@ impl Driver {
     fn open_tls(&mut self, input: &[u8]) -> Option<Result<Vec<u8>, ()>> {
         let tls = self.tls.as_mut()?;
         let mut plain = Vec::new();
-        let opened = tls.open(input, &mut plain);
-        let established = tls.newly_established();
-        if established {
-            self.handshake_deadline = None;
+        let opened = tls.layer.open(input, &mut plain);
+        if tls.layer.newly_established() {
+            tls.handshake_deadline = None;
             add(&self.ctx.stats.tls_handshakes, 1);
         }
         Some(match opened {
@@ -213,7 +219,7 @@ impl Driver {
                 Err(())
             }
             Opened::Failed(why) => {
-                if self.handshake_deadline.is_some() {
+                if self.handshake_deadline().is_some() {
                     self.handshake_failed(&why);
                 } else {
                     tracing::debug!(conn = self.id(), "TLS error: {why}");
@@ -226,8 +232,15 @@ impl Driver {
         })
     }
 
+    /// While a TLS handshake has not completed: when it is cut off.
+    fn handshake_deadline(&self) -> Option<Instant> {
+        self.tls.as_ref()?.handshake_deadline
+    }
+
     fn handshake_failed(&mut self, why: &str) {
-        self.handshake_deadline = None;
+        if let Some(tls) = self.tls.as_mut() {
+            tls.handshake_deadline = None;
+        }
         add(&self.ctx.stats.tls_handshake_failures, 1);
         tracing::debug!(conn = self.id(), "TLS handshake failed: {why}");
     }
@@ -240,7 +253,7 @@ impl Driver {
 
     /// The mailbox woke the connection.
     pub fn handle_mail(&mut self) {
-        if self.session.acl_revoked() {
+        if self.session.refresh_acl() == AclRefresh::Ended {
             // Its user lost a channel it subscribes to (or is gone): closed at once, as Redis.
             self.phase = Phase::Done;
             return;
@@ -264,7 +277,7 @@ impl Driver {
         add(&self.ctx.stats.bytes_out, n as u64);
         if let Some(tls) = self.tls.as_mut() {
             // Plaintext is sealed as soon as it is made: all of it went once the ciphertext did.
-            if tls.written(n) && self.out.is_empty() {
+            if tls.layer.written(n) && self.out.is_empty() {
                 self.session.on_flushed();
             }
             self.pump();
@@ -304,7 +317,7 @@ impl Driver {
         if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
             return;
         }
-        if self.handshake_deadline.is_some_and(|at| now >= at) {
+        if self.handshake_deadline().is_some_and(|at| now >= at) {
             self.handshake_failed("timed out");
             self.phase = Phase::Done;
             return;
@@ -328,7 +341,7 @@ impl Driver {
     /// The bytes to write next (empty when there are none).
     pub fn poll_output(&self) -> &[u8] {
         match &self.tls {
-            Some(tls) => tls.output(),
+            Some(tls) => tls.layer.output(),
             None => &self.out[self.written..],
         }
     }
@@ -352,7 +365,7 @@ impl Driver {
         let idle = self.session.idle_deadline(self.last_input);
         let request =
             self.request_since.and_then(|since| Some(since + self.ctx.runtime.idle_timeout()?));
-        idle.into_iter().chain(request).chain(self.handshake_deadline).min()
+        idle.into_iter().chain(request).chain(self.handshake_deadline()).min()
     }
 
     /// Returns true if and only if the connection must be closed now.
@@ -367,13 +380,13 @@ impl Driver {
 
     /// Output bytes not yet written (plaintext, and on TLS ciphertext).
     fn backlog(&self) -> usize {
-        self.out.len() - self.written + self.tls.as_ref().map_or(0, |t| t.output().len())
+        self.out.len() - self.written + self.tls.as_ref().map_or(0, |t| t.layer.output().len())
     }
 
     /// On TLS: seals the plaintext output into ciphertext, and after the last reply of a
     /// closing connection, the close_notify.
     fn seal(&mut self) {
-        let Some(tls) = self.tls.as_mut() else { return };
+        let Some(tls) = self.tls.as_mut().map(|tls| &mut tls.layer) else { return };
         if self.written < self.out.len() {
             tls.seal(&self.out[self.written..]);
             self.out.clear();
@@ -458,17 +471,12 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::Wake;
+    use crate::test_util::NoWake;
     use crate::{Config, Protocol};
     use bytes::Bytes;
     use shared::resp::encode_command;
     use std::sync::Arc;
     use std::time::Duration;
-
-    struct NoWake;
-    impl Wake for NoWake {
-        fn wake(&self) {}
-    }
 
     fn context(change: impl FnOnce(&mut Config)) -> Arc<ServerContext> {
         let mut config = Config::default();

@@ -34,17 +34,18 @@
 
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use shared::glob::glob_match;
+use shared::prefix_index::PrefixIndex;
 use shared::resp::{encode_bulk, encode_header};
 use shared::RespVersion;
 
-use crate::mailbox::{Live, Mailbox, Push};
+use crate::mailbox::{Mailbox, Push, Revocable};
 
 /// Number of channel shards. A power of two well above the core count keeps contention low.
 const SHARDS: usize = 64;
@@ -64,8 +65,8 @@ pub struct Subscription(Arc<Entry>);
 struct Entry {
     name: Name,
     mailbox: Arc<Mailbox>,
-    /// Cleared when the subscription ends (see [`Live`]).
-    live: Live,
+    /// Cleared when the subscription ends (see [`Revocable`]).
+    live: Revocable,
     /// Its index in its channel's (or pattern's) list while that holds several subscribers.
     /// Read and written only under that channel's lock.
     slot: AtomicU32,
@@ -76,7 +77,7 @@ impl Subscription {
         Subscription(Arc::new(Entry {
             name,
             mailbox: mailbox.clone(),
-            live: Live::new(),
+            live: Revocable::new(),
             slot: AtomicU32::new(0),
         }))
     }
@@ -119,55 +120,6 @@ impl Hash for Subscription {
 impl Borrow<[u8]> for Subscription {
     fn borrow(&self) -> &[u8] {
         self.name()
-    }
-}
-
-/// One session's subscriptions of one kind (channels or patterns), found by name.
-#[derive(Default)]
-pub struct SubscriptionSet(HashSet<Subscription>);
-
-// A subscription hashes as its name, which never changes: the interior mutability clippy sees
-// (the mailbox, the live flag, the slot) plays no part in the hash or in equality.
-#[allow(clippy::mutable_key_type)]
-impl SubscriptionSet {
-    /// How many there are.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Returns true if and only if there are none.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Returns true if and only if one is for `name`.
-    pub fn contains(&self, name: &[u8]) -> bool {
-        self.0.contains(name)
-    }
-
-    /// Adds `sub`; false (and nothing added) if one for its name is here already.
-    pub fn insert(&mut self, sub: Subscription) -> bool {
-        self.0.insert(sub)
-    }
-
-    /// Removes and returns the one for `name`, if any. Gives back the memory of a set that
-    /// shrank to a quarter of its capacity, at a cost the removals already paid.
-    pub fn take(&mut self, name: &[u8]) -> Option<Subscription> {
-        let sub = self.0.take(name);
-        if self.0.capacity() > 64 && self.0.len() * 4 < self.0.capacity() {
-            self.0.shrink_to(self.0.len() * 2);
-        }
-        sub
-    }
-
-    /// The names subscribed to.
-    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
-        self.0.iter().map(Subscription::name)
-    }
-
-    /// Removes and returns them all, leaving an empty set that holds no memory.
-    pub fn take_all(&mut self) -> Vec<Subscription> {
-        std::mem::take(&mut self.0).into_iter().collect()
     }
 }
 
@@ -792,49 +744,6 @@ fn message_frame(version: RespVersion, head: Head, channel: &[u8], message: &[u8
     Bytes::from(out)
 }
 
-/// The bytes every subject matching `pattern` starts with: those before its first `*`, `?`,
-/// `[` or `\`. (Each of those bytes in the prefix matches only itself in [`glob_match`], so a
-/// subject that does not start with the prefix cannot match.)
-pub fn literal_prefix(pattern: &[u8]) -> &[u8] {
-    let end = pattern
-        .iter()
-        .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
-        .unwrap_or(pattern.len());
-    &pattern[..end]
-}
-
-/// Patterns grouped by [`literal_prefix`], each with a value: a subject is tried only against
-/// the patterns whose prefix it starts with, one hash lookup per distinct prefix length no
-/// longer than the subject, instead of against every pattern. Immutable once built.
-pub struct PrefixIndex<T> {
-    /// The distinct prefix lengths, ascending.
-    lengths: Vec<usize>,
-    groups: HashMap<Box<[u8]>, Vec<(Name, T)>>,
-}
-
-impl<T> PrefixIndex<T> {
-    /// An index of `patterns` (each once).
-    pub fn new(patterns: impl IntoIterator<Item = (Name, T)>) -> PrefixIndex<T> {
-        let mut groups: HashMap<Box<[u8]>, Vec<(Name, T)>> = HashMap::new();
-        for (pattern, value) in patterns {
-            groups.entry(literal_prefix(&pattern).into()).or_default().push((pattern, value));
-        }
-        let lengths: BTreeSet<usize> = groups.keys().map(|prefix| prefix.len()).collect();
-        PrefixIndex { lengths: lengths.into_iter().collect(), groups }
-    }
-
-    /// The patterns `subject` matches, exactly those for which [`glob_match`] says so.
-    pub fn matching<'a>(&'a self, subject: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a T)> {
-        self.lengths
-            .iter()
-            .take_while(move |&&len| len <= subject.len())
-            .filter_map(move |&len| self.groups.get(&subject[..len]))
-            .flatten()
-            .filter(move |(pattern, _)| glob_match(pattern, subject))
-            .map(|(pattern, value)| (&pattern[..], value))
-    }
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update under these locks leaves the structure whole before anything can panic, so
     // a poisoned lock is still safe to use.
@@ -844,16 +753,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::Wake;
+    use crate::test_util::NoWake;
     use proptest::prelude::*;
     use std::collections::HashSet;
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
-
-    struct NoWake;
-    impl Wake for NoWake {
-        fn wake(&self) {}
-    }
 
     fn mailbox(limit: usize) -> Arc<Mailbox> {
         Arc::new(Mailbox::new(limit, Arc::new(NoWake)))
@@ -1034,80 +938,10 @@ mod tests {
             }
         }
 
-        /// The index finds exactly the patterns `glob_match` says match, whatever the
-        /// patterns: with and without literal prefixes, escapes, sets, stars, empty ones.
-        #[test]
-        fn the_prefix_index_matches_exactly_what_glob_match_says(
-            patterns in prop::collection::hash_set(glob_text(), 0..40),
-            subjects in prop::collection::vec(subject_text(), 1..20),
-        ) {
-            let index = PrefixIndex::new(patterns.iter().map(|p| (Name::from(&p[..]), ())));
-            for subject in &subjects {
-                let mut indexed: Vec<&[u8]> = index.matching(subject).map(|(p, _)| p).collect();
-                let mut every: Vec<&[u8]> = patterns.iter().map(|p| &p[..]).filter(|p| glob_match(p, subject)).collect();
-                indexed.sort();
-                every.sort();
-                prop_assert_eq!(indexed, every);
-            }
-        }
     }
 
     fn util_message(payload: &[u8]) -> Vec<u8> {
         message_frame(RespVersion::Resp2, Head::Message, b"ch", payload).to_vec()
-    }
-
-    /// Pattern-ish byte strings: mostly literals from a small alphabet, with every special byte.
-    fn glob_text() -> impl Strategy<Value = Vec<u8>> {
-        let byte = prop_oneof![
-            6 => prop::sample::select(b"ab".to_vec()),
-            1 => prop::sample::select(b"*?[]\\^-".to_vec()),
-        ];
-        prop::collection::vec(byte, 0..7)
-    }
-
-    fn subject_text() -> impl Strategy<Value = Vec<u8>> {
-        let byte = prop_oneof![
-            8 => prop::sample::select(b"ab".to_vec()),
-            1 => prop::sample::select(b"*?[]\\^-".to_vec()),
-        ];
-        prop::collection::vec(byte, 0..8)
-    }
-
-    #[test]
-    fn literal_prefixes_stop_at_the_first_special_byte() {
-        let cases: [(&[u8], &[u8]); 9] = [
-            (b"news.*", b"news."),
-            (b"*", b""),
-            (b"", b""),
-            (b"plain", b"plain"),
-            (b"a?c", b"a"),
-            (b"ab[cd]", b"ab"),
-            (b"a\\*b", b"a"),
-            (b"x]^-y*", b"x]^-y"),
-            (b"\\", b""),
-        ];
-        for (pattern, prefix) in cases {
-            assert_eq!(literal_prefix(pattern), prefix, "{:?}", String::from_utf8_lossy(pattern));
-        }
-    }
-
-    #[test]
-    fn the_prefix_index_tries_only_patterns_whose_prefix_starts_the_subject() {
-        let patterns = ["news.*", "news.uk", "new?", "*", "sport.[a-z]", "a\\*b", "", "n"];
-        let index = PrefixIndex::new(patterns.iter().map(|p| (Name::from(p.as_bytes()), *p)));
-        let hits = |s: &str| {
-            let mut v: Vec<&str> = index.matching(s.as_bytes()).map(|(_, p)| *p).collect();
-            v.sort();
-            v
-        };
-        assert_eq!(hits("news.uk"), ["*", "news.*", "news.uk"]);
-        assert_eq!(hits("news"), ["*", "new?"]);
-        assert_eq!(hits("n"), ["*", "n"]);
-        assert_eq!(hits("sport.x"), ["*", "sport.[a-z]"]);
-        assert_eq!(hits("a*b"), ["*", "a\\*b"]);
-        assert_eq!(hits("axb"), ["*"]);
-        // Redis: an empty subject matches only the empty pattern, not even `*`.
-        assert_eq!(hits(""), [""]);
     }
 
     /// Many threads subscribe to and leave overlapping sets of channels while others publish

@@ -5,7 +5,6 @@
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -13,38 +12,9 @@ use crate::acl::Acl;
 use crate::config::Config;
 use crate::context::ServerContext;
 use crate::listen::bind_listener;
-use crate::mailbox::WakeFd;
 use crate::relay::Relay;
+use crate::system::Shutdown;
 use crate::{descriptors, metrics, stats};
-
-/// The stop signal shared by the accept loops and connections: a flag plus a descriptor that
-/// becomes (and stays) readable when the flag is set, so it can sit in any `poll` set.
-#[derive(Clone, Debug)]
-pub struct Shutdown {
-    flag: Arc<AtomicBool>,
-    fd: WakeFd,
-}
-
-impl Shutdown {
-    pub(crate) fn new() -> io::Result<Shutdown> {
-        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), fd: WakeFd::new()? })
-    }
-
-    /// Returns true if and only if shutdown has begun.
-    pub fn is_triggered(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// The descriptor that is readable once shutdown has begun (never reset).
-    pub fn fd(&self) -> &WakeFd {
-        &self.fd
-    }
-
-    fn trigger(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.fd.signal();
-    }
-}
 
 /// Starts a graceful shutdown of a running server; cheap to clone and to call twice.
 #[derive(Clone)]
@@ -214,7 +184,11 @@ fn start_with(
     // From here on a failure must stop the metrics thread: `stopper` does when dropped.
     let stop_on_failure = StopOnDrop(Some(stopper));
     let ticker = match ctx.config.stats_interval {
-        Some(interval) => Some(stats::Ticker::start(ctx.clone(), interval)?),
+        Some(interval) => {
+            let ctx = ctx.clone();
+            let take = move || stats::Snapshot::take(&ctx.stats, ctx.connected());
+            Some(stats::Ticker::start(interval, take)?)
+        }
         None => None,
     };
     // Before any connection: the relay must hear of every subscription.
@@ -379,8 +353,8 @@ mod tests {
     fn start_returns_once_a_backend_serves_and_stop_ends_it() {
         let server = start_with(config(), |_, ctx, shutdown| {
             ctx.mark_serving();
-            let mut fds = [crate::backend::sock::pollfd(shutdown.fd(), libc::POLLIN)];
-            crate::backend::sock::poll(&mut fds)
+            let mut fds = [crate::system::sock::pollfd(shutdown.fd(), libc::POLLIN)];
+            crate::system::sock::poll(&mut fds)
         })
         .expect("start succeeds");
         server.stop().expect("stops cleanly");

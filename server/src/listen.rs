@@ -2,17 +2,14 @@
 //! socket, and [`accept_failure`] tells an accept loop how to go on after `accept` failed.
 //!
 //! When the process is out of descriptors, `accept` fails with EMFILE and the connection stays
-//! in the kernel's backlog, its peer waiting for an answer that never comes. So a [`Spare`]
-//! descriptor is kept open: on EMFILE it is closed, the waiting connection is accepted in its
-//! place and refused with `-ERR max number of clients reached`, and the spare comes back when
-//! that refusal is done. Without a spare, the loop stops accepting for [`ACCEPT_BACKOFF`]
-//! instead of spinning on a listener that stays readable.
+//! in the kernel's backlog, its peer waiting for an answer that never comes. So a
+//! [`Spare`](crate::system::Spare) descriptor is kept open: on EMFILE it is closed, the waiting
+//! connection is accepted in its place and refused with `-ERR max number of clients reached`,
+//! and the spare comes back when that refusal is done. Without a spare, the loop stops
+//! accepting for [`ACCEPT_BACKOFF`] instead of spinning on a listener that stays readable.
 
-use std::fs::File;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard};
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use crate::context::ServerContext;
@@ -93,73 +90,12 @@ pub(crate) fn accept_failure(
     }
 }
 
-/// One descriptor held in reserve (open on `/dev/null`) for refusing connections when the
-/// process has no other (see the module). Shared by every accept loop of the server.
-///
-/// A connection accepted with the spare's descriptor keeps it until the refusal is done
-/// (the peer has read why), and is then turned back into the spare with `dup2`, which closes
-/// the socket and reopens the descriptor in one step: no other thread's `accept` can take
-/// the freed descriptor in between.
-pub(crate) struct Spare {
-    /// Kept open for making spares from.
-    null: Option<File>,
-    spare: Mutex<Option<OwnedFd>>,
-}
-
-impl Spare {
-    pub(crate) fn new() -> Spare {
-        let null = File::open("/dev/null")
-            .inspect_err(|e| tracing::warn!("no spare descriptor (cannot open /dev/null): {e}"))
-            .ok();
-        let spare = null.as_ref().and_then(|null| null.try_clone().ok()).map(OwnedFd::from);
-        Spare { null, spare: Mutex::new(spare) }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<OwnedFd>> {
-        self.spare.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Closes the spare to accept one connection from `listener` with its descriptor. `None`
-    /// if there is no spare (it is lent out and no descriptor is free to make another).
-    pub(crate) fn accept(&self, listener: &TcpListener) -> Option<io::Result<TcpStream>> {
-        let mut spare = self.lock();
-        if spare.is_none() {
-            *spare = self.null.as_ref()?.try_clone().ok().map(OwnedFd::from);
-        }
-        drop(spare.take()?);
-        let accepted = listener.accept().map(|(stream, _)| stream);
-        if accepted.is_err() {
-            // Nothing took the descriptor (or something else did): try to get it back.
-            *spare = self.null.as_ref().and_then(|null| null.try_clone().ok()).map(OwnedFd::from);
-        }
-        Some(accepted)
-    }
-
-    /// Closes `stream`, a refused connection that is done with, turning its descriptor into
-    /// the spare if the spare is lent out.
-    pub(crate) fn close(&self, stream: TcpStream) {
-        let mut spare = self.lock();
-        let Some(null) = self.null.as_ref().filter(|_| spare.is_none()) else { return };
-        let fd = OwnedFd::from(stream);
-        // SAFETY: both descriptors are open and owned here; dup2 closes `fd`'s socket and
-        // makes `fd` refer to /dev/null, and `fd` stays owned by the OwnedFd.
-        if unsafe { libc::dup2(null.as_raw_fd(), fd.as_raw_fd()) } >= 0 {
-            *spare = Some(fd);
-        }
-    }
-
-    /// Returns true if and only if the spare is in place.
-    #[cfg(test)]
-    fn is_ready(&self) -> bool {
-        self.lock().is_some()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
     use std::io::Read;
+    use std::net::TcpStream;
 
     #[test]
     fn out_of_descriptors_a_waiting_connection_is_refused_with_the_spare() {

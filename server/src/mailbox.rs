@@ -11,74 +11,23 @@
 //! output its owner has not written yet ([`Mailbox::set_held`]). A drain moves message handles
 //! (never payload bytes) under the lock, so publishers never wait for a copy.
 //!
-//! Every push names the subscription it is for by its [`Live`] flag, checked under the lock:
+//! Every push names the subscription it is for by its [`Revocable`] flag, checked under the lock:
 //! once [`Mailbox::revoke`] cleared it, no later push for that subscription is queued. That is
 //! what lets the connection confirm an unsubscribe knowing nothing for it can follow.
 
 use std::collections::VecDeque;
-use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use shared::RespVersion;
 
+pub use crate::system::WakeFd;
+
 /// Something that tells a connection's owner that its mailbox needs attention.
 pub trait Wake: Send + Sync {
     /// Wakes the owner. Must be cheap and must never block.
     fn wake(&self);
-}
-
-/// A Linux `eventfd`: a counter that is readable while non-zero, so a thread can `poll` it
-/// together with its socket. Cloning shares the same descriptor.
-#[derive(Clone, Debug)]
-pub struct WakeFd(Arc<OwnedFd>);
-
-impl WakeFd {
-    /// A new, non-blocking, unsignalled wake descriptor.
-    pub fn new() -> io::Result<WakeFd> {
-        WakeFd::with_flags(libc::EFD_NONBLOCK)
-    }
-
-    /// A new, unsignalled wake descriptor whose reads wait for a signal: what an io_uring read
-    /// needs to stay in flight until the descriptor is signalled (on a non-blocking one it
-    /// would complete at once with `EAGAIN`). [`reset`](WakeFd::reset) must not be called on it.
-    pub fn blocking() -> io::Result<WakeFd> {
-        WakeFd::with_flags(0)
-    }
-
-    fn with_flags(flags: libc::c_int) -> io::Result<WakeFd> {
-        // SAFETY: eventfd takes no pointers; a non-negative return is a new descriptor we own.
-        let fd = unsafe { libc::eventfd(0, flags | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
-        Ok(WakeFd(Arc::new(unsafe { OwnedFd::from_raw_fd(fd) })))
-    }
-
-    /// Makes the descriptor readable until the next [`reset`](WakeFd::reset).
-    pub fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. It can only fail when
-        // the counter would overflow, in which case it is readable already.
-        unsafe { libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
-
-    /// Makes the descriptor unreadable again (reads and discards the counter).
-    pub fn reset(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd; EAGAIN
-        // (nothing to read) is fine.
-        unsafe { libc::read(self.0.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
-    }
-}
-
-impl AsFd for WakeFd {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
-    }
 }
 
 impl Wake for WakeFd {
@@ -92,12 +41,12 @@ impl Wake for WakeFd {
 /// lock, so a publisher that took the subscriber list before the unsubscribe and pushes after it
 /// has its message dropped (and counted) instead of delivered after the confirmation.
 #[derive(Debug)]
-pub struct Live(AtomicBool);
+pub struct Revocable(AtomicBool);
 
-impl Live {
+impl Revocable {
     /// A flag for a new, live subscription.
-    pub fn new() -> Live {
-        Live(AtomicBool::new(true))
+    pub fn new() -> Revocable {
+        Revocable(AtomicBool::new(true))
     }
 
     /// Returns true if and only if the subscription has not been revoked.
@@ -107,9 +56,9 @@ impl Live {
     }
 }
 
-impl Default for Live {
-    fn default() -> Live {
-        Live::new()
+impl Default for Revocable {
+    fn default() -> Revocable {
+        Revocable::new()
     }
 }
 
@@ -184,7 +133,7 @@ impl Mailbox {
     /// Queues `message`, sent for the subscription whose flag is `live`, for the owner, waking
     /// it if the mailbox was empty. Never blocks on the owner: a message that does not fit is
     /// dropped and the mailbox marked overflowed; one for a revoked subscription is dropped.
-    pub fn push(&self, message: Bytes, live: &Live) -> Push {
+    pub fn push(&self, message: Bytes, live: &Revocable) -> Push {
         let mut queue = self.lock();
         if queue.closed || queue.overflowed || !live.is_live() {
             return Push::Dropped;
@@ -252,7 +201,7 @@ impl Mailbox {
     /// Clears the flags of subscriptions that ended, under the lock: from now on no push for
     /// them is queued. What was queued before stays, for the owner to drain ahead of its
     /// unsubscribe confirmation.
-    pub fn revoke<'a>(&self, lives: impl IntoIterator<Item = &'a Live>) {
+    pub fn revoke<'a>(&self, lives: impl IntoIterator<Item = &'a Revocable>) {
         let _queue = self.lock();
         for live in lives {
             live.0.store(false, Ordering::Relaxed);
@@ -306,7 +255,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     /// A subscription that is never revoked.
-    static LIVE: Live = Live(AtomicBool::new(true));
+    static LIVE: Revocable = Revocable(AtomicBool::new(true));
 
     #[derive(Default)]
     struct CountingWake(AtomicUsize);
@@ -388,7 +337,7 @@ mod tests {
     #[test]
     fn a_revoked_subscription_queues_nothing_more_but_keeps_what_was_queued() {
         let mailbox = Mailbox::new(100, Arc::new(CountingWake::default()));
-        let (a, b) = (Live::new(), Live::new());
+        let (a, b) = (Revocable::new(), Revocable::new());
         assert_eq!(mailbox.push(Bytes::from_static(b"a1"), &a), Push::Queued);
         mailbox.revoke([&a]);
         assert!(!a.is_live() && b.is_live());
@@ -398,22 +347,5 @@ mod tests {
         mailbox.drain(&mut into, usize::MAX);
         assert_eq!(into, [&b"a1"[..], b"b1"]);
         assert!(!mailbox.overflowed(), "a revoked push is not an overflow");
-    }
-
-    #[test]
-    fn wake_fd_is_level_triggered_until_reset() {
-        let fd = WakeFd::new().unwrap();
-        let readable = |fd: &WakeFd| {
-            let mut p =
-                libc::pollfd { fd: fd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
-            // SAFETY: one valid pollfd, zero timeout.
-            unsafe { libc::poll(&mut p, 1, 0) == 1 }
-        };
-        assert!(!readable(&fd));
-        fd.signal();
-        fd.signal();
-        assert!(readable(&fd));
-        fd.reset();
-        assert!(!readable(&fd));
     }
 }

@@ -14,9 +14,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::backend::sock::{poll, pollfd};
-use crate::relay::Link;
+use crate::relay::link::Link;
 use crate::stats::get;
+use crate::system::sock::{poll, pollfd};
 use crate::{ServerContext, Shutdown};
 
 /// Longest request head read from a scraper.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
 
-use crate::listen::Spare;
+use crate::system::Spare;
 use crate::throttled_log::ThrottledLog;
 
 /// How long a refused socket is kept open for its peer to read the error and close.
@@ -56,7 +56,7 @@ pub enum Refused {
     PoolWaitTimeout { workers: usize, waited: Duration },
     /// Protected mode: a connection from outside loopback while the default user has no
     /// password (Redis's text, reworded for this server).
-    #[error("{}", crate::acl::DENIED)]
+    #[error("{}", crate::errors::DENIED)]
     ProtectedMode,
 }
 
@@ -84,13 +84,14 @@ impl Logs {
 
 /// How every backend turns connections away (see the module).
 pub(crate) struct Refusals {
-    shared: Arc<Shared>,
+    refuser: Arc<Refuser>,
     /// The `refusals` thread, once started.
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// What the refusing threads and the `refusals` thread share.
-struct Shared {
+/// What turns connections away: the throttled logs, the spare descriptor and the lingering
+/// sockets; shared by the threads that refuse and the `refusals` thread.
+struct Refuser {
     logs: Logs,
     /// The descriptor kept for refusing connections when the process has none left; a
     /// refused socket that lent it gives it back when closed.
@@ -166,7 +167,7 @@ impl Refusals {
             accept_paused: ThrottledLog::new("accepts paused: out of file descriptors"),
         };
         Refusals {
-            shared: Arc::new(Shared { logs, keep, spare: Spare::new(), linger: OnceLock::new() }),
+            refuser: Arc::new(Refuser { logs, keep, spare: Spare::new(), linger: OnceLock::new() }),
             thread: Mutex::new(None),
         }
     }
@@ -176,11 +177,11 @@ impl Refusals {
     pub(crate) fn start(&self) -> io::Result<()> {
         let linger =
             Linger { poller: Poller::new()?, handoff: Mutex::default(), held: AtomicUsize::new(0) };
-        if self.shared.linger.set(linger).is_err() {
+        if self.refuser.linger.set(linger).is_err() {
             return Ok(()); // started already
         }
-        let shared = self.shared.clone();
-        match std::thread::Builder::new().name("refusals".into()).spawn(move || shared.run()) {
+        let refuser = self.refuser.clone();
+        match std::thread::Builder::new().name("refusals".into()).spawn(move || refuser.run()) {
             Ok(thread) => {
                 *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
                 Ok(())
@@ -194,7 +195,7 @@ impl Refusals {
 
     /// Closes the sockets still lingering and ends the thread; later refusals close at once.
     pub(crate) fn stop(&self) {
-        let Some(linger) = self.shared.linger.get() else { return };
+        let Some(linger) = self.refuser.linger.get() else { return };
         linger.lock().stopped = true;
         linger.notify();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -207,19 +208,19 @@ impl Refusals {
 
     /// The descriptor kept for refusing connections when the process has none left.
     pub(crate) fn spare(&self) -> &Spare {
-        &self.shared.spare
+        &self.refuser.spare
     }
 
     /// The throttled warnings of refusals.
     pub(crate) fn logs(&self) -> &Logs {
-        &self.shared.logs
+        &self.refuser.logs
     }
 
     /// Logs `message` through `log` (one of [`Refusals::logs`]), throttled.
     pub(crate) fn warn(&self, log: &ThrottledLog, message: impl FnOnce() -> String) {
         if log.warn(message) {
             // A summary is now due: the thread must wake for it.
-            if let Some(linger) = self.shared.linger.get() {
+            if let Some(linger) = self.refuser.linger.get() {
                 linger.notify();
             }
         }
@@ -232,10 +233,10 @@ impl Refusals {
         // A fresh socket's send buffer takes the short line whole.
         let _ = stream.write_all(format!("-{why}\r\n").as_bytes());
         if stream.shutdown(Shutdown::Write).is_err() || look(&mut stream) == Look::Gone {
-            self.shared.spare.close(stream); // the peer is gone: nothing to protect
+            self.refuser.spare.close(stream); // the peer is gone: nothing to protect
             return;
         }
-        let stream = match self.shared.linger.get() {
+        let stream = match self.refuser.linger.get() {
             Some(linger) => match linger.hold(stream) {
                 Ok(()) => return,
                 Err(stream) => stream,
@@ -243,7 +244,7 @@ impl Refusals {
             None => stream,
         };
         // No room to linger: closed now, its input read as far as it had arrived.
-        self.shared.spare.close(stream);
+        self.refuser.spare.close(stream);
     }
 }
 
@@ -283,7 +284,7 @@ struct Held {
     until: Instant,
 }
 
-impl Shared {
+impl Refuser {
     /// The `refusals` thread: watches the refused sockets it was handed until each peer
     /// closes or [`LINGER`] passes, and writes the throttled logs' summaries when due.
     fn run(&self) {
@@ -409,7 +410,7 @@ mod tests {
         let mut reply = String::new();
         client.read_to_string(&mut reply).unwrap();
         assert_eq!(reply, "-ERR max number of clients reached\r\n");
-        let linger = refusals.shared.linger.get().unwrap();
+        let linger = refusals.refuser.linger.get().unwrap();
         assert_eq!(linger.held.load(SeqCst), 0);
     }
 }

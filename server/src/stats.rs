@@ -12,8 +12,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::ServerContext;
-
 /// Shards per counter: enough that threads rarely share one.
 const SHARDS: usize = 16;
 
@@ -169,13 +167,17 @@ pub struct Ticker {
 }
 
 impl Ticker {
-    /// Starts logging one line of rates and gauges every `interval`.
-    pub fn start(ctx: Arc<ServerContext>, interval: Duration) -> io::Result<Ticker> {
+    /// Starts logging one line of rates and gauges every `interval`, from what `take` reads
+    /// at each tick.
+    pub fn start(
+        interval: Duration,
+        take: impl Fn() -> Snapshot + Send + 'static,
+    ) -> io::Result<Ticker> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
         let thread = std::thread::Builder::new().name("stats".into()).spawn(move || {
             let (lock, cvar) = &*flag;
-            let mut last = Snapshot::take(&ctx);
+            let mut last = take();
             let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
             loop {
                 stopped = cvar
@@ -185,11 +187,11 @@ impl Ticker {
                 if *stopped {
                     return;
                 }
-                let now = Snapshot::take(&ctx);
+                let now = take();
                 let secs = now.at.duration_since(last.at).as_secs_f64().max(1e-9);
-                let rate = |a: u64, b: u64| ((a - b) as f64 / secs).round() as u64;
+                let rate = |a: u64, b: u64| ((a.saturating_sub(b)) as f64 / secs).round() as u64;
                 tracing::info!(
-                    connections = ctx.connected(),
+                    connections = now.connections,
                     commands_per_sec = rate(now.commands, last.commands),
                     published_per_sec = rate(now.published, last.published),
                     delivered_per_sec = rate(now.delivered, last.delivered),
@@ -215,9 +217,11 @@ impl Drop for Ticker {
     }
 }
 
-/// The counters a stats line compares between two ticks.
-struct Snapshot {
+/// What a stats line reports, read at one tick; rates compare two.
+#[derive(Clone, Copy, Debug)]
+pub struct Snapshot {
     at: Instant,
+    connections: usize,
     commands: u64,
     published: u64,
     delivered: u64,
@@ -226,15 +230,16 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn take(ctx: &ServerContext) -> Snapshot {
-        let s = &ctx.stats;
+    /// `stats` and the `connections` being served, now.
+    pub fn take(stats: &Stats, connections: usize) -> Snapshot {
         Snapshot {
             at: Instant::now(),
-            commands: get(&s.commands),
-            published: get(&s.published),
-            delivered: get(&s.delivered),
-            dropped: get(&s.dropped),
-            slow_consumers: get(&s.slow_consumers),
+            connections,
+            commands: get(&stats.commands),
+            published: get(&stats.published),
+            delivered: get(&stats.delivered),
+            dropped: get(&stats.dropped),
+            slow_consumers: get(&stats.slow_consumers),
         }
     }
 }
@@ -242,10 +247,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, ServerContext};
 
-    /// The ticker waits on a condition variable, not a sleep: with an hour-long interval,
-    /// dropping it must still return at once (a sleeping ticker would hang this test).
     #[test]
     fn shards_add_up_across_threads() {
         let counter = Arc::new(Counter::default());
@@ -259,10 +261,24 @@ mod tests {
         assert_eq!(counter.get(), 80_000);
     }
 
+    /// The ticker waits on a condition variable, not a sleep: with an hour-long interval,
+    /// dropping it must still return at once. The drop runs on a thread of its own, so a
+    /// ticker that waited out its interval fails the test at the deadline instead of hanging it.
     #[test]
     fn ticker_stops_without_waiting_out_its_interval() {
-        let ctx = Arc::new(ServerContext::new(Config::default(), "127.0.0.1:0".parse().unwrap()));
-        let ticker = Ticker::start(ctx, Duration::from_secs(3600)).unwrap();
-        drop(ticker);
+        let stats = Stats::default();
+        let ticker =
+            Ticker::start(Duration::from_secs(3600), move || Snapshot::take(&stats, 0)).unwrap();
+        let (done, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(ticker);
+            let _ = done.send(());
+        });
+        // Far below the interval, far above what a slow machine needs to join a thread.
+        let deadline = Duration::from_secs(60);
+        assert!(
+            stopped.recv_timeout(deadline).is_ok(),
+            "the ticker did not stop within {deadline:?}"
+        );
     }
 }

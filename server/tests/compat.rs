@@ -334,15 +334,7 @@ backend_tests! {
 /// Polls `INFO` until `name` reaches `want`, failing after [`crate::util::PATIENCE`].
 #[track_caller]
 fn wait_for_field(server: &TestServer, name: &str, want: u64) {
-    let deadline = std::time::Instant::now() + crate::util::PATIENCE;
-    loop {
-        let value = info_text_field(&info(server, &[]), name);
-        if value == want {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{name} stayed {value}, not {want}");
-        std::thread::yield_now();
-    }
+    crate::util::wait_for(name, want, || info_text_field(&info(server, &[]), name));
 }
 
 backend_tests! {

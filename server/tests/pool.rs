@@ -2,9 +2,9 @@
 //! within `--pool-backlog` and `--pool-wait-timeout`.
 
 use std::io::{ErrorKind, Read};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{info_field, info_text_field as field, Conn, TestServer, PATIENCE};
+use crate::util::{info_field, info_text_field as field, wait_for, Conn, TestServer, PATIENCE};
 use server::Backend;
 
 #[test]
@@ -21,11 +21,9 @@ fn connection_beyond_the_workers_is_served_as_soon_as_one_closes() {
     let mut third = server.connect();
     third.cmd(&[b"PING"]);
     // Accepted, and waiting for a worker: the gauge says so (a condition, not a sleep).
-    let deadline = Instant::now() + PATIENCE;
-    while info_field(&mut second, "pool_queued_connections") != 1 {
-        assert!(Instant::now() < deadline, "the third connection never queued");
-        std::thread::yield_now();
-    }
+    wait_for("the third connection never queued", 1, || {
+        info_field(&mut second, "pool_queued_connections")
+    });
     // Both workers are taken: no answer yet.
     third.stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut byte = [0u8; 1];
@@ -55,11 +53,9 @@ fn shutdown_closes_connections_still_waiting_for_a_worker() {
     busy.roundtrip(&[b"PING"], b"+PONG\r\n");
     let mut waiting = server.connect();
     waiting.cmd(&[b"PING"]);
-    let deadline = Instant::now() + PATIENCE;
-    while info_field(&mut busy, "pool_queued_connections") != 1 {
-        assert!(Instant::now() < deadline, "the second connection never queued");
-        std::thread::yield_now();
-    }
+    wait_for("the second connection never queued", 1, || {
+        info_field(&mut busy, "pool_queued_connections")
+    });
     let ctx = server.stop();
     // Closed without a reply: it never reached a worker.
     waiting.expect_closed();
@@ -94,11 +90,9 @@ fn connections_waiting_for_a_worker_count_against_max_clients() {
 /// Waits (on a condition, asked over `conn`) until `n` connections wait for a worker.
 #[track_caller]
 fn wait_until_queued(conn: &mut Conn, n: u64) {
-    let deadline = Instant::now() + PATIENCE;
-    while info_field(conn, "pool_queued_connections") != n {
-        assert!(Instant::now() < deadline, "never {n} connections waiting");
-        std::thread::yield_now();
-    }
+    wait_for(&format!("never {n} connections waiting"), n, || {
+        info_field(conn, "pool_queued_connections")
+    });
 }
 
 #[test]

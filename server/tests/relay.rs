@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use shared::resp::encode_command;
 use shared::Frame;
 
-use crate::util::{assert_accounted, info_field, message, Conn, TestServer, PATIENCE};
+use crate::util::{assert_accounted, info_field, message, wait_for, Conn, TestServer, PATIENCE};
 
 /// A `nats-server` on 127.0.0.1, killed on drop.
 struct Nats {
@@ -127,15 +127,7 @@ fn expect_all(conn: &mut Conn, channel: &[u8], payloads: &[Vec<u8>]) {
 /// Waits until `INFO`'s `field` on `conn` reads `want`.
 #[track_caller]
 fn await_info(conn: &mut Conn, field: &str, want: u64) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let got = info_field(conn, field);
-        if got == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{field} stayed {got}, not {want}");
-        std::thread::sleep(Duration::from_millis(20)); // polling a counter: nothing to wait on
-    }
+    wait_for(field, want, || info_field(conn, field));
 }
 
 backend_tests! {

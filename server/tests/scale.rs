@@ -2,7 +2,7 @@
 //! patterns.
 
 use crate::util::{
-    assert_accounted, info_field, message, raise_fd_limit, Conn, TestServer, PATIENCE,
+    assert_accounted, info_field, message, raise_fd_limit, wait_for, Conn, TestServer,
 };
 
 /// Subscribers of the one channel: each costs the test process two descriptors (both ends)
@@ -13,20 +13,11 @@ const CROWD: usize = 3000;
 /// the server after the close, not before the client's next request.
 #[track_caller]
 fn eventually(conn: &mut Conn, ask: &[&[u8]], want: &[u8]) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    wait_for("the answer", text(want), || {
         conn.cmd(ask);
-        let got = conn.frame().to_bytes(shared::RespVersion::Resp2);
-        if got == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still {:?}, waiting for {:?}",
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(want)
-        );
-    }
+        text(&conn.frame().to_bytes(shared::RespVersion::Resp2))
+    });
 }
 
 fn numsub(channel: &str, n: usize) -> Vec<u8> {

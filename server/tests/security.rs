@@ -8,23 +8,12 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::util::{info_field, Conn, TestServer};
+use crate::util::{info_field, scratch_dir, Conn, RedisServer, TestServer};
 
 const WRONGPASS: &[u8] = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
 const NOAUTH: &[u8] = b"-NOAUTH Authentication required.\r\n";
 const NOPERM_CHANNEL: &[u8] =
     b"-NOPERM this user has no permissions to access one of the channels used as arguments\r\n";
-
-/// A fresh directory for one test's files.
-pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "switchboard-{name}-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// An ACL file holding `text`, in a fresh directory.
 pub fn acl_file(name: &str, text: &str) -> PathBuf {
@@ -114,40 +103,6 @@ fn run_script(addr: SocketAddr) -> Vec<u8> {
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut stream, &mut got).expect("the server closes after QUIT");
     got
-}
-
-/// A redis-server 7 on a free port, stopped on drop.
-pub struct RedisServer {
-    child: std::process::Child,
-    pub addr: SocketAddr,
-}
-
-impl RedisServer {
-    /// Starts `redis-server` with `args` on a free port and waits until it answers.
-    #[track_caller]
-    pub fn start(args: &[&str]) -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (apt-get install redis-server)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = std::time::Instant::now() + crate::util::PATIENCE;
-        while TcpStream::connect(addr).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
-            std::thread::yield_now();
-        }
-        RedisServer { child, addr }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A non-loopback IPv4 address of this machine, if it has one.

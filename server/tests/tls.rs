@@ -16,7 +16,7 @@ use rcgen::{
 use server::tls::{AuthClients, TlsSettings};
 use server::Config;
 
-use crate::util::{TestServer, PATIENCE};
+use crate::util::{scratch_dir, wait_for, TestServer, PATIENCE};
 
 /// A CA, a server certificate (localhost, 127.0.0.1) and a client certificate it signed,
 /// as PEM files in a fresh directory.
@@ -30,12 +30,7 @@ pub struct Certs {
 
 impl Certs {
     pub fn make(name: &str) -> Certs {
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-tls-{name}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir(&format!("tls-{name}"));
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -101,12 +96,8 @@ fn redis_cli_all(args: &[&str]) -> (String, String) {
 
 /// Waits until `counter` reaches `want` (a deadline, not a sleep).
 #[track_caller]
-fn wait_for(counter: &server::stats::Counter, want: u64) {
-    let deadline = Instant::now() + PATIENCE;
-    while counter.get() < want {
-        assert!(Instant::now() < deadline, "counter stuck at {} (want {want})", counter.get());
-        std::thread::yield_now();
-    }
+fn wait_for_count(counter: &server::stats::Counter, want: u64) {
+    wait_for(&format!("counter below {want}"), true, || counter.get() >= want);
 }
 
 /// A `redis` crate connection over TLS (`rediss://USER:PASS@127.0.0.1:PORT`) that trusts
@@ -203,12 +194,12 @@ backend_tests! {
         assert_eq!(wrong.kind(), redis::ErrorKind::AuthenticationFailed, "{wrong}");
         let wrong = redis_tls(&server, "alice:nope", true, Some(ca.clone())).map(drop).unwrap_err();
         assert!(wrong.to_string().contains("WRONGPASS"), "{wrong}");
-        wait_for(&ctx.stats.acl_denied_auth, 2);
+        wait_for_count(&ctx.stats.acl_denied_auth, 2);
         // A client that does not trust the test CA refuses the server's certificate.
         let failures = ctx.stats.tls_handshake_failures.get();
         let untrusted = redis_tls(&server, alice, false, None).map(drop).unwrap_err();
         assert!(untrusted.is_io_error(), "{untrusted}");
-        wait_for(&ctx.stats.tls_handshake_failures, failures + 1);
+        wait_for_count(&ctx.stats.tls_handshake_failures, failures + 1);
 
         drop((publisher, sub_con, sub3));
         let ctx = server.stop();
@@ -314,19 +305,19 @@ print("ok")
         let _ = plain.read_to_end(&mut got);
         assert!(!got.starts_with(b"+PONG"), "{got:?}");
         assert_eq!(got.first(), Some(&0x15), "a TLS alert record: {got:?}");
-        wait_for(&ctx.stats.tls_handshake_failures, 1);
+        wait_for_count(&ctx.stats.tls_handshake_failures, 1);
         // Half a ClientHello record, then nothing: cut off at the handshake timeout.
         let mut stalled = TcpStream::connect(server.tls_addr()).unwrap();
         stalled.set_read_timeout(Some(PATIENCE)).unwrap();
         stalled.write_all(&[0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00]).unwrap();
         let mut rest = Vec::new();
         let _ = stalled.read_to_end(&mut rest);
-        wait_for(&ctx.stats.tls_handshake_failures, 2);
+        wait_for_count(&ctx.stats.tls_handshake_failures, 2);
         // A client that connects and says nothing is cut off the same way.
         let mut silent = TcpStream::connect(server.tls_addr()).unwrap();
         silent.set_read_timeout(Some(PATIENCE)).unwrap();
         let _ = silent.read_to_end(&mut rest);
-        wait_for(&ctx.stats.tls_handshake_failures, 3);
+        wait_for_count(&ctx.stats.tls_handshake_failures, 3);
         // Meanwhile the server serves TLS and plain clients as before.
         let port = server.tls_addr().port().to_string();
         let ca = certs.ca.to_str().unwrap();

@@ -2,8 +2,9 @@
 //! its reply is the same `size` bytes back; nothing is framed, so replies are counted by length.
 
 use super::engine::{self, Replies, Requests};
-use super::{ping, Extra, Outcome, RunCtx};
-use crate::conn::ReplyBuf;
+use super::ping;
+use crate::record::{Extra, Outcome, RunCtx};
+use crate::reply::ReplyBuf;
 use std::io;
 use std::time::Instant;
 

@@ -17,11 +17,13 @@
 //! hands the new socket and a new FIFO to the connection's reader; slots that find no
 //! connection count as errors, as without `reconnect`.
 
-use super::{Outcome, Plan, Rate, Recorder};
-use crate::conn::{timed_out, Redialer, ReplyBuf};
+use crate::conn::Redialer;
+use crate::model::Rate;
 use crate::mux::{self, Endpoint, Step};
 use crate::pacing::{fine_timer_slack, Schedule, Waiter};
 use crate::progress::Live;
+use crate::record::{Outcome, Plan, Recorder};
+use crate::reply::{timed_out, ReplyBuf};
 use crate::wire::{send_now, Security, Wire};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::io::{self, Write};

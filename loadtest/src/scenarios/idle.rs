@@ -5,32 +5,14 @@
 
 use super::engine;
 use super::ping::{self, Fixed};
-use super::{Extra, Outcome, PingCommand, RunCtx};
-use crate::conn::ReplyBuf;
+use crate::model::{IdleStats, PingCommand};
+use crate::record::{Extra, Outcome, RunCtx};
+use crate::reply::ReplyBuf;
 use crate::sys;
 use crate::wire::Wire;
-use serde::{Deserialize, Serialize};
 use shared::Frame;
 use std::io;
 use std::time::Duration;
-
-/// The idle-connection figures of a run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct IdleStats {
-    /// Idle connections asked for.
-    pub requested: usize,
-    pub opened: usize,
-    pub connect_errors: usize,
-    /// Idle connections that answered PING before and after the measured load.
-    pub alive_at_start: usize,
-    pub alive_at_end: usize,
-    /// The open-files limit after raising it.
-    pub fd_limit: u64,
-    pub rss_before_kib: Option<u64>,
-    pub rss_after_kib: Option<u64>,
-    /// Server memory growth divided by the idle connections opened.
-    pub bytes_per_connection: Option<f64>,
-}
 
 /// Sends PING on every connection, then reads the replies: how many answered `+PONG`.
 fn ping_all(conns: &mut [(Wire, ReplyBuf)]) -> usize {

@@ -2,8 +2,9 @@
 //! (answered with the same bulk string), `--pipeline` of them per write.
 
 use super::engine::{self, Conn, Replies, Requests};
-use super::{Extra, Outcome, PingCommand, RunCtx};
-use crate::conn::ReplyBuf;
+use crate::model::PingCommand;
+use crate::record::{Extra, Outcome, RunCtx};
+use crate::reply::ReplyBuf;
 use crate::wire::Security;
 use bytes::Bytes;
 use shared::resp::encode_command;

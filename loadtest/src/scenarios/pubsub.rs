@@ -12,13 +12,14 @@
 //! `pubsub_dropped`, taken as 0 when the server does not report it).
 
 use super::engine::{self, Replies, Requests};
-use super::{Extra, Outcome, Plan, Recorder, RunCtx};
-use crate::conn::{pubsub_counters, Incoming, ReplyBuf, RespConn};
+use crate::conn::{pubsub_counters, RespConn};
 use crate::hist::Summary;
+use crate::model::{PubsubStats, SubscriberStats};
 use crate::mux::{Endpoint, Step};
 use crate::progress::Live;
+use crate::record::{Extra, Outcome, Plan, Recorder, RunCtx};
+use crate::reply::{Incoming, ReplyBuf};
 use crate::wire::{Security, Wire};
-use serde::{Deserialize, Serialize};
 use shared::resp::encode_command;
 use shared::Frame;
 use std::collections::BTreeMap;
@@ -120,46 +121,6 @@ impl SeqTracker {
     pub fn lost(&self, sent: u64) -> u64 {
         sent.saturating_sub(self.unique)
     }
-}
-
-/// What one subscriber saw.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubscriberStats {
-    pub topic: usize,
-    /// Messages published on its topic.
-    pub expected: u64,
-    /// Distinct messages received.
-    pub received: u64,
-    pub lost: u64,
-    pub duplicates: u64,
-    pub reordered: u64,
-    /// The server closed the connection (for example as a slow consumer).
-    pub disconnected: bool,
-}
-
-/// The pub/sub figures of a run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct PubsubStats {
-    pub publishers: usize,
-    pub subscribers: usize,
-    pub topics: usize,
-    /// PUBLISH commands sent (warmup included).
-    pub published: u64,
-    /// Sum of the PUBLISH replies: deliveries the server accepted.
-    pub publish_replies_sum: u64,
-    /// Distinct messages received by all subscribers.
-    pub received: u64,
-    pub lost: u64,
-    pub duplicates: u64,
-    pub reordered: u64,
-    /// Server counters (deltas over the run), when `INFO stats` reports them.
-    pub server_delivered: Option<u64>,
-    pub server_dropped: Option<u64>,
-    /// `publish_replies_sum == received + server_dropped` (dropped taken as 0 if unknown).
-    pub accounting_ok: bool,
-    /// PUBLISH round-trip latency from the scheduled time, µs.
-    pub publish_rtt_us: Summary,
-    pub per_subscriber: Vec<SubscriberStats>,
 }
 
 /// `loadtest:TAG:topic:T`, where TAG is unique to one run, so that several load generators

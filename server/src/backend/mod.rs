@@ -2,9 +2,9 @@
 //! `serve(listeners, ctx, shutdown) -> io::Result<()>`, that decides only *who runs which
 //! connection when* and makes the system calls; everything about when a connection reads,
 //! writes, takes mail or closes is its [`Driver`](crate::driver::Driver)'s. Adding a model means
-//! adding a file and a variant here. Two files are shared, not models: `sock.rs` (the socket calls
-//! between a socket and its driver) and `dedicated.rs` (a connection on a thread of its own,
-//! for `thread` and `pool`).
+//! adding a file, a variant of [`Backend`] (in `system`) and its arms here. Two files
+//! are shared, not models: `sock.rs` (the socket calls between a socket and its driver) and
+//! `dedicated.rs` (a connection on a thread of its own, for `thread` and `pool`).
 
 use std::io;
 use std::net::TcpListener;
@@ -22,37 +22,11 @@ pub(crate) mod sock;
 pub mod thread;
 pub mod uring;
 
-/// A concurrency model, chosen with `--backend`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// One OS thread per connection, blocking in one poll over socket and mailbox.
-    Thread,
-    /// A fixed pool of worker threads (`--workers`); a connection holds a worker until it
-    /// closes, extra connections wait for one (within `--pool-backlog` and
-    /// `--pool-wait-timeout`, else they are refused as busy).
-    Pool,
-    /// One poller thread handing ready connections through a bounded queue (`--queue-depth`)
-    /// to a fixed set of workers (`--workers`); a full queue holds the poller back.
-    Queue,
-    /// Schedulers (one thread each) running connections as coroutines over a poller.
-    Event,
-    /// Rings (one thread each) of completion-based I/O with io_uring: every connection's
-    /// sends and receives of a turn submitted in one system call.
-    Uring,
-}
+pub use crate::system::Backend;
 
+/// What each model makes of the configuration, and serving with it: the part of [`Backend`]
+/// that needs the layers above `system`.
 impl Backend {
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Thread => "thread",
-            Backend::Pool => "pool",
-            Backend::Queue => "queue",
-            Backend::Event => "event",
-            Backend::Uring => "uring",
-        }
-    }
-
     /// The number of threads serving connections under `config`: workers or schedulers, or
     /// `None` for `thread` (one per connection).
     pub fn serving_threads(self, config: &Config) -> Option<usize> {
@@ -64,11 +38,6 @@ impl Backend {
             Backend::Event | Backend::Uring => config.threads.unwrap_or_else(cpus),
         };
         Some(n.max(1))
-    }
-
-    /// Returns true if and only if the backend opens extra listeners on the same port.
-    pub(crate) fn reuses_port(self) -> bool {
-        matches!(self, Backend::Event | Backend::Uring)
     }
 
     /// Serves `listeners` (the plain port, and the TLS port when there is one: a backend

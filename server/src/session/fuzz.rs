@@ -4,16 +4,11 @@
 
 use super::*;
 use crate::driver::Driver;
-use crate::mailbox::Wake;
+use crate::test_util::NoWake;
 use crate::Config;
 use proptest::prelude::*;
 use shared::resp::encode_command;
 use shared::Limits;
-
-struct NoWake;
-impl Wake for NoWake {
-    fn wake(&self) {}
-}
 
 const LIMITS: Limits = Limits { max_inline_len: 256, max_bulk_len: 512, max_args: 16 };
 

@@ -11,23 +11,25 @@
 mod commands;
 #[cfg(test)]
 mod fuzz;
+mod subscriptions;
 mod transaction;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use shared::{Frame, RequestParser, RespVersion};
+use shared::{RequestParser, RespVersion};
 
 use shared::resp::encode_error;
 
 use crate::acl::{Login, Refresh};
-use crate::clients::{Client, ClientState};
-use crate::exchange::SubscriptionSet;
+use crate::clients::{ClientEntry, ClientState};
+use crate::errors::ReplyError;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
+use subscriptions::SubscriptionSet;
 
 /// What the backend should do with the connection after a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +51,7 @@ pub struct Session {
     tls: bool,
     mailbox: Arc<Mailbox>,
     /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
-    client: Arc<Client>,
+    client: Arc<ClientEntry>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
     /// Requests run so far.
@@ -114,6 +116,17 @@ impl RespState {
     }
 }
 
+/// What [`Session::refresh_acl`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclRefresh {
+    /// No user changed.
+    Unchanged,
+    /// The connection's user changed, and still allows everything it subscribes to.
+    Updated,
+    /// The connection must end now: its user was deleted, or lost one of its subscriptions.
+    Ended,
+}
+
 /// What [`Session::take_mail`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mail {
@@ -129,7 +142,7 @@ pub enum Mail {
 impl Session {
     /// A session for the connection `client`, whose messages arrive through its mailbox; `tls`:
     /// it came in on the TLS port.
-    pub fn new(ctx: Arc<ServerContext>, client: Arc<Client>, tls: bool) -> Session {
+    pub fn new(ctx: Arc<ServerContext>, client: Arc<ClientEntry>, tls: bool) -> Session {
         let resp = (ctx.config.protocol == Protocol::Resp).then(|| {
             Box::new(RespState {
                 parser: RequestParser::new(ctx.config.limits),
@@ -198,14 +211,14 @@ impl Session {
     /// `stop_at`.
     pub fn resume(&mut self, out: &mut Vec<u8>, stop_at: usize) -> Status {
         let status = self.run_requests(out, stop_at);
-        self.publish_state();
+        self.update_snapshot();
         status
     }
 
     /// Tells the registry what this connection now looks like (once per batch of requests).
-    fn publish_state(&self) {
+    fn update_snapshot(&self) {
         let Some(state) = self.resp.as_deref() else { return };
-        self.client.publish_state(ClientState {
+        self.client.update_snapshot(ClientState {
             name: state.name.clone(),
             db: state.db,
             sub: state.channels.len(),
@@ -249,7 +262,7 @@ impl Session {
                 Ok(None) => return Status::Open,
                 Err(err) => {
                     tracing::debug!(conn = self.id, "protocol error: {err}");
-                    error(out, &format!("ERR {err}"));
+                    error(out, &ReplyError::Protocol(err));
                     state.closing = true;
                     return Status::Close;
                 }
@@ -351,20 +364,21 @@ impl Session {
         add(&self.ctx.stats.delivered, std::mem::take(&mut self.unflushed_messages));
     }
 
-    /// Takes the connection's user anew after the users changed; returns false if and only
-    /// if the connection must end: its user is gone, or no longer allows a channel or
-    /// pattern it subscribes to (Redis 7 disconnects such subscribers).
-    fn acl_keeps(&mut self) -> bool {
-        let Some(state) = self.resp.as_deref_mut() else { return true };
+    /// Takes the connection's user anew if the users changed, and says what that means for
+    /// the connection: it ends if its user is gone, or no longer allows a channel or pattern
+    /// it subscribes to (Redis 7 disconnects such subscribers; logged here). The driver asks
+    /// at every mailbox wake-up, which a change of users sends, and so does every request.
+    pub fn refresh_acl(&mut self) -> AclRefresh {
+        let Some(state) = self.resp.as_deref_mut() else { return AclRefresh::Unchanged };
         let why = match state.login.refresh(&self.ctx.acl) {
-            Refresh::Same => return true,
+            Refresh::Same => return AclRefresh::Unchanged,
             Refresh::Changed => {
                 let keeps = state.login.user().keeps_subscriptions(
                     state.channels.names().chain(state.shard_channels.names()),
                     state.patterns.names(),
                 );
                 if keeps {
-                    return true;
+                    return AclRefresh::Updated;
                 }
                 "its user lost access to a subscription"
             }
@@ -372,13 +386,7 @@ impl Session {
         };
         let user = String::from_utf8_lossy(state.login.user().name()).into_owned();
         tracing::info!(conn = self.id, user, "disconnected: {why}");
-        false
-    }
-
-    /// Returns true if and only if the connection must end now because its user changed (see
-    /// `acl_keeps`); the driver asks at every mailbox wake-up, which a change of users sends.
-    pub fn acl_revoked(&mut self) -> bool {
-        !self.acl_keeps()
+        AclRefresh::Ended
     }
 
     /// Messages published before a subscription change (or a PUBLISH reply) must reach the
@@ -386,75 +394,6 @@ impl Session {
     fn drain_before_change(&mut self, out: &mut Vec<u8>) {
         // An overflow is acted on at the next mailbox wake-up, which the overflow triggered.
         let _ = self.move_mail(out, usize::MAX);
-    }
-
-    fn subscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
-        self.drain_before_change(out);
-        let state = self.resp.as_deref_mut().expect("resp session");
-        let (version, before) = (state.version, kind.count(state));
-        let set = kind.set(state);
-        // Names new to this connection, each once even if the request repeats it.
-        let mut fresh: Vec<Bytes> = Vec::new();
-        let mut seen: HashSet<&[u8]> = HashSet::new();
-        for name in &names {
-            if !set.contains(name) && (names.len() == 1 || seen.insert(&name[..])) {
-                fresh.push(name.clone());
-            }
-            confirmation(out, version, kind.subscribe_word(), Some(name), before + fresh.len());
-        }
-        // Joined once the confirmations are in `out`: every message for them comes after.
-        let made = match kind {
-            Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
-            Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
-            Kind::Shard => self.ctx.exchange.ssubscribe(&self.mailbox, &fresh),
-        };
-        let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
-        for sub in made {
-            set.insert(sub);
-        }
-        Status::Open
-    }
-
-    fn unsubscribe(&mut self, kind: Kind, names: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
-        let state = self.resp.as_deref_mut().expect("resp session");
-        let version = state.version;
-        let mut count = kind.count(state);
-        let set = kind.set(state);
-        let mut removed = Vec::new();
-        // Each confirmation: the name and the subscriptions left after it, as Redis counts.
-        let mut replies = Vec::new();
-        if names.is_empty() {
-            for sub in set.take_all() {
-                count -= 1;
-                replies.push((Bytes::copy_from_slice(sub.name()), count));
-                removed.push(sub);
-            }
-        } else {
-            for name in names {
-                if let Some(sub) = set.take(&name[..]) {
-                    count -= 1;
-                    removed.push(sub);
-                }
-                replies.push((name, count));
-            }
-        }
-        // The order that keeps the guarantee: leave (nothing more is queued once this returns),
-        // then move what was queued before into `out`, then confirm.
-        match kind {
-            Kind::Channel => self.ctx.exchange.unsubscribe(&removed),
-            Kind::Pattern => self.ctx.exchange.punsubscribe(&removed),
-            Kind::Shard => self.ctx.exchange.sunsubscribe(&removed),
-        }
-        self.drain_before_change(out);
-        for (name, count) in &replies {
-            confirmation(out, version, kind.unsubscribe_word(), Some(name), *count);
-        }
-        if replies.is_empty() {
-            // Nothing to leave: Redis still answers once, with a null name, and clients wait
-            // for that answer.
-            confirmation(out, version, kind.unsubscribe_word(), None, count);
-        }
-        Status::Open
     }
 
     /// Leaves every channel and pattern without replying (RESET, shutdown, the end). Once it
@@ -482,74 +421,16 @@ impl Drop for Session {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Channel,
-    Pattern,
-    Shard,
-}
-
-impl Kind {
-    fn set(self, state: &mut RespState) -> &mut SubscriptionSet {
-        match self {
-            Kind::Channel => &mut state.channels,
-            Kind::Pattern => &mut state.patterns,
-            Kind::Shard => &mut state.shard_channels,
-        }
-    }
-
-    /// The count a (un)subscribe confirmation of this kind reports: channels and patterns
-    /// together, shard channels on their own (as Redis counts).
-    fn count(self, state: &RespState) -> usize {
-        match self {
-            Kind::Channel | Kind::Pattern => state.channels.len() + state.patterns.len(),
-            Kind::Shard => state.shard_channels.len(),
-        }
-    }
-
-    fn subscribe_word(self) -> &'static str {
-        match self {
-            Kind::Channel => "subscribe",
-            Kind::Pattern => "psubscribe",
-            Kind::Shard => "ssubscribe",
-        }
-    }
-
-    fn unsubscribe_word(self) -> &'static str {
-        match self {
-            Kind::Channel => "unsubscribe",
-            Kind::Pattern => "punsubscribe",
-            Kind::Shard => "sunsubscribe",
-        }
-    }
-}
-
-/// Appends a (un)subscribe confirmation: `[word, name, count]`, a push frame in RESP3.
-fn confirmation(
-    out: &mut Vec<u8>,
-    version: RespVersion,
-    word: &str,
-    name: Option<&Bytes>,
-    count: usize,
-) {
-    Frame::Push(vec![
-        Frame::bulk(word),
-        name.cloned().map_or(Frame::Null, Frame::Bulk),
-        Frame::Integer(count as i64),
-    ])
-    .encode(version, out);
-}
-
-/// Appends an error reply; `text` starts with the error code (`ERR ...`). CR, LF and NUL in
-/// it become spaces: an error is always one protocol line.
-fn error(out: &mut Vec<u8>, text: &str) {
-    encode_error(out, text.as_bytes());
+/// Appends an error reply. CR, LF and NUL in its text become spaces: an error is always one
+/// protocol line.
+fn error(out: &mut Vec<u8>, err: &ReplyError) {
+    encode_error(out, err.to_string().as_bytes());
 }
 
 /// Sets the connection name like `CLIENT SETNAME`; an empty name clears it.
-fn set_name(state: &mut RespState, name: Bytes) -> Result<(), &'static str> {
+fn set_name(state: &mut RespState, name: Bytes) -> Result<(), ReplyError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err("ERR Client names cannot contain spaces, newlines or special characters.");
+        return Err(ReplyError::BadClientName);
     }
     state.name = (!name.is_empty()).then_some(name);
     Ok(())

@@ -2,6 +2,8 @@
 
 use shared::{Command, Limits};
 
+use crate::errors::ReplyError;
+
 /// An open transaction (between MULTI and EXEC or DISCARD).
 #[derive(Debug, Default)]
 pub(super) struct Transaction {
@@ -23,14 +25,13 @@ impl Transaction {
         cmd: Command,
         bytes: usize,
         limits: &Limits,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReplyError> {
         if self.queued.len() >= limits.max_args || self.bytes + bytes > limits.max_bulk_len {
             self.failed = true;
-            return Err(format!(
-                "ERR MULTI queue full (at most {} commands and {} bytes of arguments): EXEC \
-                 or DISCARD",
-                limits.max_args, limits.max_bulk_len
-            ));
+            return Err(ReplyError::MultiQueueFull {
+                max_args: limits.max_args,
+                max_bytes: limits.max_bulk_len,
+            });
         }
         self.bytes += bytes;
         self.queued.push(cmd);
@@ -41,18 +42,21 @@ impl Transaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::command::TransactionCommand;
+
+    const UNWATCH: Command = Command::Transaction(TransactionCommand::Unwatch);
 
     #[test]
     fn the_queue_is_bounded_like_a_request() {
         let limits = Limits { max_inline_len: 64, max_bulk_len: 10, max_args: 2 };
         let mut t = Transaction::default();
-        assert!(t.queue(Command::Unwatch, 4, &limits).is_ok());
-        assert!(t.queue(Command::Unwatch, 7, &limits).is_err(), "11 bytes > 10");
+        assert!(t.queue(UNWATCH, 4, &limits).is_ok());
+        assert!(t.queue(UNWATCH, 7, &limits).is_err(), "11 bytes > 10");
         assert!(t.failed);
         let mut t = Transaction::default();
-        t.queue(Command::Unwatch, 1, &limits).unwrap();
-        t.queue(Command::Unwatch, 1, &limits).unwrap();
-        let err = t.queue(Command::Unwatch, 1, &limits).unwrap_err();
+        t.queue(UNWATCH, 1, &limits).unwrap();
+        t.queue(UNWATCH, 1, &limits).unwrap();
+        let err = t.queue(UNWATCH, 1, &limits).unwrap_err().to_string();
         assert_eq!(
             err,
             "ERR MULTI queue full (at most 2 commands and 10 bytes of arguments): EXEC or DISCARD"

@@ -1,10 +1,11 @@
 //! Helpers every integration test shares: an in-process server on a free port that stops on
-//! drop, and a raw connection that asserts exact reply bytes.
+//! drop, a raw connection that asserts exact reply bytes, waiting on a condition with a
+//! deadline, a redis-server to compare with, and scratch directories.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use server::{Backend, Config, ServerContext, ServerHandle};
 use shared::resp::{encode_command, parse_frame};
@@ -12,6 +13,64 @@ use shared::Frame;
 
 /// How long a test waits for a reply before failing (generous: CI machines are slow).
 pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Asks `get` again and again until it answers `want`, failing after [`PATIENCE`] with
+/// `what` and the last answer. For states that change after the request that caused them
+/// (a closed connection is undone by the server after the close): a condition, not a sleep.
+#[track_caller]
+pub fn wait_for<T: PartialEq + std::fmt::Debug>(what: &str, want: T, mut get: impl FnMut() -> T) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let got = get();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {got:?}, not {want:?}");
+        std::thread::yield_now();
+    }
+}
+
+/// A fresh directory for one test's files.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-{name}-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A redis-server 7 on a free port, stopped on drop: what the compatibility tests compare
+/// with.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` with `args` on a free port and waits until it answers.
+    #[track_caller]
+    pub fn start(args: &[&str]) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (apt-get install redis-server)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_for("redis-server did not start", true, || TcpStream::connect(addr).is_ok());
+        RedisServer { child, addr }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// A server running in this process on 127.0.0.1 and a free port; stopped on drop.
 pub struct TestServer {

@@ -2,8 +2,9 @@
 //! messages by interest between its servers; each Switchboard node stays a single server that
 //! tells NATS what it wants and hands NATS what its clients publish. The broker is NATS's.
 //!
-//! - **Interest follows subscriptions.** The exchange tells the relay ([`InterestWatcher`]) when
-//!   a channel gains its first local subscriber or loses its last; the relay reads the current
+//! - **Interest follows subscriptions.** The exchange tells the relay
+//!   ([`InterestWatcher`](crate::exchange::InterestWatcher)) when a channel gains its first
+//!   local subscriber or loses its last; the relay reads the current
 //!   state back and holds exactly one NATS subscription per locally subscribed channel. While a
 //!   node has pattern subscribers it also holds one catch-all subscription (`switchboard.>`):
 //!   a NATS subject cannot express a Redis glob, so every relayed message reaches that node and
@@ -33,39 +34,37 @@
 //!
 //! Threading: the relay runs on a thread of its own with a single-threaded runtime (the NATS
 //! client is asynchronous); the backends are untouched. Sessions reach it through the [`Link`]
-//! in the server context.
+//! in the server context; the link is [`link`], below the context, and this file the thread,
+//! above it.
+
+pub mod link;
 
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle as TaskHandle;
 
 use crate::context::ServerContext;
-use crate::exchange::{InterestWatcher, Name, Reach};
+use crate::exchange::{Name, Reach};
 use crate::stats;
-use crate::throttled_log::{Record, ThrottledLog};
+use crate::throttled_log::Record;
+
+pub use link::{Link, MAX_RELAYED_CHANNEL};
 
 /// Every relayed subject starts with this: a first token, then the second token's marker (so
 /// that the empty channel's token is not empty, which NATS forbids).
 const PREFIX: &str = "switchboard.h";
 /// The subject that covers every relayed channel, held while there are pattern subscribers.
 const CATCH_ALL: &str = "switchboard.>";
-/// Longest channel name relayed: its hex subject must fit NATS's default 4 KiB control line
-/// with room for the rest of the `PUB` line.
-pub const MAX_RELAYED_CHANNEL: usize = 1900;
-/// Messages waiting for the relay thread, at most.
-const QUEUE_MESSAGES: usize = 65_536;
-/// Payload bytes waiting for the relay thread, at most.
-const QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// How often the relay pings NATS: a connection that misses three answers in a row is taken
 /// as lost (so a silent partition is noticed within about 6 s) and replaced.
 const PING_INTERVAL: Duration = Duration::from_secs(2);
@@ -98,110 +97,6 @@ pub fn channel(subject: &str) -> Option<Bytes> {
         .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
         .collect::<Option<Vec<u8>>>()
         .map(Bytes::from)
-}
-
-/// What the sessions, the exchange and the relay thread share: the outgoing queue, the interest
-/// changes not yet applied, and the relay's counters.
-pub struct Link {
-    queue: mpsc::Sender<(Bytes, Bytes)>,
-    /// Taken by the relay thread when it starts.
-    receiver: Mutex<Option<mpsc::Receiver<(Bytes, Bytes)>>>,
-    /// Payload bytes in `queue`.
-    queued_bytes: AtomicUsize,
-    /// Channels whose interest changed since the relay last looked, and whether the pattern
-    /// count did.
-    changed: Mutex<(HashSet<Name>, bool)>,
-    /// Raised on every interest change; the relay thread waits on it.
-    wake: Notify,
-    /// Raised once, when the server has stopped serving.
-    stop: Notify,
-    /// Messages received from NATS and published locally.
-    pub relay_in: AtomicU64,
-    /// Local publishes handed to NATS.
-    pub relay_out: AtomicU64,
-    /// Local publishes that could not be relayed.
-    pub relay_dropped: AtomicU64,
-    /// Messages from NATS the client dropped because the relay thread fell behind (at least
-    /// this many: the client reports each drop on a bounded event queue of its own).
-    pub relay_in_dropped: AtomicU64,
-    /// Whether the NATS connection is up.
-    pub connected: AtomicBool,
-    /// NATS subscriptions held (channels, plus one while there are patterns).
-    pub subscriptions: AtomicUsize,
-    dropped_log: ThrottledLog,
-    in_dropped_log: ThrottledLog,
-}
-
-impl Link {
-    /// A link for a relay that is not running yet.
-    pub(crate) fn new() -> Link {
-        let (queue, receiver) = mpsc::channel(QUEUE_MESSAGES);
-        Link {
-            queue,
-            receiver: Mutex::new(Some(receiver)),
-            queued_bytes: AtomicUsize::new(0),
-            changed: Mutex::new((HashSet::new(), false)),
-            wake: Notify::new(),
-            stop: Notify::new(),
-            relay_in: AtomicU64::new(0),
-            relay_out: AtomicU64::new(0),
-            relay_dropped: AtomicU64::new(0),
-            relay_in_dropped: AtomicU64::new(0),
-            connected: AtomicBool::new(false),
-            subscriptions: AtomicUsize::new(0),
-            dropped_log: ThrottledLog::new("messages not relayed"),
-            in_dropped_log: ThrottledLog::new("relayed messages dropped"),
-        }
-    }
-
-    /// Queues a local publish for NATS; never blocks. Counts it as dropped (and says why in
-    /// the log, throttled) when it cannot be relayed.
-    pub fn send(&self, channel: &Bytes, message: &Bytes) {
-        if channel.len() > MAX_RELAYED_CHANNEL {
-            return self.dropped("channel name longer than the relay carries");
-        }
-        if !self.connected.load(Ordering::Relaxed) {
-            return self.dropped("not connected to NATS");
-        }
-        let size = message.len();
-        if self.queued_bytes.fetch_add(size, Ordering::Relaxed) + size > QUEUE_BYTES {
-            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            return self.dropped("relay queue full");
-        }
-        // Copies: the arguments may be views into a connection's read buffer, which a queued
-        // view would keep alive whole.
-        let item = (Bytes::copy_from_slice(channel), Bytes::copy_from_slice(message));
-        if self.queue.try_send(item).is_err() {
-            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            self.dropped("relay queue full");
-        }
-    }
-
-    fn dropped(&self, why: &'static str) {
-        self.relay_dropped.fetch_add(1, Ordering::Relaxed);
-        if let Record::Log { suppressed } = self.dropped_log.record(Instant::now()) {
-            tracing::warn!(reason = why, suppressed, "message not relayed");
-        }
-    }
-
-    fn take_changes(&self) -> (HashSet<Name>, bool) {
-        let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
-        (std::mem::take(&mut changed.0), std::mem::take(&mut changed.1))
-    }
-}
-
-impl InterestWatcher for Link {
-    fn channels_changed(&self, channels: &[Name]) {
-        let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
-        changed.0.extend(channels.iter().cloned());
-        drop(changed);
-        self.wake.notify_one();
-    }
-
-    fn patterns_changed(&self) {
-        self.changed.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
-        self.wake.notify_one();
-    }
 }
 
 /// The running relay thread; [`Relay::stop`] ends it.

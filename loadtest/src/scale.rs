@@ -23,7 +23,7 @@
 //! is shared and noisy: only ratios measured in the same run mean something.
 
 use crate::cli::ExchangeArgs;
-use crate::compare::{default_server_bin, ServerProcess};
+use crate::servers::{default_server_bin, ServerProcess};
 use crate::sys;
 use anyhow::{bail, Context};
 use shared::resp::{encode_command, parse_frame};
@@ -289,7 +289,7 @@ fn start(
                 extra.extend(["--workers".to_string(), "9200".to_string()]);
             }
             let log = log_dir.join(format!("exchange-bench-{backend}.log"));
-            let process = ServerProcess::start(bin, backend, "resp", &extra, &log)?;
+            let process = ServerProcess::start(bin, backend, "resp", &extra, &log, None)?;
             let port = process.addr.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
             Ok(Server {
                 addr: process.addr.clone(),

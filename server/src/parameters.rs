@@ -1,0 +1,231 @@
+//! `CONFIG GET` and `CONFIG SET`: [`PARAMETERS`], the one table both serve, under Redis's
+//! names, read from and written to a running server's [`ServerContext`] (the start-up
+//! [`Config`](crate::config::Config) and its [`Runtime`](crate::config::Runtime)), and
+//! Redis's ways of reading the values.
+
+use bytes::Bytes;
+use shared::command::{parse_integer, DATABASES};
+use shared::glob::glob_match;
+
+use crate::context::ServerContext;
+
+/// One parameter of `CONFIG GET` / `CONFIG SET`, under its Redis name.
+pub struct Parameter {
+    /// The name, lower case.
+    pub name: &'static str,
+    /// Its current value, as `CONFIG GET` shows it.
+    pub get: fn(&ServerContext) -> String,
+    /// `None` for a parameter fixed at start. Otherwise checks a value and, when `apply` is
+    /// true, sets it; the error is the text after Redis's `CONFIG SET failed ... - `.
+    pub set: Option<Setter>,
+}
+
+/// How a run-time parameter checks (`apply` false) or sets (`apply` true) a value.
+pub type Setter = fn(&ServerContext, &str, bool) -> Result<(), String>;
+
+/// Every parameter, in the order `CONFIG GET *` lists them. Those about keys, persistence and
+/// replication answer as a Redis without persistence does (`save ""`, `appendonly no`).
+pub const PARAMETERS: &[Parameter] = &[
+    Parameter { name: "bind", get: |ctx| ctx.config.bind.to_string(), set: None },
+    Parameter { name: "port", get: |ctx| ctx.addr.port().to_string(), set: None },
+    Parameter {
+        name: "maxclients",
+        get: |ctx| ctx.runtime.max_clients().to_string(),
+        set: Some(|ctx, value, apply| {
+            let ceiling = ctx.runtime.max_clients_ceiling();
+            let n = parse_in_range(value, 1, ceiling as u64)?;
+            if apply {
+                ctx.runtime.set_max_clients(n as usize);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "timeout",
+        get: |ctx| ctx.runtime.idle_timeout().map_or(0, |t| t.as_secs()).to_string(),
+        set: Some(|ctx, value, apply| {
+            let secs = parse_in_range(value, 0, i32::MAX as u64)?;
+            if apply {
+                ctx.runtime.set_idle_timeout_secs(secs);
+                // Connections waiting with no deadline compute the new one.
+                ctx.wake_all();
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "client-output-buffer-limit",
+        get: |ctx| format!("normal 0 0 0 slave 0 0 0 pubsub {} 0 0", ctx.runtime.output_limit()),
+        set: Some(|ctx, value, apply| {
+            let hard = parse_output_limits(value)?;
+            if let (true, Some(hard)) = (apply, hard) {
+                ctx.runtime.set_output_limit(hard);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "proto-max-bulk-len",
+        get: |ctx| ctx.config.limits.max_bulk_len.to_string(),
+        set: None,
+    },
+    Parameter { name: "databases", get: |_| DATABASES.to_string(), set: None },
+    Parameter {
+        name: "save",
+        get: |_| String::new(),
+        set: Some(|_, value, _| match value.trim() {
+            "" => Ok(()),
+            _ => Err("there are no keys, so nothing to save: only \"\" is accepted".into()),
+        }),
+    },
+    Parameter {
+        name: "appendonly",
+        get: |_| "no".into(),
+        set: Some(|_, value, _| match value.to_ascii_lowercase().as_str() {
+            "no" => Ok(()),
+            "yes" => Err("there are no keys, so no append-only file: only 'no' is accepted".into()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        }),
+    },
+    Parameter { name: "maxmemory", get: |_| "0".into(), set: None },
+    Parameter { name: "maxmemory-policy", get: |_| "noeviction".into(), set: None },
+];
+
+impl ServerContext {
+    /// `CONFIG GET pattern ...`: each parameter whose name matches one of the globs
+    /// (case-insensitive), once, with its value.
+    pub fn config_get(&self, patterns: &[Bytes]) -> Vec<(&'static str, String)> {
+        let patterns: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        PARAMETERS
+            .iter()
+            .filter(|p| patterns.iter().any(|pattern| glob_match(pattern, p.name.as_bytes())))
+            .map(|p| (p.name, (p.get)(self)))
+            .collect()
+    }
+
+    /// `CONFIG SET name value ...`: every value is checked before any is set, so either all
+    /// change or none. The error is Redis's reply text.
+    pub fn config_set(&self, pairs: &[(Bytes, Bytes)]) -> Result<(), String> {
+        let mut found: Vec<(&Parameter, String)> = Vec::new();
+        for (name, value) in pairs {
+            let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+            let Some(param) = PARAMETERS.iter().find(|p| p.name == lower) else {
+                let name = String::from_utf8_lossy(name).replace(['\r', '\n', '\0'], " ");
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            };
+            let failed = |why: &str| {
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+                    param.name
+                )
+            };
+            if found.iter().any(|(p, _)| p.name == param.name) {
+                return Err(failed("duplicate parameter"));
+            }
+            let Some(set) = param.set else { return Err(failed("can't set immutable config")) };
+            let value = String::from_utf8_lossy(value).into_owned();
+            set(self, &value, false).map_err(|why| failed(&why))?;
+            found.push((param, value));
+        }
+        for (param, value) in found {
+            let set = param.set.expect("checked above");
+            set(self, &value, true).expect("checked above");
+            tracing::info!(parameter = param.name, value, "CONFIG SET");
+        }
+        Ok(())
+    }
+}
+
+/// Reads an integer for `CONFIG SET`, with Redis's errors.
+fn parse_in_range(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n = parse_integer(value.as_bytes())
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+    match u64::try_from(n) {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("argument must be between {min} and {max} inclusive")),
+    }
+}
+
+/// Reads `client-output-buffer-limit` as Redis does: `CLASS HARD SOFT SECONDS`, repeated.
+/// Returns the new pubsub hard limit, if the value gives one. Limits this server does not
+/// have (soft limits; any limit for normal clients or replicas) are refused, never ignored.
+fn parse_output_limits(value: &str) -> Result<Option<usize>, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut hard_pubsub = None;
+    for class in words.chunks(4) {
+        let numbers: Option<Vec<u64>> = [class[1], class[2]]
+            .iter()
+            .map(|w| parse_memory(w))
+            .chain([class[3].parse().ok()])
+            .collect();
+        let Some(numbers) = numbers else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        match class[0].to_ascii_lowercase().as_str() {
+            "pubsub" if numbers[1] == 0 && numbers[2] == 0 => {
+                hard_pubsub = Some(numbers[0] as usize);
+            }
+            "pubsub" => {
+                return Err(
+                    "soft limits are not supported: pubsub SOFT and SECONDS must be 0".into()
+                )
+            }
+            "normal" | "slave" | "replica" if numbers == [0, 0, 0] => {}
+            "normal" | "slave" | "replica" => {
+                return Err(format!("no limit other than 0 0 0 is supported for {}", class[0]))
+            }
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        }
+    }
+    Ok(hard_pubsub)
+}
+
+/// Reads a memory size as Redis's `memtoull`: digits with an optional unit (`k`, `kb`, `m`,
+/// `mb`, `g`, `gb`, any case; `k` is 1000, `kb` 1024).
+fn parse_memory(word: &str) -> Option<u64> {
+    let lower = word.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let scale: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes_as_redis_reads_them() {
+        assert_eq!(parse_memory("1mb"), Some(1 << 20));
+        assert_eq!(parse_memory("1M"), Some(1_000_000));
+        assert_eq!(parse_memory("33554432"), Some(33_554_432));
+        assert_eq!(parse_memory("1xb"), None);
+        assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn output_limits_take_the_pubsub_hard_limit_and_refuse_the_rest() {
+        assert_eq!(parse_output_limits("pubsub 1mb 0 0"), Ok(Some(1 << 20)));
+        assert_eq!(parse_output_limits("normal 0 0 0 slave 0 0 0"), Ok(None));
+        assert!(parse_output_limits("pubsub 1mb").unwrap_err().starts_with("Wrong number"));
+        assert!(parse_output_limits("pubsub x 0 0").unwrap_err().starts_with("Error in hard"));
+        assert!(parse_output_limits("nosuch 1 0 0").unwrap_err().starts_with("Invalid client"));
+        assert!(parse_output_limits("pubsub 32mb 8mb 60").unwrap_err().starts_with("soft"));
+    }
+}

@@ -1,0 +1,66 @@
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+
+use shared::command::TransactionCommand;
+
+use super::{ok, Run};
+use crate::errors::ReplyError;
+use crate::session::transaction::Transaction;
+use crate::session::{error, Session, Status};
+
+impl Run for TransactionCommand {
+    fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
+        let state = session.resp.as_deref_mut().expect("resp session");
+        let reply = match self {
+            TransactionCommand::Multi if state.multi.is_some() => {
+                ReplyError::NestedMulti.frame()
+            }
+            TransactionCommand::Multi => {
+                state.multi = Some(Transaction::default());
+                ok()
+            }
+            TransactionCommand::Exec => return session.exec(out),
+            TransactionCommand::Discard => match state.multi.take() {
+                Some(_) => ok(),
+                None => ReplyError::DiscardWithoutMulti.frame(),
+            },
+            TransactionCommand::Watch(_) if state.multi.is_some() => {
+                ReplyError::WatchInsideMulti.frame()
+            }
+            // No keys, so nothing watched can change: EXEC never fails because of WATCH.
+            TransactionCommand::Watch(_) | TransactionCommand::Unwatch => ok(),
+        };
+        session.reply(reply, out)
+    }
+}
+
+impl Session {
+    /// EXEC: runs the queued commands together, their replies in one array (a transaction
+    /// that failed while queueing is discarded with `EXECABORT`).
+    fn exec(&mut self, out: &mut Vec<u8>) -> Status {
+        let state = self.resp.as_deref_mut().expect("resp session");
+        let Some(transaction) = state.multi.take() else {
+            error(out, &ReplyError::ExecWithoutMulti);
+            return Status::Open;
+        };
+        if transaction.failed {
+            error(out, &ReplyError::ExecAbort);
+            return Status::Open;
+        }
+        // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
+        // channels appends one confirmation each, exactly as Redis's EXEC does.
+        out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
+        state.executing = true;
+        for cmd in transaction.queued {
+            // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
+            // its own user) marks it closing, and the rest still run, as in Redis.
+            let _ = self.run(cmd, out);
+        }
+        let state = self.resp.as_deref_mut().expect("resp session");
+        state.executing = false;
+        if state.closing {
+            return Status::Close;
+        }
+        Status::Open
+    }
+
+}

@@ -1,0 +1,192 @@
+//! `ACL` and its subcommands: users, their rules, the log of refusals.
+
+use bytes::Bytes;
+
+use super::args::{parse_integer, words, Args, NAME_MAX};
+use super::error::CommandError;
+use super::family::Family;
+
+/// The `ACL` subcommands.
+///
+/// ```text
+/// ACL WHOAMI | ACL LIST | ACL USERS | ACL CAT [category] | ACL SETUSER name [rule ...] |
+/// ACL DELUSER name [name ...] | ACL GETUSER name | ACL DRYRUN name command [arg ...] |
+/// ACL LOG [count | RESET] | ACL LOAD | ACL SAVE | ACL GENPASS [bits] | ACL HELP
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AclCommand {
+    /// `ACL WHOAMI`: the connection's user name.
+    WhoAmI,
+    /// `ACL LIST`: every user's rules.
+    List,
+    /// `ACL USERS`: every user's name.
+    Users,
+    /// `ACL CAT [category]`: the categories, or the commands of one.
+    Cat(Option<Bytes>),
+    /// `ACL SETUSER name [rule ...]`: create or change a user.
+    SetUser {
+        /// The user.
+        name: Bytes,
+        /// Its rules, applied in order.
+        rules: Vec<Bytes>,
+    },
+    /// `ACL DELUSER name [name ...]`: delete users.
+    DelUser(Vec<Bytes>),
+    /// `ACL GETUSER name`: a user's rules, field by field.
+    GetUser(Bytes),
+    /// `ACL DRYRUN name command [arg ...]`: whether the user may run the command.
+    DryRun {
+        /// The user.
+        name: Bytes,
+        /// The command and its arguments, as they would be sent.
+        args: Vec<Bytes>,
+    },
+    /// `ACL LOAD`: replace every user with the ACL file's.
+    Load,
+    /// `ACL SAVE`: write every user to the ACL file.
+    Save,
+    /// `ACL GENPASS [bits]`: a random password of `bits` bits (256 unless given, 1 to 4096),
+    /// in hexadecimal.
+    GenPass(u32),
+    /// `ACL LOG [count | RESET]`: the latest refusals, or forget them; the argument as sent
+    /// (Redis reads the count when the command runs).
+    Log(Option<Bytes>),
+    /// `ACL HELP`.
+    Help,
+}
+
+use AclCommand as A;
+
+impl Family for AclCommand {
+    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
+        ("acl", "slow"),
+        ("acl|whoami", "slow"),
+        ("acl|cat", "slow"),
+        ("acl|help", "slow"),
+        ("acl|genpass", "slow"),
+        ("acl|users", "admin slow dangerous"),
+        ("acl|list", "admin slow dangerous"),
+        ("acl|setuser", "admin slow dangerous"),
+        ("acl|deluser", "admin slow dangerous"),
+        ("acl|getuser", "admin slow dangerous"),
+        ("acl|dryrun", "admin slow dangerous"),
+        ("acl|load", "admin slow dangerous"),
+        ("acl|save", "admin slow dangerous"),
+        ("acl|log", "admin slow dangerous"),
+    ];
+
+    fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
+        (name == b"acl").then(|| parse_acl(args))
+    }
+
+    fn full_name(&self) -> &'static str {
+        match self {
+            A::WhoAmI => "acl|whoami",
+            A::List => "acl|list",
+            A::Users => "acl|users",
+            A::Cat(_) => "acl|cat",
+            A::SetUser { .. } => "acl|setuser",
+            A::DelUser(_) => "acl|deluser",
+            A::GetUser(_) => "acl|getuser",
+            A::DryRun { .. } => "acl|dryrun",
+            A::Load => "acl|load",
+            A::Save => "acl|save",
+            A::GenPass(_) => "acl|genpass",
+            A::Log(_) => "acl|log",
+            A::Help => "acl|help",
+        }
+    }
+
+    fn to_args(&self) -> Vec<Bytes> {
+        let then = |mut head: Vec<Bytes>, rest: &[Bytes]| {
+            head.extend(rest.iter().cloned());
+            head
+        };
+        match self {
+            A::WhoAmI => words(&["ACL", "WHOAMI"], &[]),
+            A::List => words(&["ACL", "LIST"], &[]),
+            A::Users => words(&["ACL", "USERS"], &[]),
+            A::Cat(cat) => words(&["ACL", "CAT"], cat.as_slice()),
+            A::SetUser { name, rules } => {
+                then(words(&["ACL", "SETUSER"], std::slice::from_ref(name)), rules)
+            }
+            A::DelUser(names) => words(&["ACL", "DELUSER"], names),
+            A::GetUser(name) => words(&["ACL", "GETUSER"], std::slice::from_ref(name)),
+            A::DryRun { name, args } => {
+                then(words(&["ACL", "DRYRUN"], std::slice::from_ref(name)), args)
+            }
+            A::Load => words(&["ACL", "LOAD"], &[]),
+            A::Save => words(&["ACL", "SAVE"], &[]),
+            A::GenPass(bits) => words(&["ACL", "GENPASS"], &[Bytes::from(bits.to_string())]),
+            A::Log(arg) => words(&["ACL", "LOG"], arg.as_slice()),
+            A::Help => words(&["ACL", "HELP"], &[]),
+        }
+    }
+}
+
+/// `ACL subcommand [arg ...]`.
+fn parse_acl(args: &mut Args) -> Result<AclCommand, CommandError> {
+    let mut buf = [0; NAME_MAX];
+    let (sub, lower) = args.subcommand("acl", &mut buf)?;
+    let argc = args.len();
+    // The subcommands that check their own argument count, worded as Redis 7 does.
+    let at_most_one = |args: &mut Args, sub: Bytes| match argc {
+        0 | 1 => Ok(args.next()),
+        _ => Err(CommandError::SubcommandSyntax { command: "ACL", sub }),
+    };
+    Ok(match lower {
+        b"whoami" => {
+            args.need(argc == 0, "acl|whoami")?;
+            A::WhoAmI
+        }
+        b"list" => {
+            args.need(argc == 0, "acl|list")?;
+            A::List
+        }
+        b"users" => {
+            args.need(argc == 0, "acl|users")?;
+            A::Users
+        }
+        b"cat" => A::Cat(at_most_one(args, sub)?),
+        b"setuser" => {
+            args.need(argc >= 1, "acl|setuser")?;
+            A::SetUser { name: args.take(), rules: args.rest() }
+        }
+        b"deluser" => {
+            args.need(argc >= 1, "acl|deluser")?;
+            A::DelUser(args.rest())
+        }
+        b"getuser" => {
+            args.need(argc == 1, "acl|getuser")?;
+            A::GetUser(args.take())
+        }
+        b"dryrun" => {
+            args.need(argc >= 2, "acl|dryrun")?;
+            A::DryRun { name: args.take(), args: args.rest() }
+        }
+        b"load" => {
+            args.need(argc == 0, "acl|load")?;
+            A::Load
+        }
+        b"log" => A::Log(at_most_one(args, sub)?),
+        b"save" => {
+            args.need(argc == 0, "acl|save")?;
+            A::Save
+        }
+        b"genpass" => A::GenPass(match at_most_one(args, sub)? {
+            None => 256,
+            Some(arg) => {
+                let n = parse_integer(&arg).ok_or(CommandError::NotAnInteger)?;
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=4096).contains(n))
+                    .ok_or(CommandError::GenPassBits)?
+            }
+        }),
+        b"help" => {
+            args.need(argc == 0, "acl|help")?;
+            A::Help
+        }
+        _ => return Err(CommandError::UnknownSubcommand { command: "ACL", sub }),
+    })
+}

@@ -1,0 +1,155 @@
+//! Typed commands, parsed from a request's arguments.
+//!
+//! A command lives in its family's module (`connection`, `pubsub`, `client`, `acl`, `config`,
+//! `server`, `transaction`): its syntax (a `text` block in its doc), its parse, its Redis full
+//! name, its ACL categories, its rules (subscribed mode, MULTI, before authentication, the
+//! channels it names) and its arguments back ([`Command::to_args`], for clients), all through
+//! the [`Family`] trait. [`Command`] is one variant per family, made by the one list below:
+//! a new family is a new module plus one line in that list. Arity and subcommand checks happen
+//! here, so the server only ever sees well-formed commands.
+
+mod args;
+mod categories;
+mod error;
+mod family;
+
+pub use args::{
+    is, lower_case, on_off, parse_db_index, parse_integer, words, Args, DATABASES, NAME_MAX,
+};
+pub use categories::{is_category, CATEGORIES};
+pub use error::{subscribed_context_error, CommandError};
+pub use family::Family;
+
+use bytes::Bytes;
+
+/// Declares the families: each line is a module, its type, and its variant of [`Command`].
+/// Their order is the order names are looked up in and the order of [`COMMAND_CATEGORIES`].
+macro_rules! families {
+    ($($module:ident::$family:ident => $variant:ident,)*) => {
+        $(pub mod $module;)*
+        $(pub use $module::$family;)*
+
+        /// A command of the pub/sub subset Switchboard serves, plus what real clients send on
+        /// connect, by family.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum Command {
+            $(#[doc = concat!("A command of [`", stringify!($module), "`].")] $variant($family),)*
+        }
+
+        $(impl From<$family> for Command {
+            fn from(cmd: $family) -> Command {
+                Command::$variant(cmd)
+            }
+        })*
+
+        /// Every command served here, by the full name [`Command::full_name`] gives it, with
+        /// its categories (see [`Family::CATEGORIES`]; a test compares them with
+        /// redis-server's). `client|setinfo` and `client|no-touch` are Redis 7.2's.
+        pub const COMMAND_CATEGORIES: &[(&str, &str)] =
+            &categories::concat::<{ 0 $(+ $family::CATEGORIES.len())* }>(&[$($family::CATEGORIES),*]);
+
+        impl Command {
+            fn parse_named(name: &[u8], args: &mut Args) -> Option<Result<Command, CommandError>> {
+                $(if let Some(parsed) = $family::parse(name, args) {
+                    return Some(parsed.map(Command::$variant));
+                })*
+                None
+            }
+
+            /// Redis's full name for this command, as used in its error replies
+            /// (`pubsub|numsub`).
+            pub fn full_name(&self) -> &'static str {
+                match self { $(Command::$variant(cmd) => cmd.full_name(),)* }
+            }
+
+            /// The arguments that send this command (what a client writes with
+            /// [`crate::resp::encode_command`]).
+            pub fn to_args(&self) -> Vec<Bytes> {
+                match self { $(Command::$variant(cmd) => cmd.to_args(),)* }
+            }
+
+            /// Returns true if and only if a RESP2 connection in subscribed mode may run this
+            /// command.
+            pub fn allowed_when_subscribed(&self) -> bool {
+                match self { $(Command::$variant(cmd) => cmd.allowed_when_subscribed(),)* }
+            }
+
+            /// Returns true if and only if, inside MULTI, this command is queued for EXEC
+            /// rather than run at once (Redis runs MULTI, EXEC, DISCARD, WATCH, QUIT and RESET
+            /// at once).
+            pub fn is_queued_in_multi(&self) -> bool {
+                match self { $(Command::$variant(cmd) => cmd.is_queued_in_multi(),)* }
+            }
+
+            /// Returns true if and only if a connection may run this command before
+            /// authenticating (AUTH, HELLO, QUIT, RESET).
+            pub fn allowed_before_auth(&self) -> bool {
+                match self { $(Command::$variant(cmd) => cmd.allowed_before_auth(),)* }
+            }
+
+            /// The channels (or, when the flag is true, the patterns) this command names, whose
+            /// permissions the ACL checks.
+            pub fn channels(&self) -> (&[Bytes], bool) {
+                match self { $(Command::$variant(cmd) => cmd.channels(),)* }
+            }
+        }
+    };
+}
+
+families! {
+    connection::ConnectionCommand => Connection,
+    pubsub::PubsubCommand => Pubsub,
+    client::ClientCommand => Client,
+    acl::AclCommand => Acl,
+    config::ConfigCommand => Config,
+    server::ServerCommand => Server,
+    transaction::TransactionCommand => Transaction,
+}
+
+pub use client::ReplyMode;
+
+impl Command {
+    /// Parses a request's arguments (the first is the command name, never absent).
+    pub fn parse(args: Vec<Bytes>) -> Result<Command, CommandError> {
+        let mut args = args.into_iter();
+        let name = args.next().unwrap_or_default();
+        let mut args = Args::new(args);
+        let mut buf = [0; NAME_MAX];
+        match Command::parse_named(lower_case(&name, &mut buf), &mut args) {
+            Some(parsed) => parsed,
+            None => Err(CommandError::Unknown { name, args: args.rest() }),
+        }
+    }
+}
+
+// What the table says: the rules `ACL CAT` and `+@category` read from it.
+
+/// The full name of `sub` of the container `command` (any case) as the table spells it
+/// (`pubsub|channels`), if it is served.
+pub fn subcommand_name(command: &str, sub: &[u8]) -> Option<&'static str> {
+    let wanted = format!("{}|{}", command, String::from_utf8_lossy(sub)).to_ascii_lowercase();
+    COMMAND_CATEGORIES.iter().map(|(name, _)| *name).find(|name| *name == wanted)
+}
+
+/// Returns true if and only if a `+@category` rule covers the command Redis calls
+/// `full_name`: the command is in the category, or is a subcommand of a container that is.
+pub fn in_category(full_name: &str, category: &str) -> bool {
+    let of = |name: &str| {
+        COMMAND_CATEGORIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .is_some_and(|(_, cats)| cats.split(' ').any(|c| c == category))
+    };
+    of(full_name) || full_name.split_once('|').is_some_and(|(parent, _)| of(parent))
+}
+
+/// The commands in `category` (`ACL CAT category`): those filed in it, in the table's order.
+pub fn category_commands(category: &str) -> impl Iterator<Item = &'static str> + '_ {
+    COMMAND_CATEGORIES
+        .iter()
+        .filter(move |(_, cats)| cats.split(' ').any(|c| c == category))
+        .map(|(name, _)| *name)
+}
+
+#[cfg(test)]
+mod tests;
