@@ -52,11 +52,14 @@ pub struct Workload {
 /// first rate), so that the top is a cap no two servers reach together.
 const LADDER_STEPS: u32 = 14;
 
-/// The shootout's workloads; `quick` climbs x4 per step instead of x2.
+/// The shootout's workloads; `quick` climbs x4 per step instead of x2, from a first step four
+/// times higher (the lowest, which every server holds, is left out).
 pub fn workloads(quick: bool) -> Vec<Workload> {
     let (factor, steps) = if quick { (4f64, LADDER_STEPS / 2) } else { (2f64, LADDER_STEPS) };
-    let climb =
-        |from: f64| -> Vec<f64> { (0..steps).map(|k| from * factor.powi(k as i32)).collect() };
+    let first = if quick { 4.0 } else { 1.0 };
+    let climb = |from: f64| -> Vec<f64> {
+        (0..steps).map(|k| first * from * factor.powi(k as i32)).collect()
+    };
     let pubsub = |name, what, publishers, subscribers, topics, from| Workload {
         name,
         what,
@@ -696,6 +699,7 @@ mod tests {
         }
         let quick = workloads(true);
         assert_eq!(quick[0].ladder[1] / quick[0].ladder[0], 4.0);
+        assert_eq!(quick[0].ladder[0], 4.0 * workloads(false)[0].ladder[0]);
         let time = StepTime { measured_s: 0.5, min_samples: 10_000, drain_s: 1.0 };
         let ping = &workloads(false)[2];
         // 10,000 requests at 10k/s: 1 s; at 1M/s the floor of 0.5 s; at 100/s at most 4 s.
