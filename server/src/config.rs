@@ -86,6 +86,10 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     /// Longest a TLS handshake may take from the moment the connection was accepted.
     pub tls_handshake_timeout: Duration,
+    /// Longest a connection that must authenticate and has not may stay idle, or take over
+    /// one request (shortens `--timeout` before AUTH): unauthenticated peers cannot hold a
+    /// connection, or a `pool` worker, for ever.
+    pub auth_timeout: Duration,
 }
 
 impl Default for Config {
@@ -117,6 +121,7 @@ impl Default for Config {
             tls_port: None,
             tls: None,
             tls_handshake_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(10),
         }
     }
 }

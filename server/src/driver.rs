@@ -55,7 +55,7 @@
 //! }
 //! ```
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::context::ServerContext;
 use crate::session::{AclRefresh, Mail, Session, Status};
@@ -322,7 +322,7 @@ impl Driver {
             self.phase = Phase::Done;
             return;
         }
-        let timeout = self.ctx.runtime.idle_timeout();
+        let timeout = self.request_timeout();
         let request_late = self.request_since.zip(timeout).is_some_and(|(at, t)| now >= at + t);
         if self.phase == Phase::Open && request_late {
             tracing::debug!(conn = self.id(), "timeout: request incomplete");
@@ -363,9 +363,25 @@ impl Driver {
             return None;
         }
         let idle = self.session.idle_deadline(self.last_input);
-        let request =
-            self.request_since.and_then(|since| Some(since + self.ctx.runtime.idle_timeout()?));
-        idle.into_iter().chain(request).chain(self.handshake_deadline()).min()
+        let unauthenticated = self.unauthenticated_timeout().map(|t| self.last_input + t);
+        let request = self.request_since.and_then(|since| Some(since + self.request_timeout()?));
+        idle.into_iter()
+            .chain(unauthenticated)
+            .chain(request)
+            .chain(self.handshake_deadline())
+            .min()
+    }
+
+    /// `--auth-timeout` while the connection must still authenticate, else `None`.
+    fn unauthenticated_timeout(&self) -> Option<Duration> {
+        (!self.session.authenticated()).then_some(self.ctx.config.auth_timeout)
+    }
+
+    /// How long one request may take to arrive: `--timeout`, shortened to `--auth-timeout`
+    /// before the connection has authenticated.
+    fn request_timeout(&self) -> Option<Duration> {
+        let idle = self.ctx.runtime.idle_timeout();
+        idle.into_iter().chain(self.unauthenticated_timeout()).min()
     }
 
     /// Returns true if and only if the connection must be closed now.

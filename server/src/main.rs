@@ -195,6 +195,11 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     tls_handshake_timeout: f64,
 
+    /// Seconds a connection that must authenticate may stay idle, or take over a request,
+    /// before it has authenticated; then it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    auth_timeout: f64,
+
     /// With `yes` (the default), while the default user has no password, connections from
     /// any address but loopback are refused with `-DENIED ...` (Redis's protected mode).
     #[arg(long, value_name = "yes|no", default_value = "yes", value_parser = yes_no, action = clap::ArgAction::Set)]
@@ -313,6 +318,10 @@ fn serve(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Some(auth_timeout) = seconds(args.auth_timeout) else {
+        eprintln!("server: --auth-timeout must be a number of seconds >= 0");
+        return ExitCode::from(2);
+    };
     let Some(tls_handshake_timeout) = seconds(args.tls_handshake_timeout) else {
         eprintln!("server: --tls-handshake-timeout must be a number of seconds >= 0");
         return ExitCode::from(2);
@@ -370,6 +379,7 @@ fn serve(args: Args) -> ExitCode {
         protected_mode: args.protected_mode,
         tls_port: args.tls_port,
         tls_handshake_timeout,
+        auth_timeout,
         tls: match (args.tls_cert_file, args.tls_key_file) {
             (Some(cert_file), Some(key_file)) => Some(server::tls::TlsSettings {
                 cert_file,

@@ -156,3 +156,44 @@ backend_tests! {
         assert_accounted(&ctx);
     }
 }
+
+backend_tests! {
+    fn a_subscriber_the_server_closed_is_no_longer_counted(backend) {
+        let server = TestServer::start(backend);
+        let mut publisher = server.connect();
+        let mut stays = server.connect();
+        stays.roundtrip(&[b"SUBSCRIBE", b"news"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+        for round in 0..20 {
+            let mut leaves = server.connect();
+            leaves.roundtrip(&[b"SUBSCRIBE", b"news"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+            if round % 2 == 0 {
+                // QUIT: once the connection's end reached the client, nobody hears for it.
+                leaves.roundtrip(&[b"QUIT"], b"+OK\r\n");
+            } else {
+                // The client leaves: once the server closed in turn, the same.
+                leaves.stream.shutdown(Shutdown::Write).unwrap();
+            }
+            leaves.expect_eof();
+            publisher.roundtrip(&[b"PUBLISH", b"news", b"x"], b":1\r\n");
+            stays.expect(&crate::util::message(b"news", b"x"));
+        }
+        // The client leaves and the publish comes at once: whether it is counted depends on
+        // which the server saw first (as with redis-server), but a count is a drop once the
+        // server closes it, so every receiver counted is delivered or dropped.
+        for _ in 0..20 {
+            let mut leaves = server.connect();
+            leaves.roundtrip(&[b"SUBSCRIBE", b"news"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+            drop(leaves);
+            publisher.cmd(&[b"PUBLISH", b"news", b"y"]);
+            let counted = publisher.frame();
+            assert!(matches!(counted, Frame::Integer(1 | 2)), "{counted:?}");
+            stays.expect(&crate::util::message(b"news", b"y"));
+            // The server saw it leave before the next round (each round one window).
+            crate::util::wait_for("the subscriber that left was never closed", 2, || {
+                crate::util::info_field(&mut publisher, "connected_clients")
+            });
+        }
+        let ctx = server.stop();
+        assert_accounted(&ctx);
+    }
+}

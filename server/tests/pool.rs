@@ -144,3 +144,34 @@ fn past_the_backlog_a_connection_is_refused_at_once() {
     drop(second);
     third.expect(b"+PONG\r\n");
 }
+
+#[test]
+fn slowloris_before_auth_cannot_hold_the_workers() {
+    let server = TestServer::with(Backend::Pool, |c| {
+        c.workers = Some(2);
+        c.pool_wait_timeout = None; // however slow this machine, the later ones wait
+        c.requirepass = Some("pw".into());
+        c.auth_timeout = Duration::from_millis(300);
+    });
+    // Twice as many incomplete requests as workers, none authenticated, the first on each
+    // worker and the rest waiting for one.
+    let mut slow: Vec<Conn> = (0..4).map(|_| server.connect()).collect();
+    for conn in &mut slow {
+        conn.send(b"*2\r\n$4\r\nAUTH\r\n$2\r\np");
+    }
+    let mut client = server.connect();
+    client.roundtrip(&[b"AUTH", b"pw"], b"+OK\r\n");
+    client.roundtrip(&[b"PING"], b"+PONG\r\n");
+    for conn in &mut slow {
+        conn.expect(b"-ERR request not completed within the timeout (0.3s)\r\n");
+        conn.expect_closed();
+    }
+    // An authenticated connection keeps its worker for as long as it likes (`--timeout` is
+    // off); an unauthenticated silent one is closed at the timeout.
+    drop(client);
+    let mut quiet = server.connect();
+    let mut idle = server.connect();
+    idle.roundtrip(&[b"AUTH", b"pw"], b"+OK\r\n");
+    quiet.expect_closed();
+    idle.roundtrip(&[b"PING"], b"+PONG\r\n");
+}

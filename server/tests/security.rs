@@ -131,7 +131,85 @@ fn outside_address() -> Option<IpAddr> {
     found
 }
 
+/// Raw requests that each end in the server closing the connection, for a server whose
+/// password is `pw`: the limits before AUTH and HELLO's reading of its version.
+fn unauthenticated_scripts() -> Vec<Vec<u8>> {
+    let quit = b"*1\r\n$4\r\nQUIT\r\n";
+    let mut longest = b"*1\r\n$16384\r\n".to_vec();
+    longest.extend_from_slice(&[b'x'; 16384]);
+    longest.extend_from_slice(b"\r\n");
+    longest.extend_from_slice(quit);
+    let mut authenticated = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n$4\r\nECHO\r\n".to_vec();
+    for _ in 0..10 {
+        authenticated.extend_from_slice(b"$1\r\na\r\n");
+    }
+    authenticated.extend_from_slice(b"*2\r\n$4\r\nECHO\r\n$16385\r\n");
+    authenticated.extend_from_slice(&[b'y'; 16385]);
+    authenticated.extend_from_slice(b"\r\n");
+    authenticated.extend_from_slice(quit);
+    let mut hello = Vec::new();
+    for version in ["03", "+3", "3.0", " 3", "-0", "4", "2"] {
+        shared::resp::encode_command(&mut hello, &[&b"HELLO"[..], version.as_bytes()]);
+    }
+    hello.extend_from_slice(b"HELLO +3\r\n*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\nHELLO 03\r\n");
+    hello.extend_from_slice(quit);
+    vec![
+        b"*11\r\n".to_vec(),
+        b"*100000\r\n".to_vec(),
+        b"*10\r\n$1\r\na\r\n$16385\r\n".to_vec(),
+        b"*1\r\n$400000000\r\n".to_vec(),
+        longest,
+        authenticated,
+        hello,
+    ]
+}
+
+/// Sends `request` to `addr` in one write and returns everything the server answered until it
+/// closed.
+fn until_closed(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(crate::util::PATIENCE)).unwrap();
+    stream.write_all(request).unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut got).expect("the server closes");
+    got
+}
+
 backend_tests! {
+    fn unauthenticated_limits_answer_as_redis_server(backend) {
+        let redis = RedisServer::start(&["--requirepass", "pw"]);
+        let ours = TestServer::with(backend, |c| c.requirepass = Some("pw".into()));
+        for script in unauthenticated_scripts() {
+            let want = until_closed(redis.addr, &script);
+            let got = until_closed(ours.addr(), &script);
+            let head = String::from_utf8_lossy(&script[..script.len().min(40)]).into_owned();
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{head:?}");
+        }
+        // Without a password nothing is limited before AUTH: 11 arguments are a request.
+        let open = TestServer::start(backend);
+        let mut conn = open.connect();
+        let mut args: Vec<&[u8]> = vec![b"PUBLISH"];
+        args.extend(std::iter::repeat_n(&b"a"[..], 10));
+        conn.roundtrip(&args, b"-ERR wrong number of arguments for 'publish' command\r\n");
+    }
+
+    fn unauthenticated_connections_are_closed_at_the_auth_timeout(backend) {
+        let server = TestServer::with(backend, |c| {
+            c.requirepass = Some("pw".into());
+            c.auth_timeout = std::time::Duration::from_millis(200);
+        });
+        let mut partial = server.connect();
+        partial.send(b"*1\r\n$4\r\nPI");
+        let mut silent = server.connect();
+        let mut member = server.connect();
+        member.roundtrip(&[b"AUTH", b"pw"], b"+OK\r\n");
+        partial.expect(b"-ERR request not completed within the timeout (0.2s)\r\n");
+        partial.expect_closed();
+        silent.expect_closed();
+        // Both were closed at the timeout; the authenticated connection, as old, still answers.
+        member.roundtrip(&[b"PING"], b"+PONG\r\n");
+    }
+
     fn requirepass_gates_everything_until_auth(backend) {
         let server = TestServer::with(backend, |c| c.requirepass = Some("pw".into()));
         let mut conn = server.connect();

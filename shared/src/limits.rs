@@ -12,6 +12,14 @@ pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
 /// Default largest argument count in one multibulk request.
 pub const DEFAULT_MAX_ARGS: usize = 1024 * 1024;
 
+/// Largest argument count a request may declare before the connection has authenticated
+/// (Redis's threshold for `Protocol error: unauthenticated multibulk length`).
+pub const UNAUTHENTICATED_MAX_ARGS: usize = 10;
+
+/// Longest bulk string a request may declare before the connection has authenticated (Redis's
+/// threshold for `Protocol error: unauthenticated bulk length`).
+pub const UNAUTHENTICATED_MAX_BULK_LEN: usize = 16 * 1024;
+
 /// The limits one request parser enforces. Every limit is checked before the bytes it guards
 /// are buffered or allocated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

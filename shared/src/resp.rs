@@ -9,7 +9,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
 
-use crate::limits::Limits;
+use crate::limits::{Limits, UNAUTHENTICATED_MAX_ARGS, UNAUTHENTICATED_MAX_BULK_LEN};
 
 /// Which RESP dialect a connection speaks. RESP3 adds maps, push frames and a distinct null;
 /// a connection switches to it with `HELLO 3`.
@@ -59,6 +59,14 @@ pub enum ProtocolError {
     /// A `$N` header that is not a number, is negative, or declares more than the bulk limit.
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,
+    /// A `*N` header declaring more arguments than a connection that has not authenticated
+    /// may send ([`UNAUTHENTICATED_MAX_ARGS`]).
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// A `$N` header declaring a longer bulk than a connection that has not authenticated may
+    /// send ([`UNAUTHENTICATED_MAX_BULK_LEN`]).
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
     /// A multibulk request element that does not start with `$`.
     #[error("Protocol error: expected '$', got '{}'", char::from(*.0))]
     ExpectedBulk(u8),
@@ -107,12 +115,22 @@ pub struct RequestParser {
     bulk_len: Option<usize>,
     /// Arguments of the current request parsed so far.
     args: Vec<Bytes>,
+    /// False while the connection must still authenticate: headers are then held to Redis's
+    /// small unauthenticated limits, so nobody can make the server buffer much before AUTH.
+    authenticated: bool,
 }
 
 impl RequestParser {
     /// A parser that enforces `limits`.
     pub fn new(limits: Limits) -> Self {
-        RequestParser { limits, pending: 0, bulk_len: None, args: Vec::new() }
+        RequestParser { limits, pending: 0, bulk_len: None, args: Vec::new(), authenticated: true }
+    }
+
+    /// Says whether the connection has authenticated (a new parser assumes it has); until it
+    /// has, a header declaring more than [`UNAUTHENTICATED_MAX_ARGS`] arguments or a bulk
+    /// longer than [`UNAUTHENTICATED_MAX_BULK_LEN`] is refused, as Redis refuses it.
+    pub fn set_authenticated(&mut self, authenticated: bool) {
+        self.authenticated = authenticated;
     }
 
     /// Returns true if and only if the parser is inside a multibulk request whose arguments
@@ -149,6 +167,9 @@ impl RequestParser {
                 if count > self.limits.max_args as i64 {
                     return Err(ProtocolError::InvalidMultibulkLength);
                 }
+                if !self.authenticated && count > UNAUTHENTICATED_MAX_ARGS as i64 {
+                    return Err(ProtocolError::UnauthenticatedMultibulkLength);
+                }
                 buf.advance(line + 2);
                 if count <= 0 {
                     continue; // `*0` and `*-1` are empty requests: Redis skips them
@@ -173,6 +194,9 @@ impl RequestParser {
                             .filter(|&n| n >= 0 && n as u64 <= self.limits.max_bulk_len as u64)
                             .ok_or(ProtocolError::InvalidBulkLength)?
                             as usize;
+                        if !self.authenticated && len > UNAUTHENTICATED_MAX_BULK_LEN {
+                            return Err(ProtocolError::UnauthenticatedBulkLength);
+                        }
                         buf.advance(line + 2);
                         self.bulk_len = Some(len);
                         len
@@ -636,6 +660,24 @@ mod tests {
         for (input, text) in cases {
             let err = requests(input, limits).unwrap_err();
             assert_eq!(err.to_string(), *text, "input {:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn unauthenticated_headers_are_held_to_redis_limits() {
+        let mut parser = RequestParser::new(Limits::default());
+        parser.set_authenticated(false);
+        let mut ok = BytesMut::from(&b"*10\r\n$16384\r\n"[..]);
+        assert_eq!(parser.next_request(&mut ok), Ok(None));
+        for (input, err) in [
+            (&b"*11\r\n"[..], ProtocolError::UnauthenticatedMultibulkLength),
+            (b"*1\r\n$16385\r\n", ProtocolError::UnauthenticatedBulkLength),
+        ] {
+            let mut parser = RequestParser::new(Limits::default());
+            parser.set_authenticated(false);
+            assert_eq!(parser.next_request(&mut BytesMut::from(input)), Err(err));
+            parser = RequestParser::new(Limits::default());
+            assert_eq!(parser.next_request(&mut BytesMut::from(input)), Ok(None));
         }
     }
 

@@ -254,6 +254,7 @@ impl Session {
                 state.stalled = !state.input.is_empty();
                 return Status::Open;
             }
+            state.parser.set_authenticated(state.login.authenticated());
             match state.parser.next_request(&mut state.input) {
                 Ok(Some(args)) => match self.execute(args, out) {
                     Status::Open => {}
@@ -268,6 +269,11 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Returns true if and only if the connection has authenticated, or needs not.
+    pub fn authenticated(&self) -> bool {
+        self.resp.as_deref().is_none_or(|s| s.login.authenticated())
     }
 
     /// How many requests this session has run.
@@ -350,12 +356,14 @@ impl Session {
     }
 
     /// How often a backend that sweeps for idle connections should look: every quarter of
-    /// the timeout (or of the TLS handshake timeout, with a TLS port, if shorter), so a
+    /// the timeout (or of the TLS handshake timeout, with a TLS port, or of `--auth-timeout`,
+    /// while a password is required, if shorter), so a
     /// connection closes between 1 and 1.25 timeouts idle; without either, every second, to
     /// notice a timeout that `CONFIG SET` gives (each look is a comparison per connection).
     pub fn idle_sweep_period(ctx: &ServerContext) -> Duration {
         let handshake = ctx.config.tls_port.map(|_| ctx.config.tls_handshake_timeout);
-        let shortest = ctx.runtime.idle_timeout().into_iter().chain(handshake).min();
+        let auth = ctx.acl.auth_required().then_some(ctx.config.auth_timeout);
+        let shortest = ctx.runtime.idle_timeout().into_iter().chain(handshake).chain(auth).min();
         shortest.map_or(Duration::from_secs(1), |t| (t / 4).max(Duration::from_millis(10)))
     }
 

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::args::{is, words, Args};
+use super::args::{is, parse_integer, words, Args};
 use super::error::CommandError;
 use super::family::Family;
 
@@ -149,10 +149,8 @@ fn parse_hello(args: &mut Args) -> Result<ConnectionCommand, CommandError> {
     let Some(version) = args.next() else {
         return Ok(C::Hello { version: None, name: None, auth: None });
     };
-    let version = std::str::from_utf8(&version)
-        .ok()
-        .and_then(|v| v.parse::<i64>().ok())
-        .ok_or(CommandError::BadProtocolVersion)?;
+    // Read as Redis's string2ll reads it: `03` and `+3` are not integers.
+    let version = parse_integer(&version).ok_or(CommandError::BadProtocolVersion)?;
     let (mut name, mut auth) = (None, None);
     while let Some(option) = args.next() {
         if is(&option, "auth") {
