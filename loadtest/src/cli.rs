@@ -298,8 +298,8 @@ pub struct CompareArgs {
     /// Let the load generator and the servers share every CPU (no affinity masks).
     #[arg(long)]
     pub no_partition: bool,
-    /// Rounds at the decisive steps (each server's highest step held and the one above),
-    /// interleaved across servers; a server's figure there is the median of its rounds.
+    /// Rounds at the decisive step (where the leading backends part), interleaved across them
+    /// and the floor; a server's figure there is the median of its rounds.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
     /// Measured deliveries or requests per step at least, for a stable p99 (default 10000;

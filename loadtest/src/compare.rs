@@ -10,8 +10,8 @@
 //! deliveries or requests. A server saturates when it misses the offered rate by more than 10%
 //! or leaves messages unanswered or undelivered; it then sits out the rest of the ladder.
 //!
-//! Then the decisive steps (the leading backends' highest step held and the one above) are run
-//! again, `--rounds` in all, interleaved; [`crate::verdict`] ranks on the medians: at `--slo`,
+//! Then the decisive step (where the leader and the runner-up part) is run again for the
+//! leading backends and the floor, `--rounds` in all, interleaved; [`crate::verdict`] ranks on the medians: at `--slo`,
 //! or at a threshold the floor holds where the floor itself misses `--slo`, and names a
 //! winner only beyond the spread of the rounds.
 //!
@@ -52,11 +52,14 @@ pub struct Workload {
 /// first rate), so that the top is a cap no two servers reach together.
 const LADDER_STEPS: u32 = 14;
 
-/// The shootout's workloads; `quick` climbs x4 per step instead of x2.
+/// The shootout's workloads; `quick` climbs x4 per step instead of x2, from a first step four
+/// times higher (the lowest, which every server holds, is left out).
 pub fn workloads(quick: bool) -> Vec<Workload> {
     let (factor, steps) = if quick { (4f64, LADDER_STEPS / 2) } else { (2f64, LADDER_STEPS) };
-    let climb =
-        |from: f64| -> Vec<f64> { (0..steps).map(|k| from * factor.powi(k as i32)).collect() };
+    let first = if quick { 4.0 } else { 1.0 };
+    let climb = |from: f64| -> Vec<f64> {
+        (0..steps).map(|k| first * from * factor.powi(k as i32)).collect()
+    };
     let pubsub = |name, what, publishers, subscribers, topics, from| Workload {
         name,
         what,
@@ -273,6 +276,8 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
         }
         chosen.retain(|c| args.workloads.iter().any(|w| w == c.name));
     }
+    // Before the pin below, which the machine's CPU count would otherwise see.
+    let machine = Machine::describe();
     let allowed = sys::allowed_cpus().context("reading this process's CPUs")?;
     let split = cpu_split(args, &allowed)?;
     match &split {
@@ -314,7 +319,7 @@ pub fn compare(args: &CompareArgs, argv: &[String]) -> anyhow::Result<Shootout> 
     let doc = Shootout {
         command: argv.join(" "),
         generated: utc_now(),
-        machine: Machine::describe(),
+        machine,
         loadtest_version: env!("CARGO_PKG_VERSION").to_string(),
         slo_us: args.slo.0,
         quick: args.quick,
@@ -371,7 +376,8 @@ fn measure(w: &Workload, s: &Setup, row: &Row, rate: f64) -> anyhow::Result<RunR
 
 /// One round of `r` as it enters a [`StepRounds`].
 fn round_of(rounds: &mut StepRounds, r: &RunReport) {
-    rounds.p99_us.push(r.latency_us.p99);
+    // A round that measured nothing has no p99: it failed.
+    rounds.p99_us.push(if r.measured == 0 { u64::MAX } else { r.latency_us.p99 });
     rounds.achieved.push(r.achieved_rate);
     rounds.sustained.push(saturated(r).is_none());
 }
@@ -472,30 +478,37 @@ fn threshold_of(rows: &[Row], slo_us: u64) -> (u64, Vec<f64>) {
     }
 }
 
-/// The backends that can still win at `threshold_us` (every one holding at least the
-/// runner-up's highest step), and the decisive steps: each one's highest step held and the one
-/// above, as indices into the ladder.
+/// Backends that can still win at most, and repeated together.
+const LEADERS: usize = 3;
+
+/// The backends that can still win at `threshold_us` after the climb (up to [`LEADERS`], each
+/// holding at least the runner-up's highest step) and the decisive step, as indices into the
+/// ladder: where the leader and the runner-up hold the same highest step, that step (their
+/// p99s there decide); else the step above the runner-up's highest (who held it decides).
 fn decisive(rows: &[Row], threshold_us: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut tops: Vec<(usize, usize)> = rows
+    let mut tops: Vec<(usize, usize, u64)> = rows
         .iter()
         .enumerate()
         .filter(|(_, r)| r.curve.kind == "backend" && r.curve.status == "ok")
-        .filter_map(|(i, r)| verdict::top(&r.curve.rounds, threshold_us).map(|t| (i, t)))
+        .filter_map(|(i, r)| {
+            let t = verdict::top(&r.curve.rounds, threshold_us)?;
+            Some((i, t, r.curve.rounds[t].p99()))
+        })
         .collect();
-    tops.sort_by_key(|t| std::cmp::Reverse(t.1));
-    let Some(bar) = tops.get(1).or(tops.first()).map(|t| t.1) else {
+    tops.sort_by_key(|t| (std::cmp::Reverse(t.1), t.2));
+    let (Some(&(_, ta, _)), runner) = (tops.first(), tops.get(1)) else {
         return (Vec::new(), Vec::new());
     };
-    let leaders: Vec<(usize, usize)> = tops.into_iter().filter(|t| t.1 >= bar).collect();
-    let mut steps: Vec<usize> = leaders.iter().flat_map(|&(_, t)| [t, t + 1]).collect();
-    steps.sort_unstable();
-    steps.dedup();
-    (leaders.into_iter().map(|t| t.0).collect(), steps)
+    let tb = runner.map_or(ta, |r| r.1);
+    let step = if ta == tb { ta } else { tb + 1 };
+    let leaders = tops.iter().filter(|t| t.1 >= tb).take(LEADERS).map(|t| t.0).collect();
+    (leaders, vec![step])
 }
 
 /// Starts the rows of workload `w`, climbs its ladder, repeats its decisive steps, stops the
 /// rows and judges.
 fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
+    let started = std::time::Instant::now();
     let mut rows = start_rows(w, s);
     let ladder = climb(w, s, &mut rows);
     let capped: Vec<String> =
@@ -554,23 +567,39 @@ fn run_workload(w: &Workload, s: &Setup) -> anyhow::Result<WorkloadResult> {
         c.best = verdict::top(&c.rounds, threshold_us);
         c.sustained = (0..c.rounds.len()).rev().find(|&k| c.rounds[k].sustained());
     }
+    // In the workload's unit (deliveries or requests), as the verdict quotes rates.
     let contenders: Vec<(String, Vec<StepRounds>)> = curves
         .iter()
         .filter(|c| c.kind == "backend" && c.status == "ok")
-        .map(|c| (c.name.clone(), c.rounds.clone()))
+        .map(|c| {
+            let unit = |s: &StepRounds| StepRounds { rate: s.rate * w.fanout(), ..s.clone() };
+            (c.name.clone(), c.rounds.iter().map(unit).collect())
+        })
         .collect();
+    let floor_kept_up = curves.iter().filter(|c| c.kind == "floor").all(|c| c.sustained.is_some());
+    let verdict = if floor_kept_up {
+        verdict::decide(&contenders, threshold_us)
+    } else {
+        verdict::Verdict {
+            why: "the floor (the tool against a minimal server) sustained no step: the tool \
+                  cannot offer this load here, so no step can rank servers"
+                .into(),
+            ..Default::default()
+        }
+    };
     Ok(WorkloadResult {
         name: w.name.to_string(),
         what: w.what.to_string(),
         unit: if w.scenario == Scenario::Pubsub { "deliveries" } else { "requests" }.into(),
         fanout: w.fanout(),
-        verdict: verdict::decide(&contenders, threshold_us),
+        verdict,
         decisive: steps.iter().filter_map(|&k| ladder.get(k).copied()).collect(),
         ladder,
         curves,
         threshold_us,
         floor_misses,
         capped,
+        elapsed_s: started.elapsed().as_secs_f64(),
     })
 }
 
@@ -626,4 +655,58 @@ pub fn write_dir(dir: &Path, doc: &CompareDoc) -> anyhow::Result<()> {
     std::fs::write(dir.join("report.md"), documents::compare_markdown(doc, &plots))?;
     write_json(&dir.join("report.json"), doc)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn thread_counts_follow_the_servers_cpus_unless_given() {
+        assert_eq!(server_args("event", &[], 3), strings(&["--threads=3"]));
+        assert_eq!(server_args("uring", &[], 1), strings(&["--threads=1"]));
+        assert_eq!(server_args("queue", &[], 2), strings(&["--workers=2"]));
+        assert!(server_args("thread", &[], 2).is_empty());
+        assert!(server_args("pool", &[], 2).is_empty());
+        let given = strings(&["--threads", "8"]);
+        assert_eq!(server_args("event", &given, 2), given);
+        let given = strings(&["--workers=5"]);
+        assert_eq!(server_args("queue", &given, 2), given);
+    }
+
+    #[test]
+    fn a_pool_smaller_than_the_open_connections_cannot_serve_by_design() {
+        let all = workloads(false);
+        let w = |name: &str| all.iter().find(|w| w.name == name).unwrap();
+        let why = cannot_serve("pool", w("fanout"), &[]).unwrap();
+        assert!(why.contains("203 connections open against 128 workers"), "{why}");
+        assert!(why.contains("--server-arg=--workers=203"), "{why}");
+        assert!(cannot_serve("pool", w("ping100"), &[]).is_none());
+        assert!(cannot_serve("pool", w("ping1000"), &[]).is_some());
+        assert!(cannot_serve("pool", w("ping1000"), &strings(&["--workers=2000"])).is_none());
+        assert!(cannot_serve("event", w("topics"), &[]).is_none());
+    }
+
+    #[test]
+    fn ladders_reach_far_past_their_first_step_and_steps_last_for_their_samples() {
+        for w in workloads(false) {
+            assert_eq!(w.ladder.len(), LADDER_STEPS as usize);
+            assert_eq!(w.ladder[LADDER_STEPS as usize - 1] / w.ladder[0], 8192.0);
+        }
+        let quick = workloads(true);
+        assert_eq!(quick[0].ladder[1] / quick[0].ladder[0], 4.0);
+        assert_eq!(quick[0].ladder[0], 4.0 * workloads(false)[0].ladder[0]);
+        let time = StepTime { measured_s: 0.5, min_samples: 10_000, drain_s: 1.0 };
+        let ping = &workloads(false)[2];
+        // 10,000 requests at 10k/s: 1 s; at 1M/s the floor of 0.5 s; at 100/s at most 4 s.
+        assert_eq!(ping.config(10_000.0, time, 2).duration_s, 1.0);
+        assert_eq!(ping.config(1e6, time, 2).duration_s, 0.5);
+        assert_eq!(ping.config(100.0, time, 2).duration_s, STEP_MAX_S);
+        // Pub/sub counts deliveries: 250 publishes/s to 100 subscribers each.
+        assert_eq!(workloads(false)[0].config(250.0, time, 2).duration_s, 0.5);
+    }
 }

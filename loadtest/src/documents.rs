@@ -46,12 +46,13 @@ pub fn shootout_text(doc: &Shootout) -> String {
     for w in &doc.workloads {
         let _ = writeln!(
             out,
-            "{}: {} (wins: {}; {}; ranked at p99 ≤ {})",
+            "{}: {} (wins: {}; {}; ranked at p99 ≤ {}; {:.0} s)",
             w.name,
             w.what,
             w.verdict.headline(),
             w.verdict.why,
-            fmt_us(w.threshold_us)
+            fmt_us(w.threshold_us),
+            w.elapsed_s
         );
         for c in &w.curves {
             let _ = writeln!(
@@ -94,8 +95,9 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
          x{} per step) until it saturates: misses the offered rate by 10%, or loses or leaves \
          anything unanswered. A step measures at least {} deliveries or requests (at least {} s, \
          after a warmup of {} s), the servers taking turns in an order that rotates from step to \
-         step. Then the decisive steps (the leading backends' highest step held and the one \
-         above) are run again, {} rounds in all, interleaved across servers; a figure there is \
+         step. Then the decisive step (the highest step the leader and the runner-up both held \
+         when it is the same, else the step above the runner-up's highest) is run again for the \
+         leading backends and the floor, {} rounds in all, interleaved across servers; a figure there is \
          the median of its rounds, shown with their spread. A server's figure is the highest \
          step it held with **p99 ≤ the threshold** (`--slo` {slo}, unless the floor missed it: \
          then a threshold the floor holds, shown per workload). A winner is named only where it \
@@ -182,6 +184,12 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
             let _ =
                 writeln!(md, "Decisive steps, {} rounds each: {}.\n", doc.rounds, steps.join(", "));
         }
+        let _ = writeln!(
+            md,
+            "This workload took {:.0} s ({} runs).\n",
+            w.elapsed_s,
+            w.curves.iter().flat_map(|c| &c.rounds).map(|s| s.p99_us.len()).sum::<usize>()
+        );
         if !w.capped.is_empty() {
             let _ = writeln!(
                 md,
@@ -252,9 +260,10 @@ pub fn shootout_markdown(doc: &Shootout, plots: &[(String, String)]) -> String {
         }
     }
     md.push_str("```\n\n");
+    let total: f64 = doc.workloads.iter().map(|w| w.elapsed_s).sum();
     let _ = writeln!(
         md,
-        "Every server is started fresh for each workload on a free port (redis-server with \
+        "The workloads took {total:.0} s in all. Every server is started fresh for each workload on a free port (redis-server with \
          persistence off) and stopped after it; server CPU is from `/proc/PID/stat` over each \
          step, threads and RSS the most seen while it ran (sampled every 100 ms).\n"
     );
@@ -449,5 +458,87 @@ mod tests {
         let json = serde_json::to_string(&doc).unwrap();
         let back: CompareDoc = serde_json::from_str(&json).unwrap();
         assert_eq!(back.entries.len(), 2);
+    }
+
+    #[test]
+    fn the_shootout_report_states_the_split_the_threshold_the_tie_and_who_cannot_serve() {
+        use crate::sys::CpuSplit;
+        use crate::verdict::{StepRounds, Verdict};
+        let rounds = |p99s: &[u64]| StepRounds {
+            rate: 1000.0,
+            p99_us: p99s.to_vec(),
+            achieved: vec![1000.0; p99s.len()],
+            sustained: vec![true; p99s.len()],
+        };
+        let curve = |name: &str, kind: &str, p99s: &[u64]| Curve {
+            name: name.into(),
+            kind: kind.into(),
+            status: "ok".into(),
+            points: vec![report(name, &[100]).0],
+            best: Some(0),
+            sustained: Some(0),
+            rounds: vec![rounds(p99s)],
+            ..Default::default()
+        };
+        let pool = Curve {
+            name: "pool".into(),
+            kind: "backend".into(),
+            status: "cannot serve this workload by design: (`--server-arg=--workers=203`)".into(),
+            ..Default::default()
+        };
+        let w = WorkloadResult {
+            name: "fanout".into(),
+            what: "pub/sub".into(),
+            unit: "deliveries".into(),
+            fanout: 100.0,
+            ladder: vec![1000.0],
+            curves: vec![
+                curve("floor", "floor", &[1500, 1400, 1600]),
+                curve("event", "backend", &[1700, 1800, 1900]),
+                curve("uring", "backend", &[1750, 1650, 1950]),
+                pool,
+            ],
+            threshold_us: 2000,
+            floor_misses: vec![1000.0],
+            decisive: vec![1000.0],
+            verdict: Verdict {
+                tie: vec!["event".into(), "uring".into()],
+                why: "overlapping".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let doc = Shootout {
+            command: "loadtest compare".into(),
+            generated: utc_date(0),
+            machine: Machine::default(),
+            loadtest_version: "0.1.0".into(),
+            slo_us: 1000,
+            quick: false,
+            measured_s: 0.5,
+            min_samples: 10_000,
+            rounds: 3,
+            cpu_split: Some(CpuSplit { tool: vec![0], server: vec![1, 2, 3] }),
+            workloads: vec![w],
+        };
+        let md = shootout_markdown(&doc, &[]);
+        for needle in [
+            "| fanout | tie: event, uring | overlapping | 2.00ms (the floor misses --slo) |",
+            "The floor itself missed p99 ≤ 1.00ms at 100.0k/s",
+            "ranked at p99 ≤ 2.00ms",
+            "| event | 100.0k/s | 1.80ms (1.70ms–1.90ms, 3 rounds) |",
+            "cannot serve this workload by design",
+            "--server-arg=--workers=203",
+            "the load generator on CPU 0, every server",
+            "on CPU 1-3",
+            "at least 10000 deliveries or requests",
+        ] {
+            assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+        }
+        let text = shootout_text(&doc);
+        assert!(
+            text.starts_with("fanout: pub/sub (wins: tie: event, uring; overlapping"),
+            "{text}"
+        );
     }
 }

@@ -380,6 +380,9 @@ pub struct WorkloadResult {
     /// The offered rates repeated in interleaved rounds.
     #[serde(default)]
     pub decisive: Vec<f64>,
+    /// Wall-clock seconds the workload took, servers' start and stop included.
+    #[serde(default)]
+    pub elapsed_s: f64,
     #[serde(default)]
     pub verdict: Verdict,
 }

@@ -2,6 +2,7 @@
 //! (the threshold rule), and who wins, or whether it is a tie (the tie rule). Pure functions of
 //! the figures: no clock, no socket.
 
+use crate::units::fmt_rate;
 use serde::{Deserialize, Serialize};
 
 /// The rounds of one server at one step: the climb's and any repeated, interleaved with the
@@ -146,7 +147,7 @@ pub fn decide(contenders: &[(String, Vec<StepRounds>)], threshold_us: u64) -> Ve
     let win = |why: String| Verdict { winner: Some(a_name.clone()), why, ..Verdict::default() };
     if ta > tb {
         let above = tb + 1;
-        let rate = a[above].rate;
+        let rate = fmt_rate(a[above].rate);
         if ta > above {
             return win(format!("held two or more steps above {b_name}"));
         }
@@ -163,10 +164,13 @@ pub fn decide(contenders: &[(String, Vec<StepRounds>)], threshold_us: u64) -> Ve
     if a_max < b_min {
         return win(format!(
             "both held {}/s offered; every round's p99 of {a_name} below every round's of {b_name}",
-            a[ta].rate
+            fmt_rate(a[ta].rate)
         ));
     }
-    tie(format!("both held {}/s offered with overlapping p99s over their rounds", a[ta].rate))
+    tie(format!(
+        "both held {}/s offered with overlapping p99s over their rounds",
+        fmt_rate(a[ta].rate)
+    ))
 }
 
 #[cfg(test)]

@@ -57,10 +57,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::context::ServerContext;
 use crate::session::{AclRefresh, Mail, Session, Status};
 use crate::stats::add;
 use crate::tls::{Opened, TlsLayer};
-use crate::ServerContext;
 
 /// Output waiting to be written above which a connection stops running requests, reading and
 /// taking messages: a peer that does not read its replies is not served more. (Messages then

@@ -24,6 +24,7 @@
 //! The protocol and the messages:
 //! - [`session`]: one connection's protocol state, sans I/O (bytes in, replies out).
 //! - [`errors`]: Redis's error texts for what goes wrong while a command runs, one enum.
+//! - [`acl`]: users, their rules, the ACL log, the login gate and protected mode.
 //! - [`driver`]: one connection's I/O policy, sans I/O: when it reads, writes, takes mail and
 //!   closes; every backend runs each connection through one.
 //! - [`exchange`]: channel and pattern subscriptions, fan-out of encoded messages.

@@ -14,10 +14,11 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use crate::context::ServerContext;
 use crate::relay::link::Link;
 use crate::stats::get;
 use crate::system::sock::{poll, pollfd};
-use crate::{ServerContext, Shutdown};
+use crate::system::Shutdown;
 
 /// Longest request head read from a scraper.
 const MAX_REQUEST: usize = 8 * 1024;

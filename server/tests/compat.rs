@@ -675,3 +675,68 @@ backend_tests! {
         assert_eq!(info_text_field(&info(&server, &[b"persistence"]), "rdb_last_save_time"), saved as u64);
     }
 }
+
+/// What `LOLWUT` answers at `addr`, sent after `HELLO 3` when `resp3`, as raw bytes.
+fn lolwut_reply(addr: std::net::SocketAddr, resp3: bool, args: &[&[u8]]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(crate::util::PATIENCE)).unwrap();
+    let mut request = Vec::new();
+    if resp3 {
+        shared::resp::encode_command(&mut request, &[&b"HELLO"[..], b"3"]);
+    }
+    shared::resp::encode_command(&mut request, &[&[&b"LOLWUT"[..]], args].concat());
+    shared::resp::encode_command(&mut request, &[&b"QUIT"[..]]);
+    stream.write_all(&request).unwrap();
+    let mut got = Vec::new();
+    stream.read_to_end(&mut got).expect("the server closes after QUIT");
+    if resp3 {
+        let (_, used) = shared::resp::parse_frame(&got).unwrap().expect("HELLO's whole map");
+        got.drain(..used);
+    }
+    got.strip_suffix(b"+OK\r\n").expect("QUIT's reply comes last").to_vec()
+}
+
+/// Redis 7's `LOLWUT` reply for `version`: `Redis ver. VERSION` and a newline, a verbatim
+/// string (`txt`) in RESP3, a bulk string in RESP2.
+fn lolwut_text(version: &str, resp3: bool) -> Vec<u8> {
+    let text = format!("Redis ver. {version}\n");
+    match resp3 {
+        true => format!("={}\r\ntxt:{text}\r\n", text.len() + 4).into_bytes(),
+        false => format!("${}\r\n{text}\r\n", text.len()).into_bytes(),
+    }
+}
+
+#[test]
+fn lolwut_answers_as_redis_server_for_the_version_reported() {
+    let server = TestServer::start(server::Backend::Thread);
+    // redis-server, where installed, answers the same bytes for its own version.
+    let redis = Command::new("redis-server").arg("--version").output().is_ok().then(|| {
+        let redis = crate::util::RedisServer::start(&[]);
+        let mut conn = crate::util::Conn::new(std::net::TcpStream::connect(redis.addr).unwrap());
+        conn.cmd(&[b"INFO", b"server"]);
+        let Frame::Bulk(info) = conn.frame() else { panic!("INFO is a bulk string") };
+        let info = String::from_utf8_lossy(&info).into_owned();
+        let version = info.lines().find_map(|l| l.strip_prefix("redis_version:")).unwrap();
+        (version.to_string(), redis)
+    });
+    if redis.is_none() {
+        eprintln!("note: redis-server is not on PATH, LOLWUT is checked against its known reply");
+    }
+    for resp3 in [false, true] {
+        for args in [&[][..], &[&b"VERSION"[..], b"7"], &[b"VERSION"], &[b"a", b"b"]] {
+            let ours = lolwut_reply(server.addr(), resp3, args);
+            assert_eq!(ours, lolwut_text(server::REDIS_VERSION, resp3), "resp3 {resp3} {args:?}");
+            if let Some((version, redis)) = &redis {
+                let theirs = lolwut_reply(redis.addr, resp3, args);
+                assert_eq!(theirs, lolwut_text(version, resp3), "redis-server, resp3 {resp3}");
+            }
+        }
+        let bad: &[&[u8]] = &[b"VERSION", b"x"];
+        let ours = lolwut_reply(server.addr(), resp3, bad);
+        assert_eq!(ours, b"-ERR value is not an integer or out of range\r\n");
+        if let Some((_, redis)) = &redis {
+            assert_eq!(lolwut_reply(redis.addr, resp3, bad), ours);
+        }
+    }
+}

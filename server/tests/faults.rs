@@ -48,18 +48,22 @@ impl ChildServer {
         ChildServer::spawn(backend, extra, "warn", |command| {
             command.stderr(Stdio::piped());
             // SAFETY: the closure runs in the child between fork and exec and only calls
-            // setrlimit and dup, which are async-signal-safe, on a struct of its own and the
-            // child's own stderr. `dup` leaves close-on-exec off, so the copies stay open.
+            // setrlimit and dup2, which are async-signal-safe, on a struct of its own and the
+            // child's own descriptors. `dup2` leaves close-on-exec off, so the copies stay
+            // open after exec, at fixed numbers below the limit.
             unsafe {
                 command.pre_exec(move || {
+                    // Descriptors 3..3+held, whatever the parent had open there: between
+                    // fork and exec the child still holds every descriptor of the test
+                    // process (other tests' sockets included), which close at exec.
+                    for fd in 3..3 + held as i32 {
+                        if libc::dup2(2, fd) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
                     let limit = libc::rlimit { rlim_cur: fds, rlim_max: fds };
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                         return Err(std::io::Error::last_os_error());
-                    }
-                    for _ in 0..held {
-                        if libc::dup(2) < 0 {
-                            return Err(std::io::Error::last_os_error());
-                        }
                     }
                     Ok(())
                 });

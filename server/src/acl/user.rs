@@ -86,9 +86,9 @@ pub struct User {
     /// in lower case (`cmd`, `cmd|sub` or `@category`); the last rule that matches a command
     /// decides, as Redis's bitmap of commands set rule after rule would.
     command_rules: Vec<(String, bool)>,
-    /// Which creation of this name the user is, given by the [`Acl`](super::Acl): changes keep it, a user
-    /// deleted and created again (or new in a reloaded file) has another, so a connection
-    /// logged in as the deleted one never becomes the new one.
+    /// Which creation of this name the user is, given by the [`Acl`](super::Acl): changes keep
+    /// it, a user deleted and created again (or new in a reloaded file) has another, so a
+    /// connection logged in as the deleted one never becomes the new one.
     pub(super) serial: u64,
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Every socket (listeners, connections) is registered once with one epoll instance that all
 //! the schedulers (`--threads`, one per CPU by default) wait on at the same time: the kernel
-//! hands each readiness report to one waiting scheduler. Connections are registered
+//! hands each readiness report to one waiting scheduler. (nix's `Epoll`, not `polling`: a
+//! `polling::Poller` lets one thread wait at a time.) Connections are registered
 //! edge-triggered for input, output and the peer's close, and never re-registered: a report
-//! sets a bit in the connection's state word ([`State`]), and whoever sets it while the
+//! sets a bit in the connection's state word (`runtime::state::State`), and whoever sets it while the
 //! connection is idle puts it on its own ready queue. A scheduler runs the connections of its
 //! queue; an idle one takes from the global queue (connections woken by their mailbox, from
 //! any thread), then steals half of another scheduler's queue (crossbeam-deque), then waits on
@@ -14,13 +15,13 @@
 //! other connection hostage.
 //!
 //! A connection is an explicit state machine (its driver and its known readiness) that runs
-//! one bounded turn at a time ([`runtime::turn`]: at most [`runtime::READ_BUDGET`] reads of
-//! 64 KiB, then it goes to the back of the queue), and only one scheduler runs it at a time:
+//! one bounded turn at a time (the runtime's `Conn::run`: at most `runtime::READ_BUDGET` reads
+//! of 64 KiB, then it goes to the back of the queue), and only one scheduler runs it at a time:
 //! its state word says so, and a report or wake-up arriving during its turn makes it run
 //! again rather than being lost. Replies stay in request order and messages in publish order.
 //! Under edge triggering, readiness is remembered until a read finds the socket drained (a
 //! short read or `WouldBlock`): every later arrival, the peer's close included, raises a new
-//! report. Deadlines wait in [`Timers`]. Idle connections hold no buffers: the read buffer is
+//! report. Deadlines wait in the runtime's timers. Idle connections hold no buffers: the read buffer is
 //! the scheduler's, and a driver holds output only while its socket has not taken it all.
 //!
 //! It wins with many connections, idle or busy: a fixed number of threads, a few hundred bytes
@@ -32,16 +33,16 @@
 
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use super::runtime::conn::{After, Conn, Conns, Schedule, Served};
 use super::runtime::state::{HANGUP, READABLE, WRITABLE};
+use super::runtime::steal::{Local, Queues};
 use super::runtime::{stopped, wait_time};
 use super::sock::READ_CHUNK;
 use crate::listen::{accept_failure, stop_listening, AcceptFailure, ACCEPT_BACKOFF};
@@ -62,9 +63,6 @@ const MAX_LISTENERS: usize = 2;
 const ACCEPT_BATCH: usize = 256;
 /// Readiness reports taken in one wait.
 const EVENTS: usize = 64;
-/// Every this many turns a busy scheduler looks at the epoll, the deadlines and the global
-/// queue, so that none of them waits for its own queue to empty.
-const CHECK_EVERY: u32 = 32;
 
 /// Serves `listeners` with `--threads` schedulers until `shutdown`, then until every
 /// connection closed or the shutdown timeout passed.
@@ -75,14 +73,13 @@ pub fn serve(
 ) -> io::Result<()> {
     assert!(listeners.len() <= MAX_LISTENERS, "at most a plain and a TLS listener");
     let threads = super::Backend::Event.serving_threads(&ctx.config).unwrap_or(1);
-    let queues: Vec<Worker<Arc<Conn>>> = (0..threads).map(|_| Worker::new_fifo()).collect();
-    let stealers = queues.iter().map(Worker::stealer).collect();
-    let hub = Arc::new(Hub::new(listeners, ctx.clone(), shutdown, stealers)?);
-    let mut queues = queues.into_iter().enumerate();
-    let first = queues.next().map(|(_, queue)| Scheduler::new(&hub, 0, queue));
+    let (queues, locals) = Queues::new(threads, WakeFd::new()?);
+    let hub = Arc::new(Hub::new(listeners, ctx.clone(), shutdown, queues)?);
+    let mut locals = locals.into_iter().enumerate();
+    let first = locals.next().map(|(_, local)| Scheduler::new(&hub, local));
     let mut handles = Vec::with_capacity(threads.saturating_sub(1));
-    for (index, queue) in queues {
-        let scheduler = Scheduler::new(&hub, index, queue);
+    for (index, local) in locals {
+        let scheduler = Scheduler::new(&hub, local);
         match std::thread::Builder::new()
             .name(format!("event-{index}"))
             .spawn(move || scheduler.run())
@@ -114,16 +111,9 @@ struct Hub {
     epoll: Epoll,
     listeners: Vec<TcpListener>,
     conns: Conns,
-    /// Connections woken by their mailbox (from any thread).
-    global: Injector<Arc<Conn>>,
-    /// The schedulers' own queues, to steal from.
-    stealers: Vec<Stealer<Arc<Conn>>>,
-    /// Edge-triggered: each signal wakes one waiting scheduler.
-    wake: WakeFd,
-    /// Schedulers waiting (or about to wait) on the epoll.
-    sleepers: AtomicUsize,
-    /// A signal of `wake` is pending: no need for another.
-    notified: AtomicBool,
+    /// The ready queues; their waiter is the eventfd (edge-triggered in the epoll) that
+    /// interrupts one waiting scheduler.
+    queues: Queues<WakeFd>,
     /// Level-triggered: once signalled, every wait returns, and the schedulers exit.
     halt: WakeFd,
     halted: AtomicBool,
@@ -135,8 +125,7 @@ struct Hub {
 
 impl Schedule for Hub {
     fn schedule(&self, conn: Arc<Conn>) {
-        self.global.push(conn);
-        self.notify_one();
+        self.queues.push_global(conn);
     }
 }
 
@@ -145,7 +134,7 @@ impl Hub {
         listeners: Vec<TcpListener>,
         ctx: Arc<ServerContext>,
         shutdown: Shutdown,
-        stealers: Vec<Stealer<Arc<Conn>>>,
+        queues: Queues<WakeFd>,
     ) -> io::Result<Hub> {
         let hub = Hub {
             ctx,
@@ -153,11 +142,7 @@ impl Hub {
             epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
             listeners,
             conns: Conns::default(),
-            global: Injector::new(),
-            stealers,
-            wake: WakeFd::new()?,
-            sleepers: AtomicUsize::new(0),
-            notified: AtomicBool::new(false),
+            queues,
             halt: WakeFd::new()?,
             halted: AtomicBool::new(false),
             stop: OnceLock::new(),
@@ -171,25 +156,9 @@ impl Hub {
         // Whoever sees the shutdown begins it, once (the descriptor stays readable).
         hub.epoll.add(hub.shutdown.fd(), EpollEvent::new(once, SHUTDOWN))?;
         let edge = EpollFlags::EPOLLIN | EpollFlags::EPOLLET;
-        hub.epoll.add(&hub.wake, EpollEvent::new(edge, WAKE))?;
+        hub.epoll.add(hub.queues.waiter(), EpollEvent::new(edge, WAKE))?;
         hub.epoll.add(&hub.halt, EpollEvent::new(EpollFlags::EPOLLIN, HALT))?;
         Ok(hub)
-    }
-
-    /// Wakes one waiting scheduler, if one waits and none was woken already: there is work
-    /// on a queue for it to take.
-    fn notify_one(&self) {
-        // Pairs with the fence in `Scheduler::sleep`: either it sees the work just queued,
-        // or this sees it waiting.
-        fence(SeqCst);
-        if self.sleepers.load(SeqCst) > 0 && !self.notified.swap(true, SeqCst) {
-            self.wake.signal();
-        }
-    }
-
-    /// Returns true if and only if a queue holds a connection.
-    fn has_work(&self) -> bool {
-        !self.global.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
     /// How long a scheduler with nothing to do may wait: until the first deadline, the end of
@@ -208,7 +177,7 @@ impl Hub {
 
     /// Starts the graceful shutdown: no more accepting, and every connection runs once more
     /// to leave its subscriptions, take its mailbox's last messages and close.
-    fn begin_stop(&self, queue: &Worker<Arc<Conn>>) {
+    fn begin_stop(&self, queue: &Local) {
         if self.stop.set(Instant::now() + self.ctx.config.shutdown_timeout).is_err() {
             return;
         }
@@ -220,7 +189,7 @@ impl Hub {
             stop_listening(listener);
         }
         self.conns.wake_all(|conn| queue.push(conn));
-        self.notify_one();
+        self.queues.notify_one();
         self.check_stop();
     }
 
@@ -246,9 +215,12 @@ impl Hub {
 
     /// Accepts up to a batch of connections on listener `i`, then gives the listener back to
     /// the epoll (unless accepting must pause).
-    fn accept(self: &Arc<Hub>, i: usize, queue: &Worker<Arc<Conn>>) {
+    fn accept(self: &Arc<Hub>, i: usize, queue: &Local) {
         let listener = &self.listeners[i];
         for _ in 0..ACCEPT_BATCH {
+            if self.stop.get().is_some() {
+                return; // another scheduler began the shutdown: the listener no longer listens
+            }
             match listener.accept() {
                 Ok((stream, _)) => self.admit(stream, queue),
                 Err(e) => match accept_failure(&e, listener, &self.ctx) {
@@ -279,7 +251,7 @@ impl Hub {
     }
 
     /// Gives `stream` a session, a key and a first turn, or refuses it.
-    fn admit(self: &Arc<Hub>, stream: TcpStream, queue: &Worker<Arc<Conn>>) {
+    fn admit(self: &Arc<Hub>, stream: TcpStream, queue: &Local) {
         let interest = EpollFlags::EPOLLIN
             | EpollFlags::EPOLLOUT
             | EpollFlags::EPOLLRDHUP
@@ -309,7 +281,7 @@ impl Hub {
             let _ = self.epoll.delete(listener);
         }
         let _ = self.epoll.delete(self.shutdown.fd());
-        let _ = self.epoll.delete(&self.wake);
+        let _ = self.epoll.delete(self.queues.waiter());
         let _ = self.epoll.delete(&self.halt);
     }
 }
@@ -317,27 +289,22 @@ impl Hub {
 /// One scheduler thread: its queue and read buffer.
 struct Scheduler {
     hub: Arc<Hub>,
-    index: usize,
-    queue: Worker<Arc<Conn>>,
+    queue: Local,
     /// The read buffer, lent to the connection whose turn it is.
     input: Box<[u8]>,
     events: Vec<EpollEvent>,
     /// Connections reported ready by the last wait, with their state bits.
     reported: Vec<(usize, u8)>,
-    /// Turns run, to look around every [`CHECK_EVERY`].
-    turns: u32,
 }
 
 impl Scheduler {
-    fn new(hub: &Arc<Hub>, index: usize, queue: Worker<Arc<Conn>>) -> Scheduler {
+    fn new(hub: &Arc<Hub>, queue: Local) -> Scheduler {
         Scheduler {
             hub: hub.clone(),
-            index,
             queue,
             input: vec![0; READ_CHUNK].into_boxed_slice(),
             events: vec![EpollEvent::empty(); EVENTS],
             reported: Vec::with_capacity(EVENTS),
-            turns: 0,
         }
     }
 
@@ -353,10 +320,9 @@ impl Scheduler {
 
     fn serve(&mut self) -> io::Result<()> {
         while !self.hub.halted.load(SeqCst) {
-            if let Some(conn) = self.find() {
+            if let Some(conn) = self.hub.queues.find(&mut self.queue) {
                 self.run_turn(conn);
-                self.turns = self.turns.wrapping_add(1);
-                if self.turns.is_multiple_of(CHECK_EVERY) {
+                if self.queue.turned() {
                     self.poll(EpollTimeout::ZERO)?;
                     self.check_time();
                 }
@@ -370,49 +336,10 @@ impl Scheduler {
         Ok(())
     }
 
-    /// The next connection to run: from this scheduler's queue (but from the global one
-    /// every [`CHECK_EVERY`] turns, so that mail never waits behind a busy queue), else from
-    /// the global queue, else half of another scheduler's.
-    fn find(&mut self) -> Option<Arc<Conn>> {
-        if self.turns % CHECK_EVERY != CHECK_EVERY - 1 {
-            if let Some(conn) = self.queue.pop() {
-                return Some(conn);
-            }
-        }
-        loop {
-            let mut steal = self.hub.global.steal_batch_and_pop(&self.queue);
-            for (i, other) in self.hub.stealers.iter().enumerate() {
-                if steal.is_success() {
-                    break;
-                }
-                if i != self.index {
-                    steal = steal.or_else(|| other.steal_batch_and_pop(&self.queue));
-                }
-            }
-            match steal {
-                Steal::Success(conn) => {
-                    if self.hub.has_work() {
-                        self.hub.notify_one(); // more for another waiting scheduler
-                    }
-                    return Some(conn);
-                }
-                Steal::Empty => return self.queue.pop(),
-                Steal::Retry => {}
-            }
-        }
-    }
-
-    /// Waits on the epoll, having said so first (so that work queued meanwhile wakes it).
+    /// Waits on the epoll unless there is work (see [`Queues::sleep`]).
     fn sleep(&mut self) -> io::Result<()> {
-        self.hub.sleepers.fetch_add(1, SeqCst);
-        fence(SeqCst); // pairs with the one in `Hub::notify_one`
-        let result = if self.hub.has_work() || self.hub.halted.load(SeqCst) {
-            Ok(())
-        } else {
-            self.poll(self.hub.wait_time())
-        };
-        self.hub.sleepers.fetch_sub(1, SeqCst);
-        result
+        let hub = self.hub.clone();
+        hub.queues.sleep(&hub.halted, || self.poll(hub.wait_time()))
     }
 
     /// Waits at most `timeout` for readiness reports and handles them: connections made
@@ -428,8 +355,8 @@ impl Scheduler {
             match event.data() {
                 SHUTDOWN => self.hub.begin_stop(&self.queue),
                 WAKE => {
-                    self.hub.wake.reset();
-                    self.hub.notified.store(false, SeqCst);
+                    self.hub.queues.waiter().reset();
+                    self.hub.queues.interrupted();
                 }
                 HALT => {}
                 data if data > LISTENER - MAX_LISTENERS as u64 => {
@@ -442,9 +369,7 @@ impl Scheduler {
             let queue = &self.queue;
             self.hub.conns.wake(self.reported.drain(..), |conn| queue.push(conn));
         }
-        if self.queue.len() > 1 {
-            self.hub.notify_one();
-        }
+        self.hub.queues.share(&self.queue);
         self.hub.check_stop();
         Ok(())
     }

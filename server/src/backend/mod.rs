@@ -10,7 +10,9 @@ use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::{Config, ServerContext, Shutdown};
+use crate::config::Config;
+use crate::context::ServerContext;
+use crate::system::Shutdown;
 
 pub(crate) mod dedicated;
 pub mod event;

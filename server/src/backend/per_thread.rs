@@ -11,6 +11,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::runtime::Interrupt;
 use crate::mailbox::Wake;
 use crate::ServerContext;
 
@@ -70,11 +71,6 @@ where
         }
     }
     result
-}
-
-/// What interrupts a loop's wait: its poller, its ring's eventfd.
-pub(crate) trait Interrupt: Send + Sync {
-    fn interrupt(&self);
 }
 
 /// Ids of loops, unique in the process (0 means "not a loop's thread").

@@ -33,8 +33,15 @@
 //! modest fan-out rate, with one message per send, 80-86% of the server's CPU is under
 //! `tcp_sendmsg` for every model, redis-server's included (`bench/fanout-profile.sh`: on
 //! loopback the receiving side of each segment and the reader's wake-up run in the sender's
-//! context), so saving the system calls takes at most the rest off. Like `event`, one connection's long turn delays its ring's
-//! others, and the kernel may spread connections unevenly over the rings. io_uring must be
+//! context), so saving the system calls takes at most the rest off.
+//!
+//! Unlike `event`, a ring's connections stay with it: a completion belongs to the ring that
+//! submitted the operation (its provided buffer, its send copy, its `user_data` key), and the
+//! ring is set up for one submitting thread, so no other thread can run them. When the OS
+//! deschedules a ring's thread (another busy process on the machine), every connection of
+//! that ring waits for it, and one connection's long turn delays the ring's others; the
+//! kernel may also spread connections unevenly over the rings. A round bounds its reading:
+//! receives are armed after the round's sends, at most `RECV_BUDGET` of them. io_uring must be
 //! available: kernels before 6.1, `kernel.io_uring_disabled` and seccomp profiles (Docker's
 //! default) refuse it, and the backend then fails at start saying which ([`unavailable`]).
 
@@ -51,7 +58,7 @@ use std::time::{Duration, Instant};
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 
-use super::per_thread::{self, Interrupt, Loop, ReadyQueue};
+use super::per_thread::{self, Loop, ReadyQueue};
 use super::runtime::table::Table;
 use super::runtime::timers::Timers;
 use super::runtime::{prepare, stopped, wait_time, News};
@@ -206,12 +213,6 @@ pub fn serve(
         move |listeners| Ring::new(listeners, &ctx, &shutdown)
     };
     per_thread::serve(listeners, &ctx, threads, "uring", make)
-}
-
-impl Interrupt for WakeFd {
-    fn interrupt(&self) {
-        self.signal();
-    }
 }
 
 /// The ring's provided receive buffers: one allocation of [`BUFFERS`] buffers and the

@@ -135,44 +135,23 @@ fn parse_acl(args: &mut Args) -> Result<AclCommand, CommandError> {
         _ => Err(CommandError::SubcommandSyntax { command: "ACL", sub }),
     };
     Ok(match lower {
-        b"whoami" => {
-            args.need(argc == 0, "acl|whoami")?;
-            A::WhoAmI
-        }
-        b"list" => {
-            args.need(argc == 0, "acl|list")?;
-            A::List
-        }
-        b"users" => {
-            args.need(argc == 0, "acl|users")?;
-            A::Users
-        }
+        b"whoami" => args.need(argc == 0, "acl|whoami").map(|()| A::WhoAmI)?,
+        b"list" => args.need(argc == 0, "acl|list").map(|()| A::List)?,
+        b"users" => args.need(argc == 0, "acl|users").map(|()| A::Users)?,
         b"cat" => A::Cat(at_most_one(args, sub)?),
         b"setuser" => {
             args.need(argc >= 1, "acl|setuser")?;
             A::SetUser { name: args.take(), rules: args.rest() }
         }
-        b"deluser" => {
-            args.need(argc >= 1, "acl|deluser")?;
-            A::DelUser(args.rest())
-        }
-        b"getuser" => {
-            args.need(argc == 1, "acl|getuser")?;
-            A::GetUser(args.take())
-        }
+        b"deluser" => args.need(argc >= 1, "acl|deluser").map(|()| A::DelUser(args.rest()))?,
+        b"getuser" => args.need(argc == 1, "acl|getuser").map(|()| A::GetUser(args.take()))?,
         b"dryrun" => {
             args.need(argc >= 2, "acl|dryrun")?;
             A::DryRun { name: args.take(), args: args.rest() }
         }
-        b"load" => {
-            args.need(argc == 0, "acl|load")?;
-            A::Load
-        }
+        b"load" => args.need(argc == 0, "acl|load").map(|()| A::Load)?,
         b"log" => A::Log(at_most_one(args, sub)?),
-        b"save" => {
-            args.need(argc == 0, "acl|save")?;
-            A::Save
-        }
+        b"save" => args.need(argc == 0, "acl|save").map(|()| A::Save)?,
         b"genpass" => A::GenPass(match at_most_one(args, sub)? {
             None => 256,
             Some(arg) => {
@@ -183,10 +162,7 @@ fn parse_acl(args: &mut Args) -> Result<AclCommand, CommandError> {
                     .ok_or(CommandError::GenPassBits)?
             }
         }),
-        b"help" => {
-            args.need(argc == 0, "acl|help")?;
-            A::Help
-        }
+        b"help" => args.need(argc == 0, "acl|help").map(|()| A::Help)?,
         _ => return Err(CommandError::UnknownSubcommand { command: "ACL", sub }),
     })
 }

@@ -137,15 +137,9 @@ fn parse_client(args: &mut Args) -> Result<ClientCommand, CommandError> {
             }
             C::SetInfo { lib_name, value: args.take() }
         }
-        b"info" => {
-            args.need(argc == 0, "client|info")?;
-            C::Info
-        }
+        b"info" => args.need(argc == 0, "client|info").map(|()| C::Info)?,
         b"list" => C::List(args.rest()),
-        b"kill" => {
-            args.need(argc >= 1, "client|kill")?;
-            C::Kill(args.rest())
-        }
+        b"kill" => args.need(argc >= 1, "client|kill").map(|()| C::Kill(args.rest()))?,
         b"no-evict" => {
             args.need(argc == 1, "client|no-evict")?;
             C::NoEvict(on_off(&args.take())?)
@@ -164,22 +158,10 @@ fn parse_client(args: &mut Args) -> Result<ClientCommand, CommandError> {
                 _ => return Err(CommandError::Syntax),
             })
         }
-        b"help" => {
-            args.need(argc == 0, "client|help")?;
-            C::Help
-        }
-        b"setname" => {
-            args.need(argc == 1, "client|setname")?;
-            C::SetName(args.take())
-        }
-        b"getname" => {
-            args.need(argc == 0, "client|getname")?;
-            C::GetName
-        }
-        b"id" => {
-            args.need(argc == 0, "client|id")?;
-            C::Id
-        }
+        b"help" => args.need(argc == 0, "client|help").map(|()| C::Help)?,
+        b"setname" => args.need(argc == 1, "client|setname").map(|()| C::SetName(args.take()))?,
+        b"getname" => args.need(argc == 0, "client|getname").map(|()| C::GetName)?,
+        b"id" => args.need(argc == 0, "client|id").map(|()| C::Id)?,
         _ => return Err(CommandError::UnknownSubcommand { command: "CLIENT", sub }),
     })
 }

@@ -71,10 +71,7 @@ fn parse_config(args: &mut Args) -> Result<ConfigCommand, CommandError> {
     let (sub, lower) = args.subcommand("config", &mut buf)?;
     let argc = args.len();
     Ok(match lower {
-        b"get" => {
-            args.need(argc >= 1, "config|get")?;
-            C::Get(args.rest())
-        }
+        b"get" => args.need(argc >= 1, "config|get").map(|()| C::Get(args.rest()))?,
         b"set" => {
             args.need(argc >= 2 && argc.is_multiple_of(2), "config|set")?;
             let mut pairs = Vec::with_capacity(argc / 2);
@@ -83,14 +80,8 @@ fn parse_config(args: &mut Args) -> Result<ConfigCommand, CommandError> {
             }
             C::Set(pairs)
         }
-        b"resetstat" => {
-            args.need(argc == 0, "config|resetstat")?;
-            C::ResetStat
-        }
-        b"help" => {
-            args.need(argc == 0, "config|help")?;
-            C::Help
-        }
+        b"resetstat" => args.need(argc == 0, "config|resetstat").map(|()| C::ResetStat)?,
+        b"help" => args.need(argc == 0, "config|help").map(|()| C::Help)?,
         _ => return Err(CommandError::UnknownSubcommand { command: "CONFIG", sub }),
     })
 }

@@ -1,11 +1,12 @@
 //! Typed commands, parsed from a request's arguments.
 //!
 //! A command lives in its family's module (`connection`, `pubsub`, `client`, `acl`, `config`,
-//! `server`, `transaction`): its syntax (a `text` block in its doc), its parse, its Redis full
-//! name, its ACL categories, its rules (subscribed mode, MULTI, before authentication, the
-//! channels it names) and its arguments back ([`Command::to_args`], for clients), all through
-//! the [`Family`] trait. [`Command`] is one variant per family, made by the one list below:
-//! a new family is a new module plus one line in that list. Arity and subcommand checks happen
+//! `server`, `transaction`, `lolwut`): its syntax (a `text` block in its doc), its parse, its
+//! Redis full name, its ACL categories, its rules (subscribed mode, MULTI, before
+//! authentication, the channels it names) and its arguments back ([`Command::to_args`], for
+//! clients), all through the [`Family`] trait. [`Command`] is one variant per family, made by
+//! the one list, [`for_each_family!`]: a new family is a new module plus one line in that list
+//! (and its run in the server, which expands the same list). Arity and subcommand checks happen
 //! here, so the server only ever sees well-formed commands.
 
 mod args;
@@ -22,8 +23,9 @@ pub use family::Family;
 
 use bytes::Bytes;
 
-/// Declares the families: each line is a module, its type, and its variant of [`Command`].
-/// Their order is the order names are looked up in and the order of [`COMMAND_CATEGORIES`].
+/// Declares the families (each a module, its type, and its variant of [`Command`]) from the
+/// list [`for_each_family!`] gives. Their order is the order names are looked up in and the
+/// order of [`COMMAND_CATEGORIES`].
 macro_rules! families {
     ($($module:ident::$family:ident => $variant:ident,)*) => {
         $(pub mod $module;)*
@@ -45,8 +47,9 @@ macro_rules! families {
         /// Every command served here, by the full name [`Command::full_name`] gives it, with
         /// its categories (see [`Family::CATEGORIES`]; a test compares them with
         /// redis-server's). `client|setinfo` and `client|no-touch` are Redis 7.2's.
-        pub const COMMAND_CATEGORIES: &[(&str, &str)] =
-            &categories::concat::<{ 0 $(+ $family::CATEGORIES.len())* }>(&[$($family::CATEGORIES),*]);
+        pub const COMMAND_CATEGORIES: &[(&str, &str)] = &categories::concat::<
+            { 0 $(+ $family::CATEGORIES.len())* },
+        >(&[$($family::CATEGORIES),*]);
 
         impl Command {
             fn parse_named(name: &[u8], args: &mut Args) -> Option<Result<Command, CommandError>> {
@@ -96,15 +99,27 @@ macro_rules! families {
     };
 }
 
-families! {
-    connection::ConnectionCommand => Connection,
-    pubsub::PubsubCommand => Pubsub,
-    client::ClientCommand => Client,
-    acl::AclCommand => Acl,
-    config::ConfigCommand => Config,
-    server::ServerCommand => Server,
-    transaction::TransactionCommand => Transaction,
+/// Calls `$callback!` with the list of families, one `module::Type => Variant` line each, in
+/// the order names are looked up in. The one list: this crate makes [`Command`] from it
+/// (`families!`), and the server declares and dispatches to its module of the same name for
+/// each (`server::session::commands`). A new family is one line here.
+#[macro_export]
+macro_rules! for_each_family {
+    ($callback:ident) => {
+        $callback! {
+            connection::ConnectionCommand => Connection,
+            pubsub::PubsubCommand => Pubsub,
+            client::ClientCommand => Client,
+            acl::AclCommand => Acl,
+            config::ConfigCommand => Config,
+            server::ServerCommand => Server,
+            transaction::TransactionCommand => Transaction,
+            lolwut::LolwutCommand => Lolwut,
+        }
+    };
 }
+
+for_each_family!(families);
 
 pub use client::ReplyMode;
 

@@ -203,16 +203,10 @@ fn parse_pubsub(args: &mut Args) -> Result<PubsubCommand, CommandError> {
     Ok(match lower {
         b"channels" => P::Channels(at_most_one(args, sub)?),
         b"numsub" => P::Numsub(args.rest()),
-        b"numpat" => {
-            args.need(argc == 0, "pubsub|numpat")?;
-            P::Numpat
-        }
+        b"numpat" => args.need(argc == 0, "pubsub|numpat").map(|()| P::Numpat)?,
         b"shardchannels" => P::ShardChannels(at_most_one(args, sub)?),
         b"shardnumsub" => P::ShardNumsub(args.rest()),
-        b"help" => {
-            args.need(argc == 0, "pubsub|help")?;
-            P::Help
-        }
+        b"help" => args.need(argc == 0, "pubsub|help").map(|()| P::Help)?,
         _ => return Err(CommandError::UnknownSubcommand { command: "PUBSUB", sub }),
     })
 }

@@ -11,6 +11,8 @@
 //! - [`prepare`], the part of that order before any I/O, for the backends whose reads and
 //!   writes are not [`turn`]'s (`uring`, `thread`, `pool`);
 //! - [`table::Table`], the connections by key, reusing freed keys;
+//! - [`steal::Queues`], work-stealing ready queues for threads that share one poller, and
+//!   the protocol by which an idle thread sleeps without missing work;
 //! - [`conn::Conn`], a connection as the multi-threaded backends share it, with the one turn
 //!   they run ([`conn::Conn::run`]), and [`conn::ConnWake`], its mailbox's waker.
 //!
@@ -18,6 +20,7 @@
 
 pub(crate) mod conn;
 pub(crate) mod state;
+pub(crate) mod steal;
 pub(crate) mod table;
 pub(crate) mod timers;
 
@@ -27,6 +30,18 @@ use std::time::{Duration, Instant};
 
 use super::sock::{flush, read_into, Input};
 use crate::driver::Driver;
+use crate::mailbox::WakeFd;
+
+/// What interrupts a thread's wait on its poller or ring: an eventfd the poller watches.
+pub(crate) trait Interrupt: Send + Sync {
+    fn interrupt(&self);
+}
+
+impl Interrupt for WakeFd {
+    fn interrupt(&self) {
+        self.signal();
+    }
+}
 
 /// Reads one turn may do before the connection goes to the back of its queue, so a client that
 /// never stops sending cannot keep a thread to itself.

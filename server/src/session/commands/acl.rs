@@ -92,7 +92,7 @@ impl Session {
             AclCommand::Help => return help("ACL", ACL_HELP),
             AclCommand::GenPass(bits) => return generate_password(bits),
             AclCommand::Log(arg) => return self.acl_log(arg.as_deref()),
-            AclCommand::DelUser(_) => unreachable!("ACL DELUSER runs apart: it may end the connection"),
+            AclCommand::DelUser(_) => unreachable!("ACL DELUSER runs apart"),
             AclCommand::Load => acl.load().map_err(|e| ReplyError::AclFile(e).frame()),
         };
         match changed {

@@ -19,9 +19,10 @@ trait Run {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status;
 }
 
-/// Declares each family's module and dispatches a command to it. A family is one line here.
+/// Declares each family's module (named as in `shared::command`) and dispatches a command to
+/// it, for the families [`shared::for_each_family!`] lists: a family's run is one file here.
 macro_rules! run_families {
-    ($($module:ident => $variant:ident,)*) => {
+    ($($module:ident::$family:ident => $variant:ident,)*) => {
         $(mod $module;)*
 
         impl Session {
@@ -35,15 +36,7 @@ macro_rules! run_families {
     };
 }
 
-run_families! {
-    connection => Connection,
-    pubsub => Pubsub,
-    client => Client,
-    acl => Acl,
-    config => Config,
-    server => Server,
-    transaction => Transaction,
-}
+shared::for_each_family!(run_families);
 
 impl Session {
     /// Runs one request, then holds back its reply if `CLIENT REPLY` says so. (A reply in
