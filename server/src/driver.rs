@@ -703,6 +703,30 @@ mod tests {
     }
 
     #[test]
+    fn password_guesses_are_answered_only_as_fast_as_the_guesser_reads() {
+        let ctx = context(|c| c.requirepass = Some("pw".into()));
+        let now = Instant::now();
+        let mut d = driver(&ctx, now);
+        let guesses = 100_000;
+        d.handle_read(&cmd(&[b"AUTH", b"wrong"]).repeat(guesses), now);
+        let wrongpass = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+        // The replies stop at the high-water mark, and so do the guesses: nothing more is
+        // read or tried until the peer reads.
+        assert!(d.poll_output().len() <= OUTPUT_HIGH_WATER + wrongpass.len());
+        assert!(!d.wants().read);
+        let tried = ctx.stats.acl_denied_auth.get();
+        assert_eq!(tried as usize, d.poll_output().len() / wrongpass.len());
+        assert!(tried < guesses as u64 / 10, "{tried} guesses tried before any was read");
+        let mut got = 0;
+        while !d.poll_output().is_empty() {
+            got += write_some(&mut d, 64 * 1024).len();
+            assert!(d.poll_output().len() <= OUTPUT_HIGH_WATER + wrongpass.len());
+        }
+        assert_eq!(got, guesses * wrongpass.len());
+        assert_eq!(ctx.stats.acl_denied_auth.get(), guesses as u64);
+    }
+
+    #[test]
     fn a_read_that_arrives_after_input_was_refused_is_kept_and_run_once_there_is_room() {
         let ctx = context(|_| {});
         let now = Instant::now();
