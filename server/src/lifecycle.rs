@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use crate::acl::Acl;
 use crate::config::Config;
 use crate::context::ServerContext;
-use crate::listen::bind_listener;
+use crate::listen::{bind_first_listener, bind_listener};
 use crate::relay::Relay;
 use crate::system::Shutdown;
 use crate::{descriptors, metrics, stats};
@@ -142,16 +142,17 @@ fn start_with(
     };
     config.max_clients = descriptors::fit_max_clients(config.backend, config.max_clients);
     let wanted = SocketAddr::new(config.bind, config.port);
-    let listener = bind_listener(wanted, config.backend.reuses_port())
+    let listener = bind_first_listener(wanted, config.backend.reuses_port())
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {wanted}: {e}")))?;
     let addr = listener.local_addr()?;
     let mut listeners = vec![listener];
     let mut ctx = ServerContext::with_acl(config, addr, acl);
     if let (Some(port), Some(tls)) = (ctx.config.tls_port, tls) {
         let wanted = SocketAddr::new(ctx.config.bind, port);
-        let listener = bind_listener(wanted, ctx.config.backend.reuses_port()).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen for TLS on {wanted}: {e}"))
-        })?;
+        let listener =
+            bind_first_listener(wanted, ctx.config.backend.reuses_port()).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot listen for TLS on {wanted}: {e}"))
+            })?;
         let tls_addr = listener.local_addr()?;
         if tls_addr.port() == addr.port() {
             return Err(io::Error::other("--tls-port must differ from --port"));

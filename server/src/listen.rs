@@ -16,17 +16,44 @@ use crate::context::ServerContext;
 use crate::refusal::Refused;
 
 /// Binds a listening socket on `addr` with a deep accept backlog. `reuse_port` lets several
-/// listeners share the address (one per scheduler in the event backend).
+/// listeners of this process share the address (one per ring in the uring backend): the first
+/// of them is bound with [`bind_first_listener`], the others with this.
 pub fn bind_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = unbound(addr, reuse_port)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Binds the server's own listener on `addr`, refusing a port that another process already
+/// listens on, even when `reuse_port` is asked for. With `SO_REUSEPORT` alone, a second server
+/// started on a port in use would bind beside the first, and the kernel would share new
+/// connections between the two processes without a word. So a plain socket (no
+/// `SO_REUSEPORT`) is bound first: it fails with "address in use" as any server would, and the
+/// shared listener then takes the port it got (the one the kernel chose, when `addr` asks for
+/// port 0). Another process could bind between the two calls; that race costs the same error.
+pub(crate) fn bind_first_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    if !reuse_port {
+        return bind_listener(addr, false);
+    }
+    let probe = unbound(addr, false)?;
+    probe.bind(&addr.into())?;
+    let taken =
+        probe.local_addr()?.as_socket().ok_or_else(|| io::Error::other("not an IP socket"))?;
+    drop(probe);
+    bind_listener(taken, true)
+}
+
+/// A TCP socket for `addr`'s family, with `SO_REUSEADDR` (a restarted server binds at once,
+/// past connections in TIME_WAIT) and, when asked, `SO_REUSEPORT`.
+fn unbound(addr: SocketAddr, reuse_port: bool) -> io::Result<socket2::Socket> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
     }
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 /// How long an accept loop stops accepting when the process is out of descriptors and has no

@@ -120,8 +120,9 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 2.0)]
     pool_wait_timeout: f64,
 
-    /// Schedulers of the `event` backend, or rings of the `uring` backend: one thread and one
-    /// SO_REUSEPORT listener each (default: one per CPU).
+    /// Schedulers of the `event` backend (threads sharing one listener and one epoll), or
+    /// rings of the `uring` backend (a thread and an SO_REUSEPORT listener each); default: one
+    /// per CPU.
     #[arg(long, value_parser = positive)]
     threads: Option<usize>,
 

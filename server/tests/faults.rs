@@ -260,6 +260,37 @@ backend_tests! {
 }
 
 backend_tests! {
+    /// A second server started on a port the first one serves fails as redis-server does,
+    /// rather than binding beside it (SO_REUSEPORT) and taking part of its connections; the
+    /// first one goes on serving every connection.
+    fn a_second_server_on_a_port_in_use_fails_to_start(backend) {
+        let first = ChildServer::start(backend, &[]);
+        let port = first.port().to_string();
+        let mut second = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--port", &port, "--backend", backend.name(), "--log-level", "error"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its first line is `listening on ...` if it bound; end of output if it gave up.
+        let mut line = String::new();
+        BufReader::new(second.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        if !line.is_empty() {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second server started on port {port}: {line}");
+        }
+        let mut stderr = String::new();
+        second.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(!second.wait().unwrap().success());
+        assert!(stderr.contains("Address already in use"), "{stderr}");
+        for _ in 0..20 {
+            first.connect().roundtrip(&[b"PING"], b"+PONG\r\n");
+        }
+    }
+}
+
+backend_tests! {
     fn idle_connections_time_out_but_subscribers_stay(backend) {
         let server = TestServer::with(backend, |c| {
             c.idle_timeout = Some(std::time::Duration::from_millis(300));

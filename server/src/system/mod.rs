@@ -46,8 +46,9 @@ impl Backend {
         }
     }
 
-    /// Returns true if and only if the backend opens extra listeners on the same port.
+    /// Returns true if and only if the backend opens extra listeners on the same port (one per
+    /// ring); `event`'s schedulers share one listener.
     pub(crate) fn reuses_port(self) -> bool {
-        matches!(self, Backend::Event | Backend::Uring)
+        matches!(self, Backend::Uring)
     }
 }
