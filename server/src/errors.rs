@@ -21,6 +21,18 @@ pub const DENIED: &str = "DENIED Switchboard is running in protected mode becaus
 /// Why a command that parsed could not do what it asked. `Display` is Redis's reply text.
 #[derive(Debug, Error)]
 pub enum ReplyError {
+    /// `CONFIG SET` of a parameter this server does not have (its name as sent, with line
+    /// breaks and NULs turned into spaces).
+    #[error("ERR Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    UnknownConfig(String),
+    /// `CONFIG SET` of a value that does not apply to the parameter.
+    #[error("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")]
+    ConfigSetFailed {
+        /// The parameter.
+        name: &'static str,
+        /// Why the value does not apply.
+        why: BadValue,
+    },
     /// A failed AUTH (or HELLO AUTH).
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
     WrongPass,
@@ -223,3 +235,21 @@ pub enum FileSyntax {
 
 /// The prefix of an `EXEC` refused before it ran; the refusal's text follows, without `ERR `.
 pub const EXECABORT_BECAUSE: &str = "EXECABORT Transaction discarded because of: ";
+
+/// Why a `CONFIG SET` value does not apply to its parameter: the text Redis puts after
+/// `CONFIG SET failed (...) - `.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+impl From<&str> for BadValue {
+    fn from(why: &str) -> BadValue {
+        BadValue(why.to_string())
+    }
+}
+
+impl From<String> for BadValue {
+    fn from(why: String) -> BadValue {
+        BadValue(why)
+    }
+}

@@ -8,6 +8,7 @@ use shared::command::{parse_integer, DATABASES};
 use shared::glob::glob_match;
 
 use crate::context::ServerContext;
+use crate::errors::{BadValue, ReplyError};
 
 /// One parameter of `CONFIG GET` / `CONFIG SET`, under its Redis name.
 pub struct Parameter {
@@ -21,7 +22,7 @@ pub struct Parameter {
 }
 
 /// How a run-time parameter checks (`apply` false) or sets (`apply` true) a value.
-pub type Setter = fn(&ServerContext, &str, bool) -> Result<(), String>;
+pub type Setter = fn(&ServerContext, &str, bool) -> Result<(), BadValue>;
 
 /// Every parameter, in the order `CONFIG GET *` lists them. Those about keys, persistence and
 /// replication answer as a Redis without persistence does (`save ""`, `appendonly no`).
@@ -105,28 +106,23 @@ impl ServerContext {
 
     /// `CONFIG SET name value ...`: every value is checked before any is set, so either all
     /// change or none. The error is Redis's reply text.
-    pub fn config_set(&self, pairs: &[(Bytes, Bytes)]) -> Result<(), String> {
+    pub fn config_set(&self, pairs: &[(Bytes, Bytes)]) -> Result<(), ReplyError> {
         let mut found: Vec<(&Parameter, String)> = Vec::new();
         for (name, value) in pairs {
             let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
             let Some(param) = PARAMETERS.iter().find(|p| p.name == lower) else {
                 let name = String::from_utf8_lossy(name).replace(['\r', '\n', '\0'], " ");
-                return Err(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ));
+                return Err(ReplyError::UnknownConfig(name));
             };
-            let failed = |why: &str| {
-                format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
-                    param.name
-                )
-            };
+            let failed = |why: BadValue| ReplyError::ConfigSetFailed { name: param.name, why };
             if found.iter().any(|(p, _)| p.name == param.name) {
-                return Err(failed("duplicate parameter"));
+                return Err(failed("duplicate parameter".into()));
             }
-            let Some(set) = param.set else { return Err(failed("can't set immutable config")) };
+            let Some(set) = param.set else {
+                return Err(failed("can't set immutable config".into()));
+            };
             let value = String::from_utf8_lossy(value).into_owned();
-            set(self, &value, false).map_err(|why| failed(&why))?;
+            set(self, &value, false).map_err(failed)?;
             found.push((param, value));
         }
         for (param, value) in found {
@@ -139,19 +135,19 @@ impl ServerContext {
 }
 
 /// Reads an integer for `CONFIG SET`, with Redis's errors.
-fn parse_in_range(value: &str, min: u64, max: u64) -> Result<u64, String> {
+fn parse_in_range(value: &str, min: u64, max: u64) -> Result<u64, BadValue> {
     let n = parse_integer(value.as_bytes())
-        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+        .ok_or_else(|| BadValue::from("argument couldn't be parsed into an integer"))?;
     match u64::try_from(n) {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!("argument must be between {min} and {max} inclusive")),
+        _ => Err(format!("argument must be between {min} and {max} inclusive").into()),
     }
 }
 
 /// Reads `client-output-buffer-limit` as Redis does: `CLASS HARD SOFT SECONDS`, repeated.
 /// Returns the new pubsub hard limit, if the value gives one. Limits this server does not
 /// have (soft limits; any limit for normal clients or replicas) are refused, never ignored.
-fn parse_output_limits(value: &str) -> Result<Option<usize>, String> {
+fn parse_output_limits(value: &str) -> Result<Option<usize>, BadValue> {
     let words: Vec<&str> = value.split_whitespace().collect();
     if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
@@ -179,7 +175,9 @@ fn parse_output_limits(value: &str) -> Result<Option<usize>, String> {
             }
             "normal" | "slave" | "replica" if numbers == [0, 0, 0] => {}
             "normal" | "slave" | "replica" => {
-                return Err(format!("no limit other than 0 0 0 is supported for {}", class[0]))
+                return Err(
+                    format!("no limit other than 0 0 0 is supported for {}", class[0]).into()
+                )
             }
             _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
         }
@@ -223,9 +221,9 @@ mod tests {
     fn output_limits_take_the_pubsub_hard_limit_and_refuse_the_rest() {
         assert_eq!(parse_output_limits("pubsub 1mb 0 0"), Ok(Some(1 << 20)));
         assert_eq!(parse_output_limits("normal 0 0 0 slave 0 0 0"), Ok(None));
-        assert!(parse_output_limits("pubsub 1mb").unwrap_err().starts_with("Wrong number"));
-        assert!(parse_output_limits("pubsub x 0 0").unwrap_err().starts_with("Error in hard"));
-        assert!(parse_output_limits("nosuch 1 0 0").unwrap_err().starts_with("Invalid client"));
-        assert!(parse_output_limits("pubsub 32mb 8mb 60").unwrap_err().starts_with("soft"));
+        assert!(parse_output_limits("pubsub 1mb").unwrap_err().0.starts_with("Wrong number"));
+        assert!(parse_output_limits("pubsub x 0 0").unwrap_err().0.starts_with("Error in hard"));
+        assert!(parse_output_limits("nosuch 1 0 0").unwrap_err().0.starts_with("Invalid client"));
+        assert!(parse_output_limits("pubsub 32mb 8mb 60").unwrap_err().0.starts_with("soft"));
     }
 }

@@ -19,7 +19,7 @@ impl Run for ConfigCommand {
             ),
             ConfigCommand::Set(pairs) => match ctx.config_set(&pairs) {
                 Ok(()) => ok(),
-                Err(text) => Frame::Error(text),
+                Err(err) => err.frame(),
             },
             ConfigCommand::ResetStat => {
                 ctx.stats.reset();
