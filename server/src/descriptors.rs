@@ -10,8 +10,9 @@ use std::io;
 
 use crate::system::Backend;
 
-/// Descriptors kept apart from connections: standard streams, listeners (one per `event`
-/// scheduler or `uring` ring), pollers, rings and their eventfds, the shutdown descriptor, the metrics socket, the log and pid files,
+/// Descriptors kept apart from connections: standard streams, listeners (one for `event`'s
+/// schedulers together, one per `uring` ring), pollers, rings and their eventfds, the shutdown
+/// descriptor, the metrics socket, the log and pid files,
 /// the spare descriptor of the accept loops, and refused connections lingering until their
 /// peer has read why.
 pub const RESERVED: u64 = 128;

@@ -16,7 +16,7 @@ mod transaction;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use shared::{RequestParser, RespVersion};
@@ -353,18 +353,6 @@ impl Session {
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
         self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
-    }
-
-    /// How often a backend that sweeps for idle connections should look: every quarter of
-    /// the timeout (or of the TLS handshake timeout, with a TLS port, or of `--auth-timeout`,
-    /// while a password is required, if shorter), so a
-    /// connection closes between 1 and 1.25 timeouts idle; without either, every second, to
-    /// notice a timeout that `CONFIG SET` gives (each look is a comparison per connection).
-    pub fn idle_sweep_period(ctx: &ServerContext) -> Duration {
-        let handshake = ctx.config.tls_port.map(|_| ctx.config.tls_handshake_timeout);
-        let auth = ctx.acl.auth_required().then_some(ctx.config.auth_timeout);
-        let shortest = ctx.runtime.idle_timeout().into_iter().chain(handshake).chain(auth).min();
-        shortest.map_or(Duration::from_secs(1), |t| (t / 4).max(Duration::from_millis(10)))
     }
 
     /// Tells the session that everything it put in the output buffer was written.
