@@ -149,6 +149,11 @@ impl ClientEntry {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The peer's address as `ip:port` (empty if unknown: `SLOWLOG`'s client field).
+    pub fn peer(&self) -> String {
+        self.endpoints.addr.map_or_else(String::new, |a| a.to_string())
+    }
+
     /// Returns true if and only if `filter` selects this connection, asked by `me`.
     pub fn matches(&self, filter: &Filter, me: u64) -> bool {
         let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());

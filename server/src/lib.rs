@@ -46,12 +46,14 @@ pub mod descriptors;
 pub mod driver;
 pub mod errors;
 pub mod exchange;
+pub mod latency;
 pub mod lifecycle;
 pub mod mailbox;
 pub mod parameters;
 pub mod refusal;
 pub mod relay;
 pub mod session;
+pub mod slowlog;
 pub mod stats;
 pub mod tls;
 

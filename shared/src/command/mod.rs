@@ -115,6 +115,8 @@ macro_rules! for_each_family {
             server::ServerCommand => Server,
             transaction::TransactionCommand => Transaction,
             lolwut::LolwutCommand => Lolwut,
+            latency::LatencyCommand => Latency,
+            slowlog::SlowlogCommand => Slowlog,
         }
     };
 }

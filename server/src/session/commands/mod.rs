@@ -3,15 +3,28 @@
 //! dispatch by family; each family's module (named as in [`shared::command`]) runs its
 //! commands against the connection state of the parent module.
 
+use std::time::Instant;
+
 use bytes::Bytes;
-use shared::command::{subscribed_context_error, Command};
+use shared::command::{subscribed_context_error, Command, CommandError};
 use shared::resp::encode_error;
 use shared::Frame;
 
 use super::{error, AclRefresh, Session, Status};
 use crate::acl::{Denied, LogReason};
 use crate::errors::EXECABORT_BECAUSE;
+use crate::latency::Outcome;
 use crate::stats::add;
+
+/// What became of a request, for its figures (`INFO commandstats`).
+enum Fate {
+    /// Nothing to count: an unknown command, or one queued for EXEC.
+    Unknown,
+    /// The command was refused before it ran.
+    Rejected(&'static str),
+    /// The command ran.
+    Ran(&'static str),
+}
 
 /// How the session runs the commands of one family.
 trait Run {
@@ -47,7 +60,12 @@ impl Session {
         self.requests += 1;
         let (mark, messages) = (out.len(), self.unflushed_messages);
         let skip_this = std::mem::take(&mut self.resp.as_deref_mut().expect("resp").skip_this);
-        let status = self.check_and_run(args, out);
+        // The slow log needs the arguments after the command has taken them: kept only while
+        // it is on.
+        let kept = (self.ctx.slowlog.slower_than() >= 0).then(|| args.clone());
+        let started = self.ctx.monotonic();
+        let (status, ran) = self.check_and_run(args, out);
+        self.record_command(started, ran, kept, &out[mark..]);
         let state = self.resp.as_deref_mut().expect("resp session");
         if (state.reply_off || skip_this) && self.unflushed_messages == messages {
             out.truncate(mark);
@@ -56,9 +74,38 @@ impl Session {
         status
     }
 
+    /// Counts and times a command that began at `started` (`INFO commandstats`, latency
+    /// histograms) and puts it into the slow log if it was slow; `reply` is what it appended.
+    fn record_command(
+        &mut self,
+        started: Instant,
+        ran: Fate,
+        args: Option<Vec<Bytes>>,
+        reply: &[u8],
+    ) {
+        let (name, outcome) = match ran {
+            Fate::Unknown => return,
+            Fate::Rejected(name) => (name, Outcome::Rejected),
+            Fate::Ran(name) if reply.first() == Some(&b'-') => (name, Outcome::Failed),
+            Fate::Ran(name) => (name, Outcome::Ok),
+        };
+        let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.ctx.commands.record(name, nanos, outcome);
+        let micros = nanos / 1000;
+        let Some(args) = args.filter(|_| outcome != Outcome::Rejected && name != "exec") else {
+            return;
+        };
+        if self.ctx.slowlog.is_slow(micros) {
+            let state = self.resp.as_deref().expect("resp session");
+            let client_name = state.name.clone().unwrap_or_default();
+            let (secs, _) = self.ctx.unix_time();
+            self.ctx.slowlog.add(&args, micros, secs, self.client.peer(), client_name);
+        }
+    }
+
     /// The checks that come before any command runs (arity, the user's permissions, subscribed
-    /// mode, queueing inside MULTI), then [`Session::run`].
-    fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+    /// mode, queueing inside MULTI), then [`Session::run`]; and what became of the command.
+    fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> (Status, Fate) {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
         let cmd = match Command::parse(args) {
@@ -70,33 +117,39 @@ impl Session {
                     Some(denied) => self.deny(denied, is_exec, out),
                     None => self.refuse(is_exec, &err.to_bytes(), out),
                 }
-                return Status::Open;
+                let ran = match err {
+                    CommandError::Arity(name) => Fate::Rejected(name),
+                    _ => Fate::Unknown,
+                };
+                return (Status::Open, ran);
             }
         };
+        let name = cmd.full_name();
         if self.refresh_acl() == AclRefresh::Ended {
-            return Status::Abort;
+            return (Status::Abort, Fate::Unknown);
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         // Named before the checks, as by Redis: CLIENT LIST and the ACL log show the command
         // even when it is refused.
-        state.last_cmd = cmd.full_name();
+        state.last_cmd = name;
         if let Err(denied) = state.login.gate(&cmd) {
             self.deny(denied, is_exec, out);
-            return Status::Open;
+            return (Status::Open, Fate::Rejected(name));
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
-            self.refuse(is_exec, subscribed_context_error(cmd.full_name()).as_bytes(), out);
-            return Status::Open;
+            self.refuse(is_exec, subscribed_context_error(name).as_bytes(), out);
+            return (Status::Open, Fate::Rejected(name));
         }
         if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
             match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
                 Err(err) => error(out, &err),
             }
-            return Status::Open;
+            // Queued, not run: Redis counts it when EXEC runs it.
+            return (Status::Open, Fate::Unknown);
         }
-        self.run(cmd, out)
+        (self.run(cmd, out), Fate::Ran(name))
     }
 
     /// Appends `reply`, in the connection's RESP version.
