@@ -16,6 +16,15 @@ use crate::errors::EXECABORT_BECAUSE;
 use crate::latency::Outcome;
 use crate::stats::add;
 
+thread_local! {
+    /// The arguments of the command this thread runs, kept for the slow log while it is on
+    /// (emptied after each command: holding them would hold the input they point into).
+    static KEPT_ARGS: std::cell::RefCell<Vec<Bytes>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most argument slots [`KEPT_ARGS`] keeps allocated between commands.
+const KEPT_ARGS_CAPACITY: usize = 64;
+
 /// What became of a request, for its figures (`INFO commandstats`).
 enum Fate {
     /// Nothing to count: an unknown command, or one queued for EXEC.
@@ -60,9 +69,12 @@ impl Session {
         self.requests += 1;
         let (mark, messages) = (out.len(), self.unflushed_messages);
         let skip_this = std::mem::take(&mut self.resp.as_deref_mut().expect("resp").skip_this);
-        // The slow log needs the arguments after the command has taken them: kept only while
-        // it is on.
-        let kept = (self.ctx.slowlog.slower_than() >= 0).then(|| args.clone());
+        // The slow log needs the arguments after the command has taken them: kept (in this
+        // thread's reused buffer, so no allocation) only while it is on.
+        let kept = self.ctx.slowlog.slower_than() >= 0;
+        if kept {
+            KEPT_ARGS.with_borrow_mut(|kept| kept.extend_from_slice(&args));
+        }
         let started = self.ctx.monotonic();
         let (status, ran) = self.check_and_run(args, out);
         self.record_command(started, ran, kept, &out[mark..]);
@@ -75,27 +87,36 @@ impl Session {
     }
 
     /// Counts and times a command that began at `started` (`INFO commandstats`, latency
-    /// histograms) and puts it into the slow log if it was slow; `reply` is what it appended.
-    fn record_command(
-        &mut self,
-        started: Instant,
-        ran: Fate,
-        args: Option<Vec<Bytes>>,
-        reply: &[u8],
-    ) {
-        let (name, outcome) = match ran {
-            Fate::Unknown => return,
-            Fate::Rejected(name) => (name, Outcome::Rejected),
-            Fate::Ran(name) if reply.first() == Some(&b'-') => (name, Outcome::Failed),
-            Fate::Ran(name) => (name, Outcome::Ok),
-        };
+    /// histograms) and, if its arguments were `kept` in [`KEPT_ARGS`], empties that buffer and
+    /// puts the command into the slow log if it was slow; `reply` is what it appended.
+    fn record_command(&mut self, started: Instant, ran: Fate, kept: bool, reply: &[u8]) {
         let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
-        self.ctx.commands.record(name, nanos, outcome);
-        let micros = nanos / 1000;
-        let Some(args) = args.filter(|_| outcome != Outcome::Rejected && name != "exec") else {
-            return;
+        let timed = match ran {
+            Fate::Unknown => None,
+            Fate::Rejected(name) => Some((name, Outcome::Rejected)),
+            Fate::Ran(name) if reply.first() == Some(&b'-') => Some((name, Outcome::Failed)),
+            Fate::Ran(name) => Some((name, Outcome::Ok)),
         };
-        if self.ctx.slowlog.is_slow(micros) {
+        if let Some((name, outcome)) = timed {
+            self.ctx.commands.record(name, nanos, outcome);
+        }
+        if !kept {
+            return;
+        }
+        let micros = nanos / 1000;
+        // Logged: what ran (not a refusal, nor EXEC, whose commands are its own), and was slow.
+        let logged = timed
+            .filter(|&(name, outcome)| outcome != Outcome::Rejected && name != "exec")
+            .is_some_and(|_| self.ctx.slowlog.is_slow(micros));
+        let args = KEPT_ARGS.with_borrow_mut(|kept| {
+            let args = if logged { std::mem::take(kept) } else { Vec::new() };
+            kept.clear();
+            if kept.capacity() > KEPT_ARGS_CAPACITY {
+                kept.shrink_to(KEPT_ARGS_CAPACITY);
+            }
+            args
+        });
+        if logged {
             let state = self.resp.as_deref().expect("resp session");
             let client_name = state.name.clone().unwrap_or_default();
             let (secs, _) = self.ctx.unix_time();
