@@ -34,6 +34,7 @@
 //! Telling what happens:
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
 //!   `metrics`: the same counters for Prometheus.
+//! - [`latency`]: each command's calls and latency histogram; [`slowlog`]: the slow log.
 
 pub mod acl;
 mod admission;
