@@ -165,6 +165,8 @@ struct Shard(Mutex<Table>);
 /// (`latency-tracking`) and which percentiles INFO shows.
 pub struct CommandStats {
     shards: [Shard; SHARDS],
+    /// The latency monitor's events.
+    pub monitor: LatencyMonitor,
     /// `latency-tracking`: whether histograms are kept (calls are counted either way).
     tracking: AtomicBool,
     /// `latency-tracking-info-percentiles`.
@@ -175,6 +177,7 @@ impl Default for CommandStats {
     fn default() -> CommandStats {
         CommandStats {
             shards: Default::default(),
+            monitor: LatencyMonitor::default(),
             tracking: AtomicBool::new(true),
             percentiles: Mutex::new(vec![50.0, 99.0, 99.9]),
         }
@@ -265,6 +268,106 @@ pub fn parse_percentiles(value: &str) -> Result<Vec<f64>, &'static str> {
     Ok(out)
 }
 
+/// Samples kept per event (Redis's `LATENCY_TS_LEN`).
+const EVENT_SAMPLES: usize = 160;
+
+/// One latency sample of an event: when (seconds since the Unix epoch) and how long, in
+/// milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// When it was taken.
+    pub unix_secs: u64,
+    /// The latency, in milliseconds.
+    pub millis: u64,
+}
+
+/// One event's samples: a ring of [`EVENT_SAMPLES`], one per second at most (the highest of
+/// that second), and the highest ever.
+#[derive(Clone, Debug, Default)]
+pub struct EventSeries {
+    /// Oldest first.
+    pub samples: std::collections::VecDeque<Sample>,
+    /// The highest latency ever recorded, in milliseconds.
+    pub max: u64,
+}
+
+/// The latency monitor (`latency-monitor-threshold`, `LATENCY LATEST|HISTORY|GRAPH|RESET`):
+/// commands slower than the threshold, as Redis's events `command` and `fast-command` (a
+/// command in the `fast` category). Touched only when a command passes the threshold.
+#[derive(Default)]
+pub struct LatencyMonitor {
+    /// Milliseconds; 0 turns the monitor off.
+    threshold_ms: std::sync::atomic::AtomicU64,
+    /// By event name, in the order first seen.
+    events: Mutex<Vec<(&'static str, EventSeries)>>,
+}
+
+impl LatencyMonitor {
+    /// `latency-monitor-threshold`.
+    pub fn threshold_ms(&self) -> u64 {
+        self.threshold_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sets `latency-monitor-threshold`.
+    pub fn set_threshold_ms(&self, ms: u64) {
+        self.threshold_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Returns true if and only if the monitor is on and `millis` reaches its threshold.
+    pub fn passes(&self, millis: u64) -> bool {
+        let threshold = self.threshold_ms();
+        threshold != 0 && millis >= threshold
+    }
+
+    /// Records `millis` for `event` at `unix_secs`, if it [passes](Self::passes).
+    pub fn add(&self, event: &'static str, millis: u64, unix_secs: u64) {
+        if !self.passes(millis) {
+            return;
+        }
+        let mut events = self.lock();
+        let series = match events.iter().position(|(name, _)| *name == event) {
+            Some(i) => &mut events[i].1,
+            None => {
+                events.push((event, EventSeries::default()));
+                &mut events.last_mut().expect("just pushed").1
+            }
+        };
+        series.max = series.max.max(millis);
+        match series.samples.back_mut() {
+            Some(last) if last.unix_secs == unix_secs => last.millis = last.millis.max(millis),
+            _ => {
+                if series.samples.len() == EVENT_SAMPLES {
+                    series.samples.pop_front();
+                }
+                series.samples.push_back(Sample { unix_secs, millis });
+            }
+        }
+    }
+
+    /// Every event with its samples.
+    pub fn events(&self) -> Vec<(&'static str, EventSeries)> {
+        self.lock().clone()
+    }
+
+    /// `LATENCY RESET [event ...]`: forgets the events named (all without names); returns how
+    /// many there were.
+    pub fn reset(&self, names: &[&[u8]]) -> usize {
+        let mut events = self.lock();
+        let before = events.len();
+        if names.is_empty() {
+            events.clear();
+        } else {
+            events
+                .retain(|(name, _)| !names.iter().any(|n| n.eq_ignore_ascii_case(name.as_bytes())));
+        }
+        before - events.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, EventSeries)>> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +417,32 @@ mod tests {
         assert_eq!(figures.cumulative_buckets(), [(1, 2), (2, 3), (66, 4)]);
         assert_eq!(format_percentile(99.9), "99.9");
         assert_eq!(format_percentile(50.0), "50");
+    }
+
+    #[test]
+    fn the_monitor_keeps_one_sample_a_second_past_the_threshold() {
+        let monitor = LatencyMonitor::default();
+        monitor.add("command", 50, 1);
+        assert!(monitor.events().is_empty(), "off while the threshold is 0");
+        monitor.set_threshold_ms(10);
+        monitor.add("command", 9, 1);
+        monitor.add("command", 20, 1);
+        monitor.add("command", 30, 1);
+        monitor.add("command", 15, 2);
+        for t in 3..200 {
+            monitor.add("fast-command", 10, t);
+        }
+        let events = monitor.events();
+        assert_eq!(events[0].0, "command");
+        let samples: Vec<Sample> = events[0].1.samples.iter().copied().collect();
+        assert_eq!(
+            samples,
+            [Sample { unix_secs: 1, millis: 30 }, Sample { unix_secs: 2, millis: 15 }]
+        );
+        assert_eq!(events[0].1.max, 30);
+        assert_eq!(events[1].1.samples.len(), EVENT_SAMPLES);
+        assert_eq!(monitor.reset(&[b"COMMAND", b"nosuch"]), 1);
+        assert_eq!(monitor.reset(&[]), 1);
     }
 
     #[test]

@@ -120,6 +120,17 @@ pub const PARAMETERS: &[Parameter] = &[
         }),
     },
     Parameter {
+        name: "latency-monitor-threshold",
+        get: |ctx| ctx.commands.monitor.threshold_ms().to_string(),
+        set: Some(|ctx, value, apply| {
+            let ms = parse_in_range(value, 0, i64::MAX as u64)?;
+            if apply {
+                ctx.commands.monitor.set_threshold_ms(ms);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
         name: "slowlog-log-slower-than",
         get: |ctx| ctx.slowlog.slower_than().to_string(),
         set: Some(|ctx, value, apply| {

@@ -241,6 +241,8 @@ backend_tests! {
             &[b"CONFIG", b"GET", b"slowlog-max-len"],
             &[b"CONFIG", b"GET", b"slowlog-log-slower-than"],
             &[b"CONFIG", b"GET", b"latency-tracking"],
+            &[b"CONFIG", b"GET", b"latency-monitor-threshold"],
+            &[b"CONFIG", b"SET", b"latency-monitor-threshold", b"-1"],
             &[b"SLOWLOG", b"RESET"],
             &[b"CONFIG", b"SET", b"latency-tracking", b"no"],
         ];
@@ -265,6 +267,45 @@ backend_tests! {
         c.roundtrip(&[b"PING"], b"+PONG\r\n");
         c.roundtrip(&[b"LATENCY", b"HISTOGRAM", b"ping"], b"*0\r\n");
         assert!(info(&mut c, b"commandstats").contains("cmdstat_ping:calls=1,"));
+    }
+
+    fn the_latency_monitor_records_commands_past_its_threshold(backend) {
+        let server = TestServer::start(backend);
+        let mut c = server.connect();
+        c.roundtrip(&[b"LATENCY", b"LATEST"], b"*0\r\n");
+        c.roundtrip(&[b"CONFIG", b"SET", b"latency-monitor-threshold", b"1"], b"+OK\r\n");
+        // A command that takes well over a millisecond: 50,000 channels counted one by one.
+        let channels: Vec<Vec<u8>> = (0..50_000).map(|i| format!("ch{i}").into_bytes()).collect();
+        let mut args: Vec<&[u8]> = vec![b"PUBSUB", b"NUMSUB"];
+        args.extend(channels.iter().map(Vec::as_slice));
+        let Frame::Array(counts) = ask(&mut c, &args) else { panic!("NUMSUB is an array") };
+        assert_eq!(counts.len(), 100_000);
+        let Frame::Array(latest) = ask(&mut c, &[b"LATENCY", b"LATEST"]) else {
+            panic!("LATEST is an array")
+        };
+        let [Frame::Array(event)] = &latest[..] else { panic!("one event: {latest:?}") };
+        let [name, Frame::Integer(time), Frame::Integer(last), Frame::Integer(max)] = &event[..]
+        else {
+            panic!("an event is its name, time, latest and highest latency: {event:?}")
+        };
+        assert_eq!(name, &Frame::bulk("command"));
+        assert!(*time > 1_700_000_000 && *last >= 1 && max >= last, "{event:?}");
+        let history = ask(&mut c, &[b"LATENCY", b"HISTORY", b"command"]);
+        assert_eq!(
+            history,
+            Frame::Array(vec![Frame::Array(vec![Frame::Integer(*time), Frame::Integer(*last)])])
+        );
+        let Frame::Bulk(graph) = ask(&mut c, &[b"LATENCY", b"GRAPH", b"command"]) else {
+            panic!("GRAPH is text")
+        };
+        let graph = String::from_utf8_lossy(&graph).into_owned();
+        assert!(graph.starts_with(&format!("command - high {last} ms, low {last} ms")), "{graph}");
+        let Frame::Bulk(doctor) = ask(&mut c, &[b"LATENCY", b"DOCTOR"]) else {
+            panic!("DOCTOR is text")
+        };
+        assert!(String::from_utf8_lossy(&doctor).contains("1. command: 1 latency spikes"));
+        c.roundtrip(&[b"LATENCY", b"RESET"], b":1\r\n");
+        c.roundtrip(&[b"LATENCY", b"LATEST"], b"*0\r\n");
     }
 
     fn redis_cli_latency_history_runs_against_the_server(backend) {

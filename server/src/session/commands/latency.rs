@@ -1,6 +1,7 @@
 //! LATENCY: the per-command latency histograms (`HISTOGRAM`), and the latency monitor's
-//! events. This server has no latency monitor (no `latency-monitor-threshold`), so it answers
-//! the event subcommands as Redis does with the monitor off: no events, no samples.
+//! events (`LATEST`, `HISTORY`, `GRAPH`, `RESET`, `DOCTOR`): with `latency-monitor-threshold`
+//! set, the commands that reached it, as Redis's `command` and `fast-command` events (this
+//! server has no other source of latency events: no persistence, no expiry, no eviction).
 
 use shared::command::LatencyCommand;
 use shared::resp::{encode_bulk, encode_header};
@@ -8,7 +9,7 @@ use shared::{Frame, RespVersion};
 
 use super::{help, Run};
 use crate::errors::ReplyError;
-use crate::latency::CommandFigures;
+use crate::latency::{CommandFigures, EventSeries};
 use crate::session::{Session, Status};
 
 impl Run for LatencyCommand {
@@ -35,16 +36,56 @@ impl Run for LatencyCommand {
                 };
                 Frame::Map(chosen.into_iter().map(histogram_entry).collect())
             }
-            LatencyCommand::Latest => Frame::Array(Vec::new()),
-            LatencyCommand::History(_) => Frame::Array(Vec::new()),
-            LatencyCommand::Graph(event) => {
-                let event = String::from_utf8_lossy(&event[..event.len().min(128)])
-                    .replace(['\r', '\n'], " ");
-                ReplyError::NoLatencySamples(event).frame()
+            LatencyCommand::Latest => {
+                let events = session.ctx.commands.monitor.events();
+                Frame::Array(
+                    events
+                        .into_iter()
+                        .filter_map(|(name, series)| {
+                            let last = series.samples.back()?;
+                            Some(Frame::Array(vec![
+                                Frame::bulk(name),
+                                Frame::Integer(last.unix_secs as i64),
+                                Frame::Integer(last.millis as i64),
+                                Frame::Integer(series.max as i64),
+                            ]))
+                        })
+                        .collect(),
+                )
             }
-            LatencyCommand::Reset(_) => Frame::Integer(0),
+            LatencyCommand::History(event) => {
+                let samples = event_series(session, &event).map(|s| s.samples).unwrap_or_default();
+                Frame::Array(
+                    samples
+                        .into_iter()
+                        .map(|s| {
+                            Frame::Array(vec![
+                                Frame::Integer(s.unix_secs as i64),
+                                Frame::Integer(s.millis as i64),
+                            ])
+                        })
+                        .collect(),
+                )
+            }
+            LatencyCommand::Graph(event) => match event_series(session, &event) {
+                Some(series) if !series.samples.is_empty() => {
+                    let (name, now) = (String::from_utf8_lossy(&event), session.ctx.unix_time().0);
+                    verbatim(session, &graph(&name.to_ascii_lowercase(), &series, now), out);
+                    return Status::Open;
+                }
+                _ => {
+                    let event = String::from_utf8_lossy(&event[..event.len().min(128)])
+                        .replace(['\r', '\n'], " ");
+                    ReplyError::NoLatencySamples(event).frame()
+                }
+            },
+            LatencyCommand::Reset(events) => {
+                let names: Vec<&[u8]> = events.iter().map(|e| &e[..]).collect();
+                Frame::Integer(session.ctx.commands.monitor.reset(&names) as i64)
+            }
             LatencyCommand::Doctor => {
-                doctor(session, out);
+                let text = doctor(session);
+                verbatim(session, &text, out);
                 return Status::Open;
             }
             LatencyCommand::Help => help("LATENCY", LATENCY_HELP),
@@ -68,12 +109,15 @@ fn histogram_entry(figures: &CommandFigures) -> (Frame, Frame) {
     (Frame::bulk(figures.name), body)
 }
 
-/// `LATENCY DOCTOR`: a text for people, a verbatim string (`txt`) in RESP3 and a bulk string in
-/// RESP2, as Redis sends it.
-fn doctor(session: &Session, out: &mut Vec<u8>) {
-    let text = "This server has no latency monitor, so there are no latency events to \
-                analyse. Each command's latency is measured all the same: see LATENCY \
-                HISTOGRAM, INFO latencystats, INFO commandstats and SLOWLOG GET.\n";
+/// The monitor's series for `event` (any case), if it has one.
+fn event_series(session: &Session, event: &[u8]) -> Option<EventSeries> {
+    let events = session.ctx.commands.monitor.events();
+    events.into_iter().find(|(name, _)| event.eq_ignore_ascii_case(name.as_bytes())).map(|e| e.1)
+}
+
+/// Appends `text` as a verbatim string (`txt`) in RESP3 and a bulk string in RESP2, as Redis
+/// sends `LATENCY DOCTOR` and `GRAPH`.
+fn verbatim(session: &Session, text: &str, out: &mut Vec<u8>) {
     if session.resp.as_deref().expect("resp session").version == RespVersion::Resp3 {
         encode_header(out, b'=', text.len() + 4);
         out.extend_from_slice(b"txt:");
@@ -82,6 +126,61 @@ fn doctor(session: &Session, out: &mut Vec<u8>) {
     } else {
         encode_bulk(out, text.as_bytes());
     }
+}
+
+/// `LATENCY GRAPH`: Redis's header line, then one bar per sample, oldest first, with its age.
+fn graph(name: &str, series: &EventSeries, now: u64) -> String {
+    let high = series.samples.iter().map(|s| s.millis).max().unwrap_or(0);
+    let low = series.samples.iter().map(|s| s.millis).min().unwrap_or(0);
+    let mut text =
+        format!("{name} - high {high} ms, low {low} ms (all time high {} ms)\n", series.max);
+    text.push_str(&"-".repeat(80));
+    text.push('\n');
+    for sample in &series.samples {
+        let age = now.saturating_sub(sample.unix_secs);
+        let bar = (sample.millis * 60).div_ceil(high.max(1)) as usize;
+        text.push_str(&format!("{age:>8}s ago {:>8} ms  {}\n", sample.millis, "#".repeat(bar)));
+    }
+    text
+}
+
+/// `LATENCY DOCTOR`: a text for people, about the monitor's events.
+fn doctor(session: &Session) -> String {
+    let monitor = &session.ctx.commands.monitor;
+    let threshold = monitor.threshold_ms();
+    let events = monitor.events();
+    if threshold == 0 && events.is_empty() {
+        return "The latency monitor is off (latency-monitor-threshold is 0), so no latency \
+                events were recorded. Each command's latency is measured all the same: see \
+                LATENCY HISTOGRAM, INFO latencystats, INFO commandstats and SLOWLOG GET. To \
+                record the commands slower than N milliseconds as events, CONFIG SET \
+                latency-monitor-threshold N.\n"
+            .into();
+    }
+    if events.is_empty() {
+        return format!(
+            "No command took {threshold} ms or more since the latency monitor was turned on \
+             (latency-monitor-threshold {threshold}).\n"
+        );
+    }
+    let mut text = format!(
+        "Latency events recorded (latency-monitor-threshold {threshold} ms; this server has no \
+         persistence, expiry or eviction, so every event is a command that ran that long):\n\n"
+    );
+    for (i, (name, series)) in events.iter().enumerate() {
+        let n = series.samples.len() as u64;
+        let sum: u64 = series.samples.iter().map(|s| s.millis).sum();
+        text.push_str(&format!(
+            "{}. {name}: {n} latency spikes (average {} ms, highest {} ms). The commands that \
+             ran this long are in SLOWLOG GET (with slowlog-log-slower-than at or below {} \
+             microseconds), their distributions in LATENCY HISTOGRAM.\n",
+            i + 1,
+            sum / n.max(1),
+            series.max,
+            threshold * 1000,
+        ));
+    }
+    text
 }
 
 const LATENCY_HELP: &[&str] = &[

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use shared::command::{subscribed_context_error, Command, CommandError};
+use shared::command::{in_category, subscribed_context_error, Command, CommandError};
 use shared::resp::encode_error;
 use shared::Frame;
 
@@ -99,6 +99,12 @@ impl Session {
         };
         if let Some((name, outcome)) = timed {
             self.ctx.commands.record(name, nanos, outcome);
+            let millis = nanos / 1_000_000;
+            let monitor = &self.ctx.commands.monitor;
+            if outcome != Outcome::Rejected && monitor.passes(millis) {
+                let event = if in_category(name, "fast") { "fast-command" } else { "command" };
+                monitor.add(event, millis, self.ctx.unix_time().0);
+            }
         }
         if !kept {
             return;
