@@ -47,6 +47,10 @@ fn slow_requests() -> Vec<Vec<Vec<u8>>> {
         vec![b"AUTH".to_vec(), b"user".to_vec(), b"secret".to_vec()],
         vec![b"HELLO".to_vec(), b"2".to_vec(), b"AUTH".to_vec(), b"u".to_vec(), b"p".to_vec()],
         numsub,
+        // EXEC is not logged, the commands it runs are.
+        vec![b"MULTI".to_vec()],
+        vec![b"PING".to_vec(), b"queued".to_vec()],
+        vec![b"EXEC".to_vec()],
     ]
 }
 
@@ -116,6 +120,9 @@ fn counted(addr: SocketAddr) -> Vec<(String, [u64; 3])> {
     ask(&mut c, &[b"LATENCY", b"GRAPH", b"command"]); // failed: an error reply
     ask(&mut c, &[b"CLIENT", b"ID"]);
     ask(&mut c, &[b"NOSUCH"]); // not counted anywhere
+    ask(&mut c, &[b"MULTI"]);
+    ask(&mut c, &[b"PING"]); // counted when EXEC runs it
+    ask(&mut c, &[b"EXEC"]);
     ask(&mut c, &[b"SUBSCRIBE", b"ch"]);
     ask(&mut c, &[b"CLIENT", b"ID"]); // rejected: subscribed mode
     commandstats(&info(&mut connect(addr, false), b"commandstats"))
@@ -126,7 +133,7 @@ backend_tests! {
         let server = TestServer::start(backend);
         let redis = RedisServer::start(&[]);
         let ours = slow_log(server.addr());
-        assert_eq!(ours.len(), 7 + 1, "every request, and SLOWLOG RESET");
+        assert_eq!(ours.len(), 9 + 1, "every request but EXEC, and SLOWLOG RESET");
         assert_eq!(ours, slow_log(redis.addr));
         // The ring keeps the newest slowlog-max-len entries.
         let mut c = server.connect();
@@ -143,6 +150,7 @@ backend_tests! {
         let redis = RedisServer::start(&[]);
         let ours = counted(server.addr());
         assert!(ours.contains(&("publish".into(), [2, 1, 0])), "{ours:?}");
+        assert!(ours.contains(&("ping".into(), [4, 0, 0])), "{ours:?}");
         assert!(ours.contains(&("client|id".into(), [1, 1, 0])), "{ours:?}");
         assert!(ours.contains(&("latency|graph".into(), [1, 0, 1])), "{ours:?}");
         assert_eq!(ours, counted(redis.addr));

@@ -25,8 +25,18 @@ thread_local! {
 /// The most argument slots [`KEPT_ARGS`] keeps allocated between commands.
 const KEPT_ARGS_CAPACITY: usize = 64;
 
+/// Where a command's arguments are for the slow log.
+pub(super) enum SlowArgs {
+    /// Nowhere: the slow log is off.
+    Off,
+    /// In [`KEPT_ARGS`].
+    Kept,
+    /// Here (a command queued for EXEC, its arguments made back from it).
+    Owned(Vec<Bytes>),
+}
+
 /// What became of a request, for its figures (`INFO commandstats`).
-enum Fate {
+pub(super) enum Fate {
     /// Nothing to count: an unknown command, or one queued for EXEC.
     Unknown,
     /// The command was refused before it ran.
@@ -71,10 +81,12 @@ impl Session {
         let skip_this = std::mem::take(&mut self.resp.as_deref_mut().expect("resp").skip_this);
         // The slow log needs the arguments after the command has taken them: kept (in this
         // thread's reused buffer, so no allocation) only while it is on.
-        let kept = self.ctx.slowlog.slower_than() >= 0;
-        if kept {
+        let kept = if self.ctx.slowlog.slower_than() >= 0 {
             KEPT_ARGS.with_borrow_mut(|kept| kept.extend_from_slice(&args));
-        }
+            SlowArgs::Kept
+        } else {
+            SlowArgs::Off
+        };
         let started = self.ctx.monotonic();
         let (status, ran) = self.check_and_run(args, out);
         self.record_command(started, ran, kept, &out[mark..]);
@@ -87,9 +99,15 @@ impl Session {
     }
 
     /// Counts and times a command that began at `started` (`INFO commandstats`, latency
-    /// histograms) and, if its arguments were `kept` in [`KEPT_ARGS`], empties that buffer and
-    /// puts the command into the slow log if it was slow; `reply` is what it appended.
-    fn record_command(&mut self, started: Instant, ran: Fate, kept: bool, reply: &[u8]) {
+    /// histograms, the latency monitor) and, with its arguments, puts it into the slow log if
+    /// it was slow (emptying [`KEPT_ARGS`] if they are there); `reply` is what it appended.
+    pub(super) fn record_command(
+        &mut self,
+        started: Instant,
+        ran: Fate,
+        args: SlowArgs,
+        reply: &[u8],
+    ) {
         let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
         let timed = match ran {
             Fate::Unknown => None,
@@ -106,22 +124,24 @@ impl Session {
                 monitor.add(event, millis, self.ctx.unix_time().0);
             }
         }
-        if !kept {
-            return;
-        }
         let micros = nanos / 1000;
-        // Logged: what ran (not a refusal, nor EXEC, whose commands are its own), and was slow.
+        // Logged: what ran (not a refusal, nor EXEC, whose commands are logged each), and was
+        // slow.
         let logged = timed
             .filter(|&(name, outcome)| outcome != Outcome::Rejected && name != "exec")
             .is_some_and(|_| self.ctx.slowlog.is_slow(micros));
-        let args = KEPT_ARGS.with_borrow_mut(|kept| {
-            let args = if logged { std::mem::take(kept) } else { Vec::new() };
-            kept.clear();
-            if kept.capacity() > KEPT_ARGS_CAPACITY {
-                kept.shrink_to(KEPT_ARGS_CAPACITY);
-            }
-            args
-        });
+        let args = match args {
+            SlowArgs::Off => return,
+            SlowArgs::Owned(args) => args,
+            SlowArgs::Kept => KEPT_ARGS.with_borrow_mut(|kept| {
+                let args = if logged { std::mem::take(kept) } else { Vec::new() };
+                kept.clear();
+                if kept.capacity() > KEPT_ARGS_CAPACITY {
+                    kept.shrink_to(KEPT_ARGS_CAPACITY);
+                }
+                args
+            }),
+        };
         if logged {
             let state = self.resp.as_deref().expect("resp session");
             let client_name = state.name.clone().unwrap_or_default();
