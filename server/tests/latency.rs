@@ -162,6 +162,27 @@ backend_tests! {
         assert!(all.contains("# Latencystats\r\nlatency_percentiles_usec_"), "{all}");
     }
 
+    fn commands_refused_before_auth_count_as_rejected_like_redis(backend) {
+        let server = TestServer::with(backend, |c| c.requirepass = Some("pw".into()));
+        let redis = RedisServer::start(&["--requirepass", "pw"]);
+        let counted = |addr: SocketAddr| {
+            let mut admin = connect(addr, false);
+            ask(&mut admin, &[b"AUTH", b"pw"]);
+            ask(&mut admin, &[b"CONFIG", b"RESETSTAT"]);
+            let mut c = connect(addr, false);
+            ask(&mut c, &[b"PING"]); // NOAUTH: rejected
+            ask(&mut c, &[b"PUBLISH", b"a", b"b"]); // NOAUTH: rejected
+            ask(&mut c, &[b"PUBLISH"]); // NOAUTH for a known command, even with wrong arity
+            ask(&mut c, &[b"AUTH", b"nope"]); // WRONGPASS: failed
+            ask(&mut c, &[b"AUTH", b"pw"]);
+            commandstats(&info(&mut admin, b"commandstats"))
+        };
+        let ours = counted(server.addr());
+        assert!(ours.contains(&("publish".into(), [0, 2, 0])), "{ours:?}");
+        assert!(ours.contains(&("auth".into(), [2, 0, 1])), "{ours:?}");
+        assert_eq!(ours, counted(redis.addr));
+    }
+
     fn latency_shapes_match_redis(backend) {
         let server = TestServer::start(backend);
         let redis = RedisServer::start(&[]);
