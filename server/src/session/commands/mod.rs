@@ -14,16 +14,14 @@ use super::{error, AclRefresh, Session, Status};
 use crate::acl::{Denied, LogReason};
 use crate::errors::EXECABORT_BECAUSE;
 use crate::latency::Outcome;
+use crate::slowlog::ArgsCopy;
 use crate::stats::add;
 
 thread_local! {
-    /// The arguments of the command this thread runs, kept for the slow log while it is on
-    /// (emptied after each command: holding them would hold the input they point into).
-    static KEPT_ARGS: std::cell::RefCell<Vec<Bytes>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// What the slow log can show of the arguments of the command this thread runs, copied
+    /// while it is on (bounded, and holding no reference to the request's buffer).
+    static KEPT_ARGS: std::cell::RefCell<ArgsCopy> = std::cell::RefCell::new(ArgsCopy::default());
 }
-
-/// The most argument slots [`KEPT_ARGS`] keeps allocated between commands.
-const KEPT_ARGS_CAPACITY: usize = 64;
 
 /// Where a command's arguments are for the slow log.
 pub(super) enum SlowArgs {
@@ -32,7 +30,7 @@ pub(super) enum SlowArgs {
     /// In [`KEPT_ARGS`].
     Kept,
     /// Here (a command queued for EXEC, its arguments made back from it).
-    Owned(Vec<Bytes>),
+    Owned(ArgsCopy),
 }
 
 /// What became of a request, for its figures (`INFO commandstats`).
@@ -82,7 +80,7 @@ impl Session {
         // The slow log needs the arguments after the command has taken them: kept (in this
         // thread's reused buffer, so no allocation) only while it is on.
         let kept = if self.ctx.slowlog.slower_than() >= 0 {
-            KEPT_ARGS.with_borrow_mut(|kept| kept.extend_from_slice(&args));
+            KEPT_ARGS.with_borrow_mut(|kept| kept.copy(&args));
             SlowArgs::Kept
         } else {
             SlowArgs::Off
@@ -133,14 +131,9 @@ impl Session {
         let args = match args {
             SlowArgs::Off => return,
             SlowArgs::Owned(args) => args,
-            SlowArgs::Kept => KEPT_ARGS.with_borrow_mut(|kept| {
-                let args = if logged { std::mem::take(kept) } else { Vec::new() };
-                kept.clear();
-                if kept.capacity() > KEPT_ARGS_CAPACITY {
-                    kept.shrink_to(KEPT_ARGS_CAPACITY);
-                }
-                args
-            }),
+            // Left in the buffer (copied over by the next command): it refers to nothing.
+            SlowArgs::Kept if logged => KEPT_ARGS.with_borrow_mut(std::mem::take),
+            SlowArgs::Kept => return,
         };
         if logged {
             let state = self.resp.as_deref().expect("resp session");
