@@ -71,8 +71,15 @@ shared::for_each_family!(run_families);
 impl Session {
     /// Runs one request, then holds back its reply if `CLIENT REPLY` says so. (A reply in
     /// whose making messages moved into the output is sent anyway: cutting it would cut the
-    /// messages, which count as delivered once written.)
-    pub(super) fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+    /// messages, which count as delivered once written.) `clock` is when the previous command
+    /// of the batch ended (`None` for the first): the start of this one's timing, so that each
+    /// command reads the clock once; it is left holding when this one ended.
+    pub(super) fn execute(
+        &mut self,
+        args: Vec<Bytes>,
+        out: &mut Vec<u8>,
+        clock: &mut Option<Instant>,
+    ) -> Status {
         add(&self.ctx.stats.commands, 1);
         self.requests += 1;
         let (mark, messages) = (out.len(), self.unflushed_messages);
@@ -85,9 +92,9 @@ impl Session {
         } else {
             SlowArgs::Off
         };
-        let started = self.ctx.monotonic();
+        let started = clock.take().unwrap_or_else(|| self.ctx.monotonic());
         let (status, ran) = self.check_and_run(args, out);
-        self.record_command(started, ran, kept, &out[mark..]);
+        *clock = Some(self.record_command(started, ran, kept, &out[mark..]));
         let state = self.resp.as_deref_mut().expect("resp session");
         if (state.reply_off || skip_this) && self.unflushed_messages == messages {
             out.truncate(mark);
@@ -98,15 +105,17 @@ impl Session {
 
     /// Counts and times a command that began at `started` (`INFO commandstats`, latency
     /// histograms, the latency monitor) and, with its arguments, puts it into the slow log if
-    /// it was slow (emptying [`KEPT_ARGS`] if they are there); `reply` is what it appended.
+    /// it was slow (taking them from [`KEPT_ARGS`] if they are there); `reply` is what it
+    /// appended. Returns when the command ended.
     pub(super) fn record_command(
         &mut self,
         started: Instant,
         ran: Fate,
         args: SlowArgs,
         reply: &[u8],
-    ) {
-        let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+    ) -> Instant {
+        let ended = self.ctx.monotonic();
+        let nanos = ended.duration_since(started).as_nanos().min(u128::from(u64::MAX)) as u64;
         let timed = match ran {
             Fate::Unknown => None,
             Fate::Rejected(name) => Some((name, Outcome::Rejected)),
@@ -129,11 +138,11 @@ impl Session {
             .filter(|&(name, outcome)| outcome != Outcome::Rejected && name != "exec")
             .is_some_and(|_| self.ctx.slowlog.is_slow(micros));
         let args = match args {
-            SlowArgs::Off => return,
+            SlowArgs::Off => return ended,
             SlowArgs::Owned(args) => args,
             // Left in the buffer (copied over by the next command): it refers to nothing.
             SlowArgs::Kept if logged => KEPT_ARGS.with_borrow_mut(std::mem::take),
-            SlowArgs::Kept => return,
+            SlowArgs::Kept => return ended,
         };
         if logged {
             let state = self.resp.as_deref().expect("resp session");
@@ -141,6 +150,7 @@ impl Session {
             let (secs, _) = self.ctx.unix_time();
             self.ctx.slowlog.add(&args, micros, secs, self.client.peer(), client_name);
         }
+        ended
     }
 
     /// The checks that come before any command runs (arity, the user's permissions, subscribed
