@@ -314,7 +314,18 @@ impl Driver {
     /// `timeout`); past the deadline of an incomplete request it is told why, then closed once
     /// that is written (or after one more timeout if the peer does not read it).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        if self.session.soft_deadline().is_some_and(|at| now >= at)
+            && self.session.soft_limit_passed(now)
+        {
+            // Above the soft output limit for too long, and nothing pushed since to notice.
+            let _ = self.session.take_mail(&mut self.out, 0); // counts and logs it
+            self.phase = Phase::Done;
+            return;
+        }
+        if self.other_deadline().is_none_or(|at| now < at) {
             return;
         }
         if self.handshake_deadline().is_some_and(|at| now >= at) {
@@ -356,12 +367,18 @@ impl Driver {
         }
     }
 
-    /// When the connection must be looked at again if nothing happens: the idle timeout or
-    /// the deadline of an incomplete request, whichever is first; `None` for never.
+    /// When the connection must be looked at again if nothing happens: the idle timeout, the
+    /// deadline of an incomplete request, or the moment it will have held more than the soft
+    /// output limit too long, whichever is first; `None` for never.
     pub fn poll_deadline(&self) -> Option<Instant> {
         if self.phase == Phase::Done {
             return None;
         }
+        self.other_deadline().into_iter().chain(self.session.soft_deadline()).min()
+    }
+
+    /// [`Driver::poll_deadline`] but for the soft output limit's clock.
+    fn other_deadline(&self) -> Option<Instant> {
         let idle = self.session.idle_deadline(self.last_input);
         let unauthenticated = self.unauthenticated_timeout().map(|t| self.last_input + t);
         let request = self.request_since.and_then(|since| Some(since + self.request_timeout()?));
@@ -619,6 +636,57 @@ mod tests {
         assert_eq!(ctx.stats.slow_consumers.get(), 1);
         drop(d);
         assert_eq!(accounted(&ctx).0, 0);
+    }
+
+    fn soft_limited(soft: usize, seconds: u64) -> Arc<ServerContext> {
+        context(|c| {
+            c.output_limits.pubsub = crate::config::ClassLimit {
+                hard: c.client_output_buffer_limit as u64,
+                soft: soft as u64,
+                soft_seconds: seconds,
+            }
+        })
+    }
+
+    #[test]
+    fn above_the_soft_limit_past_its_seconds_a_subscriber_is_cut_at_its_deadline() {
+        let ctx = soft_limited(20 * 1024, 2);
+        let t0 = Instant::now();
+        let mut d = subscribed(&ctx, t0);
+        // Every message is taken into the output, none written: the peer does not read.
+        for i in 0..30 {
+            publish(&ctx, "ch", &message(i));
+            d.handle_mail();
+        }
+        let deadline = d.poll_deadline().expect("above soft: the clock's deadline");
+        assert!(deadline > t0 && deadline <= Instant::now() + Duration::from_secs(3));
+        d.handle_timeout(deadline - Duration::from_millis(2));
+        assert!(!d.is_done(), "not yet past the seconds");
+        d.handle_timeout(deadline);
+        assert!(d.is_done(), "held above soft too long, with nothing more pushed");
+        assert_eq!(ctx.stats.slow_consumers.get(), 1);
+        assert_eq!(ctx.stats.soft_limit_disconnections.get(), 1);
+        drop(d);
+        assert_eq!(accounted(&ctx), (0, 30), "every message it never wrote is dropped");
+    }
+
+    #[test]
+    fn a_burst_above_the_soft_limit_shorter_than_its_seconds_loses_nothing() {
+        let ctx = soft_limited(20 * 1024, 2);
+        let t0 = Instant::now();
+        let mut d = subscribed(&ctx, t0);
+        for i in 0..30 {
+            publish(&ctx, "ch", &message(i));
+            d.handle_mail();
+        }
+        assert!(d.poll_deadline().is_some());
+        write_all(&mut d);
+        assert_eq!(d.poll_deadline(), None, "back under soft: no clock, no deadline");
+        d.handle_timeout(t0 + Duration::from_secs(60));
+        assert!(!d.is_done());
+        assert_eq!(ctx.stats.soft_limit_disconnections.get(), 0);
+        drop(d);
+        assert_eq!(accounted(&ctx), (30, 0));
     }
 
     #[test]

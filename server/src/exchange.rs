@@ -45,7 +45,7 @@ use shared::prefix_index::PrefixIndex;
 use shared::resp::{encode_bulk, encode_header};
 use shared::RespVersion;
 
-use crate::mailbox::{Mailbox, Push, Revocable};
+use crate::mailbox::{Mailbox, Now, Push, Revocable};
 
 /// Number of channel shards. A power of two well above the core count keeps contention low.
 const SHARDS: usize = 64;
@@ -693,13 +693,15 @@ impl Published {
     /// Pushes the message to each of `receivers`, encoding it at most once per RESP version.
     fn fan_out(&mut self, receivers: &[Subscription], head: Head, channel: &[u8], message: &[u8]) {
         let mut frames: [Option<Bytes>; 2] = [None, None];
+        // The time of the pushes: read only if a receiver is above a soft limit.
+        let now = Now::lazy();
         for sub in receivers {
             let mailbox = &sub.0.mailbox;
             let version = mailbox.version();
             let frame = frames[version as usize]
                 .get_or_insert_with(|| message_frame(version, head, channel, message));
             self.receivers += 1;
-            if mailbox.push(frame.clone(), &sub.0.live) == Push::Dropped {
+            if mailbox.push(frame.clone(), &sub.0.live, &now) == Push::Dropped {
                 self.dropped += 1;
             }
         }

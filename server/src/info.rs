@@ -162,6 +162,15 @@ impl ServerContext {
                 ("pubsub_delivered", n(get(&s.delivered))),
                 ("pubsub_dropped", n(get(&s.dropped))),
                 ("pubsub_slow_consumers", n(get(&s.slow_consumers))),
+                ("client_output_buffer_limit_disconnections", n(get(&s.slow_consumers))),
+                (
+                    "client_output_buffer_limit_disconnections_hard",
+                    n(get(&s.slow_consumers).saturating_sub(get(&s.soft_limit_disconnections))),
+                ),
+                (
+                    "client_output_buffer_limit_disconnections_soft",
+                    n(get(&s.soft_limit_disconnections)),
+                ),
                 ("acl_access_denied_auth", n(get(&s.acl_denied_auth))),
                 ("acl_access_denied_cmd", n(get(&s.acl_denied_command))),
                 ("acl_access_denied_channel", n(get(&s.acl_denied_channel))),

@@ -45,6 +45,21 @@ impl Collector for StatsCollector {
             ("dropped", "Messages never written (slow consumer or closed)", get(&s.dropped)),
             ("slow_consumers", "Subscribers disconnected as slow", get(&s.slow_consumers)),
             (
+                "client_output_buffer_limit_disconnections",
+                "Subscribers disconnected for passing an output buffer limit",
+                get(&s.slow_consumers),
+            ),
+            (
+                "client_output_buffer_limit_disconnections_hard",
+                "Subscribers disconnected at the hard output buffer limit",
+                get(&s.slow_consumers).saturating_sub(get(&s.soft_limit_disconnections)),
+            ),
+            (
+                "client_output_buffer_limit_disconnections_soft",
+                "Subscribers disconnected for staying above the soft output buffer limit",
+                get(&s.soft_limit_disconnections),
+            ),
+            (
                 "acl_access_denied_auth",
                 "Wrong passwords, and commands refused before authenticating",
                 get(&s.acl_denied_auth),

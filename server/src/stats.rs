@@ -82,8 +82,10 @@ pub struct Stats {
     /// TLS handshakes that failed or timed out (plain text on the TLS port, a bad
     /// certificate, a client that stopped half-way).
     pub tls_handshake_failures: Counter,
-    /// Subscribers disconnected for passing the output buffer limit.
+    /// Subscribers disconnected for passing the output buffer limit (hard or soft).
     pub slow_consumers: Counter,
+    /// Of those, how many stayed above the soft limit for longer than its seconds.
+    pub soft_limit_disconnections: Counter,
     /// Bytes read from clients.
     pub bytes_in: Counter,
     /// Bytes written to clients.
@@ -115,6 +117,7 @@ impl Stats {
             delivered: _,
             dropped: _,
             slow_consumers,
+            soft_limit_disconnections,
             bytes_in,
             bytes_out,
             pool_queued: _, // a gauge: what it counts is still there
@@ -133,6 +136,7 @@ impl Stats {
             commands,
             published,
             slow_consumers,
+            soft_limit_disconnections,
             bytes_in,
             bytes_out,
             pool_wait_us_total,

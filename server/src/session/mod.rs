@@ -26,7 +26,7 @@ use shared::resp::encode_error;
 use crate::acl::{Login, Refresh};
 use crate::clients::{ClientEntry, ClientState};
 use crate::errors::ReplyError;
-use crate::mailbox::{Drained, Mailbox};
+use crate::mailbox::{Drained, Mailbox, Overflow};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -305,11 +305,22 @@ impl Session {
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
-            tracing::warn!(
-                conn = self.id,
-                limit = self.ctx.runtime.output_limit(),
-                "slow subscriber disconnected: output buffer limit reached"
-            );
+            if self.mailbox.overflow() == Some(Overflow::Soft) {
+                add(&self.ctx.stats.soft_limit_disconnections, 1);
+                let limits = self.ctx.runtime.output_limits().pubsub;
+                tracing::warn!(
+                    conn = self.id,
+                    soft = limits.soft,
+                    seconds = limits.soft_seconds,
+                    "slow subscriber disconnected: above the soft output buffer limit too long"
+                );
+            } else {
+                tracing::warn!(
+                    conn = self.id,
+                    limit = self.ctx.runtime.output_limit(),
+                    "slow subscriber disconnected: output buffer limit reached"
+                );
+            }
         }
         mail
     }
@@ -334,6 +345,19 @@ impl Session {
     /// [`Session::take_mail`] says `Overflowed`.
     pub fn overflowed(&self) -> bool {
         self.mailbox.overflowed()
+    }
+
+    /// While the connection holds more than the soft output limit: when it will have held it
+    /// too long (see [`Session::soft_limit_passed`]).
+    pub fn soft_deadline(&self) -> Option<Instant> {
+        self.mailbox.soft_deadline()
+    }
+
+    /// Returns true if and only if, at `now`, the connection passed an output limit (the soft
+    /// one for longer than its seconds, checked here): the next [`Session::take_mail`] says
+    /// `Overflowed`.
+    pub fn soft_limit_passed(&self, now: Instant) -> bool {
+        self.mailbox.soft_limit_passed(now)
     }
 
     /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
