@@ -37,6 +37,7 @@ mod echo;
 mod errors;
 mod faults;
 mod load;
+mod monitor;
 mod ops;
 mod ordering;
 mod pool;

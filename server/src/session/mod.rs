@@ -86,6 +86,8 @@ struct RespState {
     no_touch: bool,
     /// `CLIENT REPLY OFF`: replies are not sent.
     reply_off: bool,
+    /// MONITOR ran: the exchange feeds this connection every command (until RESET or the end).
+    monitoring: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
     /// `skip_this` after each command).
     skip_next: bool,
@@ -159,6 +161,7 @@ impl Session {
                 no_evict: false,
                 no_touch: false,
                 reply_off: false,
+                monitoring: false,
                 skip_next: false,
                 skip_this: false,
                 last_cmd: "NULL",
@@ -366,10 +369,10 @@ impl Session {
         self.mailbox.set_held(bytes);
     }
 
-    /// Returns true if and only if the connection subscribes to a channel or pattern (such
-    /// connections are exempt from the idle timeout).
+    /// Returns true if and only if the connection subscribes to a channel or pattern, or
+    /// monitors (such connections are exempt from the idle timeout, as Redis's replicas).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(RespState::subscribed)
+        self.resp.as_deref().is_some_and(|s| s.subscribed() || s.monitoring)
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
@@ -423,6 +426,9 @@ impl Session {
         let channels = state.channels.take_all();
         let patterns = state.patterns.take_all();
         let shard_channels = state.shard_channels.take_all();
+        if std::mem::take(&mut state.monitoring) {
+            self.ctx.exchange.unmonitor(self.id);
+        }
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);
