@@ -284,6 +284,7 @@ impl Driver {
             return;
         }
         self.written += n;
+        self.session.on_written(self.written);
         if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
@@ -295,6 +296,7 @@ impl Driver {
                 self.moved += self.out.len() - self.written;
             }
             self.out.drain(..self.written);
+            self.session.on_output_cut(self.written);
             self.written = 0;
         }
         self.pump();
@@ -422,6 +424,8 @@ impl Driver {
         let Some(tls) = self.tls.as_mut().map(|tls| &mut tls.layer) else { return };
         if self.written < self.out.len() {
             tls.seal(&self.out[self.written..]);
+            // On TLS the delivery clock stops when a message is sealed.
+            self.session.on_written(self.out.len());
             self.out.clear();
             self.written = 0;
         }
@@ -687,6 +691,34 @@ mod tests {
         assert_eq!(ctx.stats.soft_limit_disconnections.get(), 0);
         drop(d);
         assert_eq!(accounted(&ctx), (30, 0));
+    }
+
+    #[test]
+    fn the_delivery_clock_counts_each_message_once_its_last_byte_is_written() {
+        let ctx = context(|_| {});
+        let t0 = Instant::now();
+        let mut d = subscribed(&ctx, t0);
+        for i in 0..200 {
+            publish(&ctx, "ch", &message(i));
+        }
+        d.handle_mail();
+        let frame = d.poll_output().len() / 200;
+        let count = |ctx: &ServerContext| ctx.stats.delivery.snapshot().count;
+        write_some(&mut d, frame - 1);
+        assert_eq!(count(&ctx), 0, "the first message is not written in full yet");
+        write_some(&mut d, 1);
+        assert_eq!(count(&ctx), 1);
+        // Past the compaction point (64 KB): the offsets move with the buffer.
+        write_some(&mut d, 100 * frame);
+        assert_eq!(count(&ctx), 101);
+        write_some(&mut d, frame / 2);
+        assert_eq!(count(&ctx), 101);
+        write_all(&mut d);
+        assert_eq!(count(&ctx), 200);
+        let snapshot = ctx.stats.delivery.snapshot();
+        assert_eq!(snapshot.buckets.iter().sum::<u64>(), 200);
+        drop(d);
+        assert_eq!(accounted(&ctx), (200, 0));
     }
 
     #[test]

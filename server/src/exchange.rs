@@ -847,7 +847,7 @@ mod tests {
     fn drained(mailbox: &Mailbox) -> Vec<u8> {
         let mut taken = std::collections::VecDeque::new();
         mailbox.drain(&mut taken, usize::MAX);
-        taken.iter().flat_map(|m| m.iter().copied()).collect()
+        taken.iter().flat_map(|m| m.0.iter().copied()).collect()
     }
 
     #[test]

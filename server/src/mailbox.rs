@@ -19,8 +19,9 @@
 //! the clock starts at the first push that leaves the connection holding more than SOFT bytes,
 //! stops when it holds SOFT or less again (a push, or the owner's [`Mailbox::set_held`]), and
 //! a push (or the owner's [`Mailbox::soft_limit_passed`], at [`Mailbox::soft_deadline`]) more
-//! than SECONDS after it started overflows the mailbox. Time is passed in ([`Now`]), read
-//! from the clock only while a soft limit is set and passed.
+//! than SECONDS after it started overflows the mailbox. Time is passed in ([`Now`], read once
+//! per publish): it is also the time each message carries ([`Letter`]), where the pub/sub
+//! delivery clock ([`crate::delivery`]) starts.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -102,9 +103,9 @@ impl OutputLimit {
     }
 }
 
-/// The time of a push, passed in by the publisher: read from the clock at most once, and only
-/// if a push needs it (a soft limit is set and passed), so publishing costs no clock read
-/// while nobody is above a soft limit.
+/// The time of a push, passed in by the publisher: read from the clock at most once per
+/// publish, when its first receiver's push needs it (the delivery clock's start, and the
+/// soft limit's clock).
 #[derive(Debug, Default)]
 pub struct Now(Cell<Option<Instant>>);
 
@@ -179,8 +180,11 @@ pub struct Mailbox {
     waker: Arc<dyn Wake>,
 }
 
+/// A queued message and the time of its publish (the delivery clock's start).
+pub type Letter = (Bytes, Instant);
+
 struct Queue {
-    items: VecDeque<Bytes>,
+    items: VecDeque<Letter>,
     /// Sum of the lengths of `items`; with the owner's held bytes, never above the limit.
     bytes: usize,
     /// Set once a push did not fit (or stayed above the soft limit too long); from then on
@@ -244,14 +248,14 @@ impl Mailbox {
             // already (a subscriber that receives nothing more is still cut at the deadline).
             self.soft_running.store(true, Ordering::Relaxed);
             queue.bytes += message.len();
-            queue.items.push_back(message);
+            queue.items.push_back((message, now.get()));
             drop(queue);
             self.waker.wake();
             return Push::Queued;
         }
         let was_empty = queue.items.is_empty();
         queue.bytes += message.len();
-        queue.items.push_back(message);
+        queue.items.push_back((message, now.get()));
         drop(queue);
         // A non-empty mailbox has already woken its owner, who has not drained it yet.
         if was_empty {
@@ -313,7 +317,7 @@ impl Mailbox {
     /// the owner. Only handles move under the lock; the caller copies the bytes after. Moves
     /// nothing once the mailbox overflowed. Owners using a [`WakeFd`] must reset it *before*
     /// draining, so that a push racing with the drain always leaves it signalled.
-    pub fn drain(&self, into: &mut VecDeque<Bytes>, budget: usize) -> Drained {
+    pub fn drain(&self, into: &mut VecDeque<Letter>, budget: usize) -> Drained {
         let mut queue = self.lock();
         if queue.overflowed.is_some() {
             return Drained::Overflowed;
@@ -329,7 +333,7 @@ impl Mailbox {
         } else {
             while moved < budget {
                 let Some(item) = queue.items.pop_front() else { break };
-                moved += item.len();
+                moved += item.0.len();
                 messages += 1;
                 into.push_back(item);
             }
@@ -419,6 +423,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    fn bytes(into: &VecDeque<Letter>) -> Vec<&[u8]> {
+        into.iter().map(|(b, _)| &b[..]).collect()
+    }
+
     /// A subscription that is never revoked.
     static LIVE: Revocable = Revocable(AtomicBool::new(true));
 
@@ -442,7 +450,7 @@ mod tests {
             mailbox.drain(&mut into, usize::MAX),
             Drained::Moved { messages: 2, more: false }
         );
-        assert_eq!(into, [&b"ab"[..], b"cd"]);
+        assert_eq!(bytes(&into), [&b"ab"[..], b"cd"]);
         mailbox.push(Bytes::from_static(b"e"), &LIVE, &Now::lazy());
         assert_eq!(wake.0.load(Ordering::SeqCst), 2);
     }
@@ -455,10 +463,10 @@ mod tests {
         }
         let mut into = VecDeque::new();
         assert_eq!(mailbox.drain(&mut into, 4), Drained::Moved { messages: 2, more: true });
-        assert_eq!(into, [&b"aaa"[..], b"bbb"]);
+        assert_eq!(bytes(&into), [&b"aaa"[..], b"bbb"]);
         into.clear();
         assert_eq!(mailbox.drain(&mut into, 4), Drained::Moved { messages: 1, more: false });
-        assert_eq!(into, [&b"ccc"[..]]);
+        assert_eq!(bytes(&into), [&b"ccc"[..]]);
     }
 
     #[test]
@@ -514,7 +522,7 @@ mod tests {
         assert_eq!(mailbox.push(Bytes::from_static(b"b1"), &b, &Now::lazy()), Push::Queued);
         let mut into = VecDeque::new();
         mailbox.drain(&mut into, usize::MAX);
-        assert_eq!(into, [&b"a1"[..], b"b1"]);
+        assert_eq!(bytes(&into), [&b"a1"[..], b"b1"]);
         assert!(!mailbox.overflowed(), "a revoked push is not an overflow");
     }
 

@@ -102,6 +102,20 @@ impl Collector for StatsCollector {
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
         }
+        let delivery = s.delivery.snapshot();
+        let mut metric = encoder.encode_descriptor(
+            "pubsub_delivery_seconds",
+            "From PUBLISH to each message leaving the server (written to the subscriber's socket)",
+            None,
+            prometheus_client::metrics::MetricType::Histogram,
+        )?;
+        let sum = delivery.sum_us as f64 / 1e6;
+        metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            sum,
+            delivery.count,
+            &delivery.prometheus_buckets(),
+            None,
+        )?;
         let gauges = [
             ("connected_clients", "Connections being served", self.0.connected() as i64),
             (

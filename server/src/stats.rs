@@ -45,7 +45,7 @@ impl Counter {
     }
 
     /// Back to zero (`CONFIG RESETSTAT`); adds racing with it may survive.
-    fn reset(&self) {
+    pub(crate) fn reset(&self) {
         for shard in &self.0 {
             shard.0.store(0, Ordering::Relaxed);
         }
@@ -86,6 +86,8 @@ pub struct Stats {
     pub slow_consumers: Counter,
     /// Of those, how many stayed above the soft limit for longer than its seconds.
     pub soft_limit_disconnections: Counter,
+    /// The pub/sub delivery clock: from PUBLISH to each message leaving the server.
+    pub delivery: crate::delivery::Delivery,
     /// Bytes read from clients.
     pub bytes_in: Counter,
     /// Bytes written to clients.
@@ -118,6 +120,7 @@ impl Stats {
             dropped: _,
             slow_consumers,
             soft_limit_disconnections,
+            delivery,
             bytes_in,
             bytes_out,
             pool_queued: _, // a gauge: what it counts is still there
@@ -149,6 +152,7 @@ impl Stats {
         ] {
             counter.reset();
         }
+        delivery.reset();
         pool_wait_us_max.store(0, Ordering::Relaxed);
     }
 }

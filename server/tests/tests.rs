@@ -33,6 +33,7 @@ mod clients;
 mod commands;
 mod compat;
 mod daemon;
+mod delivery_clock;
 mod echo;
 mod errors;
 mod faults;

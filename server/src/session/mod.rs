@@ -26,7 +26,7 @@ use shared::resp::encode_error;
 use crate::acl::{Login, Refresh};
 use crate::clients::{ClientEntry, ClientState};
 use crate::errors::ReplyError;
-use crate::mailbox::{Drained, Mailbox, Overflow};
+use crate::mailbox::{Drained, Letter, Mailbox, Overflow};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -58,7 +58,11 @@ pub struct Session {
     requests: u64,
     /// Message handles taken from the mailbox, on their way into the output buffer (kept
     /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
-    taken: VecDeque<Bytes>,
+    taken: VecDeque<Letter>,
+    /// The messages in the output not yet written: where each ends in the driver's output
+    /// buffer, and when it was published (the delivery clock). As long as the messages
+    /// in the output, never longer.
+    stamps: VecDeque<(usize, Instant)>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
@@ -180,6 +184,7 @@ impl Session {
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
+            stamps: VecDeque::new(),
             resp,
         }
     }
@@ -334,9 +339,10 @@ impl Session {
             return Mail::Overflowed;
         };
         self.unflushed_messages += messages as u64;
-        out.reserve(self.taken.iter().map(Bytes::len).sum());
-        for message in self.taken.drain(..) {
+        out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
+        for (message, published) in self.taken.drain(..) {
             out.extend_from_slice(&message);
+            self.stamps.push_back((out.len(), published));
         }
         if self.taken.capacity() > 64 {
             self.taken = VecDeque::new(); // a burst passed: do not keep its memory
@@ -380,6 +386,25 @@ impl Session {
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
         self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+    }
+
+    /// The driver's output was written up to `written` (an offset in its output buffer): the
+    /// messages that ended there left the server, and the delivery clock records them.
+    pub fn on_written(&mut self, written: usize) {
+        let gone = self.stamps.iter().take_while(|(end, _)| *end <= written).count();
+        if gone > 0 {
+            self.ctx.stats.delivery.record(self.stamps.drain(..gone).map(|(_, at)| at));
+            if self.stamps.is_empty() && self.stamps.capacity() > 64 {
+                self.stamps = VecDeque::new(); // a burst passed: do not keep its memory
+            }
+        }
+    }
+
+    /// The driver cut the first `n` bytes (all written) off its output buffer.
+    pub fn on_output_cut(&mut self, n: usize) {
+        for (end, _) in &mut self.stamps {
+            *end -= n;
+        }
     }
 
     /// Tells the session that everything it put in the output buffer was written.
