@@ -140,6 +140,11 @@ impl ClientEntry {
         self.mailbox.wake();
     }
 
+    /// The peer's address, if the socket knew it (MONITOR's lines name it).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.endpoints.addr
+    }
+
     /// Returns true if and only if `CLIENT KILL` selected this connection.
     pub fn killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)

@@ -33,6 +33,9 @@ pub enum ReplyError {
         /// Why the value does not apply.
         why: BadValue,
     },
+    /// MONITOR run by EXEC (Redis refuses it to a client that expects one reply per command).
+    #[error("ERR MONITOR isn't allowed for DENY BLOCKING client")]
+    MonitorInExec,
     /// A failed AUTH (or HELLO AUTH).
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
     WrongPass,

@@ -23,13 +23,15 @@ pub const REDIS_VERSION: &str = "7.2.4";
 /// give all of them; otherwise each named one (case-insensitive), and an unknown name nothing.
 /// Each is named by its title, as its header prints it.
 /// `Relay` is there only with `--relay`.
-const SECTIONS: [&str; 11] = [
+/// `Pubsub_latency` is this server's own: the pub/sub delivery clock ([`crate::delivery`]).
+const SECTIONS: [&str; 12] = [
     "Server",
     "Clients",
     "Memory",
     "Persistence",
     "Stats",
     "Pubsub",
+    "Pubsub_latency",
     "Relay",
     "Replication",
     "CPU",
@@ -162,6 +164,15 @@ impl ServerContext {
                 ("pubsub_delivered", n(get(&s.delivered))),
                 ("pubsub_dropped", n(get(&s.dropped))),
                 ("pubsub_slow_consumers", n(get(&s.slow_consumers))),
+                ("client_output_buffer_limit_disconnections", n(get(&s.slow_consumers))),
+                (
+                    "client_output_buffer_limit_disconnections_hard",
+                    n(get(&s.slow_consumers).saturating_sub(get(&s.soft_limit_disconnections))),
+                ),
+                (
+                    "client_output_buffer_limit_disconnections_soft",
+                    n(get(&s.soft_limit_disconnections)),
+                ),
                 ("acl_access_denied_auth", n(get(&s.acl_denied_auth))),
                 ("acl_access_denied_cmd", n(get(&s.acl_denied_command))),
                 ("acl_access_denied_channel", n(get(&s.acl_denied_channel))),
@@ -177,6 +188,7 @@ impl ServerContext {
                 ("pubsub_patterns", self.exchange.numpat().to_string()),
                 ("pubsub_shardchannels", self.exchange.shard_channel_count().to_string()),
             ],
+            "pubsub_latency" => s.delivery.snapshot().info_fields(),
             "relay" => match &self.relay {
                 Some(relay) => {
                     let load = |v: &std::sync::atomic::AtomicU64| n(v.load(Ordering::Relaxed));

@@ -33,7 +33,7 @@
 //!
 //! Telling what happens:
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
-//!   `metrics`: the same counters for Prometheus.
+//!   `metrics`: the same counters for Prometheus; [`delivery`]: the pub/sub delivery clock.
 
 pub mod acl;
 mod admission;
@@ -42,6 +42,7 @@ pub mod clients;
 pub mod config;
 pub mod context;
 pub mod daemon;
+pub mod delivery;
 pub mod descriptors;
 pub mod driver;
 pub mod errors;

@@ -26,7 +26,7 @@ use shared::resp::encode_error;
 use crate::acl::{Login, Refresh};
 use crate::clients::{ClientEntry, ClientState};
 use crate::errors::ReplyError;
-use crate::mailbox::{Drained, Mailbox};
+use crate::mailbox::{Drained, Letter, Mailbox, Overflow};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -58,7 +58,11 @@ pub struct Session {
     requests: u64,
     /// Message handles taken from the mailbox, on their way into the output buffer (kept
     /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
-    taken: VecDeque<Bytes>,
+    taken: VecDeque<Letter>,
+    /// The messages in the output not yet written: where each ends in the driver's output
+    /// buffer, and when it was published (the delivery clock). As long as the messages
+    /// in the output, never longer.
+    stamps: VecDeque<(usize, Instant)>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
@@ -86,6 +90,8 @@ struct RespState {
     no_touch: bool,
     /// `CLIENT REPLY OFF`: replies are not sent.
     reply_off: bool,
+    /// MONITOR ran: the exchange feeds this connection every command (until RESET or the end).
+    monitoring: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
     /// `skip_this` after each command).
     skip_next: bool,
@@ -159,6 +165,7 @@ impl Session {
                 no_evict: false,
                 no_touch: false,
                 reply_off: false,
+                monitoring: false,
                 skip_next: false,
                 skip_this: false,
                 last_cmd: "NULL",
@@ -177,6 +184,7 @@ impl Session {
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
+            stamps: VecDeque::new(),
             resp,
         }
     }
@@ -305,11 +313,22 @@ impl Session {
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
-            tracing::warn!(
-                conn = self.id,
-                limit = self.ctx.runtime.output_limit(),
-                "slow subscriber disconnected: output buffer limit reached"
-            );
+            if self.mailbox.overflow() == Some(Overflow::Soft) {
+                add(&self.ctx.stats.soft_limit_disconnections, 1);
+                let limits = self.ctx.runtime.output_limits().pubsub;
+                tracing::warn!(
+                    conn = self.id,
+                    soft = limits.soft,
+                    seconds = limits.soft_seconds,
+                    "slow subscriber disconnected: above the soft output buffer limit too long"
+                );
+            } else {
+                tracing::warn!(
+                    conn = self.id,
+                    limit = self.ctx.runtime.output_limit(),
+                    "slow subscriber disconnected: output buffer limit reached"
+                );
+            }
         }
         mail
     }
@@ -320,9 +339,10 @@ impl Session {
             return Mail::Overflowed;
         };
         self.unflushed_messages += messages as u64;
-        out.reserve(self.taken.iter().map(Bytes::len).sum());
-        for message in self.taken.drain(..) {
+        out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
+        for (message, published) in self.taken.drain(..) {
             out.extend_from_slice(&message);
+            self.stamps.push_back((out.len(), published));
         }
         if self.taken.capacity() > 64 {
             self.taken = VecDeque::new(); // a burst passed: do not keep its memory
@@ -336,16 +356,29 @@ impl Session {
         self.mailbox.overflowed()
     }
 
+    /// While the connection holds more than the soft output limit: when it will have held it
+    /// too long (see [`Session::soft_limit_passed`]).
+    pub fn soft_deadline(&self) -> Option<Instant> {
+        self.mailbox.soft_deadline()
+    }
+
+    /// Returns true if and only if, at `now`, the connection passed an output limit (the soft
+    /// one for longer than its seconds, checked here): the next [`Session::take_mail`] says
+    /// `Overflowed`.
+    pub fn soft_limit_passed(&self, now: Instant) -> bool {
+        self.mailbox.soft_limit_passed(now)
+    }
+
     /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
     /// against the output limit together with the queued messages.
     pub fn set_output_held(&self, bytes: usize) {
         self.mailbox.set_held(bytes);
     }
 
-    /// Returns true if and only if the connection subscribes to a channel or pattern (such
-    /// connections are exempt from the idle timeout).
+    /// Returns true if and only if the connection subscribes to a channel or pattern, or
+    /// monitors (such connections are exempt from the idle timeout, as Redis's replicas).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(RespState::subscribed)
+        self.resp.as_deref().is_some_and(|s| s.subscribed() || s.monitoring)
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
@@ -353,6 +386,25 @@ impl Session {
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
         self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+    }
+
+    /// The driver's output was written up to `written` (an offset in its output buffer): the
+    /// messages that ended there left the server, and the delivery clock records them.
+    pub fn on_written(&mut self, written: usize) {
+        let gone = self.stamps.iter().take_while(|(end, _)| *end <= written).count();
+        if gone > 0 {
+            self.ctx.stats.delivery.record(self.stamps.drain(..gone).map(|(_, at)| at));
+            if self.stamps.is_empty() && self.stamps.capacity() > 64 {
+                self.stamps = VecDeque::new(); // a burst passed: do not keep its memory
+            }
+        }
+    }
+
+    /// The driver cut the first `n` bytes (all written) off its output buffer.
+    pub fn on_output_cut(&mut self, n: usize) {
+        for (end, _) in &mut self.stamps {
+            *end -= n;
+        }
     }
 
     /// Tells the session that everything it put in the output buffer was written.
@@ -399,6 +451,9 @@ impl Session {
         let channels = state.channels.take_all();
         let patterns = state.patterns.take_all();
         let shard_channels = state.shard_channels.take_all();
+        if std::mem::take(&mut state.monitoring) {
+            self.ctx.exchange.unmonitor(self.id);
+        }
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);

@@ -115,6 +115,7 @@ macro_rules! for_each_family {
             server::ServerCommand => Server,
             transaction::TransactionCommand => Transaction,
             lolwut::LolwutCommand => Lolwut,
+            monitor::MonitorCommand => Monitor,
         }
     };
 }

@@ -61,6 +61,8 @@ impl Session {
     fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
+        // The MONITOR feed's copy of the arguments (handles only), while somebody monitors.
+        let monitored = self.ctx.exchange.monitored().then(|| args.clone());
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
@@ -96,7 +98,13 @@ impl Session {
             }
             return Status::Open;
         }
-        self.run(cmd, out)
+        let full_name = cmd.full_name();
+        let status = self.run(cmd, out);
+        if let Some(args) = monitored {
+            // After it ran, as Redis: a monitor sees EXEC after the commands it ran.
+            self.feed_monitors(full_name, &args);
+        }
+        status
     }
 
     /// Appends `reply`, in the connection's RESP version.

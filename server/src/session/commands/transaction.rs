@@ -53,7 +53,11 @@ impl Session {
         for cmd in transaction.queued {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
+            let monitored = self.ctx.exchange.monitored().then(|| (cmd.full_name(), cmd.to_args()));
             let _ = self.run(cmd, out);
+            if let Some((full_name, args)) = monitored {
+                self.feed_monitors(full_name, &args);
+            }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         state.executing = false;
