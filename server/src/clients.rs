@@ -140,7 +140,8 @@ impl ClientEntry {
         self.mailbox.wake();
     }
 
-    /// The peer's address, if the socket knew it (MONITOR's lines name it).
+    /// The peer's address, if the socket knew it (MONITOR's lines and SLOWLOG's client field
+    /// name it).
     pub fn peer(&self) -> Option<std::net::SocketAddr> {
         self.endpoints.addr
     }

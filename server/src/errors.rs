@@ -81,6 +81,12 @@ pub enum ReplyError {
     /// `ACL DRYRUN` of a command the server does not serve.
     #[error("ERR Command '{0}' not found")]
     NoSuchCommand(String),
+    /// `SLOWLOG GET` of a count that is not an integer of at least -1.
+    #[error("ERR count should be greater than or equal to -1")]
+    SlowlogCount,
+    /// `LATENCY GRAPH` of an event with no samples (the event as sent, clipped).
+    #[error("ERR No samples available for event '{0}'")]
+    NoLatencySamples(String),
     /// `ACL LOAD` or `ACL SAVE` failed.
     #[error("ERR {0}")]
     AclFile(#[from] AclError),

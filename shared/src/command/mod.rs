@@ -116,6 +116,8 @@ macro_rules! for_each_family {
             transaction::TransactionCommand => Transaction,
             lolwut::LolwutCommand => Lolwut,
             monitor::MonitorCommand => Monitor,
+            latency::LatencyCommand => Latency,
+            slowlog::SlowlogCommand => Slowlog,
         }
     };
 }
