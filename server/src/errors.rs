@@ -134,6 +134,16 @@ pub enum ReplyError {
     /// The request stream is not RESP: the connection ends after this reply.
     #[error("ERR {0}")]
     Protocol(#[from] shared::ProtocolError),
+    /// `COMMAND GETKEYS` of a command (or subcommand) that is not served.
+    #[error("ERR Invalid command specified")]
+    InvalidCommand,
+    /// `COMMAND GETKEYS` of a command without keys (every pub/sub command: shard channels are
+    /// routed like keys but are not keys).
+    #[error("ERR The command has no key arguments")]
+    NoKeyArguments,
+    /// `COMMAND GETKEYS` of a command with keys but the wrong number of arguments.
+    #[error("ERR Invalid number of arguments specified for command")]
+    InvalidKeyArguments,
 }
 
 impl ReplyError {

@@ -36,6 +36,7 @@ mod daemon;
 mod echo;
 mod errors;
 mod faults;
+mod introspection;
 mod load;
 mod ops;
 mod ordering;

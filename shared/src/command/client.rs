@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::args::{is, on_off, words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// The `CLIENT` subcommands.
 ///
@@ -59,19 +60,33 @@ pub enum ReplyMode {
 use ClientCommand as C;
 
 impl Family for ClientCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("client", "slow"),
-        ("client|setinfo", "slow connection"),
-        ("client|setname", "slow connection"),
-        ("client|getname", "slow connection"),
-        ("client|id", "slow connection"),
-        ("client|info", "slow connection"),
-        ("client|list", "admin slow dangerous connection"),
-        ("client|kill", "admin slow dangerous connection"),
-        ("client|no-evict", "admin slow dangerous connection"),
-        ("client|no-touch", "slow connection"),
-        ("client|reply", "slow connection"),
-        ("client|help", "slow connection"),
+    const TABLE: &'static [Row] = &[
+        Row::new("client", -2, "", "slow")
+            .doc("2.4.0", "connection", "Container of the connection subcommands.", "Per subcommand."),
+        Row::new("client|setinfo", 4, "noscript loading stale", "slow connection")
+            .doc("7.2.0", "connection", "Records the client library's name or version.", "O(1)"),
+        Row::new("client|setname", 3, "noscript loading stale", "slow connection")
+            .doc("2.6.9", "connection", "Names this connection.", "O(1)"),
+        Row::new("client|getname", 2, "noscript loading stale", "slow connection")
+            .doc("2.6.9", "connection", "Returns this connection's name.", "O(1)"),
+        Row::new("client|id", 2, "noscript loading stale", "slow connection")
+            .doc("5.0.0", "connection", "Returns this connection's id.", "O(1)"),
+        Row::new("client|info", 2, "noscript loading stale", "slow connection")
+            .tips("nondeterministic_output")
+            .doc("6.2.0", "connection", "Describes this connection in CLIENT LIST's format.", "O(1)"),
+        Row::new("client|list", -2, "admin noscript loading stale", "admin slow dangerous connection")
+            .tips("nondeterministic_output")
+            .doc("2.4.0", "connection", "Describes the open connections, one per line.", "O(N), N connections."),
+        Row::new("client|kill", -3, "admin noscript loading stale", "admin slow dangerous connection")
+            .doc("2.4.0", "connection", "Closes the connections a filter selects.", "O(N), N connections."),
+        Row::new("client|no-evict", 3, "admin noscript loading stale", "admin slow dangerous connection")
+            .doc("7.0.0", "connection", "Exempts this connection from client eviction.", "O(1)"),
+        Row::new("client|no-touch", 3, "noscript loading stale", "slow connection")
+            .doc("7.2.0", "connection", "Keeps this connection's commands from touching keys.", "O(1)"),
+        Row::new("client|reply", 3, "noscript loading stale", "slow connection")
+            .doc("3.2.0", "connection", "Turns this connection's replies on, off, or off for one command.", "O(1)"),
+        Row::new("client|help", 2, "loading stale", "slow connection")
+            .doc("5.0.0", "connection", "Describes the CLIENT subcommands.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

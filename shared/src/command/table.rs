@@ -1,0 +1,132 @@
+//! A row of the command table: what `COMMAND INFO`, `COMMAND DOCS`, `ACL CAT` and the ACL's
+//! category rules know about one command or subcommand. Each family lists its rows
+//! ([`super::Family::TABLE`]), next to its syntax.
+
+/// One command (`publish`) or subcommand (`pubsub|channels`) as Redis 7 describes it. Words
+/// lists are space-separated, in the order Redis 7.0's `COMMAND INFO` gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// The full name, lower case (`pubsub|channels`).
+    pub name: &'static str,
+    /// Redis's arity: the exact argument count (name included), or its negation for "at
+    /// least".
+    pub arity: i32,
+    /// Redis's command flags (`pubsub loading stale fast`).
+    pub flags: &'static str,
+    /// Redis 7's ACL categories, without `@`, in `ACL CAT`'s order.
+    pub categories: &'static str,
+    /// Redis's command tips (`nondeterministic_output`).
+    pub tips: &'static str,
+    /// The one key specification, if any: every one served begins at argument 1 and is a
+    /// range of step 1 with no limit.
+    pub keys: Option<KeySpec>,
+    /// The Redis version that brought the command (`COMMAND DOCS`'s `since`).
+    pub since: &'static str,
+    /// Redis's documentation group (`pubsub`, `connection`, `server`, `transactions`).
+    pub group: &'static str,
+    /// What the command does, in a line.
+    pub summary: &'static str,
+    /// What it costs; empty for none.
+    pub complexity: &'static str,
+}
+
+/// A key specification that begins at argument 1 and takes a range of step 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Redis's key-spec flags (`RO`, `not_key`).
+    pub flags: &'static str,
+    /// The last key, relative to the first (0: one key; -1: every argument to the end).
+    pub last: i32,
+}
+
+impl Row {
+    /// A row with no tips, no keys and no documentation yet.
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: &'static str,
+        categories: &'static str,
+    ) -> Row {
+        Row {
+            name,
+            arity,
+            flags,
+            categories,
+            tips: "",
+            keys: None,
+            since: "",
+            group: "",
+            summary: "",
+            complexity: "",
+        }
+    }
+
+    /// The row with these command tips.
+    pub const fn tips(self, tips: &'static str) -> Row {
+        Row { tips, ..self }
+    }
+
+    /// The row with a key specification from argument 1 to `last` (see [`KeySpec`]).
+    pub const fn keys(self, flags: &'static str, last: i32) -> Row {
+        Row { keys: Some(KeySpec { flags, last }), ..self }
+    }
+
+    /// The row with its documentation.
+    pub const fn doc(
+        self,
+        since: &'static str,
+        group: &'static str,
+        summary: &'static str,
+        complexity: &'static str,
+    ) -> Row {
+        Row { since, group, summary, complexity, ..self }
+    }
+
+    /// Returns true if and only if the row is a subcommand (`pubsub|channels`).
+    pub fn is_subcommand(&self) -> bool {
+        self.name.contains('|')
+    }
+
+    /// `COMMAND INFO`'s first key, last key and step (Redis's legacy triple): zeros for a
+    /// command without keys, the last negative when counted from the end.
+    pub fn key_range(&self) -> (i64, i64, i64) {
+        match self.keys {
+            None => (0, 0, 0),
+            Some(KeySpec { last, .. }) if last < 0 => (1, last as i64, 1),
+            Some(KeySpec { last, .. }) => (1, 1 + last as i64, 1),
+        }
+    }
+
+    /// The positions (1-based, after the name) of the keys among `argc` arguments (the name
+    /// included), as `COMMAND GETKEYS` extracts them; empty for a command without keys or
+    /// whose "keys" are not keys (shard channels).
+    pub fn key_positions(&self, argc: usize) -> std::ops::Range<usize> {
+        match self.keys {
+            Some(spec) if !spec.flags.split(' ').any(|f| f == "not_key") => {
+                let end = if spec.last < 0 {
+                    argc as i64 + spec.last as i64
+                } else {
+                    1 + spec.last as i64
+                };
+                1..(end.clamp(0, argc as i64 - 1) as usize + 1).max(1)
+            }
+            _ => 0..0,
+        }
+    }
+
+    /// Returns true if and only if the command has keys `COMMAND GETKEYS` can extract.
+    pub fn has_keys(&self) -> bool {
+        !self.key_positions(usize::MAX / 2).is_empty()
+    }
+
+    /// Returns true if and only if `argc` arguments (the name included) fit the arity.
+    pub fn arity_fits(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = self.arity as i64;
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+}
