@@ -13,7 +13,9 @@ use super::table::Row;
 /// ```text
 /// CLIENT SETINFO attr value | CLIENT SETNAME name | CLIENT GETNAME | CLIENT ID | CLIENT INFO |
 /// CLIENT LIST [TYPE type] [ID id ...] | CLIENT KILL ... | CLIENT NO-EVICT ON|OFF |
-/// CLIENT NO-TOUCH ON|OFF | CLIENT REPLY ON|OFF|SKIP | CLIENT HELP
+/// CLIENT NO-TOUCH ON|OFF | CLIENT REPLY ON|OFF|SKIP | CLIENT HELP |
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX prefix ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP] |
+/// CLIENT TRACKINGINFO | CLIENT GETREDIR | CLIENT CACHING YES|NO
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientCommand {
@@ -44,6 +46,16 @@ pub enum ClientCommand {
     GetName,
     /// `CLIENT ID`.
     Id,
+    /// `CLIENT TRACKING ON|OFF [option ...]`, the arguments as sent (checked when run, in
+    /// Redis's order: whether a `REDIRECT` target exists comes before later syntax errors).
+    Tracking(Vec<Bytes>),
+    /// `CLIENT TRACKINGINFO`.
+    TrackingInfo,
+    /// `CLIENT GETREDIR`.
+    GetRedir,
+    /// `CLIENT CACHING YES|NO`, the word as sent (checked when run: Redis first checks the
+    /// connection tracks).
+    Caching(Bytes),
 }
 
 /// `CLIENT REPLY`'s modes.
@@ -87,6 +99,14 @@ impl Family for ClientCommand {
             .doc("3.2.0", "connection", "Turns this connection's replies on, off, or off for one command.", "O(1)"),
         Row::new("client|help", 2, "loading stale", "slow connection")
             .doc("5.0.0", "connection", "Describes the CLIENT subcommands.", "O(1)"),
+        Row::new("client|tracking", -3, "noscript loading stale", "slow connection")
+            .doc("6.0.0", "connection", "Turns client-side caching invalidations on or off for this connection.", "O(1), more with many prefixes."),
+        Row::new("client|trackinginfo", 2, "noscript loading stale", "slow connection")
+            .doc("6.2.0", "connection", "Describes this connection's client-side caching settings.", "O(1)"),
+        Row::new("client|getredir", 2, "noscript loading stale", "slow connection")
+            .doc("6.0.0", "connection", "Returns the id invalidations are redirected to.", "O(1)"),
+        Row::new("client|caching", 3, "noscript loading stale", "slow connection")
+            .doc("6.0.0", "connection", "Says whether the next command's reads are tracked (OPTIN/OPTOUT).", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
@@ -106,6 +126,10 @@ impl Family for ClientCommand {
             C::SetName(_) => "client|setname",
             C::GetName => "client|getname",
             C::Id => "client|id",
+            C::Tracking(_) => "client|tracking",
+            C::TrackingInfo => "client|trackinginfo",
+            C::GetRedir => "client|getredir",
+            C::Caching(_) => "client|caching",
         }
     }
 
@@ -133,6 +157,10 @@ impl Family for ClientCommand {
             C::SetName(name) => words(&["CLIENT", "SETNAME"], std::slice::from_ref(name)),
             C::GetName => words(&["CLIENT", "GETNAME"], &[]),
             C::Id => words(&["CLIENT", "ID"], &[]),
+            C::Tracking(args) => words(&["CLIENT", "TRACKING"], args),
+            C::TrackingInfo => words(&["CLIENT", "TRACKINGINFO"], &[]),
+            C::GetRedir => words(&["CLIENT", "GETREDIR"], &[]),
+            C::Caching(word) => words(&["CLIENT", "CACHING"], std::slice::from_ref(word)),
         }
     }
 }
@@ -177,6 +205,12 @@ fn parse_client(args: &mut Args) -> Result<ClientCommand, CommandError> {
         b"setname" => args.need(argc == 1, "client|setname").map(|()| C::SetName(args.take()))?,
         b"getname" => args.need(argc == 0, "client|getname").map(|()| C::GetName)?,
         b"id" => args.need(argc == 0, "client|id").map(|()| C::Id)?,
+        b"tracking" => {
+            args.need(argc >= 1, "client|tracking").map(|()| C::Tracking(args.rest()))?
+        }
+        b"trackinginfo" => args.need(argc == 0, "client|trackinginfo").map(|()| C::TrackingInfo)?,
+        b"getredir" => args.need(argc == 0, "client|getredir").map(|()| C::GetRedir)?,
+        b"caching" => args.need(argc == 1, "client|caching").map(|()| C::Caching(args.take()))?,
         _ => return Err(CommandError::UnknownSubcommand { command: "CLIENT", sub }),
     })
 }
