@@ -1,8 +1,8 @@
 //! COMMAND and its subcommands, compared with redis-server 7.0's replies: every row of the
 //! command table's `COMMAND INFO` entry, byte for byte in RESP2 and RESP3 (subcommands, which
-//! redis-server lists in hash order, sorted by name and cut to those served here), the keys of
-//! `COMMAND DOCS` (the summary and complexity are our own words; Redis's argument lists and
-//! histories are not served), `GETKEYS` and the errors.
+//! redis-server lists in hash order, sorted by name and cut to those served here), `COMMAND
+//! DOCS` (its keys, and every value but the summary and complexity, which are our own words;
+//! histories are not served), `GETKEYS` and the errors, and redis-cli's hints.
 
 use std::collections::BTreeSet;
 use std::net::TcpStream;
@@ -76,10 +76,10 @@ fn doc_pairs(frame: Frame) -> Vec<(String, Frame)> {
 }
 
 /// Asserts that one command's documentation has the keys and shapes redis-server's has, the
-/// same `since` and `group`, without comparing the summary and complexity words (ours) and
-/// leaving out what is not served (arguments, history, doc flags).
+/// same `since`, `group` and `arguments`, without comparing the summary and complexity words (ours) and
+/// leaving out what is not served (history, doc flags).
 fn same_doc_shape(name: &str, ours: Frame, theirs: Frame) {
-    let not_served = ["arguments", "history", "doc_flags"];
+    let not_served = ["history", "doc_flags"];
     let ours = doc_pairs(ours);
     let theirs: Vec<(String, Frame)> =
         doc_pairs(theirs).into_iter().filter(|(k, _)| !not_served.contains(&k.as_str())).collect();
@@ -87,7 +87,7 @@ fn same_doc_shape(name: &str, ours: Frame, theirs: Frame) {
     assert_eq!(keys(&ours), keys(&theirs), "{name}");
     for ((key, mine), (_, redis)) in ours.into_iter().zip(theirs) {
         match key.as_str() {
-            "since" | "group" => assert_eq!(mine, redis, "{name} {key}"),
+            "since" | "group" | "arguments" => assert_eq!(mine, redis, "{name} {key}"),
             "summary" | "complexity" => {
                 assert!(matches!((&mine, &redis), (Frame::Bulk(_), Frame::Bulk(_))), "{name}")
             }
@@ -273,5 +273,58 @@ print("ok")
         let redis::Value::Array(entry) = &entries[0] else { panic!("{entries:?}") };
         assert_eq!(entry[0], redis::Value::BulkString(b"publish".to_vec()));
         assert_eq!(entry[1], redis::Value::Int(3));
+    }
+}
+
+/// Runs interactive `redis-cli` on a pseudo-terminal (it shows hints only on a TTY, and asks
+/// the terminal where its cursor is), types each of `words` and prints the hint it shows.
+const REDIS_CLI_HINTS: &str = r#"
+import os, pty, re, select, sys, time
+port, words = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp("redis-cli", ["redis-cli", "-p", port])
+out = b""
+def pump(seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return
+            out += data
+            if b"\x1b[6n" in data:
+                os.write(fd, b"\x1b[1;200R")
+pump(0.5)
+for word in words:
+    out = b""
+    os.write(fd, word.encode())
+    pump(0.4)
+    found = re.findall(rb"\x1b\[0;90;49m(.*?)\x1b\[0m", out)
+    print(found[-1].decode() if found else "(none)")
+    os.write(fd, b"\x15")
+    pump(0.1)
+os.write(fd, b"quit\r")
+pump(0.2)
+os.waitpid(pid, 0)
+"#;
+
+backend_tests! {
+    fn redis_cli_shows_the_hints_redis_server_gives(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        let words: Vec<String> = ["publish ", "ssubscribe ", "client tracking ", "command list ", "pubsub numsub ", "hello "]
+            .map(String::from)
+            .to_vec();
+        let hints = |port: u16| {
+            let args: Vec<String> = std::iter::once(port.to_string()).chain(words.iter().cloned()).collect();
+            crate::util::python(REDIS_CLI_HINTS, &args)
+        };
+        let ours = hints(server.addr().port());
+        assert!(ours.starts_with("channel message\n"), "{ours}");
+        assert_eq!(ours, hints(redis.addr.port()));
     }
 }

@@ -65,29 +65,36 @@ impl Family for AclCommand {
         Row::new("acl|whoami", 2, "noscript loading stale", "slow")
             .doc("6.0.0", "server", "Names the user this connection is authenticated as.", "O(1)"),
         Row::new("acl|cat", -2, "noscript loading stale", "slow")
-            .doc("6.0.0", "server", "Lists the command categories, or the commands of one category.", "O(1): the categories and commands are fixed."),
+            .doc("6.0.0", "server", "Lists the command categories, or the commands of one category.", "O(1): the categories and commands are fixed.")
+            .args("categoryname:string~o"),
         Row::new("acl|help", 2, "loading stale", "slow")
             .doc("6.0.0", "server", "Describes the ACL subcommands.", "O(1)"),
         Row::new("acl|genpass", -2, "noscript loading stale", "slow")
-            .doc("6.0.0", "server", "Makes a random password from the system's secure generator.", "O(1)"),
+            .doc("6.0.0", "server", "Makes a random password from the system's secure generator.", "O(1)")
+            .args("bits:integer~o"),
         Row::new("acl|users", 2, "admin noscript loading stale", "admin slow dangerous")
             .doc("6.0.0", "server", "Lists the names of every user.", "O(N), N users."),
         Row::new("acl|list", 2, "admin noscript loading stale", "admin slow dangerous")
             .doc("6.0.0", "server", "Lists every user's rules in ACL file form.", "O(N), N users."),
         Row::new("acl|setuser", -3, "admin noscript loading stale", "admin slow dangerous")
-            .doc("6.0.0", "server", "Creates a user or changes its rules.", "O(N), N rules given."),
+            .doc("6.0.0", "server", "Creates a user or changes its rules.", "O(N), N rules given.")
+            .args("username:string rule:string~om"),
         Row::new("acl|deluser", -3, "admin noscript loading stale", "admin slow dangerous")
-            .doc("6.0.0", "server", "Deletes users and ends their connections.", "O(1) per user, amortized."),
+            .doc("6.0.0", "server", "Deletes users and ends their connections.", "O(1) per user, amortized.")
+            .args("username:string~m"),
         Row::new("acl|getuser", 3, "admin noscript loading stale", "admin slow dangerous")
-            .doc("6.0.0", "server", "Shows one user's rules.", "O(N), N rules of the user."),
+            .doc("6.0.0", "server", "Shows one user's rules.", "O(N), N rules of the user.")
+            .args("username:string"),
         Row::new("acl|dryrun", -4, "admin noscript loading stale", "admin slow dangerous")
-            .doc("7.0.0", "server", "Tells whether a user may run a command, without running it.", "O(1)"),
+            .doc("7.0.0", "server", "Tells whether a user may run a command, without running it.", "O(1)")
+            .args("username:string command:string arg:string~om"),
         Row::new("acl|load", 2, "admin noscript loading stale", "admin slow dangerous")
             .doc("6.0.0", "server", "Reloads the users from the ACL file.", "O(N), N users."),
         Row::new("acl|save", 2, "admin noscript loading stale", "admin slow dangerous")
             .doc("6.0.0", "server", "Writes the users to the ACL file.", "O(N), N users."),
         Row::new("acl|log", -2, "admin noscript loading stale", "admin slow dangerous")
-            .doc("6.0.0", "server", "Shows or clears the log of refused commands and logins.", "O(N), N entries shown."),
+            .doc("6.0.0", "server", "Shows or clears the log of refused commands and logins.", "O(N), N entries shown.")
+            .args("operation:oneof~o{count:integer reset:pure-token=RESET}"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -35,10 +35,12 @@ impl Family for ConfigCommand {
         Row::new("config", -2, "", "slow")
             .doc("2.0.0", "server", "Container of the configuration subcommands.", "Per subcommand."),
         Row::new("config|get", -3, "admin noscript loading stale", "admin slow dangerous")
-            .doc("2.0.0", "server", "Reads configuration parameters by name or glob.", "O(N), N parameters asked."),
+            .doc("2.0.0", "server", "Reads configuration parameters by name or glob.", "O(N), N parameters asked.")
+            .args("parameter:block~m{parameter:string}"),
         Row::new("config|set", -4, "admin noscript loading stale", "admin slow dangerous")
             .tips("request_policy:all_nodes response_policy:all_succeeded")
-            .doc("2.0.0", "server", "Changes configuration parameters while the server runs.", "O(N), N parameters given."),
+            .doc("2.0.0", "server", "Changes configuration parameters while the server runs.", "O(N), N parameters given.")
+            .args("parameter_value:block~m{parameter:string value:string}"),
         Row::new("config|resetstat", 2, "admin noscript loading stale", "admin slow dangerous")
             .doc("2.0.0", "server", "Sets the server's statistics back to zero.", "O(1)"),
         Row::new("config|help", 2, "loading stale", "slow")

@@ -62,13 +62,16 @@ impl Family for IntrospectionCommand {
             .doc("2.8.13", "server", "Counts the commands the server serves.", "O(1)"),
         Row::new("command|info", -2, "loading stale", "slow connection")
             .tips("nondeterministic_output_order")
-            .doc("2.8.13", "server", "Describes the given commands, or all of them.", "O(N), N commands described."),
+            .doc("2.8.13", "server", "Describes the given commands, or all of them.", "O(N), N commands described.")
+            .args("command-name:string~om"),
         Row::new("command|docs", -2, "loading stale", "slow connection")
             .tips("nondeterministic_output_order")
-            .doc("7.0.0", "server", "Documents the given commands, or all of them.", "O(N), N commands documented."),
+            .doc("7.0.0", "server", "Documents the given commands, or all of them.", "O(N), N commands documented.")
+            .args("command-name:string~om"),
         Row::new("command|list", -2, "loading stale", "slow connection")
             .tips("nondeterministic_output_order")
-            .doc("7.0.0", "server", "Lists command names, optionally filtered.", "O(N), N commands."),
+            .doc("7.0.0", "server", "Lists command names, optionally filtered.", "O(N), N commands.")
+            .args("filterby:oneof=FILTERBY~o{module-name:string=MODULE category:string=ACLCAT pattern:pattern=PATTERN}"),
         Row::new("command|getkeys", -4, "loading stale", "slow connection")
             .doc("2.8.13", "server", "Extracts the keys from a whole command.", "O(N), N arguments."),
         Row::new("command|getkeysandflags", -4, "loading stale", "slow connection")

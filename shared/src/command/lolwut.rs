@@ -22,7 +22,8 @@ pub struct LolwutCommand {
 impl Family for LolwutCommand {
     const TABLE: &'static [Row] = &[
         Row::new("lolwut", -1, "readonly fast", "read fast")
-            .doc("5.0.0", "server", "Draws a picture and tells the version.", ""),
+            .doc("5.0.0", "server", "Draws a picture and tells the version.", "")
+            .args("version:integer=VERSION~o"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

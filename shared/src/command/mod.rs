@@ -21,7 +21,7 @@ pub use args::{
 pub use categories::{is_category, CATEGORIES};
 pub use error::{subscribed_context_error, CommandError};
 pub use family::Family;
-pub use table::{KeySpec, Row};
+pub use table::{Arg, KeySpec, Row};
 
 use bytes::Bytes;
 

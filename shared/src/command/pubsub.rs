@@ -84,36 +84,48 @@ use PubsubCommand as P;
 impl Family for PubsubCommand {
     const TABLE: &'static [Row] = &[
         Row::new("subscribe", -2, "pubsub noscript loading stale", "pubsub slow")
-            .doc("2.0.0", "pubsub", "Listens to channels.", "O(N), N channels given."),
+            .doc("2.0.0", "pubsub", "Listens to channels.", "O(N), N channels given.")
+            .args("channel:string~m"),
         Row::new("unsubscribe", -1, "pubsub noscript loading stale", "pubsub slow")
-            .doc("2.0.0", "pubsub", "Stops listening to channels, or to all of them.", "O(N), N channels left."),
+            .doc("2.0.0", "pubsub", "Stops listening to channels, or to all of them.", "O(N), N channels left.")
+            .args("channel:string~om"),
         Row::new("psubscribe", -2, "pubsub noscript loading stale", "pubsub slow")
-            .doc("2.0.0", "pubsub", "Listens to every channel matching glob patterns.", "O(N), N patterns given."),
+            .doc("2.0.0", "pubsub", "Listens to every channel matching glob patterns.", "O(N), N patterns given.")
+            .args("pattern:block~m{pattern:pattern}"),
         Row::new("punsubscribe", -1, "pubsub noscript loading stale", "pubsub slow")
-            .doc("2.0.0", "pubsub", "Stops listening to patterns, or to all of them.", "O(N+M), N patterns left, M patterns in the server."),
+            .doc("2.0.0", "pubsub", "Stops listening to patterns, or to all of them.", "O(N+M), N patterns left, M patterns in the server.")
+            .args("pattern:pattern~om"),
         Row::new("publish", 3, "pubsub loading stale fast", "pubsub fast")
-            .doc("2.0.0", "pubsub", "Sends a message to a channel's subscribers and matching patterns.", "O(N+M), N subscribers of the channel, M patterns in the server."),
+            .doc("2.0.0", "pubsub", "Sends a message to a channel's subscribers and matching patterns.", "O(N+M), N subscribers of the channel, M patterns in the server.")
+            .args("channel:string message:string"),
         Row::new("ssubscribe", -2, "pubsub noscript loading stale", "pubsub slow")
             .keys("not_key", -1)
-            .doc("7.0.0", "pubsub", "Listens to shard channels.", "O(N), N shard channels given."),
+            .doc("7.0.0", "pubsub", "Listens to shard channels.", "O(N), N shard channels given.")
+            .args("shardchannel:string~m"),
         Row::new("sunsubscribe", -1, "pubsub noscript loading stale", "pubsub slow")
             .keys("not_key", -1)
-            .doc("7.0.0", "pubsub", "Stops listening to shard channels, or to all of them.", "O(N), N shard channels left."),
+            .doc("7.0.0", "pubsub", "Stops listening to shard channels, or to all of them.", "O(N), N shard channels left.")
+            .args("shardchannel:string~om"),
         Row::new("spublish", 3, "pubsub loading stale fast", "pubsub fast")
             .keys("not_key", 0)
-            .doc("7.0.0", "pubsub", "Sends a message to a shard channel's subscribers.", "O(N), N subscribers of the shard channel."),
+            .doc("7.0.0", "pubsub", "Sends a message to a shard channel's subscribers.", "O(N), N subscribers of the shard channel.")
+            .args("shardchannel:string message:string"),
         Row::new("pubsub", -2, "", "slow")
             .doc("2.8.0", "pubsub", "Container of the pub/sub introspection subcommands.", "Per subcommand."),
         Row::new("pubsub|channels", -2, "pubsub loading stale", "pubsub slow")
-            .doc("2.8.0", "pubsub", "Lists the channels with subscribers, optionally matching a pattern.", "O(N), N channels with subscribers."),
+            .doc("2.8.0", "pubsub", "Lists the channels with subscribers, optionally matching a pattern.", "O(N), N channels with subscribers.")
+            .args("pattern:pattern~o"),
         Row::new("pubsub|numsub", -2, "pubsub loading stale", "pubsub slow")
-            .doc("2.8.0", "pubsub", "Counts each given channel's subscribers.", "O(N), N channels given."),
+            .doc("2.8.0", "pubsub", "Counts each given channel's subscribers.", "O(N), N channels given.")
+            .args("channel:string~om"),
         Row::new("pubsub|numpat", 2, "pubsub loading stale", "pubsub slow")
             .doc("2.8.0", "pubsub", "Counts the patterns subscribed to.", "O(1)"),
         Row::new("pubsub|shardchannels", -2, "pubsub loading stale", "pubsub slow")
-            .doc("7.0.0", "pubsub", "Lists the shard channels with subscribers, optionally matching a pattern.", "O(N), N shard channels with subscribers."),
+            .doc("7.0.0", "pubsub", "Lists the shard channels with subscribers, optionally matching a pattern.", "O(N), N shard channels with subscribers.")
+            .args("pattern:pattern~o"),
         Row::new("pubsub|shardnumsub", -2, "pubsub loading stale", "pubsub slow")
-            .doc("7.0.0", "pubsub", "Counts each given shard channel's subscribers.", "O(N), N shard channels given."),
+            .doc("7.0.0", "pubsub", "Counts each given shard channel's subscribers.", "O(N), N shard channels given.")
+            .args("shardchannel:string~om"),
         Row::new("pubsub|help", 2, "loading stale", "slow")
             .doc("6.2.0", "pubsub", "Describes the PUBSUB subcommands.", "O(1)"),
     ];

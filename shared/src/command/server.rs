@@ -36,7 +36,8 @@ impl Family for ServerCommand {
     const TABLE: &'static [Row] = &[
         Row::new("info", -1, "loading stale", "slow dangerous")
             .tips("nondeterministic_output request_policy:all_shards response_policy:special")
-            .doc("1.0.0", "server", "Reports the server's state and statistics by section.", "O(1)"),
+            .doc("1.0.0", "server", "Reports the server's state and statistics by section.", "O(1)")
+            .args("section:string~om"),
         Row::new("dbsize", 1, "readonly fast", "keyspace read fast")
             .tips("request_policy:all_shards response_policy:agg_sum")
             .doc("1.0.0", "server", "Counts the keys of the database.", "O(1)"),

@@ -28,6 +28,8 @@ pub struct Row {
     pub summary: &'static str,
     /// What it costs; empty for none.
     pub complexity: &'static str,
+    /// Its arguments as `COMMAND DOCS` lists them, written compactly (see [`Row::arguments`]).
+    pub args: &'static str,
 }
 
 /// A key specification that begins at argument 1 and takes a range of step 1.
@@ -58,6 +60,7 @@ impl Row {
             group: "",
             summary: "",
             complexity: "",
+            args: "",
         }
     }
 
@@ -80,6 +83,22 @@ impl Row {
         complexity: &'static str,
     ) -> Row {
         Row { since, group, summary, complexity, ..self }
+    }
+
+    /// The row with its arguments, written as [`Row::arguments`] reads them.
+    pub const fn args(self, args: &'static str) -> Row {
+        Row { args, ..self }
+    }
+
+    /// The arguments `COMMAND DOCS` lists (what `redis-cli` shows as hints). Each is written
+    /// `name:type`, then any of `=TOKEN`, `%key-spec-index`, `~flags` (`o` optional, `m`
+    /// multiple, `t` multiple token), `#since`, `!deprecated-since`, and `{...}` the
+    /// arguments of a `block` or `oneof`; arguments are separated by spaces.
+    pub fn arguments(&self) -> Vec<Arg> {
+        let mut rest = self.args;
+        let args = parse_args(&mut rest);
+        debug_assert!(rest.is_empty(), "{}: arguments left: {rest}", self.name);
+        args
     }
 
     /// Returns true if and only if the row is a subcommand (`pubsub|channels`).
@@ -129,4 +148,68 @@ impl Row {
             argc >= -arity
         }
     }
+}
+
+/// One argument of a command, as `COMMAND DOCS` describes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Arg {
+    pub name: &'static str,
+    /// `string`, `integer`, `key`, `pattern`, `pure-token`, `block`, `oneof`...
+    pub kind: &'static str,
+    pub token: Option<&'static str>,
+    pub key_spec_index: Option<i64>,
+    pub optional: bool,
+    pub multiple: bool,
+    pub multiple_token: bool,
+    pub since: Option<&'static str>,
+    pub deprecated_since: Option<&'static str>,
+    /// The arguments of a `block` or a `oneof`.
+    pub arguments: Vec<Arg>,
+}
+
+/// Reads arguments from `text` up to its end or a closing `}` (left in `text`).
+fn parse_args(text: &mut &'static str) -> Vec<Arg> {
+    let mut args = Vec::new();
+    loop {
+        *text = text.trim_start_matches(' ');
+        if text.is_empty() || text.starts_with('}') {
+            return args;
+        }
+        args.push(parse_arg(text));
+    }
+}
+
+/// Reads one argument from `text` (see [`Row::arguments`]).
+fn parse_arg(text: &mut &'static str) -> Arg {
+    const MARKS: [char; 7] = ['=', '%', '~', '#', '!', '{', ' '];
+    let field = |text: &mut &'static str| -> &'static str {
+        let end = text.find(|c: char| MARKS.contains(&c) || c == '}').unwrap_or(text.len());
+        let (value, rest) = text.split_at(end);
+        *text = rest;
+        value
+    };
+    let head = field(text);
+    let (name, kind) = head.rsplit_once(':').unwrap_or((head, "string"));
+    let mut arg = Arg { name, kind, ..Arg::default() };
+    while let Some(mark) = text.chars().next().filter(|c| *c != ' ' && *c != '}') {
+        *text = &text[1..];
+        match mark {
+            '=' => arg.token = Some(field(text)),
+            '%' => arg.key_spec_index = field(text).parse().ok(),
+            '~' => {
+                let flags = field(text);
+                arg.optional = flags.contains('o');
+                arg.multiple = flags.contains('m');
+                arg.multiple_token = flags.contains('t');
+            }
+            '#' => arg.since = Some(field(text)),
+            '!' => arg.deprecated_since = Some(field(text)),
+            '{' => {
+                arg.arguments = parse_args(text);
+                *text = text.strip_prefix('}').unwrap_or(text);
+            }
+            _ => {}
+        }
+    }
+    arg
 }

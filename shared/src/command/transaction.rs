@@ -45,7 +45,8 @@ impl Family for TransactionCommand {
             .doc("2.0.0", "transactions", "Drops the queued commands of a transaction.", "O(N), N commands queued."),
         Row::new("watch", -2, "noscript loading stale fast allow_busy", "fast transaction")
             .keys("RO", -1)
-            .doc("2.2.0", "transactions", "Makes the next transaction depend on keys staying unchanged.", "O(1) per key."),
+            .doc("2.2.0", "transactions", "Makes the next transaction depend on keys staying unchanged.", "O(1) per key.")
+            .args("key:key%0~m"),
         Row::new("unwatch", 1, "noscript loading stale fast allow_busy", "fast transaction")
             .doc("2.2.0", "transactions", "Forgets the watched keys.", "O(1)"),
     ];

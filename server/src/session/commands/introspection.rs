@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use shared::command::{
-    command_row, lower_case, subcommand_rows, IntrospectionCommand, ListFilter, Row,
+    command_row, lower_case, subcommand_rows, Arg, IntrospectionCommand, ListFilter, Row,
     COMMAND_TABLE, NAME_MAX,
 };
 use shared::glob::glob_match;
@@ -133,12 +133,50 @@ fn docs(row: &Row) -> Frame {
     if !row.complexity.is_empty() {
         map.push(pair("complexity", row.complexity));
     }
+    let args = row.arguments();
+    if !args.is_empty() {
+        map.push((Frame::bulk("arguments"), Frame::Array(args.iter().map(argument).collect())));
+    }
     if !row.is_subcommand() {
         let subs: Vec<(Frame, Frame)> =
             subcommand_rows(row.name).map(|sub| (Frame::bulk(sub.name), docs(sub))).collect();
         if !subs.is_empty() {
             map.push((Frame::bulk("subcommands"), Frame::Map(subs)));
         }
+    }
+    Frame::Map(map)
+}
+
+/// One argument's map in `COMMAND DOCS`, its keys in Redis 7.0's order.
+fn argument(arg: &Arg) -> Frame {
+    let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
+    let mut map = vec![pair("name", Frame::bulk(arg.name)), pair("type", Frame::bulk(arg.kind))];
+    if let Some(index) = arg.key_spec_index {
+        map.push(pair("key_spec_index", Frame::Integer(index)));
+    }
+    if let Some(token) = arg.token {
+        map.push(pair("token", Frame::bulk(token)));
+    }
+    if let Some(since) = arg.since {
+        map.push(pair("since", Frame::bulk(since)));
+    }
+    if let Some(since) = arg.deprecated_since {
+        map.push(pair("deprecated_since", Frame::bulk(since)));
+    }
+    let flags: Vec<Frame> = [
+        (arg.optional, "optional"),
+        (arg.multiple, "multiple"),
+        (arg.multiple_token, "multiple_token"),
+    ]
+    .into_iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, flag)| Frame::Simple(flag.into()))
+    .collect();
+    if !flags.is_empty() {
+        map.push(pair("flags", Frame::Set(flags)));
+    }
+    if !arg.arguments.is_empty() {
+        map.push(pair("arguments", Frame::Array(arg.arguments.iter().map(argument).collect())));
     }
     Frame::Map(map)
 }
