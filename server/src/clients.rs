@@ -60,6 +60,10 @@ pub struct ClientState {
     pub qbuf: usize,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// `CLIENT TRACKING`: where invalidations would go (0: this connection), -1 when off.
+    pub redir: i64,
+    /// Tracking in BCAST mode.
+    pub bcast: bool,
 }
 
 impl Default for ClientState {
@@ -79,6 +83,8 @@ impl Default for ClientState {
             qbuf: 0,
             no_evict: false,
             no_touch: false,
+            redir: -1,
+            bcast: false,
         }
     }
 }
@@ -155,6 +161,12 @@ impl ClientEntry {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Returns true if and only if the connection has `CLIENT TRACKING` on (INFO's
+    /// `tracking_clients`).
+    pub fn tracking(&self) -> bool {
+        self.state().redir >= 0
+    }
+
     /// Returns true if and only if `filter` selects this connection, asked by `me`.
     pub fn matches(&self, filter: &Filter, me: u64) -> bool {
         let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
@@ -173,7 +185,7 @@ impl ClientEntry {
     /// The connection's `CLIENT LIST` line (with its `\n`), in Redis 7.2's field order. The
     /// byte counts are this server's: `qbuf` the input not yet run, `omem` the messages queued
     /// plus the output not yet written, `tot-mem` their sum; fields for things this server
-    /// does not have (read buffers, users, tracking) are 0, `default` or -1 as in Redis.
+    /// does not have (read buffers) are 0 as in Redis.
     pub fn list_line(&self, out: &mut String) {
         let s = self.state();
         let text = |b: &Option<Bytes>| -> String {
@@ -190,6 +202,12 @@ impl ClientEntry {
         if s.multi >= 0 {
             flags.push('x');
         }
+        if s.redir >= 0 {
+            flags.push('t');
+        }
+        if s.bcast {
+            flags.push('B');
+        }
         if s.no_evict {
             flags.push('e');
         }
@@ -204,7 +222,7 @@ impl ClientEntry {
             out,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
              psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 \
-             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={} \
+             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir={} resp={} \
              lib-name={} lib-ver={}",
             self.id,
             addr(self.endpoints.addr),
@@ -222,6 +240,7 @@ impl ClientEntry {
             s.qbuf + omem,
             s.cmd,
             String::from_utf8_lossy(&s.user),
+            s.redir,
             s.resp,
             text(&s.lib_name),
             text(&s.lib_ver),

@@ -143,7 +143,13 @@ impl ServerContext {
                 ("cluster_connections", zero()),
                 ("maxclients", self.runtime.max_clients().to_string()),
                 ("blocked_clients", zero()),
-                ("tracking_clients", zero()),
+                (
+                    "tracking_clients",
+                    (self.clients(&crate::clients::Filter::default(), 0).iter())
+                        .filter(|c| c.tracking())
+                        .count()
+                        .to_string(),
+                ),
                 ("clients_in_timeout_table", zero()),
             ],
             "memory" => {

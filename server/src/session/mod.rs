@@ -12,6 +12,7 @@ mod commands;
 #[cfg(test)]
 mod fuzz;
 mod subscriptions;
+mod tracking;
 mod transaction;
 
 use std::collections::VecDeque;
@@ -107,6 +108,8 @@ struct RespState {
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
+    /// `CLIENT TRACKING`'s settings, only while tracking is on.
+    tracking: Option<Box<tracking::Tracking>>,
 }
 
 impl RespState {
@@ -173,6 +176,7 @@ impl Session {
                 closing: false,
                 executing: false,
                 stalled: false,
+                tracking: None,
             })
         });
         Session {
@@ -241,6 +245,8 @@ impl Session {
             qbuf: state.input.len(),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
+            redir: state.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
+            bcast: state.tracking.as_ref().is_some_and(|t| t.bcast),
         });
     }
 

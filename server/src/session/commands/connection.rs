@@ -62,6 +62,7 @@ impl Run for ConnectionCommand {
                 state.name = None;
                 state.db = 0;
                 state.multi = None;
+                state.tracking = None;
                 state.login.reset(&session.ctx.acl);
                 session.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
