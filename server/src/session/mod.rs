@@ -8,6 +8,8 @@
 //! driver gives; the rest of the input waits unparsed. Dropping the session leaves every
 //! subscription and accounts for every message it never wrote.
 
+#[cfg(test)]
+mod budget;
 mod commands;
 #[cfg(test)]
 mod fuzz;
@@ -24,7 +26,7 @@ use shared::{RequestParser, RespVersion};
 use shared::resp::encode_error;
 
 use crate::acl::{Login, Refresh};
-use crate::clients::{ClientEntry, ClientState};
+use crate::clients::{narrow, ClientEntry, ClientState, Names};
 use crate::errors::ReplyError;
 use crate::mailbox::{Drained, Mailbox};
 use crate::stats::add;
@@ -63,24 +65,23 @@ pub struct Session {
     resp: Option<Box<RespState>>,
 }
 
+/// What every RESP connection uses, kept in line; what few use is in [`Rare`], made on first
+/// use. Idle memory per connection is budgeted (ARCHITECTURE.md "What an idle connection
+/// costs", guarded by a `size_of` test): new state that most connections never use goes into
+/// [`Rare`], not here.
 struct RespState {
     parser: RequestParser,
     /// Bytes read but not yet parsed into a whole request.
     input: BytesMut,
+    /// The user it runs as, and whether it has authenticated.
+    login: Login,
+    /// The last command run, as Redis names it.
+    last_cmd: &'static str,
+    /// `None` until something seldom used is first set (subscriptions, names, MULTI).
+    rare: Option<Box<Rare>>,
     version: RespVersion,
-    /// The channels and patterns subscribed to, each an owned copy of its name.
-    channels: SubscriptionSet,
-    patterns: SubscriptionSet,
-    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
-    shard_channels: SubscriptionSet,
-    name: Option<Bytes>,
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
-    db: i64,
-    /// The transaction MULTI opened, until EXEC or DISCARD.
-    multi: Option<transaction::Transaction>,
-    /// `CLIENT SETINFO`'s values.
-    lib_name: Option<Bytes>,
-    lib_ver: Option<Bytes>,
+    db: u8,
     /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
     no_evict: bool,
     no_touch: bool,
@@ -90,10 +91,6 @@ struct RespState {
     /// `skip_this` after each command).
     skip_next: bool,
     skip_this: bool,
-    /// The last command run, as Redis names it.
-    last_cmd: &'static str,
-    /// The user it runs as, and whether it has authenticated.
-    login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
@@ -101,6 +98,22 @@ struct RespState {
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
+}
+
+/// The part of a RESP connection's state that most connections never use, made by
+/// [`RespState::rare_mut`] the first time something in it is set and kept from then on (no
+/// allocation churn for a subscriber or a MULTI user). Put seldom-used session state here.
+#[derive(Default)]
+struct Rare {
+    /// The channels and patterns subscribed to, each an owned copy of its name.
+    channels: SubscriptionSet,
+    patterns: SubscriptionSet,
+    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
+    shard_channels: SubscriptionSet,
+    /// `CLIENT SETNAME`'s and `CLIENT SETINFO`'s values, shared with the registry's snapshot.
+    names: Option<Arc<Names>>,
+    /// The transaction MULTI opened, until EXEC or DISCARD.
+    multi: Option<transaction::Transaction>,
 }
 
 impl RespState {
@@ -112,7 +125,47 @@ impl RespState {
 
     /// Returns true if and only if the connection subscribes to anything.
     fn subscribed(&self) -> bool {
-        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+        self.rare.as_deref().is_some_and(|r| {
+            !(r.channels.is_empty() && r.patterns.is_empty() && r.shard_channels.is_empty())
+        })
+    }
+
+    /// The seldom-used state, if any was ever set.
+    fn rare(&self) -> Option<&Rare> {
+        self.rare.as_deref()
+    }
+
+    /// The seldom-used state, made now if it was never set.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The transaction MULTI opened, if one is open.
+    fn multi(&self) -> Option<&transaction::Transaction> {
+        self.rare()?.multi.as_ref()
+    }
+
+    fn multi_mut(&mut self) -> Option<&mut transaction::Transaction> {
+        self.rare.as_deref_mut()?.multi.as_mut()
+    }
+
+    /// Ends the open transaction, if any, and returns it.
+    fn take_multi(&mut self) -> Option<transaction::Transaction> {
+        self.rare.as_deref_mut()?.multi.take()
+    }
+
+    /// The connection's names (`CLIENT SETNAME`, `CLIENT SETINFO`).
+    fn names(&self) -> Option<&Names> {
+        self.rare()?.names.as_deref()
+    }
+
+    /// Changes the connection's names (a new shared copy: the registry may hold the old one).
+    fn set_names(&mut self, change: impl FnOnce(&mut Names)) {
+        let rare = self.rare_mut();
+        let mut names = rare.names.as_deref().cloned().unwrap_or_default();
+        change(&mut names);
+        let empty = names.name.is_none() && names.lib_name.is_none() && names.lib_ver.is_none();
+        rare.names = (!empty).then(|| Arc::new(names));
     }
 }
 
@@ -148,14 +201,8 @@ impl Session {
                 parser: RequestParser::new(ctx.config.limits),
                 input: BytesMut::new(),
                 version: RespVersion::Resp2,
-                channels: SubscriptionSet::default(),
-                patterns: SubscriptionSet::default(),
-                shard_channels: SubscriptionSet::default(),
-                name: None,
+                rare: None,
                 db: 0,
-                multi: None,
-                lib_name: None,
-                lib_ver: None,
                 no_evict: false,
                 no_touch: false,
                 reply_off: false,
@@ -218,19 +265,19 @@ impl Session {
     /// Tells the registry what this connection now looks like (once per batch of requests).
     fn update_snapshot(&self) {
         let Some(state) = self.resp.as_deref() else { return };
+        let rare = state.rare();
+        let count = |set: fn(&Rare) -> &SubscriptionSet| rare.map_or(0, |r| narrow(set(r).len()));
         self.client.update_snapshot(ClientState {
-            name: state.name.clone(),
+            names: rare.and_then(|r| r.names.clone()),
             db: state.db,
-            sub: state.channels.len(),
-            psub: state.patterns.len(),
-            ssub: state.shard_channels.len(),
-            multi: state.multi.as_ref().map_or(-1, |t| t.queued.len() as i64),
+            sub: count(|r| &r.channels),
+            psub: count(|r| &r.patterns),
+            ssub: count(|r| &r.shard_channels),
+            multi: state.multi().map_or(-1, |t| narrow(t.queued.len()) as i32),
             resp: if state.version == RespVersion::Resp3 { 3 } else { 2 },
-            lib_name: state.lib_name.clone(),
-            lib_ver: state.lib_ver.clone(),
             cmd: state.last_cmd,
-            user: state.login.user().name_bytes(),
-            qbuf: state.input.len(),
+            user: Some(state.login.shared_user()),
+            qbuf: narrow(state.input.len()),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
         });
@@ -369,9 +416,10 @@ impl Session {
         let why = match state.login.refresh(&self.ctx.acl) {
             Refresh::Same => return AclRefresh::Unchanged,
             Refresh::Changed => {
+                let Some(rare) = state.rare.as_deref() else { return AclRefresh::Updated };
                 let keeps = state.login.user().keeps_subscriptions(
-                    state.channels.names().chain(state.shard_channels.names()),
-                    state.patterns.names(),
+                    rare.channels.names().chain(rare.shard_channels.names()),
+                    rare.patterns.names(),
                 );
                 if keeps {
                     return AclRefresh::Updated;
@@ -395,10 +443,12 @@ impl Session {
     /// Leaves every channel and pattern without replying (RESET, shutdown, the end). Once it
     /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
-        let Some(state) = self.resp.as_deref_mut() else { return };
-        let channels = state.channels.take_all();
-        let patterns = state.patterns.take_all();
-        let shard_channels = state.shard_channels.take_all();
+        let Some(rare) = self.resp.as_deref_mut().and_then(|s| s.rare.as_deref_mut()) else {
+            return;
+        };
+        let channels = rare.channels.take_all();
+        let patterns = rare.patterns.take_all();
+        let shard_channels = rare.shard_channels.take_all();
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);
@@ -428,6 +478,6 @@ fn set_name(state: &mut RespState, name: Bytes) -> Result<(), ReplyError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         return Err(ReplyError::BadClientName);
     }
-    state.name = (!name.is_empty()).then_some(name);
+    state.set_names(|names| names.name = (!name.is_empty()).then_some(name));
     Ok(())
 }
