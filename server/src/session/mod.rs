@@ -233,6 +233,12 @@ impl Session {
         self.id
     }
 
+    /// This connection's mailbox.
+    #[cfg(test)]
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.mailbox
+    }
+
     /// Returns true if and only if the connection came in on the TLS port.
     pub fn tls(&self) -> bool {
         self.tls
