@@ -17,7 +17,7 @@ fn the_session_state_of_every_connection_stays_small() {
     // Parser 80, input 32, login 24, last command 16, the rare part's box 8, flags.
     assert!(size_of::<RespState>() <= 176, "RespState: {}", size_of::<RespState>());
     assert!(resident::<RespState>() <= 192);
-    assert!(size_of::<Session>() <= 96, "Session: {}", size_of::<Session>());
+    assert!(size_of::<Session>() <= 88, "Session: {}", size_of::<Session>());
 }
 
 #[test]

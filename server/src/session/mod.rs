@@ -28,7 +28,7 @@ use shared::resp::encode_error;
 use crate::acl::{Login, Refresh};
 use crate::clients::{narrow, ClientEntry, ClientState, Names};
 use crate::errors::ReplyError;
-use crate::mailbox::{Drained, Mailbox};
+use crate::mailbox::Drained;
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -51,8 +51,8 @@ pub struct Session {
     id: u64,
     /// The connection came in on the TLS port: its driver runs TLS under the session.
     tls: bool,
-    mailbox: Arc<Mailbox>,
-    /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
+    /// This connection's entry in the server's registry (what `CLIENT LIST` shows), and its
+    /// mailbox.
     client: Arc<ClientEntry>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
@@ -218,7 +218,6 @@ impl Session {
         Session {
             ctx,
             id: client.id,
-            mailbox: client.mailbox.clone(),
             client,
             tls,
             unflushed_messages: 0,
@@ -235,8 +234,8 @@ impl Session {
 
     /// This connection's mailbox.
     #[cfg(test)]
-    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
-        &self.mailbox
+    pub(crate) fn mailbox(&self) -> &Arc<crate::mailbox::Mailbox> {
+        &self.client.mailbox
     }
 
     /// Returns true if and only if the connection came in on the TLS port.
@@ -369,7 +368,8 @@ impl Session {
 
     /// [`Session::take_mail`] without acting on an overflow.
     fn move_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
-        let Drained::Moved { messages, more } = self.mailbox.drain(&mut self.taken, budget) else {
+        let Drained::Moved { messages, more } = self.client.mailbox.drain(&mut self.taken, budget)
+        else {
             return Mail::Overflowed;
         };
         self.unflushed_messages += messages as u64;
@@ -386,13 +386,13 @@ impl Session {
     /// Returns true if and only if this subscriber passed its output limit: the next
     /// [`Session::take_mail`] says `Overflowed`.
     pub fn overflowed(&self) -> bool {
-        self.mailbox.overflowed()
+        self.client.mailbox.overflowed()
     }
 
     /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
     /// against the output limit together with the queued messages.
     pub fn set_output_held(&self, bytes: usize) {
-        self.mailbox.set_held(bytes);
+        self.client.mailbox.set_held(bytes);
     }
 
     /// Returns true if and only if the connection subscribes to a channel or pattern (such
@@ -467,7 +467,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.leave_all();
         // Whatever was never written is dropped, and counted as such.
-        let lost = self.unflushed_messages + self.mailbox.close() as u64;
+        let lost = self.unflushed_messages + self.client.mailbox.close() as u64;
         add(&self.ctx.stats.dropped, lost);
         self.ctx.close_session(self.id);
     }

@@ -47,7 +47,7 @@ impl Conns {
             table.insert(conn.clone());
             conn
         };
-        let forget = |conn: &Conn| drop(self.table().remove(conn.key));
+        let forget = |conn: &Conn| drop(self.table().remove(conn.key()));
         let session = match ctx.open_session(conn.clone(), &stream) {
             Ok(session) => session,
             Err(why) => {
@@ -61,7 +61,7 @@ impl Conns {
             forget(&conn);
             return None;
         }
-        if let Err(e) = watch(&stream, conn.key) {
+        if let Err(e) = watch(&stream, conn.key()) {
             tracing::warn!(conn = session.id(), "cannot watch a connection: {e}");
             forget(&conn);
             return None;
@@ -129,11 +129,11 @@ impl Conns {
         if let Err(e) = unwatch(&served.stream) {
             tracing::debug!(conn = served.driver.id(), "cannot unwatch a connection: {e}");
         }
-        lock(&self.timers).forget(conn.key, served.timer);
+        lock(&self.timers).forget(conn.key(), served.timer);
         // Dropping the session leaves its subscriptions and accounts for its messages.
         drop(served);
         let mut table = self.table();
-        table.remove(conn.key);
+        table.remove(conn.key());
         table.len()
     }
 
@@ -155,8 +155,9 @@ impl Conns {
 /// lives until its session, registry entry and subscriptions let go of the mailbox (the
 /// session, dropped at close, is what holds the mailbox from inside: no cycle outlives it).
 pub(crate) struct Conn {
-    /// Its key in the runtime's table (and its poller key).
-    pub(crate) key: usize,
+    /// Its key in the runtime's table (and its poller key): 32 bits, so that it and the state
+    /// word share 8 bytes (keys are dense and fewer than descriptors).
+    key: u32,
     pub(crate) state: State,
     /// Itself, for its wake-ups to queue.
     me: Weak<Conn>,
@@ -195,6 +196,7 @@ impl Conn {
     /// A connection not yet open, queued for its first turn (the caller queues it once it
     /// is open).
     fn new<S: Schedule + 'static>(key: usize, runtime: Weak<S>) -> Arc<Conn> {
+        let key = u32::try_from(key).expect("fewer connections than descriptors");
         Arc::new_cyclic(|me| Conn {
             key,
             state: State::queued(),
@@ -202,6 +204,11 @@ impl Conn {
             runtime,
             inner: Mutex::new(None),
         })
+    }
+
+    /// Its key in the runtime's table (and its poller key).
+    pub(crate) fn key(&self) -> usize {
+        self.key as usize
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Served>> {
@@ -248,7 +255,7 @@ impl Conn {
         }
         let wanted = served.driver.poll_deadline();
         if wanted.is_some_and(|at| served.timer.is_none_or(|entered| at < entered))
-            && lock(timers).enter(self.key, &mut served.timer, wanted)
+            && lock(timers).enter(self.key(), &mut served.timer, wanted)
         {
             on_first();
         }
@@ -334,8 +341,8 @@ mod tests {
     #[test]
     fn a_connection_stays_within_its_memory_budget() {
         // ARCHITECTURE.md "What an idle connection costs": with its `Arc` counts (16) and
-        // the allocator's header (8), one 288-byte block, its mailbox's waker included.
+        // the allocator's header (8), one 272-byte block, its mailbox's waker included.
         let size = std::mem::size_of::<Conn>();
-        assert!(size + 16 + 8 <= 288, "Conn: {size}");
+        assert!(size + 16 + 8 <= 272, "Conn: {size}");
     }
 }

@@ -63,7 +63,7 @@ impl Run for ConnectionCommand {
                 state.db = 0;
                 state.take_multi();
                 state.login.reset(&session.ctx.acl);
-                session.mailbox.set_version(RespVersion::Resp2);
+                session.client.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
             }
         };
@@ -100,7 +100,7 @@ impl Session {
         }
         if let Some(asked) = version {
             state.version = if asked == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 };
-            self.mailbox.set_version(state.version);
+            self.client.mailbox.set_version(state.version);
         }
         let proto = if state.version == RespVersion::Resp3 { 3 } else { 2 };
         let pair = |k: &str, v: Frame| (Frame::bulk(k), v);

@@ -79,9 +79,9 @@ impl Session {
         }
         // Joined once the confirmations are in `out`: every message for them comes after.
         let made = match kind {
-            Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
-            Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
-            Kind::Shard => self.ctx.exchange.ssubscribe(&self.mailbox, &fresh),
+            Kind::Channel => self.ctx.exchange.subscribe(&self.client.mailbox, &fresh),
+            Kind::Pattern => self.ctx.exchange.psubscribe(&self.client.mailbox, &fresh),
+            Kind::Shard => self.ctx.exchange.ssubscribe(&self.client.mailbox, &fresh),
         };
         let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
         for sub in made {
