@@ -144,7 +144,7 @@ impl Session {
         };
         if logged {
             let state = self.resp.as_deref().expect("resp session");
-            let client_name = state.name.clone().unwrap_or_default();
+            let client_name = state.names().and_then(|n| n.name.clone()).unwrap_or_default();
             let (secs, _) = self.ctx.unix_time();
             let peer = self.client.peer().map_or_else(String::new, |a| a.to_string());
             self.ctx.slowlog.add(&args, micros, secs, peer, client_name);
@@ -191,7 +191,7 @@ impl Session {
             self.refuse(is_exec, subscribed_context_error(name).as_bytes(), out);
             return (Status::Open, Fate::Rejected(name));
         }
-        if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
+        if let Some(transaction) = state.multi_mut().filter(|_| cmd.is_queued_in_multi()) {
             match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
                 Err(err) => error(out, &err),
@@ -218,13 +218,13 @@ impl Session {
     fn refuse(&mut self, is_exec: bool, text: &[u8], out: &mut Vec<u8>) {
         let state = self.resp.as_deref_mut().expect("resp session");
         if is_exec {
-            state.multi = None;
+            state.take_multi();
             let why = text.strip_prefix(b"ERR ").unwrap_or(text);
             let mut line = EXECABORT_BECAUSE.as_bytes().to_vec();
             line.extend_from_slice(why);
             encode_error(out, &line);
         } else {
-            if let Some(transaction) = state.multi.as_mut() {
+            if let Some(transaction) = state.multi_mut() {
                 transaction.failed = true;
             }
             encode_error(out, text);
@@ -255,7 +255,7 @@ impl Session {
     /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
-        let in_multi = state.multi.is_some() || state.executing;
+        let in_multi = state.multi().is_some() || state.executing;
         self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);
