@@ -23,14 +23,16 @@ pub const REDIS_VERSION: &str = "7.2.4";
 /// give all of them; otherwise each named one (case-insensitive), and an unknown name nothing.
 /// Each is named by its title, as its header prints it.
 /// `Relay` is there only with `--relay`; `Commandstats` and `Latencystats` only when named or
-/// with `all` and `everything`, as in Redis.
-const SECTIONS: [&str; 13] = [
+/// with `all` and `everything`, as in Redis. `Pubsub_latency` is this server's own: the pub/sub
+/// delivery clock ([`crate::delivery`]).
+const SECTIONS: [&str; 14] = [
     "Server",
     "Clients",
     "Memory",
     "Persistence",
     "Stats",
     "Pubsub",
+    "Pubsub_latency",
     "Relay",
     "Replication",
     "CPU",
@@ -141,7 +143,13 @@ impl ServerContext {
                 ("cluster_connections", zero()),
                 ("maxclients", self.runtime.max_clients().to_string()),
                 ("blocked_clients", zero()),
-                ("tracking_clients", zero()),
+                (
+                    "tracking_clients",
+                    (self.clients(&crate::clients::Filter::default(), 0).iter())
+                        .filter(|c| c.tracking())
+                        .count()
+                        .to_string(),
+                ),
                 ("clients_in_timeout_table", zero()),
             ],
             "memory" => {
@@ -196,6 +204,15 @@ impl ServerContext {
                 ("pubsub_delivered", n(get(&s.delivered))),
                 ("pubsub_dropped", n(get(&s.dropped))),
                 ("pubsub_slow_consumers", n(get(&s.slow_consumers))),
+                ("client_output_buffer_limit_disconnections", n(get(&s.slow_consumers))),
+                (
+                    "client_output_buffer_limit_disconnections_hard",
+                    n(get(&s.slow_consumers).saturating_sub(get(&s.soft_limit_disconnections))),
+                ),
+                (
+                    "client_output_buffer_limit_disconnections_soft",
+                    n(get(&s.soft_limit_disconnections)),
+                ),
                 ("acl_access_denied_auth", n(get(&s.acl_denied_auth))),
                 ("acl_access_denied_cmd", n(get(&s.acl_denied_command))),
                 ("acl_access_denied_channel", n(get(&s.acl_denied_channel))),
@@ -211,6 +228,7 @@ impl ServerContext {
                 ("pubsub_patterns", self.exchange.numpat().to_string()),
                 ("pubsub_shardchannels", self.exchange.shard_channel_count().to_string()),
             ],
+            "pubsub_latency" => s.delivery.snapshot().info_fields(),
             "relay" => match &self.relay {
                 Some(relay) => {
                     let load = |v: &std::sync::atomic::AtomicU64| n(v.load(Ordering::Relaxed));

@@ -33,7 +33,7 @@
 //!
 //! Telling what happens:
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
-//!   `metrics`: the same counters for Prometheus.
+//!   `metrics`: the same counters for Prometheus; [`delivery`]: the pub/sub delivery clock.
 //! - [`latency`]: each command's calls and latency histogram; [`slowlog`]: the slow log.
 
 pub mod acl;
@@ -43,6 +43,7 @@ pub mod clients;
 pub mod config;
 pub mod context;
 pub mod daemon;
+pub mod delivery;
 pub mod descriptors;
 pub mod driver;
 pub mod errors;

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::args::{words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// The `LATENCY` subcommands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,15 +44,33 @@ pub enum LatencyCommand {
 use LatencyCommand as L;
 
 impl Family for LatencyCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("latency", "slow"),
-        ("latency|histogram", "admin slow dangerous"),
-        ("latency|latest", "admin slow dangerous"),
-        ("latency|history", "admin slow dangerous"),
-        ("latency|graph", "admin slow dangerous"),
-        ("latency|doctor", "admin slow dangerous"),
-        ("latency|reset", "admin slow dangerous"),
-        ("latency|help", "slow"),
+    const TABLE: &'static [Row] = &[
+        Row::new("latency", -2, "", "slow")
+            .doc("2.8.13", "server", "Container of the latency diagnostics subcommands.", "Per subcommand."),
+        Row::new("latency|histogram", -2, "admin noscript loading stale", "admin slow dangerous")
+            .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+            .doc("7.0.0", "server", "Each command's latency distribution, for the commands named or all.", "O(N), N commands reported.")
+            .args("command:string~om"),
+        Row::new("latency|latest", 2, "admin noscript loading stale", "admin slow dangerous")
+            .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+            .doc("2.8.13", "server", "The latest sample of every latency event.", "O(1)"),
+        Row::new("latency|history", 3, "admin noscript loading stale", "admin slow dangerous")
+            .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+            .doc("2.8.13", "server", "The time and latency samples of one event.", "O(1)")
+            .args("event:string"),
+        Row::new("latency|graph", 3, "admin noscript loading stale", "admin slow dangerous")
+            .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+            .doc("2.8.13", "server", "An ASCII graph of one event's samples.", "O(1)")
+            .args("event:string"),
+        Row::new("latency|doctor", 2, "admin noscript loading stale", "admin slow dangerous")
+            .tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+            .doc("2.8.13", "server", "A report, in words, on the latency events recorded.", "O(1)"),
+        Row::new("latency|reset", -2, "admin noscript loading stale", "admin slow dangerous")
+            .tips("request_policy:all_nodes response_policy:all_succeeded")
+            .doc("2.8.13", "server", "Forgets the samples of the events named, or of all.", "O(1)")
+            .args("event:string~om"),
+        Row::new("latency|help", 2, "loading stale", "slow")
+            .doc("2.8.13", "server", "Describes the LATENCY subcommands.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

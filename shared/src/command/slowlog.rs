@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::args::{words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// The `SLOWLOG` subcommands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,12 +34,21 @@ pub enum SlowlogCommand {
 use SlowlogCommand as S;
 
 impl Family for SlowlogCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("slowlog", "slow"),
-        ("slowlog|get", "admin slow dangerous"),
-        ("slowlog|len", "admin slow dangerous"),
-        ("slowlog|reset", "admin slow dangerous"),
-        ("slowlog|help", "slow"),
+    const TABLE: &'static [Row] = &[
+        Row::new("slowlog", -2, "", "slow")
+            .doc("2.2.12", "server", "Container of the slow log subcommands.", "Per subcommand."),
+        Row::new("slowlog|get", -2, "admin loading stale", "admin slow dangerous")
+            .tips("request_policy:all_nodes nondeterministic_output")
+            .doc("2.2.12", "server", "The newest entries of the slow log.", "O(N), N entries returned.")
+            .args("count:integer~o"),
+        Row::new("slowlog|len", 2, "admin loading stale", "admin slow dangerous")
+            .tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output")
+            .doc("2.2.12", "server", "How many entries the slow log holds.", "O(1)"),
+        Row::new("slowlog|reset", 2, "admin loading stale", "admin slow dangerous")
+            .tips("request_policy:all_nodes response_policy:all_succeeded")
+            .doc("2.2.12", "server", "Empties the slow log.", "O(N), N entries dropped."),
+        Row::new("slowlog|help", 2, "loading stale", "slow")
+            .doc("6.2.0", "server", "Describes the SLOWLOG subcommands.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -146,9 +146,10 @@ impl Session {
         };
         if logged {
             let state = self.resp.as_deref().expect("resp session");
-            let client_name = state.name.clone().unwrap_or_default();
+            let client_name = state.names().and_then(|n| n.name.clone()).unwrap_or_default();
             let (secs, _) = self.ctx.unix_time();
-            self.ctx.slowlog.add(&args, micros, secs, self.client.peer(), client_name);
+            let peer = self.client.peer().map_or_else(String::new, |a| a.to_string());
+            self.ctx.slowlog.add(&args, micros, secs, peer, client_name);
         }
         ended
     }
@@ -158,6 +159,8 @@ impl Session {
     fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> (Status, Fate) {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
+        // The MONITOR feed's copy of the arguments (handles only), while somebody monitors.
+        let monitored = self.ctx.exchange.monitored().then(|| args.clone());
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
@@ -191,7 +194,7 @@ impl Session {
             self.refuse(is_exec, subscribed_context_error(name).as_bytes(), out);
             return (Status::Open, Fate::Rejected(name));
         }
-        if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
+        if let Some(transaction) = state.multi_mut().filter(|_| cmd.is_queued_in_multi()) {
             match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
                 Err(err) => error(out, &err),
@@ -199,7 +202,12 @@ impl Session {
             // Queued, not run: Redis counts it when EXEC runs it.
             return (Status::Open, Fate::Unknown);
         }
-        (self.run(cmd, out), Fate::Ran(name))
+        let status = self.run(cmd, out);
+        if let Some(args) = monitored {
+            // After it ran, as Redis: a monitor sees EXEC after the commands it ran.
+            self.feed_monitors(name, &args);
+        }
+        (status, Fate::Ran(name))
     }
 
     /// Appends `reply`, in the connection's RESP version.
@@ -213,13 +221,13 @@ impl Session {
     fn refuse(&mut self, is_exec: bool, text: &[u8], out: &mut Vec<u8>) {
         let state = self.resp.as_deref_mut().expect("resp session");
         if is_exec {
-            state.multi = None;
+            state.take_multi();
             let why = text.strip_prefix(b"ERR ").unwrap_or(text);
             let mut line = EXECABORT_BECAUSE.as_bytes().to_vec();
             line.extend_from_slice(why);
             encode_error(out, &line);
         } else {
-            if let Some(transaction) = state.multi.as_mut() {
+            if let Some(transaction) = state.multi_mut() {
                 transaction.failed = true;
             }
             encode_error(out, text);
@@ -250,7 +258,7 @@ impl Session {
     /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
-        let in_multi = state.multi.is_some() || state.executing;
+        let in_multi = state.multi().is_some() || state.executing;
         self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);
