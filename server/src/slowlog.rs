@@ -83,8 +83,9 @@ impl SlowLog {
         threshold >= 0 && micros >= threshold as u64
     }
 
-    /// Logs a command that ran `micros`, sent as `args` by the client at `peer` named `name`.
-    pub fn add(&self, args: &[Bytes], micros: u64, unix_secs: u64, peer: String, name: Bytes) {
+    /// Logs a command that ran `micros`, whose arguments are `args`, sent by the client at
+    /// `peer` named `name`.
+    pub fn add(&self, args: &ArgsCopy, micros: u64, unix_secs: u64, peer: String, name: Bytes) {
         let max_len = self.max_len();
         if max_len == 0 {
             return;
@@ -93,7 +94,7 @@ impl SlowLog {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             unix_secs,
             micros,
-            args: trimmed(&redacted(args)),
+            args: args.shown(),
             peer,
             name,
         };
@@ -128,53 +129,101 @@ impl SlowLog {
     }
 }
 
-/// The arguments with their secrets replaced by `(redacted)`, as Redis 7.0 logs them:
-/// `AUTH`'s arguments, `HELLO ... AUTH user pass`'s two, `ACL SETUSER`'s all after the
-/// subcommand, and `CONFIG SET requirepass`'s value.
-fn redacted(args: &[Bytes]) -> Vec<Bytes> {
-    const REDACTED: Bytes = Bytes::from_static(b"(redacted)");
-    let mut out = args.to_vec();
-    let is =
-        |i: usize, word: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()));
-    if is(0, "auth") {
-        out[1..].fill(REDACTED);
-    } else if is(0, "hello") {
-        if let Some(at) = (2..args.len()).find(|&i| is(i, "auth")) {
-            let end = (at + 3).min(args.len());
-            out[at + 1..end].fill(REDACTED);
+/// What the slow log can show of a command's arguments, copied before the command runs (it
+/// takes its arguments): the first [`MAX_STRING`] bytes of each of the first [`MAX_ARGC`]
+/// arguments, their lengths, and how many there were. A bounded copy (at most 4 KiB), with no
+/// reference to the request's buffer: a few bytes for a typical command, and no atomic
+/// reference count touched, so keeping it for every command costs little. Reused: [`copy`]
+/// replaces what it held.
+///
+/// [`copy`]: ArgsCopy::copy
+#[derive(Debug, Default)]
+pub struct ArgsCopy {
+    /// The kept bytes of each kept argument, one after another.
+    bytes: Vec<u8>,
+    /// For each kept argument: where its bytes end in `bytes`, and its full length.
+    ends: Vec<(usize, usize)>,
+    /// How many arguments the command had.
+    argc: usize,
+}
+
+impl ArgsCopy {
+    /// A copy of `args`.
+    pub fn of(args: &[Bytes]) -> ArgsCopy {
+        let mut copy = ArgsCopy::default();
+        copy.copy(args);
+        copy
+    }
+
+    /// Replaces what this holds with a copy of `args`.
+    pub fn copy(&mut self, args: &[Bytes]) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.argc = args.len();
+        for arg in args.iter().take(MAX_ARGC) {
+            self.bytes.extend_from_slice(&arg[..arg.len().min(MAX_STRING)]);
+            self.ends.push((self.bytes.len(), arg.len()));
         }
-    } else if is(0, "acl") && is(1, "setuser") {
-        out[2..].fill(REDACTED);
-    } else if is(0, "config") && is(1, "set") {
-        for pair in (2..args.len()).step_by(2) {
-            if is(pair, "requirepass") && pair + 1 < args.len() {
-                out[pair + 1] = REDACTED;
+    }
+
+    /// The arguments as the slow log shows them: secrets redacted, then trimmed as Redis trims
+    /// them.
+    fn shown(&self) -> Vec<Bytes> {
+        let mut start = 0;
+        let mut parts: Vec<(Bytes, usize)> = Vec::with_capacity(self.ends.len());
+        for &(end, len) in &self.ends {
+            parts.push((Bytes::copy_from_slice(&self.bytes[start..end]), len));
+            start = end;
+        }
+        redact(&mut parts);
+        trimmed(&parts, self.argc)
+    }
+}
+
+/// Replaces secrets by `(redacted)`, as Redis 7.0 logs them: `AUTH`'s arguments, `HELLO ...
+/// AUTH user pass`'s two, `ACL SETUSER`'s all after the subcommand, and `CONFIG SET
+/// requirepass`'s value. Each part is an argument's kept bytes and its full length.
+fn redact(parts: &mut [(Bytes, usize)]) {
+    const REDACTED: &[u8] = b"(redacted)";
+    let is = |parts: &[(Bytes, usize)], i: usize, word: &str| {
+        parts.get(i).is_some_and(|(a, _)| a.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    let hide = |part: &mut (Bytes, usize)| *part = (Bytes::from_static(REDACTED), REDACTED.len());
+    if is(parts, 0, "auth") {
+        parts[1..].iter_mut().for_each(hide);
+    } else if is(parts, 0, "hello") {
+        if let Some(at) = (2..parts.len()).find(|&i| is(parts, i, "auth")) {
+            let end = (at + 3).min(parts.len());
+            parts[at + 1..end].iter_mut().for_each(hide);
+        }
+    } else if is(parts, 0, "acl") && is(parts, 1, "setuser") {
+        parts[2..].iter_mut().for_each(hide);
+    } else if is(parts, 0, "config") && is(parts, 1, "set") {
+        for pair in (2..parts.len()).step_by(2) {
+            if is(parts, pair, "requirepass") && pair + 1 < parts.len() {
+                hide(&mut parts[pair + 1]);
             }
         }
     }
-    out
 }
 
-/// The arguments trimmed as Redis trims them: at most [`MAX_ARGC`] (the last one kept then
-/// says `... (N more arguments)`), each at most [`MAX_STRING`] bytes followed by
-/// `... (N more bytes)`.
-fn trimmed(args: &[Bytes]) -> Vec<Bytes> {
-    let kept = args.len().min(MAX_ARGC);
-    let mut out: Vec<Bytes> = args[..kept]
+/// The arguments trimmed as Redis trims them, from the parts of the first [`MAX_ARGC`] of
+/// `argc`: each over [`MAX_STRING`] bytes followed by `... (N more bytes)`, and, past
+/// [`MAX_ARGC`], the last one kept replaced by `... (N more arguments)`.
+fn trimmed(parts: &[(Bytes, usize)], argc: usize) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> = parts
         .iter()
-        .map(|arg| {
-            if arg.len() <= MAX_STRING {
-                return arg.clone();
+        .map(|(kept, len)| {
+            if *len <= MAX_STRING {
+                return kept.clone();
             }
-            let mut cut = arg[..MAX_STRING].to_vec();
-            cut.extend_from_slice(
-                format!("... ({} more bytes)", arg.len() - MAX_STRING).as_bytes(),
-            );
+            let mut cut = kept.to_vec();
+            cut.extend_from_slice(format!("... ({} more bytes)", len - MAX_STRING).as_bytes());
             Bytes::from(cut)
         })
         .collect();
-    if args.len() > MAX_ARGC {
-        let more = args.len() - MAX_ARGC + 1;
+    if argc > MAX_ARGC {
+        let more = argc - MAX_ARGC + 1;
         out[MAX_ARGC - 1] = Bytes::from(format!("... ({more} more arguments)"));
     }
     out
@@ -186,6 +235,14 @@ mod tests {
 
     fn args(words: &[&str]) -> Vec<Bytes> {
         words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+    }
+
+    fn redacted(args: &[Bytes]) -> Vec<Bytes> {
+        ArgsCopy::of(args).shown()
+    }
+
+    fn trimmed(args: &[Bytes]) -> Vec<Bytes> {
+        ArgsCopy::of(args).shown()
     }
 
     #[test]
@@ -227,7 +284,7 @@ mod tests {
         let log = SlowLog::default();
         log.set_max_len(3);
         for i in 0..5u64 {
-            log.add(&args(&["ping"]), i, 0, "127.0.0.1:1".into(), Bytes::new());
+            log.add(&ArgsCopy::of(&args(&["ping"])), i, 0, "127.0.0.1:1".into(), Bytes::new());
         }
         let ids: Vec<u64> = log.get(None).iter().map(|e| e.id).collect();
         assert_eq!(ids, [4, 3, 2]);

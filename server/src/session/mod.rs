@@ -313,6 +313,8 @@ impl Session {
         if state.closing {
             return Status::Close;
         }
+        // The end of one command's timing is the start of the next one's in the same batch.
+        let mut clock = None;
         loop {
             let state = self.resp.as_deref_mut().expect("resp session");
             if out.len() >= stop_at {
@@ -322,7 +324,7 @@ impl Session {
             }
             state.parser.set_authenticated(state.login.authenticated());
             match state.parser.next_request(&mut state.input) {
-                Ok(Some(args)) => match self.execute(args, out) {
+                Ok(Some(args)) => match self.execute(args, out, &mut clock) {
                     Status::Open => {}
                     done => return done,
                 },

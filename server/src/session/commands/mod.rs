@@ -14,16 +14,14 @@ use super::{error, AclRefresh, Session, Status};
 use crate::acl::{Denied, LogReason};
 use crate::errors::EXECABORT_BECAUSE;
 use crate::latency::Outcome;
+use crate::slowlog::ArgsCopy;
 use crate::stats::add;
 
 thread_local! {
-    /// The arguments of the command this thread runs, kept for the slow log while it is on
-    /// (emptied after each command: holding them would hold the input they point into).
-    static KEPT_ARGS: std::cell::RefCell<Vec<Bytes>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// What the slow log can show of the arguments of the command this thread runs, copied
+    /// while it is on (bounded, and holding no reference to the request's buffer).
+    static KEPT_ARGS: std::cell::RefCell<ArgsCopy> = std::cell::RefCell::new(ArgsCopy::default());
 }
-
-/// The most argument slots [`KEPT_ARGS`] keeps allocated between commands.
-const KEPT_ARGS_CAPACITY: usize = 64;
 
 /// Where a command's arguments are for the slow log.
 pub(super) enum SlowArgs {
@@ -32,7 +30,7 @@ pub(super) enum SlowArgs {
     /// In [`KEPT_ARGS`].
     Kept,
     /// Here (a command queued for EXEC, its arguments made back from it).
-    Owned(Vec<Bytes>),
+    Owned(ArgsCopy),
 }
 
 /// What became of a request, for its figures (`INFO commandstats`).
@@ -73,8 +71,15 @@ shared::for_each_family!(run_families);
 impl Session {
     /// Runs one request, then holds back its reply if `CLIENT REPLY` says so. (A reply in
     /// whose making messages moved into the output is sent anyway: cutting it would cut the
-    /// messages, which count as delivered once written.)
-    pub(super) fn execute(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+    /// messages, which count as delivered once written.) `clock` is when the previous command
+    /// of the batch ended (`None` for the first): the start of this one's timing, so that each
+    /// command reads the clock once; it is left holding when this one ended.
+    pub(super) fn execute(
+        &mut self,
+        args: Vec<Bytes>,
+        out: &mut Vec<u8>,
+        clock: &mut Option<Instant>,
+    ) -> Status {
         add(&self.ctx.stats.commands, 1);
         self.requests += 1;
         let (mark, messages) = (out.len(), self.unflushed_messages);
@@ -82,14 +87,14 @@ impl Session {
         // The slow log needs the arguments after the command has taken them: kept (in this
         // thread's reused buffer, so no allocation) only while it is on.
         let kept = if self.ctx.slowlog.slower_than() >= 0 {
-            KEPT_ARGS.with_borrow_mut(|kept| kept.extend_from_slice(&args));
+            KEPT_ARGS.with_borrow_mut(|kept| kept.copy(&args));
             SlowArgs::Kept
         } else {
             SlowArgs::Off
         };
-        let started = self.ctx.monotonic();
+        let started = clock.take().unwrap_or_else(|| self.ctx.monotonic());
         let (status, ran) = self.check_and_run(args, out);
-        self.record_command(started, ran, kept, &out[mark..]);
+        *clock = Some(self.record_command(started, ran, kept, &out[mark..]));
         let state = self.resp.as_deref_mut().expect("resp session");
         if (state.reply_off || skip_this) && self.unflushed_messages == messages {
             out.truncate(mark);
@@ -100,15 +105,17 @@ impl Session {
 
     /// Counts and times a command that began at `started` (`INFO commandstats`, latency
     /// histograms, the latency monitor) and, with its arguments, puts it into the slow log if
-    /// it was slow (emptying [`KEPT_ARGS`] if they are there); `reply` is what it appended.
+    /// it was slow (taking them from [`KEPT_ARGS`] if they are there); `reply` is what it
+    /// appended. Returns when the command ended.
     pub(super) fn record_command(
         &mut self,
         started: Instant,
         ran: Fate,
         args: SlowArgs,
         reply: &[u8],
-    ) {
-        let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+    ) -> Instant {
+        let ended = self.ctx.monotonic();
+        let nanos = ended.duration_since(started).as_nanos().min(u128::from(u64::MAX)) as u64;
         let timed = match ran {
             Fate::Unknown => None,
             Fate::Rejected(name) => Some((name, Outcome::Rejected)),
@@ -131,16 +138,11 @@ impl Session {
             .filter(|&(name, outcome)| outcome != Outcome::Rejected && name != "exec")
             .is_some_and(|_| self.ctx.slowlog.is_slow(micros));
         let args = match args {
-            SlowArgs::Off => return,
+            SlowArgs::Off => return ended,
             SlowArgs::Owned(args) => args,
-            SlowArgs::Kept => KEPT_ARGS.with_borrow_mut(|kept| {
-                let args = if logged { std::mem::take(kept) } else { Vec::new() };
-                kept.clear();
-                if kept.capacity() > KEPT_ARGS_CAPACITY {
-                    kept.shrink_to(KEPT_ARGS_CAPACITY);
-                }
-                args
-            }),
+            // Left in the buffer (copied over by the next command): it refers to nothing.
+            SlowArgs::Kept if logged => KEPT_ARGS.with_borrow_mut(std::mem::take),
+            SlowArgs::Kept => return ended,
         };
         if logged {
             let state = self.resp.as_deref().expect("resp session");
@@ -149,6 +151,7 @@ impl Session {
             let peer = self.client.peer().map_or_else(String::new, |a| a.to_string());
             self.ctx.slowlog.add(&args, micros, secs, peer, client_name);
         }
+        ended
     }
 
     /// The checks that come before any command runs (arity, the user's permissions, subscribed

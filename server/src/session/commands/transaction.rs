@@ -4,6 +4,7 @@ use shared::command::TransactionCommand;
 
 use super::{ok, Fate, Run, SlowArgs};
 use crate::errors::ReplyError;
+use crate::slowlog::ArgsCopy;
 use crate::session::transaction::Transaction;
 use crate::session::{error, Session, Status};
 
@@ -57,7 +58,7 @@ impl Session {
             let (name, mark, started) = (cmd.full_name(), out.len(), self.ctx.monotonic());
             let monitored = self.ctx.exchange.monitored().then(|| cmd.to_args());
             let args = if self.ctx.slowlog.slower_than() >= 0 {
-                SlowArgs::Owned(cmd.to_args())
+                SlowArgs::Owned(ArgsCopy::of(&cmd.to_args()))
             } else {
                 SlowArgs::Off
             };
