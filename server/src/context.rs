@@ -15,6 +15,7 @@ use crate::acl::Acl;
 use crate::clients::{ClientEntry, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
+use crate::keyspace::Keyspace;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
 use crate::relay::link::Link;
@@ -28,6 +29,8 @@ pub struct ServerContext {
     pub runtime: Runtime,
     /// Subscriptions and fan-out.
     pub exchange: Exchange,
+    /// The keys (streams) of db 0, the only database.
+    pub keyspace: Keyspace,
     /// Counters.
     pub stats: Stats,
     /// Users and their permissions.
@@ -77,6 +80,7 @@ impl ServerContext {
             tls_port: None,
             config,
             exchange: Exchange::new(),
+            keyspace: Keyspace::default(),
             stats: Stats::default(),
             clients: Mutex::new(HashMap::new()),
             idle: Condvar::new(),

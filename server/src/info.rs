@@ -217,7 +217,18 @@ impl ServerContext {
                 ]
             }
             "cluster" => vec![("cluster_enabled", zero())],
-            _ => Vec::new(), // keyspace: there are no keys, so no `db0:` line
+            // db 0, the only database, once it has keys (expired keys counted out).
+            "keyspace" => {
+                let (secs, micros) = self.unix_time();
+                let now_ms = secs * 1000 + u64::from(micros) / 1000;
+                match self.keyspace.counts(now_ms) {
+                    (0, _) => Vec::new(),
+                    (keys, expires) => {
+                        vec![("db0", format!("keys={keys},expires={expires},avg_ttl=0"))]
+                    }
+                }
+            }
+            _ => Vec::new(),
         };
         Some(fields)
     }

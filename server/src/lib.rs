@@ -46,6 +46,7 @@ pub mod descriptors;
 pub mod driver;
 pub mod errors;
 pub mod exchange;
+pub mod keyspace;
 pub mod lifecycle;
 pub mod mailbox;
 pub mod parameters;

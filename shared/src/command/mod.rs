@@ -95,6 +95,11 @@ macro_rules! families {
             pub fn channels(&self) -> (&[Bytes], bool) {
                 match self { $(Command::$variant(cmd) => cmd.channels(),)* }
             }
+
+            /// The keys this command names, whose permissions the ACL checks.
+            pub fn keys(&self) -> &[Bytes] {
+                match self { $(Command::$variant(cmd) => cmd.keys(),)* }
+            }
         }
     };
 }
@@ -115,6 +120,8 @@ macro_rules! for_each_family {
             server::ServerCommand => Server,
             transaction::TransactionCommand => Transaction,
             lolwut::LolwutCommand => Lolwut,
+            stream::StreamCommand => Stream,
+            keys::KeysCommand => Keys,
         }
     };
 }
@@ -122,6 +129,11 @@ macro_rules! for_each_family {
 for_each_family!(families);
 
 pub use client::ReplyMode;
+pub use keys::ExpireIf;
+pub use stream::{
+    parse_info_options, parse_read_id, parse_strict_id, AddId, RangeEnd, ReadFrom, StreamId, Trim,
+    TrimTo, NODE_MAX_ENTRIES,
+};
 
 impl Command {
     /// Parses a request's arguments (the first is the command name, never absent).

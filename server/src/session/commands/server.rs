@@ -8,6 +8,7 @@ use crate::session::{Session, Status};
 
 impl Run for ServerCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
+        let now = session.now_ms();
         let ctx = &session.ctx;
         let is = |sub: &Option<bytes::Bytes>, word: &[u8]| {
             sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(word))
@@ -20,7 +21,7 @@ impl Run for ServerCommand {
             ServerCommand::Command(sub) if is(&sub, b"help") => help("COMMAND", COMMAND_HELP),
             ServerCommand::Command(_) => Frame::Array(Vec::new()),
             ServerCommand::Info(sections) => Frame::Bulk(ctx.info(&sections).into()),
-            ServerCommand::DbSize => Frame::Integer(0),
+            ServerCommand::DbSize => Frame::Integer(ctx.keyspace.counts(now).0 as i64),
             ServerCommand::LastSave => Frame::Integer(ctx.started_unix as i64),
             ServerCommand::Time => {
                 // The wall clock, read by the server context (the session reads no clock).
