@@ -45,6 +45,7 @@ mod queue;
 mod relay;
 mod scale;
 mod security;
+mod streams;
 mod stress;
 mod tls;
 mod uring;

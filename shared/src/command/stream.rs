@@ -158,8 +158,8 @@ pub fn parse_read_id(arg: &[u8]) -> Result<ReadFrom, CommandError> {
 
 /// Reads XINFO STREAM's options after its key: nothing, or `FULL [COUNT n]`. The count is
 /// `None` without FULL, and 0 means every entry.
-pub fn parse_info_options(options: &[Bytes]) -> Result<Option<u64>, CommandError> {
-    let syntax = || CommandError::SubcommandSyntax { command: "XINFO", sub: "stream".into() };
+pub fn parse_info_options(sub: &Bytes, options: &[Bytes]) -> Result<Option<u64>, CommandError> {
+    let syntax = || CommandError::SubcommandSyntax { command: "XINFO", sub: sub.clone() };
     match options {
         [] => Ok(None),
         [full] if is(full, "full") => Ok(Some(10)),
@@ -252,6 +252,8 @@ pub enum StreamCommand {
     /// XINFO STREAM key [FULL [COUNT count]]
     /// ```
     InfoStream {
+        /// The subcommand as sent (Redis's errors quote it).
+        sub: Bytes,
         /// The stream.
         key: Bytes,
         /// The options after it, as sent ([`parse_info_options`]).
@@ -484,7 +486,7 @@ impl Family for StreamCommand {
                 args.subcommand("xinfo", &mut buf).and_then(|(sub, lower)| match lower {
                     b"stream" => args
                         .need(argc >= 2, "xinfo|stream")
-                        .map(|()| X::InfoStream { key: args.take(), options: args.rest() }),
+                        .map(|()| X::InfoStream { sub, key: args.take(), options: args.rest() }),
                     b"help" => Ok(X::InfoHelp),
                     _ => Err(CommandError::UnknownSubcommand { command: "XINFO", sub }),
                 })
@@ -523,8 +525,8 @@ impl Family for StreamCommand {
             }
             X::TrimCmd { sent, .. } => words(&["XTRIM"], sent),
             X::SetId { sent, .. } => words(&["XSETID"], sent),
-            X::InfoStream { key, options } => {
-                let mut args = words(&["XINFO", "STREAM"], std::slice::from_ref(key));
+            X::InfoStream { sub, key, options } => {
+                let mut args = words(&["XINFO"], &[sub.clone(), key.clone()]);
                 args.extend(options.iter().cloned());
                 args
             }

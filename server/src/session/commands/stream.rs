@@ -7,7 +7,7 @@ use shared::command::{
     parse_info_options, parse_read_id, parse_strict_id, AddId, ReadFrom,
     StreamCommand, StreamId,
 };
-use shared::Frame;
+use shared::{Frame, RespVersion};
 
 use super::Run;
 use crate::errors::ReplyError;
@@ -41,6 +41,7 @@ fn err(e: impl ToString) -> Frame {
 impl Run for StreamCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
         let now = session.now_ms();
+        let resp3 = session.resp.as_deref().expect("resp session").version == RespVersion::Resp3;
         let ks = &session.ctx.keyspace;
         let reply = match self {
             StreamCommand::Add { key, no_mkstream, trim, id, fields, .. } => {
@@ -97,7 +98,7 @@ impl Run for StreamCommand {
                     None => Frame::Array(Vec::new()),
                     Some(entry) => match stream_of(entry) {
                         Err(frame) => frame,
-                        Ok(_) if count.is_some_and(|c| c <= 0) => Frame::Array(Vec::new()),
+                        Ok(_) if count.is_some_and(|c| c <= 0) => Frame::NullArray,
                         Ok(stream) => match (low, high) {
                             (Some(low), Some(high)) => {
                                 let count = count.unwrap_or(0) as usize;
@@ -145,11 +146,11 @@ impl Run for StreamCommand {
                     }
                 }
             }
-            StreamCommand::InfoStream { key, options } => {
+            StreamCommand::InfoStream { sub, key, options } => {
                 match ks.slot(&key, now).get().map(stream_of) {
                     None => err(ReplyError::NoSuchKey),
                     Some(Err(frame)) => frame,
-                    Some(Ok(stream)) => match parse_info_options(&options) {
+                    Some(Ok(stream)) => match parse_info_options(&sub, &options) {
                         Err(e) => err(e),
                         Ok(full) => info_stream(stream, full),
                     },
@@ -199,7 +200,11 @@ impl Run for StreamCommand {
                 match failed {
                     Some(frame) => frame,
                     None if found.is_empty() => Frame::NullArray,
-                    None => Frame::Map(found),
+                    // A map of streams in RESP3, an array of pairs in RESP2, as from Redis.
+                    None if resp3 => Frame::Map(found),
+                    None => Frame::Array(
+                        found.into_iter().map(|(k, v)| Frame::Array(vec![k, v])).collect(),
+                    ),
                 }
             }
         };
