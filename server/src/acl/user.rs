@@ -84,9 +84,9 @@ pub struct User {
     all_channels: bool,
     /// The `&` patterns, in the order they were added, each once.
     channels: Vec<Bytes>,
-    /// Every key (`allkeys`, `~*`); shown by ACL LIST only, there are no keys.
+    /// Every key (`allkeys`, `~*`).
     all_keys: bool,
-    /// The `~` patterns; shown by ACL LIST only.
+    /// The `~` patterns of the keys the user may touch.
     keys: Vec<Bytes>,
     /// The command base: `+@all` (true) or `-@all` (false).
     all_commands: bool,
