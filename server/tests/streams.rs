@@ -231,6 +231,24 @@ backend_tests! {
         ] {
             same(&mut ours, &mut theirs, args);
         }
+        // Nodes closed by their bytes (Redis's 4096): long values, fields that change, values
+        // that are numbers.
+        let long = "v".repeat(90);
+        for i in 1..=120u32 {
+            let (field, value) = match i % 3 {
+                0 => ("f", long.clone()),
+                1 => ("g", (i * 1000).to_string()),
+                _ => ("f", "x".repeat((i % 70) as usize + 1)),
+            };
+            same(&mut ours, &mut theirs, &["XADD", "w", &format!("{i}-{i}"), field, &value, "n", "1"]);
+        }
+        for args in [
+            &["XINFO", "STREAM", "w"][..],
+            &["XTRIM", "w", "MAXLEN", "~", "30"],
+            &["XINFO", "STREAM", "w"],
+        ] {
+            same(&mut ours, &mut theirs, args);
+        }
     }
 
     fn xadd_star_reads_the_clock_and_xread_plus_gives_the_last(backend) {

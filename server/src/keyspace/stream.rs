@@ -6,8 +6,8 @@
 //! a radix tree of listpack nodes (up to `stream-node-max-entries`, 100, per node) for memory;
 //! its nodes are observable through `~` trimming (only whole nodes go) and XINFO's
 //! `radix-tree-keys`/`radix-tree-nodes`, so [`Stream`] also keeps the node boundaries an
-//! append would have made (by entry count; Redis also closes a node past 4096 bytes, which
-//! this counts only approximately), and nothing else of them.
+//! append would have made (100 entries, or 4096 bytes of listpack, whose encoded size is
+//! reckoned here from Redis's listpack rules), and nothing else of them.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -26,6 +26,79 @@ struct Node {
     appended: u64,
     live: u64,
     bytes: usize,
+    /// The fields of its first entry (Redis's master fields: an entry with the same fields
+    /// stores only its values).
+    fields: Vec<Bytes>,
+}
+
+/// The sizes of Redis's listpack encoding, to know when Redis would open a node.
+mod listpack {
+    use bytes::Bytes;
+    use shared::command::{parse_integer, StreamId};
+
+    /// An element of `len` encoded bytes, with its back-length.
+    fn element(len: usize) -> usize {
+        let back = match len {
+            0..=127 => 1,
+            128..=16382 => 2,
+            16383..=2097150 => 3,
+            2097151..=268435454 => 4,
+            _ => 5,
+        };
+        len + back
+    }
+
+    fn int(v: i64) -> usize {
+        element(match v {
+            0..=127 => 1,
+            -4096..=4095 => 2,
+            -32768..=32767 => 3,
+            -8388608..=8388607 => 4,
+            -2147483648..=2147483647 => 5,
+            _ => 9,
+        })
+    }
+
+    fn string(s: &[u8]) -> usize {
+        // A string that reads as an integer is stored as one.
+        if s.len() <= 20 {
+            if let Some(v) = parse_integer(s) {
+                return int(v);
+            }
+        }
+        element(match s.len() {
+            0..=63 => 1 + s.len(),
+            64..=4095 => 2 + s.len(),
+            _ => 5 + s.len(),
+        })
+    }
+
+    /// A new node's listpack with its master entry (count, deleted, the fields, the end
+    /// mark): header and terminator included.
+    pub fn master(fields: &[Bytes]) -> usize {
+        7 + int(1)
+            + int(0)
+            + int(fields.len() as i64)
+            + fields.iter().map(|f| string(f)).sum::<usize>()
+            + int(0)
+    }
+
+    /// An entry appended to the node whose master id and fields are given.
+    pub fn entry(master: StreamId, names: &[Bytes], id: StreamId, fields: &[Bytes]) -> usize {
+        let n = fields.len() / 2;
+        let same = n == names.len() && fields.iter().step_by(2).zip(names).all(|(f, m)| f == m);
+        let ms = id.ms.wrapping_sub(master.ms) as i64;
+        let seq = id.seq.wrapping_sub(master.seq) as i64;
+        let mut size = int(0) + int(ms) + int(seq);
+        let count = if same {
+            size += fields.iter().skip(1).step_by(2).map(|v| string(v)).sum::<usize>();
+            n + 3
+        } else {
+            size += int(n as i64) + fields.iter().map(|f| string(f)).sum::<usize>();
+            n * 2 + 4
+        };
+        size + int(count as i64)
+    }
 }
 
 /// Why XADD did not append.
@@ -97,16 +170,20 @@ impl Stream {
         if id <= self.last_id {
             return Err(AddError::NotAbove);
         }
-        let size = 5 + fields.iter().map(|f| f.len() + 2).sum::<usize>();
+        // Redis opens a node when the last one's listpack plus the new fields' and values'
+        // raw lengths reach its byte bound, or when it holds its count of entries.
+        let raw: usize = fields.iter().map(Bytes::len).sum();
         match self.nodes.back_mut() {
-            Some(node)
-                if node.appended < NODE_MAX_ENTRIES && node.bytes + size < NODE_MAX_BYTES =>
-            {
+            Some(node) if node.appended < NODE_MAX_ENTRIES && node.bytes + raw < NODE_MAX_BYTES => {
                 node.appended += 1;
                 node.live += 1;
-                node.bytes += size;
+                node.bytes += listpack::entry(node.first, &node.fields, id, &fields);
             }
-            _ => self.nodes.push_back(Node { first: id, appended: 1, live: 1, bytes: 10 + size }),
+            _ => {
+                let names: Vec<Bytes> = fields.iter().step_by(2).cloned().collect();
+                let bytes = listpack::master(&names) + listpack::entry(id, &names, id, &fields);
+                self.nodes.push_back(Node { first: id, appended: 1, live: 1, bytes, fields: names })
+            }
         }
         self.entries.insert(id, fields);
         self.last_id = id;
