@@ -251,6 +251,30 @@ backend_tests! {
         }
     }
 
+    fn stream_commands_in_transactions_and_subscribed_mode_as_redis_server(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        let (mut ours, mut theirs) = pair(&server, &redis, "2");
+        for args in [
+            &["MULTI"][..],
+            &["XADD", "s", "1-1", "a", "1"],
+            &["XADD", "s", "1-1", "a", "1"],
+            &["XLEN", "s"],
+            &["XRANGE", "s", "-", "+"],
+            &["EXEC"],
+            &["MULTI"],
+            &["XADD", "s", "2-2"],
+            &["EXEC"],
+            &["SUBSCRIBE", "ch"],
+            &["XADD", "s", "3-3", "a", "1"],
+            &["DEL", "s"],
+            &["UNSUBSCRIBE"],
+            &["XLEN", "s"],
+        ] {
+            same(&mut ours, &mut theirs, args);
+        }
+    }
+
     fn xadd_star_reads_the_clock_and_xread_plus_gives_the_last(backend) {
         let server = TestServer::start(backend);
         let mut conn = server.connect();
