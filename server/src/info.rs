@@ -164,6 +164,7 @@ impl ServerContext {
                 ("pubsub_slow_consumers", n(get(&s.slow_consumers))),
                 ("acl_access_denied_auth", n(get(&s.acl_denied_auth))),
                 ("acl_access_denied_cmd", n(get(&s.acl_denied_command))),
+                ("acl_access_denied_key", n(get(&s.acl_denied_key))),
                 ("acl_access_denied_channel", n(get(&s.acl_denied_channel))),
                 ("tls_handshakes", n(get(&s.tls_handshakes))),
                 ("tls_handshake_failures", n(get(&s.tls_handshake_failures))),

@@ -135,8 +135,7 @@ impl Session {
             Denied::Channel(channel) => {
                 (&stats.acl_denied_channel, Some((LogReason::Channel, channel.clone())))
             }
-            // Counted with the commands refused until stats has a key counter of its own.
-            Denied::Key(key) => (&stats.acl_denied_command, Some((LogReason::Key, key.clone()))),
+            Denied::Key(key) => (&stats.acl_denied_key, Some((LogReason::Key, key.clone()))),
         };
         add(counter, 1);
         if let Some((reason, object)) = logged {
