@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::args::{is, parse_integer, words, Args};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// EXPIRE's condition (Redis 7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -176,20 +177,65 @@ fn parse_expire(sent: Vec<Bytes>, millis: bool) -> Result<KeysCommand, CommandEr
 }
 
 impl Family for KeysCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("del", "keyspace write slow"),
-        ("unlink", "keyspace write fast"),
-        ("exists", "keyspace read fast"),
-        ("type", "keyspace read fast"),
-        ("keys", "keyspace read slow dangerous"),
-        ("scan", "keyspace read slow"),
-        ("flushall", "keyspace write slow dangerous"),
-        ("flushdb", "keyspace write slow dangerous"),
-        ("expire", "keyspace write fast"),
-        ("pexpire", "keyspace write fast"),
-        ("ttl", "keyspace read fast"),
-        ("pttl", "keyspace read fast"),
-        ("persist", "keyspace write fast"),
+    #[rustfmt::skip]
+    const TABLE: &'static [Row] = &[
+        Row::new("del", -2, "write", "keyspace write slow")
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .keys("RM delete", -1)
+            .doc("1.0.0", "generic", "Removes keys; counts those that existed.", "O(N) for N keys, plus each value's size.")
+            .args("key:key%0~m"),
+        Row::new("unlink", -2, "write fast", "keyspace write fast")
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .keys("RM delete", -1)
+            .doc("4.0.0", "generic", "Removes keys, as DEL does here; counts those that existed.", "O(1) per key.")
+            .args("key:key%0~m"),
+        Row::new("exists", -2, "readonly fast", "keyspace read fast")
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .keys("RO", -1)
+            .doc("1.0.0", "generic", "Counts the keys given that exist, repeats included.", "O(N) for N keys.")
+            .args("key:key%0~m"),
+        Row::new("type", 2, "readonly fast", "keyspace read fast")
+            .keys("RO", 0)
+            .doc("1.0.0", "generic", "Names the type of a key's value, or none.", "O(1)")
+            .args("key:key%0"),
+        Row::new("keys", 2, "readonly", "keyspace read slow dangerous")
+            .tips("request_policy:all_shards nondeterministic_output_order")
+            .doc("1.0.0", "generic", "Lists every key matching a glob pattern.", "O(N), N keys in the database.")
+            .args("pattern:pattern"),
+        Row::new("scan", -2, "readonly", "keyspace read slow")
+            .tips("nondeterministic_output request_policy:special")
+            .doc("2.8.0", "generic", "Walks the keys a few at a time from a cursor.", "O(1) per call, O(N) for a whole walk.")
+            .args("cursor:integer pattern:pattern=MATCH~o count:integer=COUNT~o type:string=TYPE~o#6.0.0"),
+        Row::new("flushall", -1, "write", "keyspace write slow dangerous")
+            .tips("request_policy:all_shards response_policy:all_succeeded")
+            .doc("1.0.0", "server", "Removes every key.", "O(N), N keys.")
+            .args("async:oneof~o{async:pure-token=ASYNC#4.0.0 sync:pure-token=SYNC#6.2.0}"),
+        Row::new("flushdb", -1, "write", "keyspace write slow dangerous")
+            .tips("request_policy:all_shards response_policy:all_succeeded")
+            .doc("1.0.0", "server", "Removes every key of the database (db 0, the only one).", "O(N), N keys.")
+            .args("async:oneof~o{async:pure-token=ASYNC#4.0.0 sync:pure-token=SYNC#6.2.0}"),
+        Row::new("expire", -3, "write fast", "keyspace write fast")
+            .keys("RW update", 0)
+            .doc("1.0.0", "generic", "Sets a key to expire in a number of seconds.", "O(1)")
+            .args("key:key%0 seconds:integer condition:oneof~o#7.0.0{nx:pure-token=NX xx:pure-token=XX gt:pure-token=GT lt:pure-token=LT}"),
+        Row::new("pexpire", -3, "write fast", "keyspace write fast")
+            .keys("RW update", 0)
+            .doc("2.6.0", "generic", "Sets a key to expire in a number of milliseconds.", "O(1)")
+            .args("key:key%0 milliseconds:integer condition:oneof~o#7.0.0{nx:pure-token=NX xx:pure-token=XX gt:pure-token=GT lt:pure-token=LT}"),
+        Row::new("ttl", 2, "readonly fast", "keyspace read fast")
+            .tips("nondeterministic_output")
+            .keys("RO access", 0)
+            .doc("1.0.0", "generic", "The seconds left before a key expires.", "O(1)")
+            .args("key:key%0"),
+        Row::new("pttl", 2, "readonly fast", "keyspace read fast")
+            .tips("nondeterministic_output")
+            .keys("RO access", 0)
+            .doc("2.6.0", "generic", "The milliseconds left before a key expires.", "O(1)")
+            .args("key:key%0"),
+        Row::new("persist", 2, "write fast", "keyspace write fast")
+            .keys("RW update", 0)
+            .doc("2.2.0", "generic", "Makes a key stop expiring.", "O(1)")
+            .args("key:key%0"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::args::{is, parse_integer, words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// A stream entry's id, `ms-seq`: ordered by milliseconds, then sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -445,18 +446,51 @@ fn parse_xread(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
 }
 
 impl Family for StreamCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("xadd", "write stream fast"),
-        ("xlen", "read stream fast"),
-        ("xrange", "read stream slow"),
-        ("xrevrange", "read stream slow"),
-        ("xdel", "write stream fast"),
-        ("xtrim", "write stream slow"),
-        ("xsetid", "write stream fast"),
-        ("xinfo", "slow"),
-        ("xinfo|stream", "read stream slow"),
-        ("xinfo|help", "stream slow"),
-        ("xread", "read stream slow blocking"),
+    #[rustfmt::skip]
+    const TABLE: &'static [Row] = &[
+        Row::new("xadd", -5, "write denyoom fast", "write stream fast")
+            .tips("nondeterministic_output")
+            .keys("RW update", 0)
+            .key_notes("UPDATE instead of INSERT because of the optional trimming feature")
+            .doc("5.0.0", "stream", "Appends an entry to a stream, making the stream if needed, then trims it if asked.", "O(1) to append, O(N) for the N entries trimmed.")
+            .args("key:key%0 nomkstream:pure-token=NOMKSTREAM~o#6.2.0 trim:block~o{strategy:oneof{maxlen:pure-token=MAXLEN minid:pure-token=MINID#6.2.0} operator:oneof~o{equal:pure-token== approximately:pure-token=~} threshold:string count:integer=LIMIT~o#6.2.0} id_or_auto:oneof{auto_id:pure-token=* id:string} field_value:block~m{field:string value:string}"),
+        Row::new("xlen", 2, "readonly fast", "read stream fast")
+            .keys("RO", 0)
+            .doc("5.0.0", "stream", "Counts a stream's entries.", "O(1)")
+            .args("key:key%0"),
+        Row::new("xrange", -4, "readonly", "read stream slow")
+            .keys("RO access", 0)
+            .doc("5.0.0", "stream", "Lists a stream's entries between two ids, lowest first.", "O(log N + M), M entries listed.")
+            .args("key:key%0 start:string end:string count:integer=COUNT~o"),
+        Row::new("xrevrange", -4, "readonly", "read stream slow")
+            .keys("RO access", 0)
+            .doc("5.0.0", "stream", "Lists a stream's entries between two ids, highest first.", "O(log N + M), M entries listed.")
+            .args("key:key%0 end:string start:string count:integer=COUNT~o"),
+        Row::new("xdel", -3, "write fast", "write stream fast")
+            .keys("RW delete", 0)
+            .doc("5.0.0", "stream", "Removes entries from a stream by id.", "O(log N) per id given.")
+            .args("key:key%0 id:string~m"),
+        Row::new("xtrim", -4, "write", "write stream slow")
+            .tips("nondeterministic_output")
+            .keys("RW delete", 0)
+            .doc("5.0.0", "stream", "Drops a stream's oldest entries down to a length or from an id.", "O(N), N entries dropped.")
+            .args("key:key%0 trim:block{strategy:oneof{maxlen:pure-token=MAXLEN minid:pure-token=MINID#6.2.0} operator:oneof~o{equal:pure-token== approximately:pure-token=~} threshold:string count:integer=LIMIT~o#6.2.0}"),
+        Row::new("xsetid", -3, "write denyoom fast", "write stream fast")
+            .keys("RW update", 0)
+            .doc("5.0.0", "stream", "Sets a stream's last id, and optionally its counters.", "O(1)")
+            .args("key:key%0 last-id:string entries_added:integer=ENTRIESADDED~o#7.0.0 max_deleted_entry_id:string=MAXDELETEDID~o#7.0.0"),
+        Row::new("xinfo", -2, "", "slow")
+            .doc("5.0.0", "stream", "Container of the stream introspection subcommands.", "Per subcommand."),
+        Row::new("xinfo|stream", -3, "readonly", "read stream slow")
+            .keys_at("RO access", 2, 0)
+            .doc("5.0.0", "stream", "Describes a stream, or with FULL lists its entries too.", "O(1), with FULL O(N) for the N entries listed.")
+            .args("key:key%0 full:block=FULL~o{count:integer=COUNT~o}"),
+        Row::new("xinfo|help", 2, "loading stale", "stream slow")
+            .doc("5.0.0", "stream", "Lists XINFO's subcommands.", "O(1)"),
+        Row::new("xread", -4, "readonly blocking movablekeys", "read stream slow blocking")
+            .keys_after("RO access", "STREAMS", 1, -1, 2)
+            .doc("5.0.0", "stream", "Reads the entries after an id from one or more streams.", "O(log N + M) per stream, M entries read.")
+            .args("count:integer=COUNT~o milliseconds:integer=BLOCK~o streams:block=STREAMS{key:key%0~m id:string~m}"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
