@@ -15,6 +15,7 @@ use crate::acl::Acl;
 use crate::clients::{ClientEntry, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
+use crate::keyspace::Keyspace;
 use crate::latency::CommandStats;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
@@ -30,6 +31,8 @@ pub struct ServerContext {
     pub runtime: Runtime,
     /// Subscriptions and fan-out.
     pub exchange: Exchange,
+    /// The keys (streams) of db 0, the only database.
+    pub keyspace: Keyspace,
     /// Counters.
     pub stats: Stats,
     /// Each command's calls, time and latency histogram (`INFO commandstats`, `LATENCY`).
@@ -83,6 +86,7 @@ impl ServerContext {
             tls_port: None,
             config,
             exchange: Exchange::new(),
+            keyspace: Keyspace::default(),
             stats: Stats::default(),
             commands: CommandStats::default(),
             slowlog: SlowLog::default(),

@@ -61,6 +61,33 @@ pub enum ReplyError {
     /// A command naming a channel or pattern the user may not touch.
     #[error("NOPERM this user has no permissions to access one of the channels used as arguments")]
     NoPermChannel,
+    /// NOPERM for a key the user may not touch.
+    #[error("NOPERM this user has no permissions to access one of the keys used as arguments")]
+    NoPermKey,
+    /// A key holding another type than the command's.
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// XADD with an id not above the stream's last.
+    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    XaddNotAbove,
+    /// XADD `*` after the largest id.
+    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    StreamExhausted,
+    /// XSETID below the stream's last entry.
+    #[error("ERR The ID specified in XSETID is smaller than the target stream top item")]
+    XsetidBelowTop,
+    /// XSETID ENTRIESADDED below the stream's length.
+    #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
+    XsetidEntriesBelowLength,
+    /// A command that needs its key to exist (XSETID, XINFO).
+    #[error("ERR no such key")]
+    NoSuchKey,
+    /// EXPIRE or PEXPIRE of a time that overflows.
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpireTime(&'static str),
+    /// XREAD BLOCK, which comes with the next part of the streams work.
+    #[error("ERR XREAD BLOCK is not supported yet by this server: read without BLOCK and poll")]
+    BlockNotSupported,
     /// `ACL CAT` of a category Redis does not have (as sent, clipped).
     #[error("ERR Unknown category '{0}'")]
     UnknownCategory(String),

@@ -215,6 +215,7 @@ impl ServerContext {
                 ),
                 ("acl_access_denied_auth", n(get(&s.acl_denied_auth))),
                 ("acl_access_denied_cmd", n(get(&s.acl_denied_command))),
+                ("acl_access_denied_key", n(get(&s.acl_denied_key))),
                 ("acl_access_denied_channel", n(get(&s.acl_denied_channel))),
                 ("tls_handshakes", n(get(&s.tls_handshakes))),
                 ("tls_handshake_failures", n(get(&s.tls_handshake_failures))),
@@ -269,7 +270,18 @@ impl ServerContext {
                 ]
             }
             "cluster" => vec![("cluster_enabled", zero())],
-            _ => Vec::new(), // keyspace: there are no keys, so no `db0:` line
+            // db 0, the only database, once it has keys (expired keys counted out).
+            "keyspace" => {
+                let (secs, micros) = self.unix_time();
+                let now_ms = secs * 1000 + u64::from(micros) / 1000;
+                match self.keyspace.counts(now_ms) {
+                    (0, _) => Vec::new(),
+                    (keys, expires) => {
+                        vec![("db0", format!("keys={keys},expires={expires},avg_ttl=0"))]
+                    }
+                }
+            }
+            _ => Vec::new(),
         };
         Some(fields)
     }

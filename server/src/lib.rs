@@ -28,6 +28,7 @@
 //! - [`driver`]: one connection's I/O policy, sans I/O: when it reads, writes, takes mail and
 //!   closes; every backend runs each connection through one.
 //! - [`exchange`]: channel and pattern subscriptions, fan-out of encoded messages.
+//! - [`keyspace`]: the keys of db 0 and their values (streams), sharded, with lazy expiry.
 //! - [`mailbox`]: the bounded, pollable per-connection queue messages travel through.
 //! - [`relay`]: `--relay`, several servers joined through a NATS cluster.
 //!
@@ -48,6 +49,7 @@ pub mod descriptors;
 pub mod driver;
 pub mod errors;
 pub mod exchange;
+pub mod keyspace;
 pub mod latency;
 pub mod lifecycle;
 pub mod mailbox;

@@ -65,6 +65,11 @@ impl Collector for StatsCollector {
                 get(&s.acl_denied_auth),
             ),
             ("acl_access_denied_cmd", "Commands the user may not run", get(&s.acl_denied_command)),
+            (
+                "acl_access_denied_key",
+                "Commands naming a key the user may not touch",
+                get(&s.acl_denied_key),
+            ),
             ("tls_handshakes", "TLS handshakes completed", get(&s.tls_handshakes)),
             (
                 "tls_handshake_failures",

@@ -82,6 +82,8 @@ pub struct Stats {
     pub acl_denied_command: Counter,
     /// Commands refused because the user may not touch a channel or pattern they name.
     pub acl_denied_channel: Counter,
+    /// Commands refused because the user may not touch a key they name.
+    pub acl_denied_key: Counter,
     /// TLS handshakes completed.
     pub tls_handshakes: Counter,
     /// TLS handshakes that failed or timed out (plain text on the TLS port, a bad
@@ -135,6 +137,7 @@ impl Stats {
             acl_denied_auth,
             acl_denied_command,
             acl_denied_channel,
+            acl_denied_key,
             tls_handshakes,
             tls_handshake_failures,
         } = self;
@@ -152,6 +155,7 @@ impl Stats {
             acl_denied_auth,
             acl_denied_command,
             acl_denied_channel,
+            acl_denied_key,
             tls_handshakes,
             tls_handshake_failures,
         ] {

@@ -50,6 +50,7 @@ mod relay;
 mod scale;
 mod security;
 mod soft_limit;
+mod streams;
 mod stress;
 mod tls;
 mod uring;

@@ -23,6 +23,8 @@ pub enum LogReason {
     Command,
     /// A channel or pattern the user may not touch.
     Channel,
+    /// A key the user may not touch.
+    Key,
 }
 
 impl LogReason {
@@ -31,6 +33,7 @@ impl LogReason {
         match self {
             LogReason::Auth => "auth",
             LogReason::Command => "command",
+            LogReason::Key => "key",
             LogReason::Channel => "channel",
         }
     }

@@ -21,6 +21,9 @@ pub enum Denied {
     /// The user may not touch one of the channels or patterns named (the first such).
     #[error("{}", ReplyError::NoPermChannel)]
     Channel(Bytes),
+    /// The user may not touch one of the keys named (the first such).
+    #[error("{}", ReplyError::NoPermKey)]
+    Key(Bytes),
 }
 
 /// What [`Login::refresh`] found.
@@ -94,6 +97,7 @@ impl Login {
         self.user.permits(cmd).map_err(|refusal| match refusal {
             Refusal::Command(name) => Denied::Command(name),
             Refusal::Channel(channel) => Denied::Channel(Bytes::copy_from_slice(channel)),
+            Refusal::Key(key) => Denied::Key(Bytes::copy_from_slice(key)),
         })
     }
 

@@ -2,7 +2,7 @@
 //!
 //! An [`Acl`] holds every [`User`] by name. A user is on or off, has SHA-256 digests of its
 //! passwords (or `nopass`), the channel patterns it may touch (`&pattern`, or `allchannels`),
-//! key patterns (`~pattern`, kept only so `ACL LIST` shows them: there are no keys here) and
+//! key patterns (`~pattern`, or `allkeys`: a command naming another key is refused) and
 //! command rules (`+@all`, `-@all`, `+cmd`, `-cmd`, `+cmd|sub`). Rules are Redis's ACL
 //! syntax, given by `ACL SETUSER`, read from an ACL file (`user NAME rule ...` per line), or
 //! made from `--requirepass` (the `default` user's password).

@@ -14,6 +14,8 @@ pub enum Refusal<'a> {
     Command(&'static str),
     /// The first channel or pattern named that the user may not touch.
     Channel(&'a [u8]),
+    /// The first key named that no `~pattern` of the user covers.
+    Key(&'a [u8]),
 }
 
 impl Refusal<'_> {
@@ -27,6 +29,12 @@ impl Refusal<'_> {
                 let mut text = b"This user has no permissions to access the '".to_vec();
                 text.extend_from_slice(channel);
                 text.extend_from_slice(b"' channel");
+                text
+            }
+            Refusal::Key(key) => {
+                let mut text = b"This user has no permissions to access the '".to_vec();
+                text.extend_from_slice(key);
+                text.extend_from_slice(b"' key");
                 text
             }
         }
@@ -76,9 +84,9 @@ pub struct User {
     all_channels: bool,
     /// The `&` patterns, in the order they were added, each once.
     channels: Vec<Bytes>,
-    /// Every key (`allkeys`, `~*`); shown by ACL LIST only, there are no keys.
+    /// Every key (`allkeys`, `~*`).
     all_keys: bool,
-    /// The `~` patterns; shown by ACL LIST only.
+    /// The `~` patterns of the keys the user may touch.
     keys: Vec<Bytes>,
     /// The command base: `+@all` (true) or `-@all` (false).
     all_commands: bool,
@@ -388,11 +396,21 @@ impl User {
         if !self.command_allowed(name) {
             return Err(Refusal::Command(name));
         }
+        if let Some(key) = cmd.keys().iter().find(|k| !self.key_allowed(k)) {
+            return Err(Refusal::Key(key));
+        }
         let (names, literal) = cmd.channels();
         match names.iter().find(|c| !self.channel_allowed(c, literal)) {
             Some(channel) => Err(Refusal::Channel(channel)),
             None => Ok(()),
         }
+    }
+
+    /// Returns true if and only if the user may touch `key`: `allkeys`/`~*`, or one of its
+    /// `~pattern`s matches it. (Redis 7's `%R~`/`%W~` read and write rules are not parsed
+    /// yet, so a user has either both rights on a key or neither.)
+    pub fn key_allowed(&self, key: &[u8]) -> bool {
+        self.all_keys || self.keys.iter().any(|pattern| shared::glob::glob_match(pattern, key))
     }
 
     /// Returns true if and only if a connection subscribed to `channels` and `patterns` may

@@ -59,6 +59,59 @@ pub enum CommandError {
     /// A command or subcommand given arguments that do not make sense (`AUTH a b c`).
     #[error("ERR syntax error")]
     Syntax,
+    /// A stream id that does not read as `ms-seq`.
+    #[error("ERR Invalid stream ID specified as stream command argument")]
+    InvalidStreamId,
+    /// `XADD` with the id `0-0`.
+    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    XaddIdZero,
+    /// A negative `MAXLEN`.
+    #[error("ERR The MAXLEN argument must be >= 0.")]
+    MaxLenNegative,
+    /// A negative `LIMIT`.
+    #[error("ERR The LIMIT argument must be >= 0.")]
+    LimitNegative,
+    /// `LIMIT` without `~`.
+    #[error("ERR syntax error, LIMIT cannot be used without the special ~ option")]
+    LimitWithoutApprox,
+    /// Two trimming strategies.
+    #[error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")]
+    TrimBoth,
+    /// `XRANGE` from `(` the largest id.
+    #[error("ERR invalid start ID for the interval")]
+    BadIntervalStart,
+    /// `XRANGE` to `(0-0`.
+    #[error("ERR invalid end ID for the interval")]
+    BadIntervalEnd,
+    /// `XSETID ... ENTRIESADDED` negative.
+    #[error("ERR entries_added must be positive")]
+    EntriesAddedNegative,
+    /// `XSETID` below its own `MAXDELETEDID`.
+    #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
+    XsetidBelowMaxDeleted,
+    /// `XREAD ... STREAMS` with more keys than ids or the reverse.
+    #[error(
+        "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+    )]
+    UnbalancedXread,
+    /// A `BLOCK` timeout that is not an integer.
+    #[error("ERR timeout is not an integer or out of range")]
+    TimeoutNotInteger,
+    /// A negative `BLOCK` timeout.
+    #[error("ERR timeout is negative")]
+    TimeoutNegative,
+    /// `SCAN` of a cursor that is not a number.
+    #[error("ERR invalid cursor")]
+    InvalidCursor,
+    /// `EXPIRE` with NX and another condition.
+    #[error("ERR NX and XX, GT or LT options at the same time are not compatible")]
+    ExpireConditions,
+    /// `EXPIRE` with GT and LT.
+    #[error("ERR GT and LT options at the same time are not compatible")]
+    ExpireGtLt,
+    /// `EXPIRE` with an option it does not know.
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
+    UnsupportedOption(Bytes),
     /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
     #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnrecognizedOption(Bytes),
@@ -104,6 +157,9 @@ impl CommandError {
             }
             CommandError::UnrecognizedOption(option) => {
                 quoted("ERR Unrecognized option '", option, "'")
+            }
+            CommandError::UnsupportedOption(option) => {
+                quoted("ERR Unsupported option ", option, "")
             }
             other => other.to_string().into_bytes(),
         }

@@ -48,4 +48,9 @@ pub trait Family: Sized {
     fn channels(&self) -> (&[Bytes], bool) {
         (&[], false)
     }
+
+    /// The keys this command names, whose permissions the ACL checks.
+    fn keys(&self) -> &[Bytes] {
+        &[]
+    }
 }

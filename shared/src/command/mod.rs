@@ -21,7 +21,7 @@ pub use args::{
 pub use categories::{is_category, CATEGORIES};
 pub use error::{subscribed_context_error, CommandError};
 pub use family::Family;
-pub use table::{Arg, KeySpec, Row};
+pub use table::{Arg, Begin, KeySpec, Row};
 
 use bytes::Bytes;
 
@@ -97,6 +97,11 @@ macro_rules! families {
             pub fn channels(&self) -> (&[Bytes], bool) {
                 match self { $(Command::$variant(cmd) => cmd.channels(),)* }
             }
+
+            /// The keys this command names, whose permissions the ACL checks.
+            pub fn keys(&self) -> &[Bytes] {
+                match self { $(Command::$variant(cmd) => cmd.keys(),)* }
+            }
         }
     };
 }
@@ -121,6 +126,8 @@ macro_rules! for_each_family {
             latency::LatencyCommand => Latency,
             slowlog::SlowlogCommand => Slowlog,
             introspection::IntrospectionCommand => Introspection,
+            stream::StreamCommand => Stream,
+            keys::KeysCommand => Keys,
         }
     };
 }
@@ -129,6 +136,11 @@ for_each_family!(families);
 
 pub use client::ReplyMode;
 pub use introspection::ListFilter;
+pub use keys::ExpireIf;
+pub use stream::{
+    parse_info_options, parse_read_id, parse_strict_id, AddId, RangeEnd, ReadFrom, StreamId, Trim,
+    TrimTo, NODE_MAX_ENTRIES,
+};
 
 impl Command {
     /// Parses a request's arguments (the first is the command name, never absent).

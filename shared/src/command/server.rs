@@ -17,7 +17,7 @@ pub enum ServerCommand {
     /// ```text
     /// DBSIZE
     /// ```
-    /// Always 0: there are no keys.
+    /// The keys of db 0 (the only database).
     DbSize,
     /// ```text
     /// TIME

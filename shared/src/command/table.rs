@@ -32,13 +32,29 @@ pub struct Row {
     pub args: &'static str,
 }
 
-/// A key specification that begins at argument 1 and takes a range of step 1.
+/// A key specification that takes a range of step 1, from an argument or after a keyword.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpec {
     /// Redis's key-spec flags (`RO`, `not_key`).
     pub flags: &'static str,
     /// The last key, relative to the first (0: one key; -1: every argument to the end).
     pub last: i32,
+    /// Where the keys begin.
+    pub begin: Begin,
+    /// Redis's range limit: 0 for none, `n` for the first 1/n of what is left (XREAD's keys
+    /// are half of the arguments after `STREAMS`).
+    pub limit: i32,
+    /// Redis's note on the specification (empty for none).
+    pub notes: &'static str,
+}
+
+/// Where a key specification's keys begin (Redis's `begin_search`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// At this argument (1 is the first after the name).
+    Index(i32),
+    /// After this keyword, searched for from the argument given.
+    Keyword(&'static str, i32),
 }
 
 impl Row {
@@ -71,7 +87,41 @@ impl Row {
 
     /// The row with a key specification from argument 1 to `last` (see [`KeySpec`]).
     pub const fn keys(self, flags: &'static str, last: i32) -> Row {
-        Row { keys: Some(KeySpec { flags, last }), ..self }
+        Row {
+            keys: Some(KeySpec { flags, last, begin: Begin::Index(1), limit: 0, notes: "" }),
+            ..self
+        }
+    }
+
+    /// The row with its key specification's note (after `keys`, `keys_at` or `keys_after`).
+    pub const fn key_notes(self, notes: &'static str) -> Row {
+        match self.keys {
+            Some(spec) => Row { keys: Some(KeySpec { notes, ..spec }), ..self },
+            None => self,
+        }
+    }
+
+    /// The row with a key specification from argument `index` to `last` after it.
+    pub const fn keys_at(self, flags: &'static str, index: i32, last: i32) -> Row {
+        Row {
+            keys: Some(KeySpec { flags, last, begin: Begin::Index(index), limit: 0, notes: "" }),
+            ..self
+        }
+    }
+
+    /// The row with a key specification after `keyword` (searched from `from`), to `last`,
+    /// with Redis's `limit`. Such keys move (`movablekeys`): `COMMAND GETKEYS` does not find
+    /// them here yet.
+    pub const fn keys_after(
+        self,
+        flags: &'static str,
+        keyword: &'static str,
+        from: i32,
+        last: i32,
+        limit: i32,
+    ) -> Row {
+        let begin = Begin::Keyword(keyword, from);
+        Row { keys: Some(KeySpec { flags, last, begin, limit, notes: "" }), ..self }
     }
 
     /// The row with its documentation.
@@ -111,8 +161,11 @@ impl Row {
     pub fn key_range(&self) -> (i64, i64, i64) {
         match self.keys {
             None => (0, 0, 0),
-            Some(KeySpec { last, .. }) if last < 0 => (1, last as i64, 1),
-            Some(KeySpec { last, .. }) => (1, 1 + last as i64, 1),
+            Some(KeySpec { begin: Begin::Keyword(..), .. }) => (0, 0, 0),
+            Some(KeySpec { last, begin: Begin::Index(i), .. }) if last < 0 => {
+                (i as i64, last as i64, 1)
+            }
+            Some(KeySpec { last, begin: Begin::Index(i), .. }) => (i as i64, (i + last) as i64, 1),
         }
     }
 
@@ -121,13 +174,17 @@ impl Row {
     /// whose "keys" are not keys (shard channels).
     pub fn key_positions(&self, argc: usize) -> std::ops::Range<usize> {
         match self.keys {
-            Some(spec) if !spec.flags.split(' ').any(|f| f == "not_key") => {
+            Some(KeySpec { begin: Begin::Index(first), .. })
+                if self.keys.is_some_and(|spec| !spec.flags.split(' ').any(|f| f == "not_key")) =>
+            {
+                let spec = self.keys.expect("a key spec");
+                let first = first as i64;
                 let end = if spec.last < 0 {
                     argc as i64 + spec.last as i64
                 } else {
-                    1 + spec.last as i64
+                    first + spec.last as i64
                 };
-                1..(end.clamp(0, argc as i64 - 1) as usize + 1).max(1)
+                first as usize..(end.clamp(0, argc as i64 - 1) as usize + 1).max(first as usize)
             }
             _ => 0..0,
         }
@@ -194,6 +251,12 @@ fn parse_arg(text: &mut &'static str) -> Arg {
     while let Some(mark) = text.chars().next().filter(|c| *c != ' ' && *c != '}') {
         *text = &text[1..];
         match mark {
+            // A token that is itself a mark (`=`, `~`: XADD's operators) is one character.
+            '=' if text.starts_with(['=', '~']) => {
+                let (token, rest) = text.split_at(1);
+                arg.token = Some(token);
+                *text = rest;
+            }
             '=' => arg.token = Some(field(text)),
             '%' => arg.key_spec_index = field(text).parse().ok(),
             '~' => {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use shared::command::{
-    command_row, lower_case, subcommand_rows, Arg, IntrospectionCommand, ListFilter, Row,
+    command_row, lower_case, Begin, subcommand_rows, Arg, IntrospectionCommand, ListFilter, Row,
     COMMAND_TABLE, NAME_MAX,
 };
 use shared::glob::glob_match;
@@ -79,15 +79,26 @@ fn info(row: &Row) -> Frame {
     let tips = row.tips.split(' ').filter(|t| !t.is_empty()).map(Frame::bulk).collect();
     let key_specs = row.keys.iter().map(|spec| {
         let pair = |k: &str, v: Frame| (Frame::bulk(k), v);
-        Frame::Map(vec![
+        let begin = match spec.begin {
+            Begin::Index(i) => Frame::Map(vec![
+                pair("type", Frame::bulk("index")),
+                pair("spec", Frame::Map(vec![pair("index", Frame::Integer(i as i64))])),
+            ]),
+            Begin::Keyword(word, from) => Frame::Map(vec![
+                pair("type", Frame::bulk("keyword")),
+                pair(
+                    "spec",
+                    Frame::Map(vec![
+                        pair("keyword", Frame::bulk(word)),
+                        pair("startfrom", Frame::Integer(from as i64)),
+                    ]),
+                ),
+            ]),
+        };
+        let notes = (!spec.notes.is_empty()).then(|| pair("notes", Frame::bulk(spec.notes)));
+        Frame::Map(notes.into_iter().chain([
             pair("flags", words(spec.flags, "")),
-            pair(
-                "begin_search",
-                Frame::Map(vec![
-                    pair("type", Frame::bulk("index")),
-                    pair("spec", Frame::Map(vec![pair("index", Frame::Integer(1))])),
-                ]),
-            ),
+            pair("begin_search", begin),
             pair(
                 "find_keys",
                 Frame::Map(vec![
@@ -97,12 +108,12 @@ fn info(row: &Row) -> Frame {
                         Frame::Map(vec![
                             pair("lastkey", Frame::Integer(spec.last as i64)),
                             pair("keystep", Frame::Integer(1)),
-                            pair("limit", Frame::Integer(0)),
+                            pair("limit", Frame::Integer(spec.limit as i64)),
                         ]),
                     ),
                 ]),
             ),
-        ])
+        ]).collect())
     });
     let subs: Vec<Frame> = if row.is_subcommand() {
         Vec::new()

@@ -246,6 +246,7 @@ impl Session {
             Denied::Channel(channel) => {
                 (&stats.acl_denied_channel, Some((LogReason::Channel, channel.clone())))
             }
+            Denied::Key(key) => (&stats.acl_denied_key, Some((LogReason::Key, key.clone()))),
         };
         add(counter, 1);
         if let Some((reason, object)) = logged {

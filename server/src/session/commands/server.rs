@@ -8,10 +8,11 @@ use crate::session::{Session, Status};
 
 impl Run for ServerCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
+        let now = session.now_ms();
         let ctx = &session.ctx;
         let reply = match self {
             ServerCommand::Info(sections) => Frame::Bulk(ctx.info(&sections).into()),
-            ServerCommand::DbSize => Frame::Integer(0),
+            ServerCommand::DbSize => Frame::Integer(ctx.keyspace.counts(now).0 as i64),
             ServerCommand::LastSave => Frame::Integer(ctx.started_unix as i64),
             ServerCommand::Time => {
                 // The wall clock, read by the server context (the session reads no clock).

@@ -1,0 +1,257 @@
+//! XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID, XINFO, XREAD: streams in the keyspace.
+//! Each command holds one key's shard lock while it reads or changes the key and builds its
+//! reply's frame, and encodes after releasing it.
+
+use bytes::Bytes;
+use shared::command::{
+    parse_info_options, parse_read_id, parse_strict_id, AddId, ReadFrom,
+    StreamCommand, StreamId,
+};
+use shared::{Frame, RespVersion};
+
+use super::Run;
+use crate::errors::ReplyError;
+use crate::keyspace::{AddError, Entry, Stream, Value};
+use crate::session::{Session, Status};
+
+/// The stream `entry` holds, or WRONGTYPE.
+fn stream_of(entry: &mut Entry) -> Result<&mut Stream, Frame> {
+    match &mut entry.value {
+        Value::Stream(stream) => Ok(stream),
+    }
+}
+
+fn bulk_id(id: StreamId) -> Frame {
+    Frame::Bulk(id.to_string().into())
+}
+
+/// An entry as XRANGE and XREAD give it: its id, then its fields and values.
+fn entry_frame(id: StreamId, fields: &[Bytes]) -> Frame {
+    Frame::Array(vec![bulk_id(id), Frame::Array(fields.iter().cloned().map(Frame::Bulk).collect())])
+}
+
+fn entries_frame(entries: Vec<(StreamId, Vec<Bytes>)>) -> Frame {
+    Frame::Array(entries.into_iter().map(|(id, f)| entry_frame(id, &f)).collect())
+}
+
+fn err(e: impl ToString) -> Frame {
+    Frame::Error(e.to_string())
+}
+
+impl Run for StreamCommand {
+    fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
+        let now = session.now_ms();
+        let resp3 = session.resp.as_deref().expect("resp session").version == RespVersion::Resp3;
+        let ks = &session.ctx.keyspace;
+        let reply = match self {
+            StreamCommand::Add { key, no_mkstream, trim, id, fields, .. } => {
+                let mut slot = ks.slot(&key, now);
+                let exists = slot.get().is_some();
+                if !exists && no_mkstream {
+                    Frame::Null
+                } else {
+                    let entry = match slot.get() {
+                        Some(entry) => entry,
+                        None => slot.insert(Value::Stream(Stream::default())),
+                    };
+                    match stream_of(entry) {
+                        Err(frame) => frame,
+                        Ok(stream) => {
+                            let id = match id {
+                                AddId::Auto => stream.next_id(now, None),
+                                AddId::AutoSeq(ms) => stream.next_id(now, Some(ms)),
+                                AddId::Explicit(id) => Ok(id),
+                            };
+                            match id.and_then(|id| stream.append(id, fields).map(|()| id)) {
+                                Ok(id) => {
+                                    if let Some(trim) = trim {
+                                        stream.trim(trim);
+                                    }
+                                    bulk_id(id)
+                                }
+                                Err(why) => {
+                                    // A stream XADD just made stays only if it got an entry.
+                                    if !exists {
+                                        slot.remove();
+                                    }
+                                    match why {
+                                        AddError::NotAbove => err(ReplyError::XaddNotAbove),
+                                        AddError::Exhausted => err(ReplyError::StreamExhausted),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            StreamCommand::Len(key) => match ks.slot(&key, now).get() {
+                None => Frame::Integer(0),
+                Some(entry) => match stream_of(entry) {
+                    Ok(stream) => Frame::Integer(stream.len() as i64),
+                    Err(frame) => frame,
+                },
+            },
+            StreamCommand::Range { key, start, end, count, rev, .. } => {
+                let low = if start.exclusive { start.id.next() } else { Some(start.id) };
+                let high = if end.exclusive { end.id.prev() } else { Some(end.id) };
+                match ks.slot(&key, now).get() {
+                    None => Frame::Array(Vec::new()),
+                    Some(entry) => match stream_of(entry) {
+                        Err(frame) => frame,
+                        Ok(_) if count.is_some_and(|c| c <= 0) => Frame::NullArray,
+                        Ok(stream) => match (low, high) {
+                            (Some(low), Some(high)) => {
+                                let count = count.unwrap_or(0) as usize;
+                                entries_frame(stream.range(low, high, rev, count))
+                            }
+                            _ => Frame::Array(Vec::new()),
+                        },
+                    },
+                }
+            }
+            StreamCommand::Del { key, ids } => {
+                let mut slot = ks.slot(&key, now);
+                match slot.get().map(stream_of) {
+                    None => Frame::Integer(0),
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) => {
+                        match ids.iter().map(|id| parse_strict_id(id)).collect::<Result<Vec<_>, _>>() {
+                            Err(e) => err(e),
+                            Ok(ids) => {
+                                Frame::Integer(ids.into_iter().filter(|id| stream.delete(*id)).count() as i64)
+                            }
+                        }
+                    }
+                }
+            }
+            StreamCommand::TrimCmd { key, trim, .. } => match ks.slot(&key, now).get().map(stream_of) {
+                None => Frame::Integer(0),
+                Some(Err(frame)) => frame,
+                Some(Ok(stream)) => Frame::Integer(stream.trim(trim) as i64),
+            },
+            StreamCommand::SetId { key, id, entries_added, max_deleted, .. } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    None => err(ReplyError::NoSuchKey),
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) => {
+                        let top = stream.last_entry().map(|(id, _)| *id);
+                        if top.is_some_and(|top| id < top) {
+                            err(ReplyError::XsetidBelowTop)
+                        } else if entries_added.is_some_and(|n| n < stream.len() as u64) {
+                            err(ReplyError::XsetidEntriesBelowLength)
+                        } else {
+                            stream.set_id(id, entries_added, max_deleted);
+                            Frame::Simple("OK".into())
+                        }
+                    }
+                }
+            }
+            StreamCommand::InfoStream { sub, key, options } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    None => err(ReplyError::NoSuchKey),
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) => match parse_info_options(&sub, &options) {
+                        Err(e) => err(e),
+                        Ok(full) => info_stream(stream, full),
+                    },
+                }
+            }
+            StreamCommand::InfoHelp => Frame::Array(
+                XINFO_HELP.iter().map(|line| Frame::Simple(line.to_string())).collect(),
+            ),
+            StreamCommand::Read { block: true, .. } => err(ReplyError::BlockNotSupported),
+            StreamCommand::Read { count, keys, ids, .. } => {
+                let count = count.filter(|&c| c > 0).unwrap_or(0) as usize;
+                let mut found = Vec::new();
+                let mut failed = None;
+                for (key, id) in keys.iter().zip(&ids) {
+                    let mut slot = ks.slot(key, now);
+                    let stream = match slot.get().map(stream_of) {
+                        Some(Err(frame)) => {
+                            failed = Some(frame);
+                            break;
+                        }
+                        Some(Ok(stream)) => Some(stream),
+                        None => None,
+                    };
+                    let from = match parse_read_id(id) {
+                        Ok(from) => from,
+                        Err(e) => {
+                            failed = Some(err(e));
+                            break;
+                        }
+                    };
+                    let Some(stream) = stream else { continue };
+                    let entries = match from {
+                        ReadFrom::New => Vec::new(),
+                        ReadFrom::Last => stream
+                            .last_entry()
+                            .map(|(id, f)| vec![(*id, f.clone())])
+                            .unwrap_or_default(),
+                        ReadFrom::After(id) => match id.next() {
+                            Some(low) => stream.range(low, StreamId::MAX, false, count),
+                            None => Vec::new(),
+                        },
+                    };
+                    if !entries.is_empty() {
+                        found.push((Frame::Bulk(key.clone()), entries_frame(entries)));
+                    }
+                }
+                match failed {
+                    Some(frame) => frame,
+                    None if found.is_empty() => Frame::NullArray,
+                    // A map of streams in RESP3, an array of pairs in RESP2, as from Redis.
+                    None if resp3 => Frame::Map(found),
+                    None => Frame::Array(
+                        found.into_iter().map(|(k, v)| Frame::Array(vec![k, v])).collect(),
+                    ),
+                }
+            }
+        };
+        session.reply(reply, out)
+    }
+}
+
+/// XINFO STREAM's reply: the summary, or with FULL (and its count, 0 for all) the entries.
+fn info_stream(stream: &Stream, full: Option<u64>) -> Frame {
+    let s = |text: &str| Frame::Bulk(Bytes::copy_from_slice(text.as_bytes()));
+    let mut fields = vec![
+        (s("length"), Frame::Integer(stream.len() as i64)),
+        (s("radix-tree-keys"), Frame::Integer(stream.radix_keys() as i64)),
+        (s("radix-tree-nodes"), Frame::Integer(stream.radix_nodes() as i64)),
+        (s("last-generated-id"), bulk_id(stream.last_id)),
+        (s("max-deleted-entry-id"), bulk_id(stream.max_deleted)),
+        (s("entries-added"), Frame::Integer(stream.entries_added as i64)),
+        (s("recorded-first-entry-id"), bulk_id(stream.first_id())),
+    ];
+    match full {
+        None => {
+            let edge = |e: Option<(&StreamId, &Vec<Bytes>)>| match e {
+                Some((id, f)) => entry_frame(*id, f),
+                None => Frame::Null,
+            };
+            fields.push((s("groups"), Frame::Integer(0)));
+            fields.push((s("first-entry"), edge(stream.first_entry())));
+            fields.push((s("last-entry"), edge(stream.last_entry())));
+        }
+        Some(count) => {
+            let entries = stream.range(StreamId::MIN, StreamId::MAX, false, count as usize);
+            fields.push((s("entries"), entries_frame(entries)));
+            fields.push((s("groups"), Frame::Array(Vec::new())));
+        }
+    }
+    Frame::Map(fields)
+}
+
+/// XINFO HELP, in Redis 7.0's words.
+const XINFO_HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
+];

@@ -1,0 +1,651 @@
+//! Streams: XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID, XINFO STREAM and HELP, and
+//! XREAD without BLOCK. Stream ids and the trimming options are read here, in Redis 7.0's
+//! order; what Redis reads only after looking its key up (XDEL's and XREAD's ids, XINFO
+//! STREAM's options) is kept as sent and read by the server with [`parse_strict_id`] and
+//! [`parse_info_options`], so that a missing key or a key of another type answers first.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use super::args::{is, parse_integer, words, Args, NAME_MAX};
+use super::error::CommandError;
+use super::family::Family;
+use super::table::Row;
+
+/// A stream entry's id, `ms-seq`: ordered by milliseconds, then sequence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    /// The milliseconds part.
+    pub ms: u64,
+    /// The sequence number within the millisecond.
+    pub seq: u64,
+}
+
+impl StreamId {
+    /// The smallest id, `0-0`.
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    /// The largest id.
+    pub const MAX: StreamId = StreamId { ms: u64::MAX, seq: u64::MAX };
+
+    /// The id right after this one, if there is one.
+    pub fn next(self) -> Option<StreamId> {
+        match self.seq.checked_add(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => self.ms.checked_add(1).map(|ms| StreamId { ms, seq: 0 }),
+        }
+    }
+
+    /// The id right before this one, if there is one.
+    pub fn prev(self) -> Option<StreamId> {
+        match self.seq.checked_sub(1) {
+            Some(seq) => Some(StreamId { ms: self.ms, seq }),
+            None => self.ms.checked_sub(1).map(|ms| StreamId { ms, seq: u64::MAX }),
+        }
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// A number as Redis's `string2ull` reads an id's part: decimal digits (leading zeros allowed),
+/// at most `u64::MAX`.
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Reads `ms` or `ms-seq`; a missing sequence is `missing_seq`. `ms-*` is `Err` here.
+fn parse_id_parts(arg: &[u8], missing_seq: u64) -> Result<StreamId, CommandError> {
+    let (ms, seq) = match arg.iter().position(|&c| c == b'-') {
+        Some(dash) => (&arg[..dash], Some(&arg[dash + 1..])),
+        None => (arg, None),
+    };
+    let ms = parse_u64(ms).ok_or(CommandError::InvalidStreamId)?;
+    let seq = match seq {
+        Some(seq) => parse_u64(seq).ok_or(CommandError::InvalidStreamId)?,
+        None => missing_seq,
+    };
+    Ok(StreamId { ms, seq })
+}
+
+/// An id as Redis's strict reading takes it (XDEL, XREAD, XSETID, MINID): `ms-seq`, or `ms`
+/// meaning `ms-0`; never `-`, `+` or `*`.
+pub fn parse_strict_id(arg: &[u8]) -> Result<StreamId, CommandError> {
+    parse_id_parts(arg, 0)
+}
+
+/// The id XADD is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddId {
+    /// `*`: from the clock.
+    Auto,
+    /// `ms-*`: this millisecond, the next sequence.
+    AutoSeq(u64),
+    /// `ms-seq` or `ms` (`ms-0`).
+    Explicit(StreamId),
+}
+
+impl AddId {
+    fn parse(arg: &[u8]) -> Result<AddId, CommandError> {
+        if arg == b"*" {
+            return Ok(AddId::Auto);
+        }
+        if let Some(ms) = arg.strip_suffix(b"-*") {
+            return parse_u64(ms).map(AddId::AutoSeq).ok_or(CommandError::InvalidStreamId);
+        }
+        parse_id_parts(arg, 0).map(AddId::Explicit)
+    }
+}
+
+/// Where trimming stops: a length or a smallest id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrimTo {
+    /// `MAXLEN n`: keep the last `n` entries.
+    MaxLen(u64),
+    /// `MINID id`: drop the entries below `id`.
+    MinId(StreamId),
+}
+
+/// XADD's and XTRIM's trimming options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trim {
+    /// The threshold.
+    pub to: TrimTo,
+    /// `~`: only whole nodes go, so more may stay.
+    pub approx: bool,
+    /// The most entries one trim removes (0: no bound); `LIMIT`, or with `~` Redis's default
+    /// of 100 nodes' worth.
+    pub limit: u64,
+}
+
+/// The entries a node holds in Redis's default configuration (`stream-node-max-entries`).
+pub const NODE_MAX_ENTRIES: u64 = 100;
+
+/// An end of an XRANGE interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeEnd {
+    /// The id (an incomplete `ms` completed for its end).
+    pub id: StreamId,
+    /// `(`: the id itself is outside.
+    pub exclusive: bool,
+}
+
+/// The id an XREAD key is read after, as sent (read by [`parse_read_id`] once the key was
+/// looked up, as Redis does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// `$`: what is added from now on (nothing, without BLOCK).
+    New,
+    /// `+`: the last entry.
+    Last,
+    /// After this id.
+    After(StreamId),
+}
+
+/// Reads an XREAD id: `$`, `+`, or a strict id.
+pub fn parse_read_id(arg: &[u8]) -> Result<ReadFrom, CommandError> {
+    match arg {
+        b"$" => Ok(ReadFrom::New),
+        b"+" => Ok(ReadFrom::Last),
+        _ => parse_strict_id(arg).map(ReadFrom::After),
+    }
+}
+
+/// Reads XINFO STREAM's options after its key: nothing, or `FULL [COUNT n]`. The count is
+/// `None` without FULL, and 0 means every entry.
+pub fn parse_info_options(sub: &Bytes, options: &[Bytes]) -> Result<Option<u64>, CommandError> {
+    let syntax = || CommandError::SubcommandSyntax { command: "XINFO", sub: sub.clone() };
+    match options {
+        [] => Ok(None),
+        [full] if is(full, "full") => Ok(Some(10)),
+        [full, count, n] if is(full, "full") && is(count, "count") => {
+            let n = parse_integer(n).ok_or(CommandError::NotAnInteger)?;
+            Ok(Some(u64::try_from(n).unwrap_or(0)))
+        }
+        _ => Err(syntax()),
+    }
+}
+
+/// A stream command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamCommand {
+    /// ```text
+    /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value ...
+    /// ```
+    Add {
+        /// The stream.
+        key: Bytes,
+        /// NOMKSTREAM: do not create a missing stream.
+        no_mkstream: bool,
+        /// The trimming after the append.
+        trim: Option<Trim>,
+        /// The new entry's id.
+        id: AddId,
+        /// Field, value, field, value...
+        fields: Vec<Bytes>,
+        /// The arguments as sent (for `to_args`).
+        sent: Vec<Bytes>,
+    },
+    /// ```text
+    /// XLEN key
+    /// ```
+    Len(Bytes),
+    /// ```text
+    /// XRANGE key start end [COUNT count]
+    /// XREVRANGE key end start [COUNT count]
+    /// ```
+    Range {
+        /// The stream.
+        key: Bytes,
+        /// The low end.
+        start: RangeEnd,
+        /// The high end.
+        end: RangeEnd,
+        /// At most this many entries (a negative count gives none).
+        count: Option<i64>,
+        /// XREVRANGE: highest first.
+        rev: bool,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+    /// ```text
+    /// XDEL key id [id ...]
+    /// ```
+    Del {
+        /// The stream.
+        key: Bytes,
+        /// The ids, as sent.
+        ids: Vec<Bytes>,
+    },
+    /// ```text
+    /// XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]
+    /// ```
+    TrimCmd {
+        /// The stream.
+        key: Bytes,
+        /// How far.
+        trim: Trim,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+    /// ```text
+    /// XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]
+    /// ```
+    SetId {
+        /// The stream.
+        key: Bytes,
+        /// The new last id.
+        id: StreamId,
+        /// ENTRIESADDED.
+        entries_added: Option<u64>,
+        /// MAXDELETEDID.
+        max_deleted: Option<StreamId>,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+    /// ```text
+    /// XINFO STREAM key [FULL [COUNT count]]
+    /// ```
+    InfoStream {
+        /// The subcommand as sent (Redis's errors quote it).
+        sub: Bytes,
+        /// The stream.
+        key: Bytes,
+        /// The options after it, as sent ([`parse_info_options`]).
+        options: Vec<Bytes>,
+    },
+    /// ```text
+    /// XINFO HELP
+    /// ```
+    InfoHelp,
+    /// ```text
+    /// XREAD [COUNT count] STREAMS key [key ...] id [id ...]
+    /// ```
+    /// BLOCK is refused for now.
+    Read {
+        /// At most this many entries per stream (0 or negative: all).
+        count: Option<i64>,
+        /// The streams.
+        keys: Vec<Bytes>,
+        /// Their ids, as sent ([`parse_read_id`]).
+        ids: Vec<Bytes>,
+        /// BLOCK was given (refused when run).
+        block: bool,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+}
+
+use StreamCommand as X;
+
+/// Reads a non-negative integer option (`MAXLEN`, `LIMIT`), with its own error.
+fn non_negative(arg: &[u8], negative: CommandError) -> Result<u64, CommandError> {
+    let n = parse_integer(arg).ok_or(CommandError::NotAnInteger)?;
+    u64::try_from(n).map_err(|_| negative)
+}
+
+/// Reads the trimming options (and, for XADD, NOMKSTREAM) from `args[i..]` in Redis 7.0's
+/// order; returns them and where the id is (XADD) or `args.len()` (XTRIM).
+fn parse_trim(
+    args: &[Bytes],
+    xadd: bool,
+) -> Result<(Option<Trim>, bool, usize), CommandError> {
+    let (mut to, mut approx, mut limit, mut no_mkstream) = (None, false, None, false);
+    let mut i = 0;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = &args[i][..];
+        if xadd && opt == b"*" {
+            break;
+        } else if (is(opt, "maxlen") || is(opt, "minid")) && more > 0 {
+            if to.is_some() {
+                return Err(CommandError::TrimBoth);
+            }
+            let next = &args[i + 1][..];
+            if (next == b"~" || next == b"=") && more >= 2 {
+                approx = next == b"~";
+                i += 1;
+            }
+            let threshold = &args[i + 1][..];
+            to = Some(if is(opt, "maxlen") {
+                TrimTo::MaxLen(non_negative(threshold, CommandError::MaxLenNegative)?)
+            } else {
+                TrimTo::MinId(parse_strict_id(threshold)?)
+            });
+            i += 1;
+        } else if is(opt, "limit") && more > 0 {
+            limit = Some(non_negative(&args[i + 1], CommandError::LimitNegative)?);
+            i += 1;
+        } else if xadd && is(opt, "nomkstream") {
+            no_mkstream = true;
+        } else if xadd {
+            break;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let limit = match (approx, limit) {
+        (false, Some(_)) => return Err(CommandError::LimitWithoutApprox),
+        (false, None) => 0,
+        (true, limit) => limit.unwrap_or(100 * NODE_MAX_ENTRIES),
+    };
+    Ok((to.map(|to| Trim { to, approx, limit }), no_mkstream, i))
+}
+
+/// Reads an XRANGE end: `-`, `+`, `(id`, `id` or `ms` (completed by `missing_seq`).
+fn parse_range_end(arg: &[u8], missing_seq: u64) -> Result<RangeEnd, CommandError> {
+    let (exclusive, arg) = match arg.strip_prefix(b"(") {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let id = match arg {
+        b"-" if !exclusive => StreamId::MIN,
+        b"+" if !exclusive => StreamId::MAX,
+        _ => parse_id_parts(arg, missing_seq)?,
+    };
+    Ok(RangeEnd { id, exclusive })
+}
+
+fn parse_xadd(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let key = sent[0].clone();
+    let (trim, no_mkstream, at) = parse_trim(&sent[1..], true)?;
+    let at = at + 1;
+    let Some(id) = sent.get(at) else { return Err(CommandError::Arity("xadd")) };
+    let id = AddId::parse(id)?;
+    let fields = sent[at + 1..].to_vec();
+    if fields.len() < 2 || fields.len() % 2 == 1 {
+        return Err(CommandError::Arity("xadd"));
+    }
+    if id == AddId::Explicit(StreamId::MIN) {
+        return Err(CommandError::XaddIdZero);
+    }
+    Ok(X::Add { key, no_mkstream, trim, id, fields, sent })
+}
+
+fn parse_xrange(sent: Vec<Bytes>, rev: bool) -> Result<StreamCommand, CommandError> {
+    let (low, high) = if rev { (&sent[2], &sent[1]) } else { (&sent[1], &sent[2]) };
+    let start = parse_range_end(low, 0)?;
+    let end = parse_range_end(high, u64::MAX)?;
+    let count = match &sent[3..] {
+        [] => None,
+        [word, n] if is(word, "count") => {
+            Some(parse_integer(n).ok_or(CommandError::NotAnInteger)?)
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    if start.exclusive && start.id == StreamId::MAX {
+        return Err(CommandError::BadIntervalStart);
+    }
+    if end.exclusive && end.id == StreamId::MIN {
+        return Err(CommandError::BadIntervalEnd);
+    }
+    Ok(X::Range { key: sent[0].clone(), start, end, count, rev, sent })
+}
+
+fn parse_xsetid(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let id = parse_strict_id(&sent[1])?;
+    let (mut entries_added, mut max_deleted) = (None, None);
+    let mut rest = sent[2..].iter();
+    while let Some(opt) = rest.next() {
+        let value = rest.next();
+        match value {
+            Some(n) if is(opt, "entriesadded") => {
+                let n = parse_integer(n).ok_or(CommandError::NotAnInteger)?;
+                let n = u64::try_from(n).map_err(|_| CommandError::EntriesAddedNegative)?;
+                entries_added = Some(n);
+            }
+            Some(v) if is(opt, "maxdeletedid") => {
+                let max = parse_strict_id(v)?;
+                if id < max {
+                    return Err(CommandError::XsetidBelowMaxDeleted);
+                }
+                max_deleted = Some(max);
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    Ok(X::SetId { key: sent[0].clone(), id, entries_added, max_deleted, sent })
+}
+
+fn parse_xread(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let (mut count, mut block) = (None, false);
+    let mut i = 0;
+    while i < sent.len() {
+        let more = sent.len() - 1 - i;
+        let opt = &sent[i][..];
+        if is(opt, "count") && more > 0 {
+            count = Some(parse_integer(&sent[i + 1]).ok_or(CommandError::NotAnInteger)?);
+            i += 2;
+        } else if is(opt, "block") && more > 0 {
+            let ms = parse_integer(&sent[i + 1]).ok_or(CommandError::TimeoutNotInteger)?;
+            if ms < 0 {
+                return Err(CommandError::TimeoutNegative);
+            }
+            block = true;
+            i += 2;
+        } else if is(opt, "streams") && more > 0 {
+            let rest = &sent[i + 1..];
+            if rest.len() % 2 == 1 {
+                return Err(CommandError::UnbalancedXread);
+            }
+            let (keys, ids) = rest.split_at(rest.len() / 2);
+            let (keys, ids) = (keys.to_vec(), ids.to_vec());
+            return Ok(X::Read { count, keys, ids, block, sent });
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Err(CommandError::Syntax)
+}
+
+impl Family for StreamCommand {
+    #[rustfmt::skip]
+    const TABLE: &'static [Row] = &[
+        Row::new("xadd", -5, "write denyoom fast", "write stream fast")
+            .tips("nondeterministic_output")
+            .keys("RW update", 0)
+            .key_notes("UPDATE instead of INSERT because of the optional trimming feature")
+            .doc("5.0.0", "stream", "Appends an entry to a stream, making the stream if needed, then trims it if asked.", "O(1) to append, O(N) for the N entries trimmed.")
+            .args("key:key%0 nomkstream:pure-token=NOMKSTREAM~o#6.2.0 trim:block~o{strategy:oneof{maxlen:pure-token=MAXLEN minid:pure-token=MINID#6.2.0} operator:oneof~o{equal:pure-token== approximately:pure-token=~} threshold:string count:integer=LIMIT~o#6.2.0} id_or_auto:oneof{auto_id:pure-token=* id:string} field_value:block~m{field:string value:string}"),
+        Row::new("xlen", 2, "readonly fast", "read stream fast")
+            .keys("RO", 0)
+            .doc("5.0.0", "stream", "Counts a stream's entries.", "O(1)")
+            .args("key:key%0"),
+        Row::new("xrange", -4, "readonly", "read stream slow")
+            .keys("RO access", 0)
+            .doc("5.0.0", "stream", "Lists a stream's entries between two ids, lowest first.", "O(log N + M), M entries listed.")
+            .args("key:key%0 start:string end:string count:integer=COUNT~o"),
+        Row::new("xrevrange", -4, "readonly", "read stream slow")
+            .keys("RO access", 0)
+            .doc("5.0.0", "stream", "Lists a stream's entries between two ids, highest first.", "O(log N + M), M entries listed.")
+            .args("key:key%0 end:string start:string count:integer=COUNT~o"),
+        Row::new("xdel", -3, "write fast", "write stream fast")
+            .keys("RW delete", 0)
+            .doc("5.0.0", "stream", "Removes entries from a stream by id.", "O(log N) per id given.")
+            .args("key:key%0 id:string~m"),
+        Row::new("xtrim", -4, "write", "write stream slow")
+            .tips("nondeterministic_output")
+            .keys("RW delete", 0)
+            .doc("5.0.0", "stream", "Drops a stream's oldest entries down to a length or from an id.", "O(N), N entries dropped.")
+            .args("key:key%0 trim:block{strategy:oneof{maxlen:pure-token=MAXLEN minid:pure-token=MINID#6.2.0} operator:oneof~o{equal:pure-token== approximately:pure-token=~} threshold:string count:integer=LIMIT~o#6.2.0}"),
+        Row::new("xsetid", -3, "write denyoom fast", "write stream fast")
+            .keys("RW update", 0)
+            .doc("5.0.0", "stream", "Sets a stream's last id, and optionally its counters.", "O(1)")
+            .args("key:key%0 last-id:string entries_added:integer=ENTRIESADDED~o#7.0.0 max_deleted_entry_id:string=MAXDELETEDID~o#7.0.0"),
+        Row::new("xinfo", -2, "", "slow")
+            .doc("5.0.0", "stream", "Container of the stream introspection subcommands.", "Per subcommand."),
+        Row::new("xinfo|stream", -3, "readonly", "read stream slow")
+            .keys_at("RO access", 2, 0)
+            .doc("5.0.0", "stream", "Describes a stream, or with FULL lists its entries too.", "O(1), with FULL O(N) for the N entries listed.")
+            .args("key:key%0 full:block=FULL~o{count:integer=COUNT~o}"),
+        Row::new("xinfo|help", 2, "loading stale", "stream slow")
+            .doc("5.0.0", "stream", "Lists XINFO's subcommands.", "O(1)"),
+        Row::new("xread", -4, "readonly blocking movablekeys", "read stream slow blocking")
+            .keys_after("RO access", "STREAMS", 1, -1, 2)
+            .doc("5.0.0", "stream", "Reads the entries after an id from one or more streams.", "O(log N + M) per stream, M entries read.")
+            .args("count:integer=COUNT~o milliseconds:integer=BLOCK~o streams:block=STREAMS{key:key%0~m id:string~m}"),
+    ];
+
+    fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
+        let argc = args.len();
+        let parsed = match name {
+            b"xadd" => args.need(argc >= 4, "xadd").and_then(|()| parse_xadd(args.rest())),
+            b"xlen" => args.need(argc == 1, "xlen").map(|()| X::Len(args.take())),
+            b"xrange" => {
+                args.need(argc >= 3, "xrange").and_then(|()| parse_xrange(args.rest(), false))
+            }
+            b"xrevrange" => {
+                args.need(argc >= 3, "xrevrange").and_then(|()| parse_xrange(args.rest(), true))
+            }
+            b"xdel" => args
+                .need(argc >= 2, "xdel")
+                .map(|()| X::Del { key: args.take(), ids: args.rest() }),
+            b"xtrim" => args.need(argc >= 3, "xtrim").and_then(|()| {
+                let sent = args.rest();
+                match parse_trim(&sent[1..], false)? {
+                    (Some(trim), _, _) => Ok(X::TrimCmd { key: sent[0].clone(), trim, sent }),
+                    (None, _, _) => Err(CommandError::Syntax),
+                }
+            }),
+            b"xsetid" => args.need(argc >= 2, "xsetid").and_then(|()| parse_xsetid(args.rest())),
+            b"xinfo" => {
+                let mut buf = [0; NAME_MAX];
+                args.subcommand("xinfo", &mut buf).and_then(|(sub, lower)| match lower {
+                    b"stream" => args
+                        .need(argc >= 2, "xinfo|stream")
+                        .map(|()| X::InfoStream { sub, key: args.take(), options: args.rest() }),
+                    b"help" => Ok(X::InfoHelp),
+                    _ => Err(CommandError::UnknownSubcommand { command: "XINFO", sub }),
+                })
+            }
+            b"xread" => args.need(argc >= 3, "xread").and_then(|()| parse_xread(args.rest())),
+            _ => return None,
+        };
+        Some(parsed)
+    }
+
+    fn full_name(&self) -> &'static str {
+        match self {
+            X::Add { .. } => "xadd",
+            X::Len(_) => "xlen",
+            X::Range { rev: false, .. } => "xrange",
+            X::Range { rev: true, .. } => "xrevrange",
+            X::Del { .. } => "xdel",
+            X::TrimCmd { .. } => "xtrim",
+            X::SetId { .. } => "xsetid",
+            X::InfoStream { .. } => "xinfo|stream",
+            X::InfoHelp => "xinfo|help",
+            X::Read { .. } => "xread",
+        }
+    }
+
+    fn to_args(&self) -> Vec<Bytes> {
+        match self {
+            X::Add { sent, .. } => words(&["XADD"], sent),
+            X::Len(key) => words(&["XLEN"], std::slice::from_ref(key)),
+            X::Range { rev: false, sent, .. } => words(&["XRANGE"], sent),
+            X::Range { rev: true, sent, .. } => words(&["XREVRANGE"], sent),
+            X::Del { key, ids } => {
+                let mut args = words(&["XDEL"], std::slice::from_ref(key));
+                args.extend(ids.iter().cloned());
+                args
+            }
+            X::TrimCmd { sent, .. } => words(&["XTRIM"], sent),
+            X::SetId { sent, .. } => words(&["XSETID"], sent),
+            X::InfoStream { sub, key, options } => {
+                let mut args = words(&["XINFO"], &[sub.clone(), key.clone()]);
+                args.extend(options.iter().cloned());
+                args
+            }
+            X::InfoHelp => words(&["XINFO", "HELP"], &[]),
+            X::Read { sent, .. } => words(&["XREAD"], sent),
+        }
+    }
+
+    fn keys(&self) -> &[Bytes] {
+        match self {
+            X::Add { key, .. }
+            | X::Len(key)
+            | X::Range { key, .. }
+            | X::Del { key, .. }
+            | X::TrimCmd { key, .. }
+            | X::SetId { key, .. }
+            | X::InfoStream { key, .. } => std::slice::from_ref(key),
+            X::InfoHelp => &[],
+            X::Read { keys, .. } => keys,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Command;
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Command, CommandError> {
+        Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect())
+    }
+
+    #[test]
+    fn ids_read_as_redis_reads_them() {
+        assert_eq!(parse_strict_id(b"5"), Ok(StreamId { ms: 5, seq: 0 }));
+        assert_eq!(parse_strict_id(b"5-7"), Ok(StreamId { ms: 5, seq: 7 }));
+        let max = b"18446744073709551615-18446744073709551615";
+        assert_eq!(parse_strict_id(max), Ok(StreamId::MAX));
+        for bad in [&b""[..], b"-", b"+", b"*", b"5-", b"-5", b"5-x", b"x", b"18446744073709551616"] {
+            assert_eq!(parse_strict_id(bad), Err(CommandError::InvalidStreamId), "{bad:?}");
+        }
+        assert_eq!(StreamId::MAX.next(), None);
+        assert_eq!(StreamId { ms: 1, seq: u64::MAX }.next(), Some(StreamId { ms: 2, seq: 0 }));
+        assert_eq!(StreamId::MIN.prev(), None);
+    }
+
+    #[test]
+    fn xadd_options_parse_in_redis_order_with_its_errors() {
+        let Command::Stream(X::Add { trim, id, no_mkstream, .. }) =
+            parse(&["XADD", "s", "NOMKSTREAM", "MAXLEN", "~", "5", "LIMIT", "3", "7-*", "a", "1"])
+                .unwrap()
+        else {
+            panic!("xadd")
+        };
+        assert!(no_mkstream);
+        assert_eq!(id, AddId::AutoSeq(7));
+        assert_eq!(trim, Some(Trim { to: TrimTo::MaxLen(5), approx: true, limit: 3 }));
+        let err = |w: &[&str]| parse(w).unwrap_err().to_string();
+        assert_eq!(err(&["xadd", "s", "0-0", "a", "1"]), CommandError::XaddIdZero.to_string());
+        assert_eq!(err(&["xadd", "s", "1-1", "a"]), "ERR wrong number of arguments for 'xadd' command");
+        assert_eq!(err(&["xadd", "s", "maxlen", "-1", "*", "a", "1"]), CommandError::MaxLenNegative.to_string());
+        assert_eq!(err(&["xadd", "s", "maxlen", "1", "limit", "2", "*", "a", "1"]), CommandError::LimitWithoutApprox.to_string());
+        assert_eq!(err(&["xadd", "s", "maxlen", "1", "minid", "2", "*", "a", "1"]), CommandError::TrimBoth.to_string());
+        assert_eq!(err(&["xadd", "s", "5-x", "a", "1"]), CommandError::InvalidStreamId.to_string());
+        assert_eq!(err(&["xtrim", "s", "foo", "1"]), "ERR syntax error");
+        assert_eq!(err(&["xrange", "s", "(+", "+"]), CommandError::InvalidStreamId.to_string());
+        assert_eq!(err(&["xread", "streams", "s", "0", "1"]), CommandError::UnbalancedXread.to_string());
+    }
+
+    #[test]
+    fn stream_commands_parse_back_from_their_arguments() {
+        for words in [
+            &["XADD", "s", "MINID", "=", "3", "*", "a", "1"][..],
+            &["XLEN", "s"],
+            &["XRANGE", "s", "(1", "+", "COUNT", "2"],
+            &["XREVRANGE", "s", "+", "-"],
+            &["XDEL", "s", "1-1", "x"],
+            &["XTRIM", "s", "MAXLEN", "~", "10"],
+            &["XSETID", "s", "5-5", "ENTRIESADDED", "3", "MAXDELETEDID", "1-1"],
+            &["XINFO", "STREAM", "s", "FULL"],
+            &["XINFO", "HELP"],
+            &["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "$"],
+        ] {
+            let cmd = parse(words).unwrap();
+            assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd, "{words:?}");
+        }
+    }
+}
