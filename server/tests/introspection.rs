@@ -245,11 +245,16 @@ backend_tests! {
     }
 }
 
+backend_tests! {
+    fn clients_read_the_command_table(backend) {
+        redis_py_and_the_redis_crate_read_the_command_table(backend)
+    }
+}
+
 /// Real clients read the table: redis-py's `COMMAND` (parsed into a dict by name), `COMMAND
 /// COUNT`, `LIST` and `GETKEYS`, and the `redis` crate's reading of `COMMAND INFO`.
-#[test]
-fn clients_read_the_command_table() {
-    let server = TestServer::start(server::Backend::Event);
+fn redis_py_and_the_redis_crate_read_the_command_table(backend: server::Backend) {
+    let server = TestServer::start(backend);
     let script = r#"
 import sys, redis
 r = redis.Redis(port=int(sys.argv[1]))
