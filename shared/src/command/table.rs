@@ -194,7 +194,13 @@ fn parse_arg(text: &mut &'static str) -> Arg {
     while let Some(mark) = text.chars().next().filter(|c| *c != ' ' && *c != '}') {
         *text = &text[1..];
         match mark {
-            '=' => arg.token = Some(field(text)),
+            '=' => {
+                // A token's first character may be a mark itself (`=` and `~` in XADD's).
+                let start = *text;
+                *text = &text[text.chars().next().map_or(0, char::len_utf8)..];
+                field(text);
+                arg.token = Some(&start[..start.len() - text.len()]);
+            }
             '%' => arg.key_spec_index = field(text).parse().ok(),
             '~' => {
                 let flags = field(text);

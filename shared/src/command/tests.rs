@@ -253,4 +253,13 @@ fn arguments_are_read_from_their_compact_form() {
     for row in COMMAND_TABLE {
         let _ = row.arguments(); // every row's form reads to its end (a debug assertion)
     }
+    // A token may begin with a mark.
+    let xadd = Row::new("x", -2, "", "").args(
+        "operator:oneof~o{equal:pure-token== approx:pure-token=~} id:oneof{auto:pure-token=*}",
+    );
+    let args = xadd.arguments();
+    assert_eq!(args[0].arguments[0].token, Some("="));
+    assert_eq!(args[0].arguments[1].token, Some("~"));
+    assert!(args[0].optional);
+    assert_eq!(args[1].arguments[0].token, Some("*"));
 }
