@@ -33,6 +33,9 @@ pub enum ReplyError {
         /// Why the value does not apply.
         why: BadValue,
     },
+    /// MONITOR run by EXEC (Redis refuses it to a client that expects one reply per command).
+    #[error("ERR MONITOR isn't allowed for DENY BLOCKING client")]
+    MonitorInExec,
     /// A failed AUTH (or HELLO AUTH).
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
     WrongPass,
@@ -78,6 +81,12 @@ pub enum ReplyError {
     /// `ACL DRYRUN` of a command the server does not serve.
     #[error("ERR Command '{0}' not found")]
     NoSuchCommand(String),
+    /// `SLOWLOG GET` of a count that is not an integer of at least -1.
+    #[error("ERR count should be greater than or equal to -1")]
+    SlowlogCount,
+    /// `LATENCY GRAPH` of an event with no samples (the event as sent, clipped).
+    #[error("ERR No samples available for event '{0}'")]
+    NoLatencySamples(String),
     /// `ACL LOAD` or `ACL SAVE` failed.
     #[error("ERR {0}")]
     AclFile(#[from] AclError),

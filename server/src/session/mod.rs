@@ -8,6 +8,8 @@
 //! driver gives; the rest of the input waits unparsed. Dropping the session leaves every
 //! subscription and accounts for every message it never wrote.
 
+#[cfg(test)]
+mod budget;
 mod commands;
 #[cfg(test)]
 mod fuzz;
@@ -25,9 +27,9 @@ use shared::{RequestParser, RespVersion};
 use shared::resp::encode_error;
 
 use crate::acl::{Login, Refresh};
-use crate::clients::{ClientEntry, ClientState};
+use crate::clients::{narrow, ClientEntry, ClientState, Names};
 use crate::errors::ReplyError;
-use crate::mailbox::{Drained, Mailbox};
+use crate::mailbox::{Drained, Letter, Overflow};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -50,8 +52,8 @@ pub struct Session {
     id: u64,
     /// The connection came in on the TLS port: its driver runs TLS under the session.
     tls: bool,
-    mailbox: Arc<Mailbox>,
-    /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
+    /// This connection's entry in the server's registry (what `CLIENT LIST` shows), and its
+    /// mailbox.
     client: Arc<ClientEntry>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
@@ -59,42 +61,43 @@ pub struct Session {
     requests: u64,
     /// Message handles taken from the mailbox, on their way into the output buffer (kept
     /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
-    taken: VecDeque<Bytes>,
+    taken: VecDeque<Letter>,
+    /// The messages in the output not yet written: where each ends in the driver's output
+    /// buffer, and when it was published (the delivery clock). As long as the messages
+    /// in the output, never longer.
+    stamps: VecDeque<(usize, Instant)>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
 
+/// What every RESP connection uses, kept in line; what few use is in [`Rare`], made on first
+/// use. Idle memory per connection is budgeted (ARCHITECTURE.md "What an idle connection
+/// costs", guarded by a `size_of` test): new state that most connections never use goes into
+/// [`Rare`], not here.
 struct RespState {
     parser: RequestParser,
     /// Bytes read but not yet parsed into a whole request.
     input: BytesMut,
+    /// The user it runs as, and whether it has authenticated.
+    login: Login,
+    /// The last command run, as Redis names it.
+    last_cmd: &'static str,
+    /// `None` until something seldom used is first set (subscriptions, names, MULTI).
+    rare: Option<Box<Rare>>,
     version: RespVersion,
-    /// The channels and patterns subscribed to, each an owned copy of its name.
-    channels: SubscriptionSet,
-    patterns: SubscriptionSet,
-    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
-    shard_channels: SubscriptionSet,
-    name: Option<Bytes>,
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
-    db: i64,
-    /// The transaction MULTI opened, until EXEC or DISCARD.
-    multi: Option<transaction::Transaction>,
-    /// `CLIENT SETINFO`'s values.
-    lib_name: Option<Bytes>,
-    lib_ver: Option<Bytes>,
+    db: u8,
     /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
     no_evict: bool,
     no_touch: bool,
     /// `CLIENT REPLY OFF`: replies are not sent.
     reply_off: bool,
+    /// MONITOR ran: the exchange feeds this connection every command (until RESET or the end).
+    monitoring: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
     /// `skip_this` after each command).
     skip_next: bool,
     skip_this: bool,
-    /// The last command run, as Redis names it.
-    last_cmd: &'static str,
-    /// The user it runs as, and whether it has authenticated.
-    login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
@@ -106,6 +109,22 @@ struct RespState {
     tracking: Option<Box<tracking::Tracking>>,
 }
 
+/// The part of a RESP connection's state that most connections never use, made by
+/// [`RespState::rare_mut`] the first time something in it is set and kept from then on (no
+/// allocation churn for a subscriber or a MULTI user). Put seldom-used session state here.
+#[derive(Default)]
+struct Rare {
+    /// The channels and patterns subscribed to, each an owned copy of its name.
+    channels: SubscriptionSet,
+    patterns: SubscriptionSet,
+    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
+    shard_channels: SubscriptionSet,
+    /// `CLIENT SETNAME`'s and `CLIENT SETINFO`'s values, shared with the registry's snapshot.
+    names: Option<Arc<Names>>,
+    /// The transaction MULTI opened, until EXEC or DISCARD.
+    multi: Option<transaction::Transaction>,
+}
+
 impl RespState {
     /// Returns true if and only if this is a RESP2 connection in subscribed mode, where only
     /// (un)subscribing, PING, QUIT and RESET may run.
@@ -115,7 +134,47 @@ impl RespState {
 
     /// Returns true if and only if the connection subscribes to anything.
     fn subscribed(&self) -> bool {
-        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+        self.rare.as_deref().is_some_and(|r| {
+            !(r.channels.is_empty() && r.patterns.is_empty() && r.shard_channels.is_empty())
+        })
+    }
+
+    /// The seldom-used state, if any was ever set.
+    fn rare(&self) -> Option<&Rare> {
+        self.rare.as_deref()
+    }
+
+    /// The seldom-used state, made now if it was never set.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The transaction MULTI opened, if one is open.
+    fn multi(&self) -> Option<&transaction::Transaction> {
+        self.rare()?.multi.as_ref()
+    }
+
+    fn multi_mut(&mut self) -> Option<&mut transaction::Transaction> {
+        self.rare.as_deref_mut()?.multi.as_mut()
+    }
+
+    /// Ends the open transaction, if any, and returns it.
+    fn take_multi(&mut self) -> Option<transaction::Transaction> {
+        self.rare.as_deref_mut()?.multi.take()
+    }
+
+    /// The connection's names (`CLIENT SETNAME`, `CLIENT SETINFO`).
+    fn names(&self) -> Option<&Names> {
+        self.rare()?.names.as_deref()
+    }
+
+    /// Changes the connection's names (a new shared copy: the registry may hold the old one).
+    fn set_names(&mut self, change: impl FnOnce(&mut Names)) {
+        let rare = self.rare_mut();
+        let mut names = rare.names.as_deref().cloned().unwrap_or_default();
+        change(&mut names);
+        let empty = names.name.is_none() && names.lib_name.is_none() && names.lib_ver.is_none();
+        rare.names = (!empty).then(|| Arc::new(names));
     }
 }
 
@@ -151,17 +210,12 @@ impl Session {
                 parser: RequestParser::new(ctx.config.limits),
                 input: BytesMut::new(),
                 version: RespVersion::Resp2,
-                channels: SubscriptionSet::default(),
-                patterns: SubscriptionSet::default(),
-                shard_channels: SubscriptionSet::default(),
-                name: None,
+                rare: None,
                 db: 0,
-                multi: None,
-                lib_name: None,
-                lib_ver: None,
                 no_evict: false,
                 no_touch: false,
                 reply_off: false,
+                monitoring: false,
                 skip_next: false,
                 skip_this: false,
                 last_cmd: "NULL",
@@ -175,12 +229,12 @@ impl Session {
         Session {
             ctx,
             id: client.id,
-            mailbox: client.mailbox.clone(),
             client,
             tls,
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
+            stamps: VecDeque::new(),
             resp,
         }
     }
@@ -188,6 +242,12 @@ impl Session {
     /// This connection's id.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// This connection's mailbox.
+    #[cfg(test)]
+    pub(crate) fn mailbox(&self) -> &Arc<crate::mailbox::Mailbox> {
+        &self.client.mailbox
     }
 
     /// Returns true if and only if the connection came in on the TLS port.
@@ -222,19 +282,19 @@ impl Session {
     /// Tells the registry what this connection now looks like (once per batch of requests).
     fn update_snapshot(&self) {
         let Some(state) = self.resp.as_deref() else { return };
+        let rare = state.rare();
+        let count = |set: fn(&Rare) -> &SubscriptionSet| rare.map_or(0, |r| narrow(set(r).len()));
         self.client.update_snapshot(ClientState {
-            name: state.name.clone(),
+            names: rare.and_then(|r| r.names.clone()),
             db: state.db,
-            sub: state.channels.len(),
-            psub: state.patterns.len(),
-            ssub: state.shard_channels.len(),
-            multi: state.multi.as_ref().map_or(-1, |t| t.queued.len() as i64),
+            sub: count(|r| &r.channels),
+            psub: count(|r| &r.patterns),
+            ssub: count(|r| &r.shard_channels),
+            multi: state.multi().map_or(-1, |t| narrow(t.queued.len()) as i32),
             resp: if state.version == RespVersion::Resp3 { 3 } else { 2 },
-            lib_name: state.lib_name.clone(),
-            lib_ver: state.lib_ver.clone(),
             cmd: state.last_cmd,
-            user: state.login.user().name_bytes(),
-            qbuf: state.input.len(),
+            user: Some(state.login.shared_user()),
+            qbuf: narrow(state.input.len()),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
             redir: state.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
@@ -311,24 +371,37 @@ impl Session {
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
-            tracing::warn!(
-                conn = self.id,
-                limit = self.ctx.runtime.output_limit(),
-                "slow subscriber disconnected: output buffer limit reached"
-            );
+            if self.client.mailbox.overflow() == Some(Overflow::Soft) {
+                add(&self.ctx.stats.soft_limit_disconnections, 1);
+                let limits = self.ctx.runtime.output_limits().pubsub;
+                tracing::warn!(
+                    conn = self.id,
+                    soft = limits.soft,
+                    seconds = limits.soft_seconds,
+                    "slow subscriber disconnected: above the soft output buffer limit too long"
+                );
+            } else {
+                tracing::warn!(
+                    conn = self.id,
+                    limit = self.ctx.runtime.output_limit(),
+                    "slow subscriber disconnected: output buffer limit reached"
+                );
+            }
         }
         mail
     }
 
     /// [`Session::take_mail`] without acting on an overflow.
     fn move_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
-        let Drained::Moved { messages, more } = self.mailbox.drain(&mut self.taken, budget) else {
+        let Drained::Moved { messages, more } = self.client.mailbox.drain(&mut self.taken, budget)
+        else {
             return Mail::Overflowed;
         };
         self.unflushed_messages += messages as u64;
-        out.reserve(self.taken.iter().map(Bytes::len).sum());
-        for message in self.taken.drain(..) {
+        out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
+        for (message, published) in self.taken.drain(..) {
             out.extend_from_slice(&message);
+            self.stamps.push_back((out.len(), published));
         }
         if self.taken.capacity() > 64 {
             self.taken = VecDeque::new(); // a burst passed: do not keep its memory
@@ -339,19 +412,32 @@ impl Session {
     /// Returns true if and only if this subscriber passed its output limit: the next
     /// [`Session::take_mail`] says `Overflowed`.
     pub fn overflowed(&self) -> bool {
-        self.mailbox.overflowed()
+        self.client.mailbox.overflowed()
+    }
+
+    /// While the connection holds more than the soft output limit: when it will have held it
+    /// too long (see [`Session::soft_limit_passed`]).
+    pub fn soft_deadline(&self) -> Option<Instant> {
+        self.client.mailbox.soft_deadline()
+    }
+
+    /// Returns true if and only if, at `now`, the connection passed an output limit (the soft
+    /// one for longer than its seconds, checked here): the next [`Session::take_mail`] says
+    /// `Overflowed`.
+    pub fn soft_limit_passed(&self, now: Instant) -> bool {
+        self.client.mailbox.soft_limit_passed(now)
     }
 
     /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
     /// against the output limit together with the queued messages.
     pub fn set_output_held(&self, bytes: usize) {
-        self.mailbox.set_held(bytes);
+        self.client.mailbox.set_held(bytes);
     }
 
-    /// Returns true if and only if the connection subscribes to a channel or pattern (such
-    /// connections are exempt from the idle timeout).
+    /// Returns true if and only if the connection subscribes to a channel or pattern, or
+    /// monitors (such connections are exempt from the idle timeout, as Redis's replicas).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(RespState::subscribed)
+        self.resp.as_deref().is_some_and(|s| s.subscribed() || s.monitoring)
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
@@ -359,6 +445,25 @@ impl Session {
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
         self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+    }
+
+    /// The driver's output was written up to `written` (an offset in its output buffer): the
+    /// messages that ended there left the server, and the delivery clock records them.
+    pub fn on_written(&mut self, written: usize) {
+        let gone = self.stamps.iter().take_while(|(end, _)| *end <= written).count();
+        if gone > 0 {
+            self.ctx.stats.delivery.record(self.stamps.drain(..gone).map(|(_, at)| at));
+            if self.stamps.is_empty() && self.stamps.capacity() > 64 {
+                self.stamps = VecDeque::new(); // a burst passed: do not keep its memory
+            }
+        }
+    }
+
+    /// The driver cut the first `n` bytes (all written) off its output buffer.
+    pub fn on_output_cut(&mut self, n: usize) {
+        for (end, _) in &mut self.stamps {
+            *end -= n;
+        }
     }
 
     /// Tells the session that everything it put in the output buffer was written.
@@ -375,9 +480,10 @@ impl Session {
         let why = match state.login.refresh(&self.ctx.acl) {
             Refresh::Same => return AclRefresh::Unchanged,
             Refresh::Changed => {
+                let Some(rare) = state.rare.as_deref() else { return AclRefresh::Updated };
                 let keeps = state.login.user().keeps_subscriptions(
-                    state.channels.names().chain(state.shard_channels.names()),
-                    state.patterns.names(),
+                    rare.channels.names().chain(rare.shard_channels.names()),
+                    rare.patterns.names(),
                 );
                 if keeps {
                     return AclRefresh::Updated;
@@ -402,9 +508,13 @@ impl Session {
     /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
         let Some(state) = self.resp.as_deref_mut() else { return };
-        let channels = state.channels.take_all();
-        let patterns = state.patterns.take_all();
-        let shard_channels = state.shard_channels.take_all();
+        if std::mem::take(&mut state.monitoring) {
+            self.ctx.exchange.unmonitor(self.id);
+        }
+        let Some(rare) = state.rare.as_deref_mut() else { return };
+        let channels = rare.channels.take_all();
+        let patterns = rare.patterns.take_all();
+        let shard_channels = rare.shard_channels.take_all();
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);
@@ -417,7 +527,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.leave_all();
         // Whatever was never written is dropped, and counted as such.
-        let lost = self.unflushed_messages + self.mailbox.close() as u64;
+        let lost = self.unflushed_messages + self.client.mailbox.close() as u64;
         add(&self.ctx.stats.dropped, lost);
         self.ctx.close_session(self.id);
     }
@@ -434,6 +544,6 @@ fn set_name(state: &mut RespState, name: Bytes) -> Result<(), ReplyError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         return Err(ReplyError::BadClientName);
     }
-    state.name = (!name.is_empty()).then_some(name);
+    state.set_names(|names| names.name = (!name.is_empty()).then_some(name));
     Ok(())
 }

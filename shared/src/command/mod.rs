@@ -117,6 +117,9 @@ macro_rules! for_each_family {
             server::ServerCommand => Server,
             transaction::TransactionCommand => Transaction,
             lolwut::LolwutCommand => Lolwut,
+            monitor::MonitorCommand => Monitor,
+            latency::LatencyCommand => Latency,
+            slowlog::SlowlogCommand => Slowlog,
             introspection::IntrospectionCommand => Introspection,
         }
     };

@@ -25,11 +25,13 @@ impl Run for ClientCommand {
                     ReplyError::BadClientInfo(what).frame()
                 } else {
                     let value = (!value.is_empty()).then_some(value);
-                    if lib_name {
-                        state.lib_name = value;
-                    } else {
-                        state.lib_ver = value;
-                    }
+                    state.set_names(|names| {
+                        if lib_name {
+                            names.lib_name = value;
+                        } else {
+                            names.lib_ver = value;
+                        }
+                    });
                     ok()
                 }
             }
@@ -72,7 +74,9 @@ impl Run for ClientCommand {
                 Ok(()) => ok(),
                 Err(err) => err.frame(),
             },
-            ClientCommand::GetName => state.name.clone().map_or(Frame::Null, Frame::Bulk),
+            ClientCommand::GetName => {
+                state.names().and_then(|n| n.name.clone()).map_or(Frame::Null, Frame::Bulk)
+            }
             ClientCommand::Id => Frame::Integer(session.id as i64),
             ClientCommand::Tracking(args) => {
                 let ctx = &session.ctx;
