@@ -290,10 +290,11 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvp("redis-cli", ["redis-cli", "-p", port])
 out = b""
-def pump(seconds):
+def pump(until, seconds=10):
+    """Reads what redis-cli writes (answering its cursor queries) until `until` matches."""
     global out
     end = time.time() + seconds
-    while time.time() < end:
+    while time.time() < end and not re.search(until, out, re.S):
         ready, _, _ = select.select([fd], [], [], 0.05)
         if ready:
             try:
@@ -303,17 +304,18 @@ def pump(seconds):
             out += data
             if b"\x1b[6n" in data:
                 os.write(fd, b"\x1b[1;200R")
-pump(0.5)
+pump(rb"> ")
 for word in words:
     out = b""
     os.write(fd, word.encode())
-    pump(0.4)
-    found = re.findall(rb"\x1b\[0;90;49m(.*?)\x1b\[0m", out)
+    # The line is redrawn after each key: the whole word, then its hint in grey.
+    pump(re.escape(word.encode()) + rb"\x1b\[0;90;49m(.*?)\x1b\[0m")
+    found = re.findall(re.escape(word.encode()) + rb"\x1b\[0;90;49m(.*?)\x1b\[0m", out)
     print(found[-1].decode() if found else "(none)")
     os.write(fd, b"\x15")
-    pump(0.1)
+    pump(rb"> \r", 1)
 os.write(fd, b"quit\r")
-pump(0.2)
+pump(rb"$^", 0.5)
 os.waitpid(pid, 0)
 "#;
 
