@@ -76,6 +76,9 @@ pub struct Names {
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
+    /// `CLIENT TRACKING`, while on: where invalidations would go (0: this connection) and
+    /// whether in BCAST mode (as seldom set as a name, so kept with them).
+    pub tracking: Option<(u64, bool)>,
 }
 
 /// A connection's protocol state as others may see it; written by its session only. Kept
@@ -100,10 +103,6 @@ pub struct ClientState {
     pub resp: u8,
     pub no_evict: bool,
     pub no_touch: bool,
-    /// `CLIENT TRACKING`: where invalidations would go (0: this connection), -1 when off.
-    pub redir: i64,
-    /// Tracking in BCAST mode.
-    pub bcast: bool,
 }
 
 impl Default for ClientState {
@@ -121,8 +120,6 @@ impl Default for ClientState {
             resp: 2,
             no_evict: false,
             no_touch: false,
-            redir: -1,
-            bcast: false,
         }
     }
 }
@@ -207,7 +204,7 @@ impl ClientEntry {
     /// Returns true if and only if the connection has `CLIENT TRACKING` on (INFO's
     /// `tracking_clients`).
     pub fn tracking(&self) -> bool {
-        self.state().redir >= 0
+        self.state().names.as_deref().is_some_and(|n| n.tracking.is_some())
     }
 
     /// The peer's address as `CLIENT LIST` shows it.
@@ -251,10 +248,11 @@ impl ClientEntry {
         if s.multi >= 0 {
             flags.push('x');
         }
-        if s.redir >= 0 {
+        let tracking = s.names.as_deref().and_then(|n| n.tracking);
+        if tracking.is_some() {
             flags.push('t');
         }
-        if s.bcast {
+        if tracking.is_some_and(|(_, bcast)| bcast) {
             flags.push('B');
         }
         if s.no_evict {
@@ -289,7 +287,7 @@ impl ClientEntry {
             s.qbuf as usize + omem,
             s.cmd,
             s.user.as_ref().map_or("default".into(), |u| String::from_utf8_lossy(u.name())),
-            s.redir,
+            tracking.map_or(-1, |(redirect, _)| redirect as i64),
             s.resp,
             text(names.and_then(|n| n.lib_name.as_ref())),
             text(names.and_then(|n| n.lib_ver.as_ref())),

@@ -216,11 +216,16 @@ mod tracking {
         }
     }
 
+    backend_tests! {
+        fn clients_turn_tracking_on(backend) {
+            redis_py_and_the_redis_crate_turn_tracking_on(backend)
+        }
+    }
+
     /// What client libraries send for client-side caching: redis-py's `client_tracking_on`
     /// (RESP3, as its cache needs) and the `redis` crate's raw command.
-    #[test]
-    fn clients_turn_tracking_on() {
-        let server = TestServer::start(server::Backend::Thread);
+    fn redis_py_and_the_redis_crate_turn_tracking_on(backend: server::Backend) {
+        let server = TestServer::start(backend);
         let script = r#"
 import sys, redis
 r = redis.Redis(port=int(sys.argv[1]), protocol=3)

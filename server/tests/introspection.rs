@@ -251,11 +251,16 @@ backend_tests! {
     }
 }
 
+backend_tests! {
+    fn clients_read_the_command_table(backend) {
+        redis_py_and_the_redis_crate_read_the_command_table(backend)
+    }
+}
+
 /// Real clients read the table: redis-py's `COMMAND` (parsed into a dict by name), `COMMAND
 /// COUNT`, `LIST` and `GETKEYS`, and the `redis` crate's reading of `COMMAND INFO`.
-#[test]
-fn clients_read_the_command_table() {
-    let server = TestServer::start(server::Backend::Event);
+fn redis_py_and_the_redis_crate_read_the_command_table(backend: server::Backend) {
+    let server = TestServer::start(backend);
     let script = r#"
 import sys, redis
 r = redis.Redis(port=int(sys.argv[1]))
@@ -292,10 +297,11 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvp("redis-cli", ["redis-cli", "-p", port])
 out = b""
-def pump(seconds):
+def pump(until, seconds=10):
+    """Reads what redis-cli writes (answering its cursor queries) until `until` matches."""
     global out
     end = time.time() + seconds
-    while time.time() < end:
+    while time.time() < end and not re.search(until, out, re.S):
         ready, _, _ = select.select([fd], [], [], 0.05)
         if ready:
             try:
@@ -305,17 +311,18 @@ def pump(seconds):
             out += data
             if b"\x1b[6n" in data:
                 os.write(fd, b"\x1b[1;200R")
-pump(0.5)
+pump(rb"> ")
 for word in words:
     out = b""
     os.write(fd, word.encode())
-    pump(0.4)
-    found = re.findall(rb"\x1b\[0;90;49m(.*?)\x1b\[0m", out)
+    # The line is redrawn after each key: the whole word, then its hint in grey.
+    pump(re.escape(word.encode()) + rb"\x1b\[0;90;49m(.*?)\x1b\[0m")
+    found = re.findall(re.escape(word.encode()) + rb"\x1b\[0;90;49m(.*?)\x1b\[0m", out)
     print(found[-1].decode() if found else "(none)")
     os.write(fd, b"\x15")
-    pump(0.1)
+    pump(rb"> \r", 1)
 os.write(fd, b"quit\r")
-pump(0.2)
+pump(rb"$^", 0.5)
 os.waitpid(pid, 0)
 "#;
 

@@ -105,8 +105,6 @@ struct RespState {
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
-    /// `CLIENT TRACKING`'s settings, only while tracking is on.
-    tracking: Option<Box<tracking::Tracking>>,
 }
 
 /// The part of a RESP connection's state that most connections never use, made by
@@ -123,6 +121,9 @@ struct Rare {
     names: Option<Arc<Names>>,
     /// The transaction MULTI opened, until EXEC or DISCARD.
     multi: Option<transaction::Transaction>,
+    /// `CLIENT TRACKING`'s settings, only while tracking is on (shown to the registry through
+    /// `names`).
+    tracking: Option<Box<tracking::Tracking>>,
 }
 
 impl RespState {
@@ -163,6 +164,31 @@ impl RespState {
         self.rare.as_deref_mut()?.multi.take()
     }
 
+    /// `CLIENT TRACKING`'s settings, while tracking is on.
+    fn tracking(&self) -> Option<&tracking::Tracking> {
+        self.rare()?.tracking.as_deref()
+    }
+
+    /// `CLIENT TRACKING`'s settings to change in place (`CLIENT CACHING`), while tracking is
+    /// on.
+    fn rare_tracking_mut(&mut self) -> Option<&mut tracking::Tracking> {
+        self.rare.as_deref_mut()?.tracking.as_deref_mut()
+    }
+
+    /// Changes `CLIENT TRACKING`'s settings (`change` may turn tracking on or off) and shows
+    /// the result to the registry (`CLIENT LIST`'s `t`, `B` and `redir=`).
+    fn set_tracking<T>(
+        &mut self,
+        change: impl FnOnce(&mut Option<Box<tracking::Tracking>>) -> T,
+    ) -> T {
+        let result = change(&mut self.rare_mut().tracking);
+        let shown = self.tracking().map(|t| (t.redirect, t.bcast));
+        if self.names().and_then(|n| n.tracking) != shown {
+            self.set_names(|names| names.tracking = shown);
+        }
+        result
+    }
+
     /// The connection's names (`CLIENT SETNAME`, `CLIENT SETINFO`).
     fn names(&self) -> Option<&Names> {
         self.rare()?.names.as_deref()
@@ -173,7 +199,10 @@ impl RespState {
         let rare = self.rare_mut();
         let mut names = rare.names.as_deref().cloned().unwrap_or_default();
         change(&mut names);
-        let empty = names.name.is_none() && names.lib_name.is_none() && names.lib_ver.is_none();
+        let empty = names.name.is_none()
+            && names.lib_name.is_none()
+            && names.lib_ver.is_none()
+            && names.tracking.is_none();
         rare.names = (!empty).then(|| Arc::new(names));
     }
 }
@@ -223,7 +252,6 @@ impl Session {
                 closing: false,
                 executing: false,
                 stalled: false,
-                tracking: None,
             })
         });
         Session {
@@ -297,8 +325,6 @@ impl Session {
             qbuf: narrow(state.input.len()),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
-            redir: state.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
-            bcast: state.tracking.as_ref().is_some_and(|t| t.bcast),
         });
     }
 

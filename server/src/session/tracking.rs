@@ -16,9 +16,13 @@ use crate::errors::ReplyError;
 pub(super) struct Tracking {
     /// The connection invalidations would go to; 0 for this one.
     pub redirect: u64,
+    /// BCAST mode: invalidations by prefix, whatever the connection read.
     pub bcast: bool,
+    /// OPTIN mode: only reads after `CLIENT CACHING yes` are tracked.
     pub optin: bool,
+    /// OPTOUT mode: reads are tracked unless after `CLIENT CACHING no`.
     pub optout: bool,
+    /// NOLOOP: no invalidation for the connection's own writes.
     pub noloop: bool,
     /// `CLIENT CACHING yes|no`, valid until a command that is not a `CLIENT` one runs.
     pub caching: Option<bool>,

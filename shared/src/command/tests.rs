@@ -227,3 +227,39 @@ fn the_table_gives_keys_as_redis_extracts_them() {
     assert!(command_row("subscribe").unwrap().arity_fits(5));
     assert_eq!(subcommand_rows("command").count(), 7);
 }
+
+#[test]
+fn arguments_are_read_from_their_compact_form() {
+    let args = command_row("client|tracking").unwrap().arguments();
+    assert_eq!(args.len(), 7);
+    assert_eq!((args[0].name, args[0].kind, args[0].arguments.len()), ("status", "oneof", 2));
+    assert_eq!(args[0].arguments[1].token, Some("OFF"));
+    assert_eq!(
+        (args[1].name, args[1].token, args[1].optional),
+        ("client-id", Some("REDIRECT"), true)
+    );
+    assert!(args[2].optional && args[2].multiple && args[2].multiple_token);
+    let kill = command_row("client|kill").unwrap().arguments();
+    let filter = &kill[0].arguments;
+    // Names may hold ':' and '/'.
+    assert_eq!(
+        (filter[0].name, filter[0].kind, filter[0].deprecated_since),
+        ("ip:port", "string", Some("2.8.12"))
+    );
+    let new_format = &filter[1].arguments;
+    assert_eq!(new_format[1].arguments[1].since, Some("3.2.0"));
+    assert_eq!((new_format[5].name, new_format[5].token), ("yes/no", Some("SKIPME")));
+    assert_eq!(command_row("watch").unwrap().arguments()[0].key_spec_index, Some(0));
+    for row in COMMAND_TABLE {
+        let _ = row.arguments(); // every row's form reads to its end (a debug assertion)
+    }
+    // A token may begin with a mark.
+    let xadd = Row::new("x", -2, "", "").args(
+        "operator:oneof~o{equal:pure-token== approx:pure-token=~} id:oneof{auto:pure-token=*}",
+    );
+    let args = xadd.arguments();
+    assert_eq!(args[0].arguments[0].token, Some("="));
+    assert_eq!(args[0].arguments[1].token, Some("~"));
+    assert!(args[0].optional);
+    assert_eq!(args[1].arguments[0].token, Some("*"));
+}
