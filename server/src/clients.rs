@@ -100,6 +100,10 @@ pub struct ClientState {
     pub resp: u8,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// `CLIENT TRACKING`: where invalidations would go (0: this connection), -1 when off.
+    pub redir: i64,
+    /// Tracking in BCAST mode.
+    pub bcast: bool,
 }
 
 impl Default for ClientState {
@@ -117,6 +121,8 @@ impl Default for ClientState {
             resp: 2,
             no_evict: false,
             no_touch: false,
+            redir: -1,
+            bcast: false,
         }
     }
 }
@@ -183,6 +189,12 @@ impl ClientEntry {
         self.mailbox.wake();
     }
 
+    /// The peer's address, if the socket knew it (MONITOR's lines and SLOWLOG's client field
+    /// name it).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.endpoints.addr()
+    }
+
     /// Returns true if and only if `CLIENT KILL` selected this connection.
     pub fn killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
@@ -190,6 +202,12 @@ impl ClientEntry {
 
     fn state(&self) -> ClientState {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Returns true if and only if the connection has `CLIENT TRACKING` on (INFO's
+    /// `tracking_clients`).
+    pub fn tracking(&self) -> bool {
+        self.state().redir >= 0
     }
 
     /// The peer's address as `CLIENT LIST` shows it.
@@ -215,7 +233,7 @@ impl ClientEntry {
     /// The connection's `CLIENT LIST` line (with its `\n`), in Redis 7.2's field order. The
     /// byte counts are this server's: `qbuf` the input not yet run, `omem` the messages queued
     /// plus the output not yet written, `tot-mem` their sum; fields for things this server
-    /// does not have (read buffers, users, tracking) are 0, `default` or -1 as in Redis.
+    /// does not have (read buffers) are 0 as in Redis.
     pub fn list_line(&self, out: &mut String) {
         let s = self.state();
         let text = |b: Option<&Bytes>| -> String {
@@ -233,6 +251,12 @@ impl ClientEntry {
         if s.multi >= 0 {
             flags.push('x');
         }
+        if s.redir >= 0 {
+            flags.push('t');
+        }
+        if s.bcast {
+            flags.push('B');
+        }
         if s.no_evict {
             flags.push('e');
         }
@@ -247,7 +271,7 @@ impl ClientEntry {
             out,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
              psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 \
-             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={} \
+             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir={} resp={} \
              lib-name={} lib-ver={}",
             self.id,
             addr(self.endpoints.addr()),
@@ -265,6 +289,7 @@ impl ClientEntry {
             s.qbuf as usize + omem,
             s.cmd,
             s.user.as_ref().map_or("default".into(), |u| String::from_utf8_lossy(u.name())),
+            s.redir,
             s.resp,
             text(names.and_then(|n| n.lib_name.as_ref())),
             text(names.and_then(|n| n.lib_ver.as_ref())),

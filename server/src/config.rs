@@ -7,11 +7,12 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::Limits;
 
+use crate::mailbox::OutputLimit;
 use crate::system::Backend;
 use crate::tls::TlsSettings;
 
@@ -42,6 +43,10 @@ pub struct Config {
     pub max_clients: usize,
     /// Most bytes waiting for one subscriber before it is disconnected as a slow consumer.
     pub client_output_buffer_limit: usize,
+    /// The rest of `client-output-buffer-limit`: the subscribers' soft limit (enforced), and
+    /// the `normal` and `replica` classes (accepted and shown, nothing to enforce them on).
+    /// Default: all 0 (none).
+    pub output_limits: OutputLimits,
     /// How long a graceful shutdown may take before remaining connections are abandoned.
     pub shutdown_timeout: Duration,
     /// Stack size of connection threads (the `thread` backend).
@@ -102,6 +107,7 @@ impl Default for Config {
             limits: Limits::default(),
             max_clients: 10_000,
             client_output_buffer_limit: 32 * 1024 * 1024,
+            output_limits: OutputLimits::default(),
             shutdown_timeout: Duration::from_secs(5),
             stack_size: 256 * 1024,
             workers: None,
@@ -126,6 +132,24 @@ impl Default for Config {
     }
 }
 
+/// One class's line of `client-output-buffer-limit`: `HARD SOFT SECONDS` (bytes, bytes,
+/// seconds; 0 for none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit`'s three classes, as Redis names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: ClassLimit,
+    pub replica: ClassLimit,
+    /// Its `hard` is [`Config::client_output_buffer_limit`] where a `Config` holds it.
+    pub pubsub: ClassLimit,
+}
+
 /// The parameters that can change while the server runs (`CONFIG SET`). Everything that
 /// enforces one reads it from here, never from the [`Config`] it started with.
 #[derive(Debug)]
@@ -133,8 +157,10 @@ pub struct Runtime {
     /// `timeout`, in milliseconds (flags and tests may give less than Redis's whole seconds);
     /// 0 for none.
     idle_timeout_ms: AtomicU64,
-    /// `client-output-buffer-limit pubsub HARD`: shared with every mailbox.
-    output_limit: Arc<AtomicUsize>,
+    /// `client-output-buffer-limit pubsub HARD SOFT SECONDS`: shared with every mailbox.
+    output_limit: Arc<OutputLimit>,
+    /// `client-output-buffer-limit normal ...` and `replica ...`: shown, never enforced.
+    other_output_limits: Mutex<[ClassLimit; 2]>,
     /// `maxclients`.
     max_clients: AtomicUsize,
     /// The most `maxclients` may be raised to: what the open-file limit held at start.
@@ -148,7 +174,15 @@ impl Runtime {
             idle_timeout_ms: AtomicU64::new(
                 config.idle_timeout.map_or(0, |t| t.as_millis().clamp(1, u64::MAX as u128) as u64),
             ),
-            output_limit: Arc::new(AtomicUsize::new(config.client_output_buffer_limit)),
+            output_limit: Arc::new(OutputLimit::new(
+                config.client_output_buffer_limit,
+                config.output_limits.pubsub.soft as usize,
+                config.output_limits.pubsub.soft_seconds,
+            )),
+            other_output_limits: Mutex::new([
+                config.output_limits.normal,
+                config.output_limits.replica,
+            ]),
             max_clients: AtomicUsize::new(config.max_clients),
             max_clients_ceiling: config.max_clients,
         }
@@ -162,12 +196,51 @@ impl Runtime {
 
     /// See [`Config::client_output_buffer_limit`].
     pub fn output_limit(&self) -> usize {
-        self.output_limit.load(Ordering::Relaxed)
+        self.output_limit.hard.load(Ordering::Relaxed)
     }
 
-    /// The limit as mailboxes share it.
-    pub fn shared_output_limit(&self) -> Arc<AtomicUsize> {
+    /// The limits as mailboxes share them.
+    pub fn shared_output_limit(&self) -> Arc<OutputLimit> {
         self.output_limit.clone()
+    }
+
+    /// Every class's `client-output-buffer-limit`, as `CONFIG GET` shows them.
+    pub fn output_limits(&self) -> OutputLimits {
+        let [normal, replica] = *self.other_output_limits.lock().unwrap_or_else(|e| e.into_inner());
+        let pubsub = &self.output_limit;
+        OutputLimits {
+            normal,
+            replica,
+            pubsub: ClassLimit {
+                hard: pubsub.hard.load(Ordering::Relaxed) as u64,
+                soft: pubsub.soft.load(Ordering::Relaxed) as u64,
+                soft_seconds: pubsub.soft_seconds.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// Sets the classes `CONFIG SET client-output-buffer-limit` names (the others keep theirs).
+    pub fn set_output_limits(
+        &self,
+        normal: Option<ClassLimit>,
+        replica: Option<ClassLimit>,
+        pubsub: Option<ClassLimit>,
+    ) {
+        {
+            let mut other = self.other_output_limits.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(normal) = normal {
+                other[0] = normal;
+            }
+            if let Some(replica) = replica {
+                other[1] = replica;
+            }
+        }
+        if let Some(pubsub) = pubsub {
+            let limit = &self.output_limit;
+            limit.hard.store(pubsub.hard.try_into().unwrap_or(usize::MAX), Ordering::Relaxed);
+            limit.soft.store(pubsub.soft.try_into().unwrap_or(usize::MAX), Ordering::Relaxed);
+            limit.soft_seconds.store(pubsub.soft_seconds, Ordering::Relaxed);
+        }
     }
 
     /// See [`Config::max_clients`].
@@ -188,10 +261,5 @@ impl Runtime {
     /// Sets `timeout`, in whole seconds as Redis has it; 0 for none.
     pub fn set_idle_timeout_secs(&self, secs: u64) {
         self.idle_timeout_ms.store(secs.saturating_mul(1000), Ordering::Relaxed);
-    }
-
-    /// Sets the output buffer limit every mailbox reads.
-    pub fn set_output_limit(&self, bytes: usize) {
-        self.output_limit.store(bytes, Ordering::Relaxed);
     }
 }

@@ -284,6 +284,7 @@ impl Driver {
             return;
         }
         self.written += n;
+        self.session.on_written(self.written);
         if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
@@ -295,6 +296,7 @@ impl Driver {
                 self.moved += self.out.len() - self.written;
             }
             self.out.drain(..self.written);
+            self.session.on_output_cut(self.written);
             self.written = 0;
         }
         self.pump();
@@ -314,7 +316,18 @@ impl Driver {
     /// `timeout`); past the deadline of an incomplete request it is told why, then closed once
     /// that is written (or after one more timeout if the peer does not read it).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.phase == Phase::Done || self.poll_deadline().is_none_or(|at| now < at) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        if self.session.soft_deadline().is_some_and(|at| now >= at)
+            && self.session.soft_limit_passed(now)
+        {
+            // Above the soft output limit for too long, and nothing pushed since to notice.
+            let _ = self.session.take_mail(&mut self.out, 0); // counts and logs it
+            self.phase = Phase::Done;
+            return;
+        }
+        if self.other_deadline().is_none_or(|at| now < at) {
             return;
         }
         if self.handshake_deadline().is_some_and(|at| now >= at) {
@@ -356,12 +369,18 @@ impl Driver {
         }
     }
 
-    /// When the connection must be looked at again if nothing happens: the idle timeout or
-    /// the deadline of an incomplete request, whichever is first; `None` for never.
+    /// When the connection must be looked at again if nothing happens: the idle timeout, the
+    /// deadline of an incomplete request, or the moment it will have held more than the soft
+    /// output limit too long, whichever is first; `None` for never.
     pub fn poll_deadline(&self) -> Option<Instant> {
         if self.phase == Phase::Done {
             return None;
         }
+        self.other_deadline().into_iter().chain(self.session.soft_deadline()).min()
+    }
+
+    /// [`Driver::poll_deadline`] but for the soft output limit's clock.
+    fn other_deadline(&self) -> Option<Instant> {
         let idle = self.session.idle_deadline(self.last_input);
         let unauthenticated = self.unauthenticated_timeout().map(|t| self.last_input + t);
         let request = self.request_since.and_then(|since| Some(since + self.request_timeout()?));
@@ -405,6 +424,8 @@ impl Driver {
         let Some(tls) = self.tls.as_mut().map(|tls| &mut tls.layer) else { return };
         if self.written < self.out.len() {
             tls.seal(&self.out[self.written..]);
+            // On TLS the delivery clock stops when a message is sealed.
+            self.session.on_written(self.out.len());
             self.out.clear();
             self.written = 0;
         }
@@ -619,6 +640,85 @@ mod tests {
         assert_eq!(ctx.stats.slow_consumers.get(), 1);
         drop(d);
         assert_eq!(accounted(&ctx).0, 0);
+    }
+
+    fn soft_limited(soft: usize, seconds: u64) -> Arc<ServerContext> {
+        context(|c| {
+            c.output_limits.pubsub = crate::config::ClassLimit {
+                hard: c.client_output_buffer_limit as u64,
+                soft: soft as u64,
+                soft_seconds: seconds,
+            }
+        })
+    }
+
+    #[test]
+    fn above_the_soft_limit_past_its_seconds_a_subscriber_is_cut_at_its_deadline() {
+        let ctx = soft_limited(20 * 1024, 2);
+        let t0 = Instant::now();
+        let mut d = subscribed(&ctx, t0);
+        // Every message is taken into the output, none written: the peer does not read.
+        for i in 0..30 {
+            publish(&ctx, "ch", &message(i));
+            d.handle_mail();
+        }
+        let deadline = d.poll_deadline().expect("above soft: the clock's deadline");
+        assert!(deadline > t0 && deadline <= Instant::now() + Duration::from_secs(3));
+        d.handle_timeout(deadline - Duration::from_millis(2));
+        assert!(!d.is_done(), "not yet past the seconds");
+        d.handle_timeout(deadline);
+        assert!(d.is_done(), "held above soft too long, with nothing more pushed");
+        assert_eq!(ctx.stats.slow_consumers.get(), 1);
+        assert_eq!(ctx.stats.soft_limit_disconnections.get(), 1);
+        drop(d);
+        assert_eq!(accounted(&ctx), (0, 30), "every message it never wrote is dropped");
+    }
+
+    #[test]
+    fn a_burst_above_the_soft_limit_shorter_than_its_seconds_loses_nothing() {
+        let ctx = soft_limited(20 * 1024, 2);
+        let t0 = Instant::now();
+        let mut d = subscribed(&ctx, t0);
+        for i in 0..30 {
+            publish(&ctx, "ch", &message(i));
+            d.handle_mail();
+        }
+        assert!(d.poll_deadline().is_some());
+        write_all(&mut d);
+        assert_eq!(d.poll_deadline(), None, "back under soft: no clock, no deadline");
+        d.handle_timeout(t0 + Duration::from_secs(60));
+        assert!(!d.is_done());
+        assert_eq!(ctx.stats.soft_limit_disconnections.get(), 0);
+        drop(d);
+        assert_eq!(accounted(&ctx), (30, 0));
+    }
+
+    #[test]
+    fn the_delivery_clock_counts_each_message_once_its_last_byte_is_written() {
+        let ctx = context(|_| {});
+        let t0 = Instant::now();
+        let mut d = subscribed(&ctx, t0);
+        for i in 0..200 {
+            publish(&ctx, "ch", &message(i));
+        }
+        d.handle_mail();
+        let frame = d.poll_output().len() / 200;
+        let count = |ctx: &ServerContext| ctx.stats.delivery.snapshot().count;
+        write_some(&mut d, frame - 1);
+        assert_eq!(count(&ctx), 0, "the first message is not written in full yet");
+        write_some(&mut d, 1);
+        assert_eq!(count(&ctx), 1);
+        // Past the compaction point (64 KB): the offsets move with the buffer.
+        write_some(&mut d, 100 * frame);
+        assert_eq!(count(&ctx), 101);
+        write_some(&mut d, frame / 2);
+        assert_eq!(count(&ctx), 101);
+        write_all(&mut d);
+        assert_eq!(count(&ctx), 200);
+        let snapshot = ctx.stats.delivery.snapshot();
+        assert_eq!(snapshot.buckets.iter().sum::<u64>(), 200);
+        drop(d);
+        assert_eq!(accounted(&ctx), (200, 0));
     }
 
     #[test]

@@ -45,7 +45,7 @@ use shared::prefix_index::PrefixIndex;
 use shared::resp::{encode_bulk, encode_header};
 use shared::RespVersion;
 
-use crate::mailbox::{Mailbox, Push, Revocable};
+use crate::mailbox::{Mailbox, Now, Push, Revocable};
 
 /// Number of channel shards. A power of two well above the core count keeps contention low.
 const SHARDS: usize = 64;
@@ -275,6 +275,23 @@ pub struct Exchange {
     patterns: Patterns,
     /// Told of interest changes in `channels` and `patterns`, once set.
     watcher: OnceLock<Arc<dyn InterestWatcher>>,
+    /// The tap: connections that ran MONITOR.
+    monitors: Monitors,
+}
+
+/// The connections that ran MONITOR: a snapshot the feed clones under the lock and pushes to
+/// after it, and a count that is all a command pays while nobody monitors.
+#[derive(Default)]
+struct Monitors {
+    count: AtomicUsize,
+    list: Mutex<Arc<Vec<Arc<Monitor>>>>,
+}
+
+/// One monitoring connection: its mailbox, and the flag that stops the feed when it leaves.
+struct Monitor {
+    id: u64,
+    mailbox: Arc<Mailbox>,
+    live: Revocable,
 }
 
 /// One namespace of channels, spread over shards.
@@ -459,7 +476,57 @@ impl Exchange {
                 table: Mutex::new(PatternTable { entries: HashMap::new(), index: None }),
             },
             watcher: OnceLock::new(),
+            monitors: Monitors::default(),
         }
+    }
+
+    /// Returns true if and only if some connection monitors (one relaxed load: the whole cost
+    /// of the tap to a command while nobody monitors).
+    pub fn monitored(&self) -> bool {
+        self.monitors.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Connection `id` monitors from now on: every line fed reaches `mailbox`. Returns false
+    /// (and changes nothing) if it already does.
+    pub fn monitor(&self, id: u64, mailbox: Arc<Mailbox>) -> bool {
+        let mut list = lock(&self.monitors.list);
+        if list.iter().any(|m| m.id == id) {
+            return false;
+        }
+        let mut next = Vec::clone(&list);
+        next.push(Arc::new(Monitor { id, mailbox, live: Revocable::new() }));
+        self.monitors.count.store(next.len(), Ordering::Relaxed);
+        *list = Arc::new(next);
+        true
+    }
+
+    /// Connection `id` monitors no more: once this returns, nothing more is queued for it.
+    /// Returns true if and only if it monitored.
+    pub fn unmonitor(&self, id: u64) -> bool {
+        let mut list = lock(&self.monitors.list);
+        let Some(gone) = list.iter().find(|m| m.id == id).cloned() else { return false };
+        let next: Vec<_> = list.iter().filter(|m| m.id != id).cloned().collect();
+        self.monitors.count.store(next.len(), Ordering::Relaxed);
+        *list = Arc::new(next);
+        drop(list);
+        gone.mailbox.revoke([&gone.live]);
+        true
+    }
+
+    /// Pushes one MONITOR line (the same bytes in RESP2 and RESP3: a status line) to every
+    /// monitor, after the lock is released; a monitor that cannot keep up overflows as a slow
+    /// subscriber does. Counted like a message: to each monitor, and dropped where refused.
+    pub fn feed_monitors(&self, line: &Bytes) -> Published {
+        let monitors = Arc::clone(&lock(&self.monitors.list));
+        let now = Now::lazy();
+        let mut fed = Published::default();
+        for monitor in monitors.iter() {
+            fed.receivers += 1;
+            if monitor.mailbox.push(line.clone(), &monitor.live, &now) == Push::Dropped {
+                fed.dropped += 1;
+            }
+        }
+        fed
     }
 
     /// Sets who is told of interest changes from now on; only the first call has an effect
@@ -693,13 +760,15 @@ impl Published {
     /// Pushes the message to each of `receivers`, encoding it at most once per RESP version.
     fn fan_out(&mut self, receivers: &[Subscription], head: Head, channel: &[u8], message: &[u8]) {
         let mut frames: [Option<Bytes>; 2] = [None, None];
+        // The time of the pushes: read only if a receiver is above a soft limit.
+        let now = Now::lazy();
         for sub in receivers {
             let mailbox = &sub.0.mailbox;
             let version = mailbox.version();
             let frame = frames[version as usize]
                 .get_or_insert_with(|| message_frame(version, head, channel, message));
             self.receivers += 1;
-            if mailbox.push(frame.clone(), &sub.0.live) == Push::Dropped {
+            if mailbox.push(frame.clone(), &sub.0.live, &now) == Push::Dropped {
                 self.dropped += 1;
             }
         }
@@ -778,7 +847,7 @@ mod tests {
     fn drained(mailbox: &Mailbox) -> Vec<u8> {
         let mut taken = std::collections::VecDeque::new();
         mailbox.drain(&mut taken, usize::MAX);
-        taken.iter().flat_map(|m| m.iter().copied()).collect()
+        taken.iter().flat_map(|m| m.0.iter().copied()).collect()
     }
 
     #[test]

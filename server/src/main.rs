@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use server::config::{ClassLimit, OutputLimits};
+use server::parameters::parse_output_limits;
 use server::{Backend, Config, Protocol};
 use shared::Limits;
 
@@ -81,9 +83,11 @@ struct Args {
     max_args: usize,
 
     /// Most bytes queued for one subscriber before it is disconnected as a slow consumer
-    /// (k/kb/m/mb/g/gb suffixes allowed). Like Redis's client-output-buffer-limit pubsub.
-    #[arg(long, default_value = "32mb", value_parser = parse_size)]
-    client_output_buffer_limit: usize,
+    /// (k/kb/m/mb/g/gb suffixes allowed), or Redis's client-output-buffer-limit string,
+    /// `CLASS HARD SOFT SECONDS` repeated (e.g. "pubsub 32mb 8mb 60": a subscriber holding more
+    /// than 8 MB for more than 60 s is disconnected too; normal and replica are shown only).
+    #[arg(long, default_value = "32mb", value_parser = parse_output_limit_flag)]
+    client_output_buffer_limit: [Option<ClassLimit>; 3],
 
     /// Seconds a graceful shutdown may take before open connections are abandoned.
     #[arg(long, default_value_t = 5.0)]
@@ -244,6 +248,16 @@ fn positive(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Reads `--client-output-buffer-limit`: a byte size (the subscribers' hard limit, as before)
+/// or Redis's `CLASS HARD SOFT SECONDS ...`.
+fn parse_output_limit_flag(text: &str) -> Result<[Option<ClassLimit>; 3], String> {
+    if text.split_whitespace().count() > 1 {
+        return parse_output_limits(text).map_err(|e| e.0);
+    }
+    let hard = parse_size(text)? as u64;
+    Ok([None, None, Some(ClassLimit { hard, soft: 0, soft_seconds: 0 })])
+}
+
 /// Parses a byte size such as `4096`, `64k`, `32mb` or `1g` (powers of 1024, like Redis).
 fn parse_size(text: &str) -> Result<usize, String> {
     let lower = text.trim().to_ascii_lowercase();
@@ -327,6 +341,17 @@ fn serve(args: Args) -> ExitCode {
         eprintln!("server: --tls-handshake-timeout must be a number of seconds >= 0");
         return ExitCode::from(2);
     };
+    let mut output_limits = OutputLimits {
+        pubsub: ClassLimit {
+            hard: Config::default().client_output_buffer_limit as u64,
+            ..ClassLimit::default()
+        },
+        ..OutputLimits::default()
+    };
+    let [normal, replica, pubsub] = args.client_output_buffer_limit;
+    output_limits.normal = normal.unwrap_or(output_limits.normal);
+    output_limits.replica = replica.unwrap_or(output_limits.replica);
+    output_limits.pubsub = pubsub.unwrap_or(output_limits.pubsub);
     // Detach first: fork must happen before any thread exists.
     let mut daemon = match (&args.pidfile, args.daemon) {
         (Some(pidfile), true) => match server::daemon::daemonize(pidfile, args.log_file.as_deref())
@@ -361,7 +386,8 @@ fn serve(args: Args) -> ExitCode {
             ..Limits::default()
         },
         max_clients: args.max_clients,
-        client_output_buffer_limit: args.client_output_buffer_limit,
+        client_output_buffer_limit: output_limits.pubsub.hard.try_into().unwrap_or(usize::MAX),
+        output_limits,
         shutdown_timeout,
         stack_size: args.stack_size,
         workers: args.workers,

@@ -45,6 +45,21 @@ impl Collector for StatsCollector {
             ("dropped", "Messages never written (slow consumer or closed)", get(&s.dropped)),
             ("slow_consumers", "Subscribers disconnected as slow", get(&s.slow_consumers)),
             (
+                "client_output_buffer_limit_disconnections",
+                "Subscribers disconnected for passing an output buffer limit",
+                get(&s.slow_consumers),
+            ),
+            (
+                "client_output_buffer_limit_disconnections_hard",
+                "Subscribers disconnected at the hard output buffer limit",
+                get(&s.slow_consumers).saturating_sub(get(&s.soft_limit_disconnections)),
+            ),
+            (
+                "client_output_buffer_limit_disconnections_soft",
+                "Subscribers disconnected for staying above the soft output buffer limit",
+                get(&s.soft_limit_disconnections),
+            ),
+            (
                 "acl_access_denied_auth",
                 "Wrong passwords, and commands refused before authenticating",
                 get(&s.acl_denied_auth),
@@ -87,6 +102,20 @@ impl Collector for StatsCollector {
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
         }
+        let delivery = s.delivery.snapshot();
+        let mut metric = encoder.encode_descriptor(
+            "pubsub_delivery_seconds",
+            "From PUBLISH to each message leaving the server (written to the subscriber's socket)",
+            None,
+            prometheus_client::metrics::MetricType::Histogram,
+        )?;
+        let sum = delivery.sum_us as f64 / 1e6;
+        metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            sum,
+            delivery.count,
+            &delivery.prometheus_buckets(),
+            None,
+        )?;
         let gauges = [
             ("connected_clients", "Connections being served", self.0.connected() as i64),
             (

@@ -7,8 +7,10 @@ use bytes::Bytes;
 use shared::command::{parse_integer, DATABASES};
 use shared::glob::glob_match;
 
+use crate::config::{ClassLimit, OutputLimits};
 use crate::context::ServerContext;
 use crate::errors::{BadValue, ReplyError};
+use crate::latency::{format_percentile, parse_percentiles};
 
 /// One parameter of `CONFIG GET` / `CONFIG SET`, under its Redis name.
 pub struct Parameter {
@@ -56,11 +58,13 @@ pub const PARAMETERS: &[Parameter] = &[
     },
     Parameter {
         name: "client-output-buffer-limit",
-        get: |ctx| format!("normal 0 0 0 slave 0 0 0 pubsub {} 0 0", ctx.runtime.output_limit()),
+        get: |ctx| show_output_limits(&ctx.runtime.output_limits()),
         set: Some(|ctx, value, apply| {
-            let hard = parse_output_limits(value)?;
-            if let (true, Some(hard)) = (apply, hard) {
-                ctx.runtime.set_output_limit(hard);
+            let [normal, replica, pubsub] = parse_output_limits(value)?;
+            if apply {
+                ctx.runtime.set_output_limits(normal, replica, pubsub);
+                // Subscribers above a new soft limit start their clocks at their next push.
+                ctx.wake_all();
             }
             Ok(())
         }),
@@ -86,6 +90,75 @@ pub const PARAMETERS: &[Parameter] = &[
             "no" => Ok(()),
             "yes" => Err("there are no keys, so no append-only file: only 'no' is accepted".into()),
             _ => Err("argument must be 'yes' or 'no'".into()),
+        }),
+    },
+    Parameter {
+        name: "latency-tracking",
+        get: |ctx| if ctx.commands.tracking() { "yes" } else { "no" }.into(),
+        set: Some(|ctx, value, apply| {
+            let on = match value.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            };
+            if apply {
+                ctx.commands.set_tracking(on);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "latency-tracking-info-percentiles",
+        get: |ctx| {
+            let percentiles = ctx.commands.percentiles();
+            let words: Vec<String> = percentiles.into_iter().map(format_percentile).collect();
+            words.join(" ")
+        },
+        set: Some(|ctx, value, apply| {
+            let percentiles = parse_percentiles(value).map_err(BadValue::from)?;
+            if apply {
+                ctx.commands.set_percentiles(percentiles);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "latency-monitor-threshold",
+        get: |ctx| ctx.commands.monitor.threshold_ms().to_string(),
+        set: Some(|ctx, value, apply| {
+            let ms = parse_in_range(value, 0, i64::MAX as u64)?;
+            if apply {
+                ctx.commands.monitor.set_threshold_ms(ms);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "slowlog-log-slower-than",
+        get: |ctx| ctx.slowlog.slower_than().to_string(),
+        set: Some(|ctx, value, apply| {
+            let n = parse_integer(value.as_bytes())
+                .ok_or_else(|| BadValue::from("argument couldn't be parsed into an integer"))?;
+            if n < -1 {
+                return Err(
+                    format!("argument must be between -1 and {} inclusive", i64::MAX).into()
+                );
+            }
+            if apply {
+                ctx.slowlog.set_slower_than(n);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "slowlog-max-len",
+        get: |ctx| ctx.slowlog.max_len().to_string(),
+        set: Some(|ctx, value, apply| {
+            let n = parse_in_range(value, 0, i64::MAX as u64)?;
+            if apply {
+                ctx.slowlog.set_max_len(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            Ok(())
         }),
     },
     Parameter { name: "maxmemory", get: |_| "0".into(), set: None },
@@ -144,45 +217,43 @@ fn parse_in_range(value: &str, min: u64, max: u64) -> Result<u64, BadValue> {
     }
 }
 
-/// Reads `client-output-buffer-limit` as Redis does: `CLASS HARD SOFT SECONDS`, repeated.
-/// Returns the new pubsub hard limit, if the value gives one. Limits this server does not
-/// have (soft limits; any limit for normal clients or replicas) are refused, never ignored.
-fn parse_output_limits(value: &str) -> Result<Option<usize>, BadValue> {
+/// Reads `client-output-buffer-limit` as Redis does: `CLASS HARD SOFT SECONDS`, repeated
+/// (`slave` and `replica` name the same class). Returns the limits given for `normal`,
+/// `replica` and `pubsub`, in that order; a class named twice takes the last.
+pub fn parse_output_limits(value: &str) -> Result<[Option<ClassLimit>; 3], BadValue> {
     let words: Vec<&str> = value.split_whitespace().collect();
     if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
-    let mut hard_pubsub = None;
+    let mut limits = [None; 3];
     for class in words.chunks(4) {
-        let numbers: Option<Vec<u64>> = [class[1], class[2]]
-            .iter()
-            .map(|w| parse_memory(w))
-            .chain([class[3].parse().ok()])
-            .collect();
-        let Some(numbers) = numbers else {
+        let slot = match class[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let (Some(hard), Some(soft), Ok(soft_seconds)) =
+            (parse_memory(class[1]), parse_memory(class[2]), class[3].parse::<u64>())
+        else {
             return Err(
                 "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
             );
         };
-        match class[0].to_ascii_lowercase().as_str() {
-            "pubsub" if numbers[1] == 0 && numbers[2] == 0 => {
-                hard_pubsub = Some(numbers[0] as usize);
-            }
-            "pubsub" => {
-                return Err(
-                    "soft limits are not supported: pubsub SOFT and SECONDS must be 0".into()
-                )
-            }
-            "normal" | "slave" | "replica" if numbers == [0, 0, 0] => {}
-            "normal" | "slave" | "replica" => {
-                return Err(
-                    format!("no limit other than 0 0 0 is supported for {}", class[0]).into()
-                )
-            }
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
-        }
+        limits[slot] = Some(ClassLimit { hard, soft, soft_seconds });
     }
-    Ok(hard_pubsub)
+    Ok(limits)
+}
+
+/// `client-output-buffer-limit` as Redis 7.0's `CONFIG GET` shows it (in bytes, `slave`).
+pub fn show_output_limits(limits: &OutputLimits) -> String {
+    let class = |c: &ClassLimit| format!("{} {} {}", c.hard, c.soft, c.soft_seconds);
+    format!(
+        "normal {} slave {} pubsub {}",
+        class(&limits.normal),
+        class(&limits.replica),
+        class(&limits.pubsub)
+    )
 }
 
 /// Reads a memory size as Redis's `memtoull`: digits with an optional unit (`k`, `kb`, `m`,
@@ -218,12 +289,22 @@ mod tests {
     }
 
     #[test]
-    fn output_limits_take_the_pubsub_hard_limit_and_refuse_the_rest() {
-        assert_eq!(parse_output_limits("pubsub 1mb 0 0"), Ok(Some(1 << 20)));
-        assert_eq!(parse_output_limits("normal 0 0 0 slave 0 0 0"), Ok(None));
+    fn output_limits_read_every_class_as_redis_does() {
+        let pubsub = |hard, soft, soft_seconds| Some(ClassLimit { hard, soft, soft_seconds });
+        assert_eq!(parse_output_limits("pubsub 1mb 0 0"), Ok([None, None, pubsub(1 << 20, 0, 0)]));
+        assert_eq!(
+            parse_output_limits("pubsub 32mb 8mb 60 slave 1k 2kb 3"),
+            Ok([None, pubsub(1000, 2048, 3), pubsub(32 << 20, 8 << 20, 60)])
+        );
+        assert_eq!(parse_output_limits("normal 0 0 0"), Ok([pubsub(0, 0, 0), None, None]));
         assert!(parse_output_limits("pubsub 1mb").unwrap_err().0.starts_with("Wrong number"));
         assert!(parse_output_limits("pubsub x 0 0").unwrap_err().0.starts_with("Error in hard"));
-        assert!(parse_output_limits("nosuch 1 0 0").unwrap_err().0.starts_with("Invalid client"));
-        assert!(parse_output_limits("pubsub 32mb 8mb 60").unwrap_err().0.starts_with("soft"));
+        assert!(parse_output_limits("pubsub 1 2 -3").unwrap_err().0.starts_with("Error in hard"));
+        assert!(parse_output_limits("master 1 0 0").unwrap_err().0.starts_with("Invalid client"));
+        let limits = OutputLimits {
+            replica: ClassLimit { hard: 1000, soft: 2048, soft_seconds: 3 },
+            ..OutputLimits::default()
+        };
+        assert_eq!(show_output_limits(&limits), "normal 0 0 0 slave 1000 2048 3 pubsub 0 0 0");
     }
 }

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Shards per counter: enough that threads rarely share one.
-const SHARDS: usize = 16;
+pub(crate) const SHARDS: usize = 16;
 
 /// One shard, alone on its cache line (128 bytes covers adjacent-line prefetching).
 #[derive(Debug, Default)]
@@ -31,10 +31,15 @@ thread_local! {
     static MY_SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
 }
 
+/// The shard this thread adds to (and records its command figures in, `crate::latency`).
+pub(crate) fn my_shard() -> usize {
+    MY_SHARD.with(|s| *s)
+}
+
 impl Counter {
     /// Adds `n` (relaxed: counters order nothing).
     pub fn add(&self, n: u64) {
-        let shard = MY_SHARD.with(|s| *s);
+        let shard = my_shard();
         self.0[shard].0.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -45,7 +50,7 @@ impl Counter {
     }
 
     /// Back to zero (`CONFIG RESETSTAT`); adds racing with it may survive.
-    fn reset(&self) {
+    pub(crate) fn reset(&self) {
         for shard in &self.0 {
             shard.0.store(0, Ordering::Relaxed);
         }
@@ -82,8 +87,12 @@ pub struct Stats {
     /// TLS handshakes that failed or timed out (plain text on the TLS port, a bad
     /// certificate, a client that stopped half-way).
     pub tls_handshake_failures: Counter,
-    /// Subscribers disconnected for passing the output buffer limit.
+    /// Subscribers disconnected for passing the output buffer limit (hard or soft).
     pub slow_consumers: Counter,
+    /// Of those, how many stayed above the soft limit for longer than its seconds.
+    pub soft_limit_disconnections: Counter,
+    /// The pub/sub delivery clock: from PUBLISH to each message leaving the server.
+    pub delivery: crate::delivery::Delivery,
     /// Bytes read from clients.
     pub bytes_in: Counter,
     /// Bytes written to clients.
@@ -115,6 +124,8 @@ impl Stats {
             delivered: _,
             dropped: _,
             slow_consumers,
+            soft_limit_disconnections,
+            delivery,
             bytes_in,
             bytes_out,
             pool_queued: _, // a gauge: what it counts is still there
@@ -133,6 +144,7 @@ impl Stats {
             commands,
             published,
             slow_consumers,
+            soft_limit_disconnections,
             bytes_in,
             bytes_out,
             pool_wait_us_total,
@@ -145,6 +157,7 @@ impl Stats {
         ] {
             counter.reset();
         }
+        delivery.reset();
         pool_wait_us_max.store(0, Ordering::Relaxed);
     }
 }

@@ -14,6 +14,7 @@ mod commands;
 #[cfg(test)]
 mod fuzz;
 mod subscriptions;
+mod tracking;
 mod transaction;
 
 use std::collections::VecDeque;
@@ -28,7 +29,7 @@ use shared::resp::encode_error;
 use crate::acl::{Login, Refresh};
 use crate::clients::{narrow, ClientEntry, ClientState, Names};
 use crate::errors::ReplyError;
-use crate::mailbox::Drained;
+use crate::mailbox::{Drained, Letter, Overflow};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -60,7 +61,11 @@ pub struct Session {
     requests: u64,
     /// Message handles taken from the mailbox, on their way into the output buffer (kept
     /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
-    taken: VecDeque<Bytes>,
+    taken: VecDeque<Letter>,
+    /// The messages in the output not yet written: where each ends in the driver's output
+    /// buffer, and when it was published (the delivery clock). As long as the messages
+    /// in the output, never longer.
+    stamps: VecDeque<(usize, Instant)>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
@@ -87,6 +92,8 @@ struct RespState {
     no_touch: bool,
     /// `CLIENT REPLY OFF`: replies are not sent.
     reply_off: bool,
+    /// MONITOR ran: the exchange feeds this connection every command (until RESET or the end).
+    monitoring: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
     /// `skip_this` after each command).
     skip_next: bool,
@@ -98,6 +105,8 @@ struct RespState {
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
+    /// `CLIENT TRACKING`'s settings, only while tracking is on.
+    tracking: Option<Box<tracking::Tracking>>,
 }
 
 /// The part of a RESP connection's state that most connections never use, made by
@@ -206,6 +215,7 @@ impl Session {
                 no_evict: false,
                 no_touch: false,
                 reply_off: false,
+                monitoring: false,
                 skip_next: false,
                 skip_this: false,
                 last_cmd: "NULL",
@@ -213,6 +223,7 @@ impl Session {
                 closing: false,
                 executing: false,
                 stalled: false,
+                tracking: None,
             })
         });
         Session {
@@ -223,6 +234,7 @@ impl Session {
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
+            stamps: VecDeque::new(),
             resp,
         }
     }
@@ -285,6 +297,8 @@ impl Session {
             qbuf: narrow(state.input.len()),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
+            redir: state.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
+            bcast: state.tracking.as_ref().is_some_and(|t| t.bcast),
         });
     }
 
@@ -357,11 +371,22 @@ impl Session {
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
-            tracing::warn!(
-                conn = self.id,
-                limit = self.ctx.runtime.output_limit(),
-                "slow subscriber disconnected: output buffer limit reached"
-            );
+            if self.client.mailbox.overflow() == Some(Overflow::Soft) {
+                add(&self.ctx.stats.soft_limit_disconnections, 1);
+                let limits = self.ctx.runtime.output_limits().pubsub;
+                tracing::warn!(
+                    conn = self.id,
+                    soft = limits.soft,
+                    seconds = limits.soft_seconds,
+                    "slow subscriber disconnected: above the soft output buffer limit too long"
+                );
+            } else {
+                tracing::warn!(
+                    conn = self.id,
+                    limit = self.ctx.runtime.output_limit(),
+                    "slow subscriber disconnected: output buffer limit reached"
+                );
+            }
         }
         mail
     }
@@ -373,9 +398,10 @@ impl Session {
             return Mail::Overflowed;
         };
         self.unflushed_messages += messages as u64;
-        out.reserve(self.taken.iter().map(Bytes::len).sum());
-        for message in self.taken.drain(..) {
+        out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
+        for (message, published) in self.taken.drain(..) {
             out.extend_from_slice(&message);
+            self.stamps.push_back((out.len(), published));
         }
         if self.taken.capacity() > 64 {
             self.taken = VecDeque::new(); // a burst passed: do not keep its memory
@@ -389,16 +415,29 @@ impl Session {
         self.client.mailbox.overflowed()
     }
 
+    /// While the connection holds more than the soft output limit: when it will have held it
+    /// too long (see [`Session::soft_limit_passed`]).
+    pub fn soft_deadline(&self) -> Option<Instant> {
+        self.client.mailbox.soft_deadline()
+    }
+
+    /// Returns true if and only if, at `now`, the connection passed an output limit (the soft
+    /// one for longer than its seconds, checked here): the next [`Session::take_mail`] says
+    /// `Overflowed`.
+    pub fn soft_limit_passed(&self, now: Instant) -> bool {
+        self.client.mailbox.soft_limit_passed(now)
+    }
+
     /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
     /// against the output limit together with the queued messages.
     pub fn set_output_held(&self, bytes: usize) {
         self.client.mailbox.set_held(bytes);
     }
 
-    /// Returns true if and only if the connection subscribes to a channel or pattern (such
-    /// connections are exempt from the idle timeout).
+    /// Returns true if and only if the connection subscribes to a channel or pattern, or
+    /// monitors (such connections are exempt from the idle timeout, as Redis's replicas).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(RespState::subscribed)
+        self.resp.as_deref().is_some_and(|s| s.subscribed() || s.monitoring)
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
@@ -406,6 +445,25 @@ impl Session {
     /// Redis's `timeout`). Time is passed in: the session reads no clock.
     pub fn idle_deadline(&self, last_input: Instant) -> Option<Instant> {
         self.ctx.runtime.idle_timeout().filter(|_| !self.is_subscribed()).map(|t| last_input + t)
+    }
+
+    /// The driver's output was written up to `written` (an offset in its output buffer): the
+    /// messages that ended there left the server, and the delivery clock records them.
+    pub fn on_written(&mut self, written: usize) {
+        let gone = self.stamps.iter().take_while(|(end, _)| *end <= written).count();
+        if gone > 0 {
+            self.ctx.stats.delivery.record(self.stamps.drain(..gone).map(|(_, at)| at));
+            if self.stamps.is_empty() && self.stamps.capacity() > 64 {
+                self.stamps = VecDeque::new(); // a burst passed: do not keep its memory
+            }
+        }
+    }
+
+    /// The driver cut the first `n` bytes (all written) off its output buffer.
+    pub fn on_output_cut(&mut self, n: usize) {
+        for (end, _) in &mut self.stamps {
+            *end -= n;
+        }
     }
 
     /// Tells the session that everything it put in the output buffer was written.
@@ -449,9 +507,11 @@ impl Session {
     /// Leaves every channel and pattern without replying (RESET, shutdown, the end). Once it
     /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
-        let Some(rare) = self.resp.as_deref_mut().and_then(|s| s.rare.as_deref_mut()) else {
-            return;
-        };
+        let Some(state) = self.resp.as_deref_mut() else { return };
+        if std::mem::take(&mut state.monitoring) {
+            self.ctx.exchange.unmonitor(self.id);
+        }
+        let Some(rare) = state.rare.as_deref_mut() else { return };
         let channels = rare.channels.take_all();
         let patterns = rare.patterns.take_all();
         let shard_channels = rare.shard_channels.take_all();

@@ -2,7 +2,7 @@
 
 use shared::command::TransactionCommand;
 
-use super::{ok, Run};
+use super::{ok, Fate, Run, SlowArgs};
 use crate::errors::ReplyError;
 use crate::session::transaction::Transaction;
 use crate::session::{error, Session, Status};
@@ -53,7 +53,19 @@ impl Session {
         for cmd in transaction.queued {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
+            // Each counted, timed and slow-logged as a command of its own, as by Redis.
+            let (name, mark, started) = (cmd.full_name(), out.len(), self.ctx.monotonic());
+            let monitored = self.ctx.exchange.monitored().then(|| cmd.to_args());
+            let args = if self.ctx.slowlog.slower_than() >= 0 {
+                SlowArgs::Owned(cmd.to_args())
+            } else {
+                SlowArgs::Off
+            };
             let _ = self.run(cmd, out);
+            self.record_command(started, Fate::Ran(name), args, &out[mark..]);
+            if let Some(args) = monitored {
+                self.feed_monitors(name, &args);
+            }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         state.executing = false;
