@@ -98,12 +98,24 @@ pub struct ClientState {
     /// The database SELECT chose (0 to 15).
     pub db: u8,
     pub resp: u8,
-    pub no_evict: bool,
-    pub no_touch: bool,
+    /// [`ClientState::NO_EVICT`], [`ClientState::NO_TOUCH`], [`ClientState::BCAST`] (one
+    /// byte: the snapshot stays within 64).
+    pub flags: u8,
     /// `CLIENT TRACKING`: where invalidations would go (0: this connection), -1 when off.
     pub redir: i64,
+}
+
+impl ClientState {
+    /// `CLIENT NO-EVICT on`.
+    pub const NO_EVICT: u8 = 1;
+    /// `CLIENT NO-TOUCH on`.
+    pub const NO_TOUCH: u8 = 1 << 1;
     /// Tracking in BCAST mode.
-    pub bcast: bool,
+    pub const BCAST: u8 = 1 << 2;
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 impl Default for ClientState {
@@ -119,10 +131,8 @@ impl Default for ClientState {
             qbuf: 0,
             db: 0,
             resp: 2,
-            no_evict: false,
-            no_touch: false,
+            flags: 0,
             redir: -1,
-            bcast: false,
         }
     }
 }
@@ -254,13 +264,13 @@ impl ClientEntry {
         if s.redir >= 0 {
             flags.push('t');
         }
-        if s.bcast {
+        if s.has(ClientState::BCAST) {
             flags.push('B');
         }
-        if s.no_evict {
+        if s.has(ClientState::NO_EVICT) {
             flags.push('e');
         }
-        if s.no_touch {
+        if s.has(ClientState::NO_TOUCH) {
             flags.push('T');
         }
         if flags.is_empty() {

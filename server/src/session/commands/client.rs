@@ -15,7 +15,7 @@ use crate::session::{error, set_name, Session, Status};
 impl Run for ClientCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
         let state = session.resp.as_deref_mut().expect("resp session");
-        if let Some(tracking) = state.tracking.as_deref_mut() {
+        if let Some(tracking) = state.tracking_mut() {
             tracking.client_command(session.requests);
         }
         let reply = match self {
@@ -85,17 +85,17 @@ impl Run for ClientCommand {
                     !ctx.clients(&filter, session.id).is_empty()
                 };
                 match TrackingRequest::parse(&args, exists)
-                    .and_then(|req| req.apply(&mut state.tracking))
+                    .and_then(|req| req.apply(&mut state.rare_mut().tracking))
                 {
                     Ok(()) => ok(),
                     Err(err) => err.frame(),
                 }
             }
-            ClientCommand::TrackingInfo => tracking_info(state.tracking.as_deref()),
+            ClientCommand::TrackingInfo => tracking_info(state.tracking()),
             ClientCommand::GetRedir => {
-                Frame::Integer(state.tracking.as_ref().map_or(-1, |t| t.redirect as i64))
+                Frame::Integer(state.tracking().map_or(-1, |t| t.redirect as i64))
             }
-            ClientCommand::Caching(word) => match state.tracking.as_deref_mut() {
+            ClientCommand::Caching(word) => match state.tracking_mut() {
                 Some(tracking) => match tracking.caching(&word) {
                     Ok(()) => ok(),
                     Err(err) => err.frame(),

@@ -62,7 +62,9 @@ impl Run for ConnectionCommand {
                 state.set_names(|names| names.name = None);
                 state.db = 0;
                 state.take_multi();
-                state.tracking = None;
+                if let Some(rare) = state.rare.as_deref_mut() {
+                    rare.tracking = None;
+                }
                 state.login.reset(&session.ctx.acl);
                 session.client.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
