@@ -59,6 +59,16 @@ pub struct Session {
     unflushed_messages: u64,
     /// Requests run so far.
     requests: u64,
+    /// The mail on its way out: `None` until the first message arrives (most connections
+    /// never get one; idle memory is budgeted, see [`RespState`]).
+    in_flight: Option<Box<InFlight>>,
+    /// `None` for the raw echo protocol.
+    resp: Option<Box<RespState>>,
+}
+
+/// A connection's messages on their way out, made when the first one arrives.
+#[derive(Default)]
+struct InFlight {
     /// Message handles taken from the mailbox, on their way into the output buffer (kept
     /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
     taken: VecDeque<Letter>,
@@ -66,8 +76,6 @@ pub struct Session {
     /// buffer, and when it was published (the delivery clock). As long as the messages
     /// in the output, never longer.
     stamps: VecDeque<(usize, Instant)>,
-    /// `None` for the raw echo protocol.
-    resp: Option<Box<RespState>>,
 }
 
 /// What every RESP connection uses, kept in line; what few use is in [`Rare`], made on first
@@ -261,8 +269,7 @@ impl Session {
             tls,
             unflushed_messages: 0,
             requests: 0,
-            taken: VecDeque::new(),
-            stamps: VecDeque::new(),
+            in_flight: None,
             resp,
         }
     }
@@ -421,18 +428,25 @@ impl Session {
 
     /// [`Session::take_mail`] without acting on an overflow.
     fn move_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
-        let Drained::Moved { messages, more } = self.client.mailbox.drain(&mut self.taken, budget)
-        else {
+        let mut first = VecDeque::new();
+        let taken = self.in_flight.as_deref_mut().map_or(&mut first, |f| &mut f.taken);
+        let Drained::Moved { messages, more } = self.client.mailbox.drain(taken, budget) else {
             return Mail::Overflowed;
         };
-        self.unflushed_messages += messages as u64;
-        out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
-        for (message, published) in self.taken.drain(..) {
-            out.extend_from_slice(&message);
-            self.stamps.push_back((out.len(), published));
+        if messages == 0 {
+            return Mail::Taken { more };
         }
-        if self.taken.capacity() > 64 {
-            self.taken = VecDeque::new(); // a burst passed: do not keep its memory
+        self.unflushed_messages += messages as u64;
+        let InFlight { taken, stamps } = &mut **self
+            .in_flight
+            .get_or_insert_with(|| Box::new(InFlight { taken: first, stamps: VecDeque::new() }));
+        out.reserve(taken.iter().map(|(m, _)| m.len()).sum());
+        for (message, published) in taken.drain(..) {
+            out.extend_from_slice(&message);
+            stamps.push_back((out.len(), published));
+        }
+        if taken.capacity() > 64 {
+            *taken = VecDeque::new(); // a burst passed: do not keep its memory
         }
         Mail::Taken { more }
     }
@@ -478,18 +492,20 @@ impl Session {
     /// The driver's output was written up to `written` (an offset in its output buffer): the
     /// messages that ended there left the server, and the delivery clock records them.
     pub fn on_written(&mut self, written: usize) {
-        let gone = self.stamps.iter().take_while(|(end, _)| *end <= written).count();
+        let Some(InFlight { stamps, .. }) = self.in_flight.as_deref_mut() else { return };
+        let gone = stamps.iter().take_while(|(end, _)| *end <= written).count();
         if gone > 0 {
-            self.ctx.stats.delivery.record(self.stamps.drain(..gone).map(|(_, at)| at));
-            if self.stamps.is_empty() && self.stamps.capacity() > 64 {
-                self.stamps = VecDeque::new(); // a burst passed: do not keep its memory
+            self.ctx.stats.delivery.record(stamps.drain(..gone).map(|(_, at)| at));
+            if stamps.is_empty() && stamps.capacity() > 64 {
+                *stamps = VecDeque::new(); // a burst passed: do not keep its memory
             }
         }
     }
 
     /// The driver cut the first `n` bytes (all written) off its output buffer.
     pub fn on_output_cut(&mut self, n: usize) {
-        for (end, _) in &mut self.stamps {
+        let Some(InFlight { stamps, .. }) = self.in_flight.as_deref_mut() else { return };
+        for (end, _) in stamps {
             *end -= n;
         }
     }

@@ -341,8 +341,8 @@ mod tests {
     #[test]
     fn a_connection_stays_within_its_memory_budget() {
         // ARCHITECTURE.md "What an idle connection costs": with its `Arc` counts (16) and
-        // the allocator's header (8), one 272-byte block, its mailbox's waker included.
+        // the allocator's header (8), one 256-byte block, its mailbox's waker included.
         let size = std::mem::size_of::<Conn>();
-        assert!(size + 16 + 8 <= 272, "Conn: {size}");
+        assert!(size + 16 + 8 <= 256, "Conn: {size}");
     }
 }
