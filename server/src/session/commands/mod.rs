@@ -61,8 +61,11 @@ impl Session {
     fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
-        // The MONITOR feed's copy of the arguments (handles only), while somebody monitors.
-        let monitored = self.ctx.exchange.monitored().then(|| args.clone());
+        // The MONITOR feed's copy of the arguments (handles only), while somebody monitors or
+        // a transaction may queue the command (EXEC feeds them as sent).
+        let monitored = self.ctx.exchange.monitored();
+        let in_multi = self.resp.as_deref().is_some_and(|s| s.multi.is_some());
+        let sent = (monitored || in_multi).then(|| args.clone());
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
@@ -92,7 +95,8 @@ impl Session {
             return Status::Open;
         }
         if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
-            match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
+            let sent = sent.unwrap_or_default();
+            match transaction.queue(cmd, sent, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
                 Err(err) => error(out, &err),
             }
@@ -100,7 +104,7 @@ impl Session {
         }
         let full_name = cmd.full_name();
         let status = self.run(cmd, out);
-        if let Some(args) = monitored {
+        if let Some(args) = sent.filter(|_| monitored) {
             // After it ran, as Redis: a monitor sees EXEC after the commands it ran.
             self.feed_monitors(full_name, &args);
         }

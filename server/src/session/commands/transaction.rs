@@ -50,13 +50,13 @@ impl Session {
         // channels appends one confirmation each, exactly as Redis's EXEC does.
         out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
         state.executing = true;
-        for cmd in transaction.queued {
+        for (cmd, sent) in transaction.queued.into_iter().zip(transaction.sent) {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
-            let monitored = self.ctx.exchange.monitored().then(|| (cmd.full_name(), cmd.to_args()));
+            let full_name = cmd.full_name();
             let _ = self.run(cmd, out);
-            if let Some((full_name, args)) = monitored {
-                self.feed_monitors(full_name, &args);
+            if self.ctx.exchange.monitored() {
+                self.feed_monitors(full_name, &sent);
             }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
