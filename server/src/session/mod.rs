@@ -61,8 +61,10 @@ pub struct Session {
     taken: VecDeque<Letter>,
     /// The messages in the output not yet written: where each ends in the driver's output
     /// buffer, and when it was published (the delivery clock). As long as the messages
-    /// in the output, never longer.
-    stamps: VecDeque<(usize, Instant)>,
+    /// in the output, never longer. Boxed on the first message taken (most connections take
+    /// none), then kept.
+    #[allow(clippy::box_collection)] // 8 bytes in every session instead of a `VecDeque`'s 32
+    stamps: Option<Box<VecDeque<(usize, Instant)>>>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
@@ -184,7 +186,7 @@ impl Session {
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
-            stamps: VecDeque::new(),
+            stamps: None,
             resp,
         }
     }
@@ -340,9 +342,10 @@ impl Session {
         };
         self.unflushed_messages += messages as u64;
         out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
+        let stamps = self.stamps.get_or_insert_default();
         for (message, published) in self.taken.drain(..) {
             out.extend_from_slice(&message);
-            self.stamps.push_back((out.len(), published));
+            stamps.push_back((out.len(), published));
         }
         if self.taken.capacity() > 64 {
             self.taken = VecDeque::new(); // a burst passed: do not keep its memory
@@ -391,18 +394,19 @@ impl Session {
     /// The driver's output was written up to `written` (an offset in its output buffer): the
     /// messages that ended there left the server, and the delivery clock records them.
     pub fn on_written(&mut self, written: usize) {
-        let gone = self.stamps.iter().take_while(|(end, _)| *end <= written).count();
+        let Some(stamps) = self.stamps.as_deref_mut() else { return };
+        let gone = stamps.iter().take_while(|(end, _)| *end <= written).count();
         if gone > 0 {
-            self.ctx.stats.delivery.record(self.stamps.drain(..gone).map(|(_, at)| at));
-            if self.stamps.is_empty() && self.stamps.capacity() > 64 {
-                self.stamps = VecDeque::new(); // a burst passed: do not keep its memory
+            self.ctx.stats.delivery.record(stamps.drain(..gone).map(|(_, at)| at));
+            if stamps.is_empty() && stamps.capacity() > 64 {
+                *stamps = VecDeque::new(); // a burst passed: do not keep its memory
             }
         }
     }
 
     /// The driver cut the first `n` bytes (all written) off its output buffer.
     pub fn on_output_cut(&mut self, n: usize) {
-        for (end, _) in &mut self.stamps {
+        for (end, _) in self.stamps.iter_mut().flat_map(|s| s.iter_mut()) {
             *end -= n;
         }
     }
