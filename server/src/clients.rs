@@ -3,7 +3,7 @@
 //! addresses and a [`ClientState`] snapshot its session refreshes once per batch of requests.
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,76 +11,125 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::acl::User;
 use crate::mailbox::Mailbox;
 
-/// Where a connection comes from and arrives at.
-#[derive(Clone, Copy, Debug, Default)]
+/// Where a connection comes from and arrives at: 16 bytes for IPv4 peers (the common case),
+/// IPv6 ones boxed (kept small: every connection's registry entry holds one).
+#[derive(Clone, Debug, Default)]
 pub struct Endpoints {
-    /// The peer's address, if the socket still knows it.
-    pub addr: Option<SocketAddr>,
-    /// The local address it connected to.
-    pub laddr: Option<SocketAddr>,
+    addrs: Addrs,
     /// Its file descriptor, -1 when there is none (in-memory tests).
-    pub fd: i64,
+    fd: i32,
+}
+
+#[derive(Clone, Debug, Default)]
+enum Addrs {
+    /// Neither is known (in-memory tests, or the socket forgot them).
+    #[default]
+    None,
+    /// The peer's address and the local one.
+    V4(SocketAddrV4, SocketAddrV4),
+    Other(Box<[Option<SocketAddr>; 2]>),
 }
 
 impl Endpoints {
     /// The endpoints of an accepted socket.
     pub fn of(stream: &TcpStream) -> Endpoints {
-        Endpoints {
-            addr: stream.peer_addr().ok(),
-            laddr: stream.local_addr().ok(),
-            fd: stream.as_raw_fd() as i64,
-        }
+        let (addr, laddr) = (stream.peer_addr().ok(), stream.local_addr().ok());
+        let addrs = match (addr, laddr) {
+            (None, None) => Addrs::None,
+            (Some(SocketAddr::V4(a)), Some(SocketAddr::V4(l))) => Addrs::V4(a, l),
+            _ => Addrs::Other(Box::new([addr, laddr])),
+        };
+        Endpoints { addrs, fd: stream.as_raw_fd() }
     }
 
     fn none() -> Endpoints {
-        Endpoints { fd: -1, ..Endpoints::default() }
+        Endpoints { fd: -1, addrs: Addrs::None }
+    }
+
+    /// The peer's address, if the socket knew it.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        match &self.addrs {
+            Addrs::None => None,
+            Addrs::V4(a, _) => Some(SocketAddr::V4(*a)),
+            Addrs::Other(both) => both[0],
+        }
+    }
+
+    /// The local address it connected to.
+    pub fn laddr(&self) -> Option<SocketAddr> {
+        match &self.addrs {
+            Addrs::None => None,
+            Addrs::V4(_, l) => Some(SocketAddr::V4(*l)),
+            Addrs::Other(both) => both[1],
+        }
     }
 }
 
-/// A connection's protocol state as others may see it; written by its session only.
-#[derive(Clone, Debug)]
-pub struct ClientState {
+/// A connection's name and library (`CLIENT SETNAME`, `CLIENT SETINFO`), made when one is
+/// set and shared by its session and its registry entry: a snapshot takes a reference count,
+/// never a copy.
+#[derive(Clone, Debug, Default)]
+pub struct Names {
     pub name: Option<Bytes>,
-    pub db: i64,
-    pub sub: usize,
-    pub psub: usize,
-    pub ssub: usize,
-    /// Commands queued in MULTI, -1 outside a transaction.
-    pub multi: i64,
-    pub resp: u8,
     pub lib_name: Option<Bytes>,
     pub lib_ver: Option<Bytes>,
+}
+
+/// A connection's protocol state as others may see it; written by its session only. Kept
+/// small (every connection holds one): counters narrowed, names and user shared.
+#[derive(Clone, Debug)]
+pub struct ClientState {
+    /// `None` when no name or library was ever set.
+    pub names: Option<Arc<Names>>,
+    /// The user the connection runs as; `None` (before its first snapshot) shows `default`.
+    pub user: Option<Arc<User>>,
     /// The last command run, as Redis names it (`client|list`).
     pub cmd: &'static str,
-    /// The user the connection runs as.
-    pub user: Bytes,
+    pub sub: u32,
+    pub psub: u32,
+    pub ssub: u32,
+    /// Commands queued in MULTI, -1 outside a transaction.
+    pub multi: i32,
     /// Bytes of input read but not yet run.
-    pub qbuf: usize,
+    pub qbuf: u32,
+    /// The database SELECT chose (0 to 15).
+    pub db: u8,
+    pub resp: u8,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// `CLIENT TRACKING`: where invalidations would go (0: this connection), -1 when off.
+    pub redir: i64,
+    /// Tracking in BCAST mode.
+    pub bcast: bool,
 }
 
 impl Default for ClientState {
     fn default() -> Self {
         ClientState {
-            name: None,
-            db: 0,
+            names: None,
+            user: None,
+            cmd: "NULL",
             sub: 0,
             psub: 0,
             ssub: 0,
             multi: -1,
-            resp: 2,
-            lib_name: None,
-            lib_ver: None,
-            cmd: "NULL",
-            user: Bytes::from_static(b"default"),
             qbuf: 0,
+            db: 0,
+            resp: 2,
             no_evict: false,
             no_touch: false,
+            redir: -1,
+            bcast: false,
         }
     }
+}
+
+/// Narrows a count for a [`ClientState`] (saturating: no count here comes near).
+pub fn narrow(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// One connection in the server's registry.
@@ -140,9 +189,10 @@ impl ClientEntry {
         self.mailbox.wake();
     }
 
-    /// The peer's address, if the socket knew it (MONITOR's lines name it).
+    /// The peer's address, if the socket knew it (MONITOR's lines and SLOWLOG's client field
+    /// name it).
     pub fn peer(&self) -> Option<std::net::SocketAddr> {
-        self.endpoints.addr
+        self.endpoints.addr()
     }
 
     /// Returns true if and only if `CLIENT KILL` selected this connection.
@@ -154,17 +204,28 @@ impl ClientEntry {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Returns true if and only if the connection has `CLIENT TRACKING` on (INFO's
+    /// `tracking_clients`).
+    pub fn tracking(&self) -> bool {
+        self.state().redir >= 0
+    }
+
+    /// The peer's address as `CLIENT LIST` shows it.
+    fn addr_text(a: Option<SocketAddr>) -> String {
+        a.map_or_else(String::new, |a| a.to_string())
+    }
+
     /// Returns true if and only if `filter` selects this connection, asked by `me`.
     pub fn matches(&self, filter: &Filter, me: u64) -> bool {
-        let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
+        let addr = ClientEntry::addr_text;
         let subscribed = {
             let s = self.state();
-            s.sub + s.psub + s.ssub > 0
+            (s.sub | s.psub | s.ssub) != 0
         };
         !(filter.skip_me && self.id == me)
             && filter.ids.as_ref().is_none_or(|ids| ids.contains(&self.id))
-            && filter.addr.as_ref().is_none_or(|a| *a == addr(self.endpoints.addr))
-            && filter.laddr.as_ref().is_none_or(|a| *a == addr(self.endpoints.laddr))
+            && filter.addr.as_ref().is_none_or(|a| *a == addr(self.endpoints.addr()))
+            && filter.laddr.as_ref().is_none_or(|a| *a == addr(self.endpoints.laddr()))
             && filter.pubsub.is_none_or(|p| p == subscribed)
             && filter.max_age.is_none_or(|age| self.created.elapsed().as_secs() >= age)
     }
@@ -172,22 +233,29 @@ impl ClientEntry {
     /// The connection's `CLIENT LIST` line (with its `\n`), in Redis 7.2's field order. The
     /// byte counts are this server's: `qbuf` the input not yet run, `omem` the messages queued
     /// plus the output not yet written, `tot-mem` their sum; fields for things this server
-    /// does not have (read buffers, users, tracking) are 0, `default` or -1 as in Redis.
+    /// does not have (read buffers) are 0 as in Redis.
     pub fn list_line(&self, out: &mut String) {
         let s = self.state();
-        let text = |b: &Option<Bytes>| -> String {
-            b.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+        let text = |b: Option<&Bytes>| -> String {
+            b.map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
         };
-        let addr = |a: Option<SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
+        let addr = ClientEntry::addr_text;
+        let names = s.names.as_deref();
         let now = self.created.elapsed();
         let idle = now.as_millis() as u64
             - self.last_input_ms.load(Ordering::Relaxed).min(now.as_millis() as u64);
         let mut flags = String::new();
-        if s.sub + s.psub + s.ssub > 0 {
+        if (s.sub | s.psub | s.ssub) != 0 {
             flags.push('P');
         }
         if s.multi >= 0 {
             flags.push('x');
+        }
+        if s.redir >= 0 {
+            flags.push('t');
+        }
+        if s.bcast {
+            flags.push('B');
         }
         if s.no_evict {
             flags.push('e');
@@ -203,13 +271,13 @@ impl ClientEntry {
             out,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={} \
              psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 \
-             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={} \
+             obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir={} resp={} \
              lib-name={} lib-ver={}",
             self.id,
-            addr(self.endpoints.addr),
-            addr(self.endpoints.laddr),
+            addr(self.endpoints.addr()),
+            addr(self.endpoints.laddr()),
             self.endpoints.fd,
-            text(&s.name),
+            text(names.and_then(|n| n.name.as_ref())),
             now.as_secs(),
             idle / 1000,
             s.db,
@@ -218,12 +286,13 @@ impl ClientEntry {
             s.ssub,
             s.multi,
             s.qbuf,
-            s.qbuf + omem,
+            s.qbuf as usize + omem,
             s.cmd,
-            String::from_utf8_lossy(&s.user),
+            s.user.as_ref().map_or("default".into(), |u| String::from_utf8_lossy(u.name())),
+            s.redir,
             s.resp,
-            text(&s.lib_name),
-            text(&s.lib_ver),
+            text(names.and_then(|n| n.lib_name.as_ref())),
+            text(names.and_then(|n| n.lib_ver.as_ref())),
         );
     }
 }

@@ -15,9 +15,11 @@ use crate::acl::Acl;
 use crate::clients::{ClientEntry, Endpoints, Filter};
 use crate::config::{Config, Runtime};
 use crate::exchange::Exchange;
+use crate::latency::CommandStats;
 use crate::mailbox::{Mailbox, Wake};
 use crate::refusal::{Refusals, Refused};
 use crate::relay::link::Link;
+use crate::slowlog::SlowLog;
 use crate::stats::{self, Stats};
 
 /// What every connection of a running server shares.
@@ -30,6 +32,10 @@ pub struct ServerContext {
     pub exchange: Exchange,
     /// Counters.
     pub stats: Stats,
+    /// Each command's calls, time and latency histogram (`INFO commandstats`, `LATENCY`).
+    pub commands: CommandStats,
+    /// The slow log (`SLOWLOG`).
+    pub slowlog: SlowLog,
     /// Users and their permissions.
     pub acl: Acl,
     /// The TLS configuration, with `--tls-port`.
@@ -78,6 +84,8 @@ impl ServerContext {
             config,
             exchange: Exchange::new(),
             stats: Stats::default(),
+            commands: CommandStats::default(),
+            slowlog: SlowLog::default(),
             clients: Mutex::new(HashMap::new()),
             idle: Condvar::new(),
             serving: (Mutex::new(Startup::Starting), Condvar::new()),
@@ -196,6 +204,11 @@ impl ServerContext {
     pub fn unix_time(&self) -> (u64, u32) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         (now.as_secs(), now.subsec_micros())
+    }
+
+    /// The monotonic clock (a command's run time).
+    pub fn monotonic(&self) -> Instant {
+        Instant::now()
     }
 
     /// Connections being served now.

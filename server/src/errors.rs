@@ -81,6 +81,12 @@ pub enum ReplyError {
     /// `ACL DRYRUN` of a command the server does not serve.
     #[error("ERR Command '{0}' not found")]
     NoSuchCommand(String),
+    /// `SLOWLOG GET` of a count that is not an integer of at least -1.
+    #[error("ERR count should be greater than or equal to -1")]
+    SlowlogCount,
+    /// `LATENCY GRAPH` of an event with no samples (the event as sent, clipped).
+    #[error("ERR No samples available for event '{0}'")]
+    NoLatencySamples(String),
     /// `ACL LOAD` or `ACL SAVE` failed.
     #[error("ERR {0}")]
     AclFile(#[from] AclError),
@@ -137,6 +143,70 @@ pub enum ReplyError {
     /// The request stream is not RESP: the connection ends after this reply.
     #[error("ERR {0}")]
     Protocol(#[from] shared::ProtocolError),
+    /// `CLIENT TRACKING on PREFIX ...` without BCAST.
+    #[error("ERR PREFIX option requires BCAST mode to be enabled")]
+    PrefixWithoutBcast,
+    /// `CLIENT TRACKING on OPTIN OPTOUT`.
+    #[error("ERR You can't specify both OPTIN mode and OPTOUT mode")]
+    OptinAndOptout,
+    /// `CLIENT TRACKING on BCAST OPTIN` (or OPTOUT).
+    #[error("ERR OPTIN and OPTOUT are not compatible with BCAST")]
+    OptWithBcast,
+    /// `CLIENT TRACKING on` switching BCAST while tracking.
+    #[error(
+        "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and \
+         then re-enabling it with a different mode."
+    )]
+    BcastSwitch,
+    /// `CLIENT TRACKING on` switching between OPTIN and OPTOUT while tracking.
+    #[error(
+        "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and \
+         then re-enabling it with a different mode."
+    )]
+    OptSwitch,
+    /// `CLIENT TRACKING ... REDIRECT id` of no open connection.
+    #[error("ERR The client ID you want redirect to does not exist")]
+    NoRedirectTarget,
+    /// `CLIENT TRACKING ... REDIRECT a REDIRECT b`.
+    #[error("ERR A client can only redirect to a single other client")]
+    TwoRedirects,
+    /// A BCAST prefix that is a prefix of one the connection has, or has one as prefix.
+    #[error(
+        "ERR Prefix '{0}' overlaps with an existing prefix '{1}'. Prefixes for a single client \
+         must not overlap."
+    )]
+    PrefixOverlapsExisting(String, String),
+    /// Two BCAST prefixes of one request that overlap.
+    #[error(
+        "ERR Prefix '{0}' overlaps with another provided prefix '{1}'. Prefixes for a single \
+         client must not overlap."
+    )]
+    PrefixOverlapsGiven(String, String),
+    /// `CLIENT CACHING` while not tracking.
+    #[error(
+        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or \
+         OPTOUT mode enabled"
+    )]
+    CachingNotTracking,
+    /// `CLIENT CACHING YES` outside OPTIN mode.
+    #[error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")]
+    CachingYesNotOptin,
+    /// `CLIENT CACHING NO` outside OPTOUT mode.
+    #[error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")]
+    CachingNoNotOptout,
+    /// An argument that must be an integer is not one.
+    #[error("ERR value is not an integer or out of range")]
+    NotAnInteger,
+    /// `COMMAND GETKEYS` of a command (or subcommand) that is not served.
+    #[error("ERR Invalid command specified")]
+    InvalidCommand,
+    /// `COMMAND GETKEYS` of a command without keys (every pub/sub command: shard channels are
+    /// routed like keys but are not keys).
+    #[error("ERR The command has no key arguments")]
+    NoKeyArguments,
+    /// `COMMAND GETKEYS` of a command with keys but the wrong number of arguments.
+    #[error("ERR Invalid number of arguments specified for command")]
+    InvalidKeyArguments,
 }
 
 impl ReplyError {

@@ -22,9 +22,10 @@ pub const REDIS_VERSION: &str = "7.2.4";
 /// The sections in Redis's order. `INFO` without arguments, `default`, `all` and `everything`
 /// give all of them; otherwise each named one (case-insensitive), and an unknown name nothing.
 /// Each is named by its title, as its header prints it.
-/// `Relay` is there only with `--relay`.
-/// `Pubsub_latency` is this server's own: the pub/sub delivery clock ([`crate::delivery`]).
-const SECTIONS: [&str; 12] = [
+/// `Relay` is there only with `--relay`; `Commandstats` and `Latencystats` only when named or
+/// with `all` and `everything`, as in Redis. `Pubsub_latency` is this server's own: the pub/sub
+/// delivery clock ([`crate::delivery`]).
+const SECTIONS: [&str; 14] = [
     "Server",
     "Clients",
     "Memory",
@@ -35,6 +36,8 @@ const SECTIONS: [&str; 12] = [
     "Relay",
     "Replication",
     "CPU",
+    "Commandstats",
+    "Latencystats",
     "Cluster",
     "Keyspace",
 ];
@@ -46,12 +49,24 @@ impl ServerContext {
             || sections.iter().any(|s| {
                 [&b"all"[..], b"everything", b"default"].iter().any(|a| s.eq_ignore_ascii_case(a))
             });
+        let all = sections
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(b"all") || s.eq_ignore_ascii_case(b"everything"));
         let mut out = String::new();
         for name in SECTIONS {
-            if !every && !sections.iter().any(|s| s.eq_ignore_ascii_case(name.as_bytes())) {
+            let named = sections.iter().any(|s| s.eq_ignore_ascii_case(name.as_bytes()));
+            let per_command = matches!(name, "Commandstats" | "Latencystats");
+            if !named && !(every && (all || !per_command)) {
                 continue;
             }
-            let Some(fields) = self.info_section(&name.to_ascii_lowercase()) else {
+            let fields = match name {
+                "Commandstats" => Some(self.commandstats()),
+                "Latencystats" => Some(self.latencystats()),
+                _ => self
+                    .info_section(&name.to_ascii_lowercase())
+                    .map(|fields| fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            };
+            let Some(fields) = fields else {
                 continue; // a section this server does not have
             };
             if !out.is_empty() {
@@ -63,6 +78,25 @@ impl ServerContext {
             }
         }
         out
+    }
+
+    /// `INFO commandstats`: `cmdstat_<name>` for every command counted, by name.
+    fn commandstats(&self) -> Vec<(String, String)> {
+        let figures = self.commands.merged();
+        figures.iter().map(|f| (format!("cmdstat_{}", f.name), f.commandstats_line())).collect()
+    }
+
+    /// `INFO latencystats`: `latency_percentiles_usec_<name>` for every command timed.
+    fn latencystats(&self) -> Vec<(String, String)> {
+        let percentiles = self.commands.percentiles();
+        let figures = self.commands.merged();
+        figures
+            .iter()
+            .filter(|f| !f.histogram.is_empty())
+            .map(|f| {
+                (format!("latency_percentiles_usec_{}", f.name), f.percentiles_line(&percentiles))
+            })
+            .collect()
     }
 
     /// The fields of section `name` (lower case), or `None` if this server has no such
@@ -109,7 +143,13 @@ impl ServerContext {
                 ("cluster_connections", zero()),
                 ("maxclients", self.runtime.max_clients().to_string()),
                 ("blocked_clients", zero()),
-                ("tracking_clients", zero()),
+                (
+                    "tracking_clients",
+                    (self.clients(&crate::clients::Filter::default(), 0).iter())
+                        .filter(|c| c.tracking())
+                        .count()
+                        .to_string(),
+                ),
                 ("clients_in_timeout_table", zero()),
             ],
             "memory" => {

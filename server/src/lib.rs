@@ -34,6 +34,7 @@
 //! Telling what happens:
 //! - [`stats`]: counters every backend updates; `info`: the `INFO` text built from them;
 //!   `metrics`: the same counters for Prometheus; [`delivery`]: the pub/sub delivery clock.
+//! - [`latency`]: each command's calls and latency histogram; [`slowlog`]: the slow log.
 
 pub mod acl;
 mod admission;
@@ -47,12 +48,14 @@ pub mod descriptors;
 pub mod driver;
 pub mod errors;
 pub mod exchange;
+pub mod latency;
 pub mod lifecycle;
 pub mod mailbox;
 pub mod parameters;
 pub mod refusal;
 pub mod relay;
 pub mod session;
+pub mod slowlog;
 pub mod stats;
 pub mod tls;
 

@@ -10,6 +10,7 @@ use shared::glob::glob_match;
 use crate::config::{ClassLimit, OutputLimits};
 use crate::context::ServerContext;
 use crate::errors::{BadValue, ReplyError};
+use crate::latency::{format_percentile, parse_percentiles};
 
 /// One parameter of `CONFIG GET` / `CONFIG SET`, under its Redis name.
 pub struct Parameter {
@@ -89,6 +90,75 @@ pub const PARAMETERS: &[Parameter] = &[
             "no" => Ok(()),
             "yes" => Err("there are no keys, so no append-only file: only 'no' is accepted".into()),
             _ => Err("argument must be 'yes' or 'no'".into()),
+        }),
+    },
+    Parameter {
+        name: "latency-tracking",
+        get: |ctx| if ctx.commands.tracking() { "yes" } else { "no" }.into(),
+        set: Some(|ctx, value, apply| {
+            let on = match value.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            };
+            if apply {
+                ctx.commands.set_tracking(on);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "latency-tracking-info-percentiles",
+        get: |ctx| {
+            let percentiles = ctx.commands.percentiles();
+            let words: Vec<String> = percentiles.into_iter().map(format_percentile).collect();
+            words.join(" ")
+        },
+        set: Some(|ctx, value, apply| {
+            let percentiles = parse_percentiles(value).map_err(BadValue::from)?;
+            if apply {
+                ctx.commands.set_percentiles(percentiles);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "latency-monitor-threshold",
+        get: |ctx| ctx.commands.monitor.threshold_ms().to_string(),
+        set: Some(|ctx, value, apply| {
+            let ms = parse_in_range(value, 0, i64::MAX as u64)?;
+            if apply {
+                ctx.commands.monitor.set_threshold_ms(ms);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "slowlog-log-slower-than",
+        get: |ctx| ctx.slowlog.slower_than().to_string(),
+        set: Some(|ctx, value, apply| {
+            let n = parse_integer(value.as_bytes())
+                .ok_or_else(|| BadValue::from("argument couldn't be parsed into an integer"))?;
+            if n < -1 {
+                return Err(
+                    format!("argument must be between -1 and {} inclusive", i64::MAX).into()
+                );
+            }
+            if apply {
+                ctx.slowlog.set_slower_than(n);
+            }
+            Ok(())
+        }),
+    },
+    Parameter {
+        name: "slowlog-max-len",
+        get: |ctx| ctx.slowlog.max_len().to_string(),
+        set: Some(|ctx, value, apply| {
+            let n = parse_in_range(value, 0, i64::MAX as u64)?;
+            if apply {
+                ctx.slowlog.set_max_len(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            Ok(())
         }),
     },
     Parameter { name: "maxmemory", get: |_| "0".into(), set: None },

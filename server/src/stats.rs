@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Shards per counter: enough that threads rarely share one.
-const SHARDS: usize = 16;
+pub(crate) const SHARDS: usize = 16;
 
 /// One shard, alone on its cache line (128 bytes covers adjacent-line prefetching).
 #[derive(Debug, Default)]
@@ -31,10 +31,15 @@ thread_local! {
     static MY_SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
 }
 
+/// The shard this thread adds to (and records its command figures in, `crate::latency`).
+pub(crate) fn my_shard() -> usize {
+    MY_SHARD.with(|s| *s)
+}
+
 impl Counter {
     /// Adds `n` (relaxed: counters order nothing).
     pub fn add(&self, n: u64) {
-        let shard = MY_SHARD.with(|s| *s);
+        let shard = my_shard();
         self.0[shard].0.fetch_add(n, Ordering::Relaxed);
     }
 

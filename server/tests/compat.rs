@@ -387,7 +387,8 @@ backend_tests! {
         c.cmd(&[b"CONFIG", b"GET", b"*max*", b"max*"]);
         let Frame::Array(items) = c.frame() else { panic!("an array") };
         let names: Vec<Frame> = items.into_iter().step_by(2).collect();
-        let want = ["maxclients", "proto-max-bulk-len", "maxmemory", "maxmemory-policy"];
+        let want =
+            ["maxclients", "proto-max-bulk-len", "slowlog-max-len", "maxmemory", "maxmemory-policy"];
         assert_eq!(names, want.map(Frame::bulk).to_vec());
         // RESP3: a map.
         c.cmd(&[b"HELLO", b"3"]);

@@ -37,6 +37,8 @@ mod delivery_clock;
 mod echo;
 mod errors;
 mod faults;
+mod introspection;
+mod latency;
 mod load;
 mod monitor;
 mod ops;

@@ -57,6 +57,11 @@ impl Login {
         &self.user
     }
 
+    /// The user it runs as, shared (for the registry's snapshot).
+    pub fn shared_user(&self) -> Arc<User> {
+        self.user.clone()
+    }
+
     /// Takes the current version of the user if the users changed since it was taken (one
     /// atomic load when they did not).
     pub fn refresh(&mut self, acl: &Acl) -> Refresh {

@@ -35,7 +35,7 @@ impl Refusal<'_> {
 
 /// The commands of `category` (`ACL CAT name`), or every category (`ACL CAT`); the error is
 /// Redis's reply for a category it does not have. The table is
-/// [`shared::command::COMMAND_CATEGORIES`].
+/// [`shared::command::COMMAND_TABLE`].
 pub fn category(category: Option<&[u8]>) -> Result<Vec<&'static str>, ReplyError> {
     use shared::command::{category_commands, is_category, CATEGORIES};
     let Some(wanted) = category else { return Ok(CATEGORIES.to_vec()) };

@@ -251,7 +251,7 @@ impl Dispatch {
         // Oneshot interest: re-armed for what the driver wants before the turn ends.
         let rearm = |served: &Served| {
             let wants = served.driver.wants();
-            self.poller.modify(&served.stream, Event::new(conn.key, wants.read, wants.write))
+            self.poller.modify(&served.stream, Event::new(conn.key(), wants.read, wants.write))
         };
         match conn.run(input, stopping, &self.conns.timers, notify, rearm) {
             After::Parked => {}

@@ -398,8 +398,9 @@ struct Ring {
     shutdown: Shutdown,
     /// The remote ready queue, and the eventfd it signals (a read of it is always in flight).
     shared: Arc<ReadyQueue<WakeFd>>,
-    /// Connections by key (closing connections included).
-    conns: Table<Conn>,
+    /// Connections by key (closing connections included), each boxed: the table's slots stay
+    /// 8 bytes, so its doubling leaves little slack, and no connection moves when it grows.
+    conns: Table<Box<Conn>>,
     /// The connections' deadlines.
     timers: Timers,
     /// Keys of connections to run, each at most once (see [`Conn::queued`]).
@@ -719,7 +720,7 @@ impl Ring {
             tracing::debug!("cannot set up a connection: {e}");
             return;
         }
-        let key = self.conns.insert(Conn {
+        let key = self.conns.insert(Box::new(Conn {
             stream,
             driver: Some(Driver::new(session, self.ctx.clone(), Instant::now())),
             send: Vec::new(),
@@ -731,7 +732,7 @@ impl Ring {
             mail: false,
             queued: false,
             timer: None,
-        });
+        }));
         if let Some(conn) = self.conns.get_mut(key) {
             schedule(&mut self.ready, conn, key);
         }

@@ -8,10 +8,13 @@
 //! driver gives; the rest of the input waits unparsed. Dropping the session leaves every
 //! subscription and accounts for every message it never wrote.
 
+#[cfg(test)]
+mod budget;
 mod commands;
 #[cfg(test)]
 mod fuzz;
 mod subscriptions;
+mod tracking;
 mod transaction;
 
 use std::collections::VecDeque;
@@ -24,9 +27,9 @@ use shared::{RequestParser, RespVersion};
 use shared::resp::encode_error;
 
 use crate::acl::{Login, Refresh};
-use crate::clients::{ClientEntry, ClientState};
+use crate::clients::{narrow, ClientEntry, ClientState, Names};
 use crate::errors::ReplyError;
-use crate::mailbox::{Drained, Letter, Mailbox, Overflow};
+use crate::mailbox::{Drained, Letter, Overflow};
 use crate::stats::add;
 use crate::{Protocol, ServerContext};
 use subscriptions::SubscriptionSet;
@@ -49,8 +52,8 @@ pub struct Session {
     id: u64,
     /// The connection came in on the TLS port: its driver runs TLS under the session.
     tls: bool,
-    mailbox: Arc<Mailbox>,
-    /// This connection's entry in the server's registry (what `CLIENT LIST` shows).
+    /// This connection's entry in the server's registry (what `CLIENT LIST` shows), and its
+    /// mailbox.
     client: Arc<ClientEntry>,
     /// Messages moved from the mailbox into the caller's output buffer and not yet written.
     unflushed_messages: u64,
@@ -59,34 +62,27 @@ pub struct Session {
     /// Message handles taken from the mailbox, on their way into the output buffer (kept
     /// empty between calls; swapped with the mailbox's queue when a drain takes everything).
     taken: VecDeque<Letter>,
-    /// The messages in the output not yet written: where each ends in the driver's output
-    /// buffer, and when it was published (the delivery clock). As long as the messages
-    /// in the output, never longer. Boxed on the first message taken (most connections take
-    /// none), then kept.
-    #[allow(clippy::box_collection)] // 8 bytes in every session instead of a `VecDeque`'s 32
-    stamps: Option<Box<VecDeque<(usize, Instant)>>>,
     /// `None` for the raw echo protocol.
     resp: Option<Box<RespState>>,
 }
 
+/// What every RESP connection uses, kept in line; what few use is in [`Rare`], made on first
+/// use. Idle memory per connection is budgeted (ARCHITECTURE.md "What an idle connection
+/// costs", guarded by a `size_of` test): new state that most connections never use goes into
+/// [`Rare`], not here.
 struct RespState {
     parser: RequestParser,
     /// Bytes read but not yet parsed into a whole request.
     input: BytesMut,
+    /// The user it runs as, and whether it has authenticated.
+    login: Login,
+    /// The last command run, as Redis names it.
+    last_cmd: &'static str,
+    /// `None` until something seldom used is first set (subscriptions, names, MULTI).
+    rare: Option<Box<Rare>>,
     version: RespVersion,
-    /// The channels and patterns subscribed to, each an owned copy of its name.
-    channels: SubscriptionSet,
-    patterns: SubscriptionSet,
-    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
-    shard_channels: SubscriptionSet,
-    name: Option<Bytes>,
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
-    db: i64,
-    /// The transaction MULTI opened, until EXEC or DISCARD.
-    multi: Option<transaction::Transaction>,
-    /// `CLIENT SETINFO`'s values.
-    lib_name: Option<Bytes>,
-    lib_ver: Option<Bytes>,
+    db: u8,
     /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
     no_evict: bool,
     no_touch: bool,
@@ -98,10 +94,6 @@ struct RespState {
     /// `skip_this` after each command).
     skip_next: bool,
     skip_this: bool,
-    /// The last command run, as Redis names it.
-    last_cmd: &'static str,
-    /// The user it runs as, and whether it has authenticated.
-    login: Login,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
     /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
@@ -109,6 +101,28 @@ struct RespState {
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
+    /// `CLIENT TRACKING`'s settings, only while tracking is on.
+    tracking: Option<Box<tracking::Tracking>>,
+}
+
+/// The part of a RESP connection's state that most connections never use, made by
+/// [`RespState::rare_mut`] the first time something in it is set and kept from then on (no
+/// allocation churn for a subscriber or a MULTI user). Put seldom-used session state here.
+#[derive(Default)]
+struct Rare {
+    /// The channels and patterns subscribed to, each an owned copy of its name.
+    channels: SubscriptionSet,
+    patterns: SubscriptionSet,
+    /// The shard channels (SSUBSCRIBE), counted apart from the others as Redis does.
+    shard_channels: SubscriptionSet,
+    /// `CLIENT SETNAME`'s and `CLIENT SETINFO`'s values, shared with the registry's snapshot.
+    names: Option<Arc<Names>>,
+    /// The transaction MULTI opened, until EXEC or DISCARD.
+    multi: Option<transaction::Transaction>,
+    /// The messages in the output not yet written: where each ends in the driver's output
+    /// buffer, and when it was published (the delivery clock). As long as the messages in
+    /// the output, never longer. Here because only connections that take mail use it.
+    stamps: VecDeque<(usize, Instant)>,
 }
 
 impl RespState {
@@ -120,7 +134,47 @@ impl RespState {
 
     /// Returns true if and only if the connection subscribes to anything.
     fn subscribed(&self) -> bool {
-        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+        self.rare.as_deref().is_some_and(|r| {
+            !(r.channels.is_empty() && r.patterns.is_empty() && r.shard_channels.is_empty())
+        })
+    }
+
+    /// The seldom-used state, if any was ever set.
+    fn rare(&self) -> Option<&Rare> {
+        self.rare.as_deref()
+    }
+
+    /// The seldom-used state, made now if it was never set.
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The transaction MULTI opened, if one is open.
+    fn multi(&self) -> Option<&transaction::Transaction> {
+        self.rare()?.multi.as_ref()
+    }
+
+    fn multi_mut(&mut self) -> Option<&mut transaction::Transaction> {
+        self.rare.as_deref_mut()?.multi.as_mut()
+    }
+
+    /// Ends the open transaction, if any, and returns it.
+    fn take_multi(&mut self) -> Option<transaction::Transaction> {
+        self.rare.as_deref_mut()?.multi.take()
+    }
+
+    /// The connection's names (`CLIENT SETNAME`, `CLIENT SETINFO`).
+    fn names(&self) -> Option<&Names> {
+        self.rare()?.names.as_deref()
+    }
+
+    /// Changes the connection's names (a new shared copy: the registry may hold the old one).
+    fn set_names(&mut self, change: impl FnOnce(&mut Names)) {
+        let rare = self.rare_mut();
+        let mut names = rare.names.as_deref().cloned().unwrap_or_default();
+        change(&mut names);
+        let empty = names.name.is_none() && names.lib_name.is_none() && names.lib_ver.is_none();
+        rare.names = (!empty).then(|| Arc::new(names));
     }
 }
 
@@ -156,14 +210,8 @@ impl Session {
                 parser: RequestParser::new(ctx.config.limits),
                 input: BytesMut::new(),
                 version: RespVersion::Resp2,
-                channels: SubscriptionSet::default(),
-                patterns: SubscriptionSet::default(),
-                shard_channels: SubscriptionSet::default(),
-                name: None,
+                rare: None,
                 db: 0,
-                multi: None,
-                lib_name: None,
-                lib_ver: None,
                 no_evict: false,
                 no_touch: false,
                 reply_off: false,
@@ -175,18 +223,17 @@ impl Session {
                 closing: false,
                 executing: false,
                 stalled: false,
+                tracking: None,
             })
         });
         Session {
             ctx,
             id: client.id,
-            mailbox: client.mailbox.clone(),
             client,
             tls,
             unflushed_messages: 0,
             requests: 0,
             taken: VecDeque::new(),
-            stamps: None,
             resp,
         }
     }
@@ -194,6 +241,12 @@ impl Session {
     /// This connection's id.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// This connection's mailbox.
+    #[cfg(test)]
+    pub(crate) fn mailbox(&self) -> &Arc<crate::mailbox::Mailbox> {
+        &self.client.mailbox
     }
 
     /// Returns true if and only if the connection came in on the TLS port.
@@ -228,21 +281,23 @@ impl Session {
     /// Tells the registry what this connection now looks like (once per batch of requests).
     fn update_snapshot(&self) {
         let Some(state) = self.resp.as_deref() else { return };
+        let rare = state.rare();
+        let count = |set: fn(&Rare) -> &SubscriptionSet| rare.map_or(0, |r| narrow(set(r).len()));
         self.client.update_snapshot(ClientState {
-            name: state.name.clone(),
+            names: rare.and_then(|r| r.names.clone()),
             db: state.db,
-            sub: state.channels.len(),
-            psub: state.patterns.len(),
-            ssub: state.shard_channels.len(),
-            multi: state.multi.as_ref().map_or(-1, |t| t.queued.len() as i64),
+            sub: count(|r| &r.channels),
+            psub: count(|r| &r.patterns),
+            ssub: count(|r| &r.shard_channels),
+            multi: state.multi().map_or(-1, |t| narrow(t.queued.len()) as i32),
             resp: if state.version == RespVersion::Resp3 { 3 } else { 2 },
-            lib_name: state.lib_name.clone(),
-            lib_ver: state.lib_ver.clone(),
             cmd: state.last_cmd,
-            user: state.login.user().name_bytes(),
-            qbuf: state.input.len(),
+            user: Some(state.login.shared_user()),
+            qbuf: narrow(state.input.len()),
             no_evict: state.no_evict,
             no_touch: state.no_touch,
+            redir: state.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
+            bcast: state.tracking.as_ref().is_some_and(|t| t.bcast),
         });
     }
 
@@ -315,7 +370,7 @@ impl Session {
         let mail = self.move_mail(out, budget);
         if mail == Mail::Overflowed {
             add(&self.ctx.stats.slow_consumers, 1);
-            if self.mailbox.overflow() == Some(Overflow::Soft) {
+            if self.client.mailbox.overflow() == Some(Overflow::Soft) {
                 add(&self.ctx.stats.soft_limit_disconnections, 1);
                 let limits = self.ctx.runtime.output_limits().pubsub;
                 tracing::warn!(
@@ -337,15 +392,20 @@ impl Session {
 
     /// [`Session::take_mail`] without acting on an overflow.
     fn move_mail(&mut self, out: &mut Vec<u8>, budget: usize) -> Mail {
-        let Drained::Moved { messages, more } = self.mailbox.drain(&mut self.taken, budget) else {
+        let Drained::Moved { messages, more } = self.client.mailbox.drain(&mut self.taken, budget)
+        else {
             return Mail::Overflowed;
         };
         self.unflushed_messages += messages as u64;
         out.reserve(self.taken.iter().map(|(m, _)| m.len()).sum());
-        let stamps = self.stamps.get_or_insert_default();
+        let taken = !self.taken.is_empty();
+        let mut stamps =
+            self.resp.as_deref_mut().filter(|_| taken).map(|s| &mut s.rare_mut().stamps);
         for (message, published) in self.taken.drain(..) {
             out.extend_from_slice(&message);
-            stamps.push_back((out.len(), published));
+            if let Some(stamps) = stamps.as_deref_mut() {
+                stamps.push_back((out.len(), published));
+            }
         }
         if self.taken.capacity() > 64 {
             self.taken = VecDeque::new(); // a burst passed: do not keep its memory
@@ -356,26 +416,26 @@ impl Session {
     /// Returns true if and only if this subscriber passed its output limit: the next
     /// [`Session::take_mail`] says `Overflowed`.
     pub fn overflowed(&self) -> bool {
-        self.mailbox.overflowed()
+        self.client.mailbox.overflowed()
     }
 
     /// While the connection holds more than the soft output limit: when it will have held it
     /// too long (see [`Session::soft_limit_passed`]).
     pub fn soft_deadline(&self) -> Option<Instant> {
-        self.mailbox.soft_deadline()
+        self.client.mailbox.soft_deadline()
     }
 
     /// Returns true if and only if, at `now`, the connection passed an output limit (the soft
     /// one for longer than its seconds, checked here): the next [`Session::take_mail`] says
     /// `Overflowed`.
     pub fn soft_limit_passed(&self, now: Instant) -> bool {
-        self.mailbox.soft_limit_passed(now)
+        self.client.mailbox.soft_limit_passed(now)
     }
 
     /// Tells the mailbox how many bytes of output the connection holds unwritten: they count
     /// against the output limit together with the queued messages.
     pub fn set_output_held(&self, bytes: usize) {
-        self.mailbox.set_held(bytes);
+        self.client.mailbox.set_held(bytes);
     }
 
     /// Returns true if and only if the connection subscribes to a channel or pattern, or
@@ -394,7 +454,10 @@ impl Session {
     /// The driver's output was written up to `written` (an offset in its output buffer): the
     /// messages that ended there left the server, and the delivery clock records them.
     pub fn on_written(&mut self, written: usize) {
-        let Some(stamps) = self.stamps.as_deref_mut() else { return };
+        let Some(rare) = self.resp.as_deref_mut().and_then(|s| s.rare.as_deref_mut()) else {
+            return;
+        };
+        let stamps = &mut rare.stamps;
         let gone = stamps.iter().take_while(|(end, _)| *end <= written).count();
         if gone > 0 {
             self.ctx.stats.delivery.record(stamps.drain(..gone).map(|(_, at)| at));
@@ -406,7 +469,8 @@ impl Session {
 
     /// The driver cut the first `n` bytes (all written) off its output buffer.
     pub fn on_output_cut(&mut self, n: usize) {
-        for (end, _) in self.stamps.iter_mut().flat_map(|s| s.iter_mut()) {
+        let rare = self.resp.as_deref_mut().and_then(|s| s.rare.as_deref_mut());
+        for (end, _) in rare.into_iter().flat_map(|r| r.stamps.iter_mut()) {
             *end -= n;
         }
     }
@@ -425,9 +489,10 @@ impl Session {
         let why = match state.login.refresh(&self.ctx.acl) {
             Refresh::Same => return AclRefresh::Unchanged,
             Refresh::Changed => {
+                let Some(rare) = state.rare.as_deref() else { return AclRefresh::Updated };
                 let keeps = state.login.user().keeps_subscriptions(
-                    state.channels.names().chain(state.shard_channels.names()),
-                    state.patterns.names(),
+                    rare.channels.names().chain(rare.shard_channels.names()),
+                    rare.patterns.names(),
                 );
                 if keeps {
                     return AclRefresh::Updated;
@@ -452,12 +517,13 @@ impl Session {
     /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
         let Some(state) = self.resp.as_deref_mut() else { return };
-        let channels = state.channels.take_all();
-        let patterns = state.patterns.take_all();
-        let shard_channels = state.shard_channels.take_all();
         if std::mem::take(&mut state.monitoring) {
             self.ctx.exchange.unmonitor(self.id);
         }
+        let Some(rare) = state.rare.as_deref_mut() else { return };
+        let channels = rare.channels.take_all();
+        let patterns = rare.patterns.take_all();
+        let shard_channels = rare.shard_channels.take_all();
         // Each takes no lock when given nothing: a connection without patterns leaves without
         // touching the pattern table.
         self.ctx.exchange.unsubscribe(&channels);
@@ -470,7 +536,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.leave_all();
         // Whatever was never written is dropped, and counted as such.
-        let lost = self.unflushed_messages + self.mailbox.close() as u64;
+        let lost = self.unflushed_messages + self.client.mailbox.close() as u64;
         add(&self.ctx.stats.dropped, lost);
         self.ctx.close_session(self.id);
     }
@@ -487,6 +553,6 @@ fn set_name(state: &mut RespState, name: Bytes) -> Result<(), ReplyError> {
     if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
         return Err(ReplyError::BadClientName);
     }
-    state.name = (!name.is_empty()).then_some(name);
+    state.set_names(|names| names.name = (!name.is_empty()).then_some(name));
     Ok(())
 }

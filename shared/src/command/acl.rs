@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{parse_integer, words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// The `ACL` subcommands.
 ///
@@ -58,21 +59,42 @@ pub enum AclCommand {
 use AclCommand as A;
 
 impl Family for AclCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("acl", "slow"),
-        ("acl|whoami", "slow"),
-        ("acl|cat", "slow"),
-        ("acl|help", "slow"),
-        ("acl|genpass", "slow"),
-        ("acl|users", "admin slow dangerous"),
-        ("acl|list", "admin slow dangerous"),
-        ("acl|setuser", "admin slow dangerous"),
-        ("acl|deluser", "admin slow dangerous"),
-        ("acl|getuser", "admin slow dangerous"),
-        ("acl|dryrun", "admin slow dangerous"),
-        ("acl|load", "admin slow dangerous"),
-        ("acl|save", "admin slow dangerous"),
-        ("acl|log", "admin slow dangerous"),
+    const TABLE: &'static [Row] = &[
+        Row::new("acl", -2, "", "slow")
+            .doc("6.0.0", "server", "Container of the access control subcommands.", "Per subcommand."),
+        Row::new("acl|whoami", 2, "noscript loading stale", "slow")
+            .doc("6.0.0", "server", "Names the user this connection is authenticated as.", "O(1)"),
+        Row::new("acl|cat", -2, "noscript loading stale", "slow")
+            .doc("6.0.0", "server", "Lists the command categories, or the commands of one category.", "O(1): the categories and commands are fixed.")
+            .args("categoryname:string~o"),
+        Row::new("acl|help", 2, "loading stale", "slow")
+            .doc("6.0.0", "server", "Describes the ACL subcommands.", "O(1)"),
+        Row::new("acl|genpass", -2, "noscript loading stale", "slow")
+            .doc("6.0.0", "server", "Makes a random password from the system's secure generator.", "O(1)")
+            .args("bits:integer~o"),
+        Row::new("acl|users", 2, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Lists the names of every user.", "O(N), N users."),
+        Row::new("acl|list", 2, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Lists every user's rules in ACL file form.", "O(N), N users."),
+        Row::new("acl|setuser", -3, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Creates a user or changes its rules.", "O(N), N rules given.")
+            .args("username:string rule:string~om"),
+        Row::new("acl|deluser", -3, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Deletes users and ends their connections.", "O(1) per user, amortized.")
+            .args("username:string~m"),
+        Row::new("acl|getuser", 3, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Shows one user's rules.", "O(N), N rules of the user.")
+            .args("username:string"),
+        Row::new("acl|dryrun", -4, "admin noscript loading stale", "admin slow dangerous")
+            .doc("7.0.0", "server", "Tells whether a user may run a command, without running it.", "O(1)")
+            .args("username:string command:string arg:string~om"),
+        Row::new("acl|load", 2, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Reloads the users from the ACL file.", "O(N), N users."),
+        Row::new("acl|save", 2, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Writes the users to the ACL file.", "O(N), N users."),
+        Row::new("acl|log", -2, "admin noscript loading stale", "admin slow dangerous")
+            .doc("6.0.0", "server", "Shows or clears the log of refused commands and logins.", "O(N), N entries shown.")
+            .args("operation:oneof~o{count:integer reset:pure-token=RESET}"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -1,6 +1,8 @@
 //! Redis's ACL categories, and how the table of every command served with its categories is
 //! made from each family's own rows.
 
+use super::table::Row;
+
 /// Redis's command categories, in the order `ACL CAT` lists them.
 pub const CATEGORIES: [&str; 21] = [
     "keyspace",
@@ -27,11 +29,9 @@ pub const CATEGORIES: [&str; 21] = [
 ];
 
 /// The rows of `tables`, one after the other, in an array of exactly `N` (checked when
-/// compiling): how [`super::COMMAND_CATEGORIES`] is made from each family's rows.
-pub(super) const fn concat<const N: usize>(
-    tables: &[&[(&'static str, &'static str)]],
-) -> [(&'static str, &'static str); N] {
-    let mut out = [("", ""); N];
+/// compiling): how [`super::COMMAND_TABLE`] is made from each family's rows.
+pub(super) const fn concat<const N: usize>(tables: &[&[Row]]) -> [Row; N] {
+    let mut out = [Row::new("", 0, "", ""); N];
     let (mut t, mut n) = (0, 0);
     while t < tables.len() {
         let mut r = 0;

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// The `CONFIG` subcommands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,12 +31,20 @@ pub enum ConfigCommand {
 use ConfigCommand as C;
 
 impl Family for ConfigCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("config", "slow"),
-        ("config|get", "admin slow dangerous"),
-        ("config|set", "admin slow dangerous"),
-        ("config|resetstat", "admin slow dangerous"),
-        ("config|help", "slow"),
+    const TABLE: &'static [Row] = &[
+        Row::new("config", -2, "", "slow")
+            .doc("2.0.0", "server", "Container of the configuration subcommands.", "Per subcommand."),
+        Row::new("config|get", -3, "admin noscript loading stale", "admin slow dangerous")
+            .doc("2.0.0", "server", "Reads configuration parameters by name or glob.", "O(N), N parameters asked.")
+            .args("parameter:block~m{parameter:string}"),
+        Row::new("config|set", -4, "admin noscript loading stale", "admin slow dangerous")
+            .tips("request_policy:all_nodes response_policy:all_succeeded")
+            .doc("2.0.0", "server", "Changes configuration parameters while the server runs.", "O(N), N parameters given.")
+            .args("parameter_value:block~m{parameter:string value:string}"),
+        Row::new("config|resetstat", 2, "admin noscript loading stale", "admin slow dangerous")
+            .doc("2.0.0", "server", "Sets the server's statistics back to zero.", "O(1)"),
+        Row::new("config|help", 2, "loading stale", "slow")
+            .doc("5.0.0", "server", "Describes the CONFIG subcommands.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{is, parse_integer, words, Args};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// A command about the connection itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,14 +57,27 @@ pub enum ConnectionCommand {
 use ConnectionCommand as C;
 
 impl Family for ConnectionCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("ping", "fast connection"),
-        ("echo", "fast connection"),
-        ("quit", "fast connection"),
-        ("reset", "fast connection"),
-        ("auth", "fast connection"),
-        ("hello", "fast connection"),
-        ("select", "fast connection"),
+    const TABLE: &'static [Row] = &[
+        Row::new("ping", -1, "fast", "fast connection")
+            .tips("request_policy:all_shards response_policy:all_succeeded")
+            .doc("1.0.0", "connection", "Checks the connection: answers PONG or the given text.", "O(1)")
+            .args("message:string~o"),
+        Row::new("echo", 2, "loading stale fast", "fast connection")
+            .doc("1.0.0", "connection", "Answers with the text it is given.", "O(1)")
+            .args("message:string"),
+        Row::new("quit", -1, "noscript loading stale fast no_auth allow_busy", "fast connection")
+            .doc("1.0.0", "connection", "Closes the connection once its replies are sent.", "O(1)"),
+        Row::new("reset", 1, "noscript loading stale fast no_auth allow_busy", "fast connection")
+            .doc("6.2.0", "connection", "Puts the connection back in its initial state.", "O(1)"),
+        Row::new("auth", -2, "noscript loading stale fast no_auth allow_busy", "fast connection")
+            .doc("1.0.0", "connection", "Authenticates the connection as a user.", "O(N), N passwords of the user.")
+            .args("username:string~o#6.0.0 password:string"),
+        Row::new("hello", -1, "noscript loading stale fast no_auth allow_busy", "fast connection")
+            .doc("6.0.0", "connection", "Chooses the protocol version, optionally authenticates and names the connection.", "O(1)")
+            .args("arguments:block~o{protover:integer username_password:block=AUTH~o{username:string password:string} clientname:string=SETNAME~o}"),
+        Row::new("select", 2, "loading stale fast", "fast connection")
+            .doc("1.0.0", "connection", "Chooses the logical database (only 0 holds anything here).", "O(1)")
+            .args("index:integer"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -4,15 +4,17 @@ use bytes::Bytes;
 
 use super::args::Args;
 use super::error::CommandError;
+use super::table::Row;
 
 /// What every family of commands tells about its commands. The server runs them; everything
 /// else about a command is here.
 pub trait Family: Sized {
-    /// Every command of the family by its Redis full name (`pubsub|channels`), with its
-    /// categories as Redis 7 files them (`COMMAND INFO`, `ACL CAT`), in `ACL CAT`'s order. A
-    /// container command (`pubsub`) has a row of its own: a category rule that covers it covers
-    /// every one of its subcommands too, as in Redis (`+@slow` allows `config|set`).
-    const CATEGORIES: &'static [(&'static str, &'static str)];
+    /// Every command of the family by its Redis full name (`pubsub|channels`): its row of the
+    /// command table (arity, flags, ACL categories as Redis 7 files them, tips, keys, docs;
+    /// what `COMMAND INFO`/`DOCS`, `ACL CAT` and `+@category` read). A container command
+    /// (`pubsub`) has a row of its own, before its subcommands': a category rule that covers it
+    /// covers every one of its subcommands too, as in Redis (`+@slow` allows `config|set`).
+    const TABLE: &'static [Row];
 
     /// Parses the command named `name` (lower case) from its arguments: `None`, with `args`
     /// untouched, if and only if the name is not one of this family's.

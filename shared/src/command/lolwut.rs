@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{is, words, Args};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// ```text
 /// LOLWUT [VERSION version]
@@ -19,7 +20,11 @@ pub struct LolwutCommand {
 }
 
 impl Family for LolwutCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[("lolwut", "read fast")];
+    const TABLE: &'static [Row] = &[
+        Row::new("lolwut", -1, "readonly fast", "read fast")
+            .doc("5.0.0", "server", "Draws a picture and tells the version.", "")
+            .args("version:integer=VERSION~o"),
+    ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
         if name != b"lolwut" {
@@ -47,7 +52,7 @@ impl Family for LolwutCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Command, COMMAND_CATEGORIES};
+    use super::super::{command_row, Command};
     use super::*;
 
     #[test]
@@ -65,6 +70,6 @@ mod tests {
         assert_eq!(parse(&["lolwut", "version"]).unwrap(), asked(None));
         assert_eq!(parse(&["LOLWUT", "VeRsIoN", "6", "10"]).unwrap(), asked(Some("6")));
         assert_eq!(parse(&["lolwut", "10", "20"]).unwrap(), asked(None));
-        assert!(COMMAND_CATEGORIES.contains(&("lolwut", "read fast")));
+        assert_eq!(command_row("lolwut").unwrap().categories, "read fast");
     }
 }

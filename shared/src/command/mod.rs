@@ -1,8 +1,8 @@
 //! Typed commands, parsed from a request's arguments.
 //!
 //! A command lives in its family's module (`connection`, `pubsub`, `client`, `acl`, `config`,
-//! `server`, `transaction`, `lolwut`): its syntax (a `text` block in its doc), its parse, its
-//! Redis full name, its ACL categories, its rules (subscribed mode, MULTI, before
+//! `server`, `transaction`, `lolwut`, `introspection`): its syntax (a `text` block in its doc), its parse, its
+//! Redis full name, its row of the command table, its rules (subscribed mode, MULTI, before
 //! authentication, the channels it names) and its arguments back ([`Command::to_args`], for
 //! clients), all through the [`Family`] trait. [`Command`] is one variant per family, made by
 //! the one list, [`for_each_family!`]: a new family is a new module plus one line in that list
@@ -13,6 +13,7 @@ mod args;
 mod categories;
 mod error;
 mod family;
+mod table;
 
 pub use args::{
     is, lower_case, on_off, parse_db_index, parse_integer, words, Args, DATABASES, NAME_MAX,
@@ -20,12 +21,13 @@ pub use args::{
 pub use categories::{is_category, CATEGORIES};
 pub use error::{subscribed_context_error, CommandError};
 pub use family::Family;
+pub use table::{Arg, KeySpec, Row};
 
 use bytes::Bytes;
 
 /// Declares the families (each a module, its type, and its variant of [`Command`]) from the
 /// list [`for_each_family!`] gives. Their order is the order names are looked up in and the
-/// order of [`COMMAND_CATEGORIES`].
+/// order of [`COMMAND_TABLE`].
 macro_rules! families {
     ($($module:ident::$family:ident => $variant:ident,)*) => {
         $(pub mod $module;)*
@@ -45,11 +47,11 @@ macro_rules! families {
         })*
 
         /// Every command served here, by the full name [`Command::full_name`] gives it, with
-        /// its categories (see [`Family::CATEGORIES`]; a test compares them with
-        /// redis-server's). `client|setinfo` and `client|no-touch` are Redis 7.2's.
-        pub const COMMAND_CATEGORIES: &[(&str, &str)] = &categories::concat::<
-            { 0 $(+ $family::CATEGORIES.len())* },
-        >(&[$($family::CATEGORIES),*]);
+        /// its row (see [`Family::TABLE`]; a test compares each with redis-server's
+        /// `COMMAND INFO`). `client|setinfo` and `client|no-touch` are Redis 7.2's.
+        pub const COMMAND_TABLE: &[Row] = &categories::concat::<
+            { 0 $(+ $family::TABLE.len())* },
+        >(&[$($family::TABLE),*]);
 
         impl Command {
             fn parse_named(name: &[u8], args: &mut Args) -> Option<Result<Command, CommandError>> {
@@ -116,6 +118,9 @@ macro_rules! for_each_family {
             transaction::TransactionCommand => Transaction,
             lolwut::LolwutCommand => Lolwut,
             monitor::MonitorCommand => Monitor,
+            latency::LatencyCommand => Latency,
+            slowlog::SlowlogCommand => Slowlog,
+            introspection::IntrospectionCommand => Introspection,
         }
     };
 }
@@ -123,6 +128,7 @@ macro_rules! for_each_family {
 for_each_family!(families);
 
 pub use client::ReplyMode;
+pub use introspection::ListFilter;
 
 impl Command {
     /// Parses a request's arguments (the first is the command name, never absent).
@@ -144,27 +150,36 @@ impl Command {
 /// (`pubsub|channels`), if it is served.
 pub fn subcommand_name(command: &str, sub: &[u8]) -> Option<&'static str> {
     let wanted = format!("{}|{}", command, String::from_utf8_lossy(sub)).to_ascii_lowercase();
-    COMMAND_CATEGORIES.iter().map(|(name, _)| *name).find(|name| *name == wanted)
+    COMMAND_TABLE.iter().map(|row| row.name).find(|name| *name == wanted)
 }
 
 /// Returns true if and only if a `+@category` rule covers the command Redis calls
 /// `full_name`: the command is in the category, or is a subcommand of a container that is.
 pub fn in_category(full_name: &str, category: &str) -> bool {
     let of = |name: &str| {
-        COMMAND_CATEGORIES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .is_some_and(|(_, cats)| cats.split(' ').any(|c| c == category))
+        command_row(name).is_some_and(|row| row.categories.split(' ').any(|c| c == category))
     };
     of(full_name) || full_name.split_once('|').is_some_and(|(parent, _)| of(parent))
 }
 
 /// The commands in `category` (`ACL CAT category`): those filed in it, in the table's order.
 pub fn category_commands(category: &str) -> impl Iterator<Item = &'static str> + '_ {
-    COMMAND_CATEGORIES
+    COMMAND_TABLE
         .iter()
-        .filter(move |(_, cats)| cats.split(' ').any(|c| c == category))
-        .map(|(name, _)| *name)
+        .filter(move |row| row.categories.split(' ').any(|c| c == category))
+        .map(|row| row.name)
+}
+
+/// The row of the command or subcommand Redis calls `full_name` (lower case).
+pub fn command_row(full_name: &str) -> Option<&'static Row> {
+    COMMAND_TABLE.iter().find(|row| row.name == full_name)
+}
+
+/// The rows of the subcommands of the container `name` (`pubsub`), in the table's order.
+pub fn subcommand_rows(name: &str) -> impl Iterator<Item = &'static Row> + '_ {
+    COMMAND_TABLE
+        .iter()
+        .filter(move |row| row.name.split_once('|').is_some_and(|(parent, _)| parent == name))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{words, Args};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// ```text
 /// MONITOR
@@ -17,8 +18,8 @@ use super::family::Family;
 pub struct MonitorCommand;
 
 impl Family for MonitorCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] =
-        &[("monitor", "admin slow dangerous")];
+    const TABLE: &'static [Row] = &[Row::new("monitor", 1, "admin noscript loading stale", "admin slow dangerous")
+        .doc("1.0.0", "server", "Streams every command the server runs, as it runs them.", "")];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
         if name != b"monitor" {
@@ -38,7 +39,7 @@ impl Family for MonitorCommand {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Command, COMMAND_CATEGORIES};
+    use super::super::{command_row, Command};
     use super::*;
 
     #[test]
@@ -50,6 +51,6 @@ mod tests {
             Command::parse(extra).unwrap_err().to_bytes(),
             &b"ERR wrong number of arguments for 'monitor' command"[..]
         );
-        assert!(COMMAND_CATEGORIES.contains(&("monitor", "admin slow dangerous")));
+        assert_eq!(command_row("monitor").unwrap().categories, "admin slow dangerous");
     }
 }

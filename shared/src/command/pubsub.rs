@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::args::{words, Args, NAME_MAX};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// A pub/sub command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,22 +82,52 @@ pub enum PubsubCommand {
 use PubsubCommand as P;
 
 impl Family for PubsubCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("subscribe", "pubsub slow"),
-        ("unsubscribe", "pubsub slow"),
-        ("psubscribe", "pubsub slow"),
-        ("punsubscribe", "pubsub slow"),
-        ("publish", "pubsub fast"),
-        ("ssubscribe", "pubsub slow"),
-        ("sunsubscribe", "pubsub slow"),
-        ("spublish", "pubsub fast"),
-        ("pubsub", "slow"),
-        ("pubsub|channels", "pubsub slow"),
-        ("pubsub|numsub", "pubsub slow"),
-        ("pubsub|numpat", "pubsub slow"),
-        ("pubsub|shardchannels", "pubsub slow"),
-        ("pubsub|shardnumsub", "pubsub slow"),
-        ("pubsub|help", "slow"),
+    const TABLE: &'static [Row] = &[
+        Row::new("subscribe", -2, "pubsub noscript loading stale", "pubsub slow")
+            .doc("2.0.0", "pubsub", "Listens to channels.", "O(N), N channels given.")
+            .args("channel:string~m"),
+        Row::new("unsubscribe", -1, "pubsub noscript loading stale", "pubsub slow")
+            .doc("2.0.0", "pubsub", "Stops listening to channels, or to all of them.", "O(N), N channels left.")
+            .args("channel:string~om"),
+        Row::new("psubscribe", -2, "pubsub noscript loading stale", "pubsub slow")
+            .doc("2.0.0", "pubsub", "Listens to every channel matching glob patterns.", "O(N), N patterns given.")
+            .args("pattern:block~m{pattern:pattern}"),
+        Row::new("punsubscribe", -1, "pubsub noscript loading stale", "pubsub slow")
+            .doc("2.0.0", "pubsub", "Stops listening to patterns, or to all of them.", "O(N+M), N patterns left, M patterns in the server.")
+            .args("pattern:pattern~om"),
+        Row::new("publish", 3, "pubsub loading stale fast", "pubsub fast")
+            .doc("2.0.0", "pubsub", "Sends a message to a channel's subscribers and matching patterns.", "O(N+M), N subscribers of the channel, M patterns in the server.")
+            .args("channel:string message:string"),
+        Row::new("ssubscribe", -2, "pubsub noscript loading stale", "pubsub slow")
+            .keys("not_key", -1)
+            .doc("7.0.0", "pubsub", "Listens to shard channels.", "O(N), N shard channels given.")
+            .args("shardchannel:string~m"),
+        Row::new("sunsubscribe", -1, "pubsub noscript loading stale", "pubsub slow")
+            .keys("not_key", -1)
+            .doc("7.0.0", "pubsub", "Stops listening to shard channels, or to all of them.", "O(N), N shard channels left.")
+            .args("shardchannel:string~om"),
+        Row::new("spublish", 3, "pubsub loading stale fast", "pubsub fast")
+            .keys("not_key", 0)
+            .doc("7.0.0", "pubsub", "Sends a message to a shard channel's subscribers.", "O(N), N subscribers of the shard channel.")
+            .args("shardchannel:string message:string"),
+        Row::new("pubsub", -2, "", "slow")
+            .doc("2.8.0", "pubsub", "Container of the pub/sub introspection subcommands.", "Per subcommand."),
+        Row::new("pubsub|channels", -2, "pubsub loading stale", "pubsub slow")
+            .doc("2.8.0", "pubsub", "Lists the channels with subscribers, optionally matching a pattern.", "O(N), N channels with subscribers.")
+            .args("pattern:pattern~o"),
+        Row::new("pubsub|numsub", -2, "pubsub loading stale", "pubsub slow")
+            .doc("2.8.0", "pubsub", "Counts each given channel's subscribers.", "O(N), N channels given.")
+            .args("channel:string~om"),
+        Row::new("pubsub|numpat", 2, "pubsub loading stale", "pubsub slow")
+            .doc("2.8.0", "pubsub", "Counts the patterns subscribed to.", "O(1)"),
+        Row::new("pubsub|shardchannels", -2, "pubsub loading stale", "pubsub slow")
+            .doc("7.0.0", "pubsub", "Lists the shard channels with subscribers, optionally matching a pattern.", "O(N), N shard channels with subscribers.")
+            .args("pattern:pattern~o"),
+        Row::new("pubsub|shardnumsub", -2, "pubsub loading stale", "pubsub slow")
+            .doc("7.0.0", "pubsub", "Counts each given shard channel's subscribers.", "O(N), N shard channels given.")
+            .args("shardchannel:string~om"),
+        Row::new("pubsub|help", 2, "loading stale", "slow")
+            .doc("6.2.0", "pubsub", "Describes the PUBSUB subcommands.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

@@ -82,7 +82,23 @@ fn commands_round_trip_through_their_arguments() {
             (b("maxclients"), b("9")),
         ])),
         Command::Config(ConfigCommand::ResetStat),
-        Command::Server(ServerCommand::Command(Some(b("DOCS")))),
+        Command::Client(ClientCommand::Tracking(vec![b("on"), b("BCAST")])),
+        Command::Client(ClientCommand::TrackingInfo),
+        Command::Client(ClientCommand::GetRedir),
+        Command::Client(ClientCommand::Caching(b("yes"))),
+        Command::Introspection(IntrospectionCommand::All),
+        Command::Introspection(IntrospectionCommand::Count),
+        Command::Introspection(IntrospectionCommand::Info(vec![b("publish")])),
+        Command::Introspection(IntrospectionCommand::Docs(vec![])),
+        Command::Introspection(IntrospectionCommand::List(None)),
+        Command::Introspection(IntrospectionCommand::List(Some(
+            introspection::ListFilter::AclCat(b("pubsub")),
+        ))),
+        Command::Introspection(IntrospectionCommand::GetKeys {
+            command: vec![b("watch"), b("k")],
+            flags: true,
+        }),
+        Command::Introspection(IntrospectionCommand::Help),
         Command::Server(ServerCommand::Info(vec![])),
         Command::Connection(ConnectionCommand::Select(b("1"))),
         Command::Server(ServerCommand::DbSize),
@@ -96,7 +112,7 @@ fn commands_round_trip_through_their_arguments() {
     ];
     for cmd in all {
         let name = cmd.full_name();
-        assert!(COMMAND_CATEGORIES.iter().any(|(n, _)| *n == name), "{name} has no categories");
+        assert!(command_row(name).is_some(), "{name} has no row");
         assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd);
     }
 }
@@ -169,8 +185,16 @@ fn quoted_names_are_their_bytes_cut_at_nul() {
 
 #[test]
 fn every_command_has_its_categories() {
-    for (name, cats) in COMMAND_CATEGORIES {
-        assert!(cats.split(' ').all(is_category), "{name}: {cats}");
+    for row in COMMAND_TABLE {
+        assert!(row.categories.split(' ').all(is_category), "{}: {}", row.name, row.categories);
+        assert!(!row.since.is_empty() && !row.group.is_empty() && !row.summary.is_empty());
+    }
+    // A container's row comes before its subcommands', each full name once.
+    for (i, row) in COMMAND_TABLE.iter().enumerate() {
+        assert!(COMMAND_TABLE[i + 1..].iter().all(|r| r.name != row.name), "{}", row.name);
+        if let Some((parent, _)) = row.name.split_once('|') {
+            assert!(COMMAND_TABLE[..i].iter().any(|r| r.name == parent), "{}", row.name);
+        }
     }
     assert!(in_category("publish", "pubsub") && in_category("publish", "fast"));
     assert!(!in_category("subscribe", "fast"));
@@ -185,4 +209,21 @@ fn long_unknown_commands_are_clipped() {
     let long = "x".repeat(300);
     let text = err(&[&long, &long, &long]);
     assert!(text.len() < 128 + 128 + 80, "{}", text.len());
+}
+
+#[test]
+fn the_table_gives_keys_as_redis_extracts_them() {
+    let watch = command_row("watch").unwrap();
+    assert_eq!(watch.key_range(), (1, -1, 1));
+    assert_eq!(watch.key_positions(3), 1..3);
+    assert!(watch.has_keys());
+    let spublish = command_row("spublish").unwrap();
+    assert_eq!(spublish.key_range(), (1, 1, 1));
+    // A shard channel is routed like a key but is not one.
+    assert!(!spublish.has_keys() && spublish.key_positions(3).is_empty());
+    assert!(!command_row("publish").unwrap().has_keys());
+    assert!(command_row("publish").unwrap().arity_fits(3));
+    assert!(!command_row("publish").unwrap().arity_fits(2));
+    assert!(command_row("subscribe").unwrap().arity_fits(5));
+    assert_eq!(subcommand_rows("command").count(), 7);
 }

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::args::{words, Args};
 use super::error::CommandError;
 use super::family::Family;
+use super::table::Row;
 
 /// A transaction command.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,12 +36,19 @@ pub enum TransactionCommand {
 use TransactionCommand as T;
 
 impl Family for TransactionCommand {
-    const CATEGORIES: &'static [(&'static str, &'static str)] = &[
-        ("multi", "fast transaction"),
-        ("exec", "slow transaction"),
-        ("discard", "fast transaction"),
-        ("watch", "fast transaction"),
-        ("unwatch", "fast transaction"),
+    const TABLE: &'static [Row] = &[
+        Row::new("multi", 1, "noscript loading stale fast allow_busy", "fast transaction")
+            .doc("1.2.0", "transactions", "Starts a transaction: later commands are queued.", "O(1)"),
+        Row::new("exec", 1, "noscript loading stale skip_slowlog", "slow transaction")
+            .doc("1.2.0", "transactions", "Runs the queued commands of a transaction.", "The commands queued."),
+        Row::new("discard", 1, "noscript loading stale fast allow_busy", "fast transaction")
+            .doc("2.0.0", "transactions", "Drops the queued commands of a transaction.", "O(N), N commands queued."),
+        Row::new("watch", -2, "noscript loading stale fast allow_busy", "fast transaction")
+            .keys("RO", -1)
+            .doc("2.2.0", "transactions", "Makes the next transaction depend on keys staying unchanged.", "O(1) per key.")
+            .args("key:key%0~m"),
+        Row::new("unwatch", 1, "noscript loading stale fast allow_busy", "fast transaction")
+            .doc("2.2.0", "transactions", "Forgets the watched keys.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {

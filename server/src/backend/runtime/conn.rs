@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use super::state::{State, HANGUP, MAIL, READABLE, TIMER, WRITABLE};
@@ -39,28 +39,35 @@ impl Conns {
         stream: TcpStream,
         watch: impl FnOnce(&TcpStream, usize) -> io::Result<()>,
     ) -> Option<Arc<Conn>> {
-        let waker = ConnWake::new(runtime);
-        let session = match ctx.open_session(waker.clone(), &stream) {
+        // The connection is its mailbox's waker: made first (not yet open, and queued, so no
+        // wake-up queues it before its first turn), under a key kept for it.
+        let conn = {
+            let mut table = self.table();
+            let conn = Conn::new(table.vacant_key(), runtime);
+            table.insert(conn.clone());
+            conn
+        };
+        let forget = |conn: &Conn| drop(self.table().remove(conn.key()));
+        let session = match ctx.open_session(conn.clone(), &stream) {
             Ok(session) => session,
             Err(why) => {
+                forget(&conn);
                 ctx.refuse(stream, why);
                 return None;
             }
         };
         if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
             tracing::debug!(conn = session.id(), "cannot set up a connection: {e}");
+            forget(&conn);
             return None;
         }
-        let mut table = self.table();
-        let key = table.vacant_key();
-        if let Err(e) = watch(&stream, key) {
+        if let Err(e) = watch(&stream, conn.key()) {
             tracing::warn!(conn = session.id(), "cannot watch a connection: {e}");
+            forget(&conn);
             return None;
         }
-        let conn = Conn::new(key, Driver::new(session, ctx.clone(), Instant::now()), stream);
-        table.insert(conn.clone());
-        drop(table);
-        let _ = waker.conn.set(Arc::downgrade(&conn));
+        let driver = Driver::new(session, ctx.clone(), Instant::now());
+        *conn.lock() = Some(Served { driver, stream, ready: Readiness::default(), timer: None });
         Some(conn)
     }
 
@@ -122,11 +129,11 @@ impl Conns {
         if let Err(e) = unwatch(&served.stream) {
             tracing::debug!(conn = served.driver.id(), "cannot unwatch a connection: {e}");
         }
-        lock(&self.timers).forget(conn.key, served.timer);
+        lock(&self.timers).forget(conn.key(), served.timer);
         // Dropping the session leaves its subscriptions and accounts for its messages.
         drop(served);
         let mut table = self.table();
-        table.remove(conn.key);
+        table.remove(conn.key());
         table.len()
     }
 
@@ -144,13 +151,21 @@ impl Conns {
     }
 }
 
-/// One connection.
+/// One connection. It is also its mailbox's waker ([`Wake`]): the mailbox holds it, so it
+/// lives until its session, registry entry and subscriptions let go of the mailbox (the
+/// session, dropped at close, is what holds the mailbox from inside: no cycle outlives it).
 pub(crate) struct Conn {
-    /// Its key in the runtime's table (and its poller key).
-    pub(crate) key: usize,
+    /// Its key in the runtime's table (and its poller key): 32 bits, so that it and the state
+    /// word share 8 bytes (keys are dense and fewer than descriptors).
+    key: u32,
     pub(crate) state: State,
-    /// `None` once closed. Locked only by the thread whose turn it is (the state word makes
-    /// sure there is one), so never contended.
+    /// Itself, for its wake-ups to queue.
+    me: Weak<Conn>,
+    /// The runtime that queues it when its mailbox wakes it (weak: the runtime's table holds
+    /// the connection).
+    runtime: Weak<dyn Schedule>,
+    /// `None` before it is admitted and once closed. Locked only by the thread whose turn it
+    /// is (the state word makes sure there is one), so never contended.
     inner: Mutex<Option<Served>>,
 }
 
@@ -178,10 +193,22 @@ pub(crate) enum After {
 }
 
 impl Conn {
-    /// A new connection, queued for its first turn (the caller queues it).
-    fn new(key: usize, driver: Driver, stream: TcpStream) -> Arc<Conn> {
-        let served = Served { driver, stream, ready: Readiness::default(), timer: None };
-        Arc::new(Conn { key, state: State::queued(), inner: Mutex::new(Some(served)) })
+    /// A connection not yet open, queued for its first turn (the caller queues it once it
+    /// is open).
+    fn new<S: Schedule + 'static>(key: usize, runtime: Weak<S>) -> Arc<Conn> {
+        let key = u32::try_from(key).expect("fewer connections than descriptors");
+        Arc::new_cyclic(|me| Conn {
+            key,
+            state: State::queued(),
+            me: me.clone(),
+            runtime,
+            inner: Mutex::new(None),
+        })
+    }
+
+    /// Its key in the runtime's table (and its poller key).
+    pub(crate) fn key(&self) -> usize {
+        self.key as usize
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Served>> {
@@ -228,7 +255,7 @@ impl Conn {
         }
         let wanted = served.driver.poll_deadline();
         if wanted.is_some_and(|at| served.timer.is_none_or(|entered| at < entered))
-            && lock(timers).enter(self.key, &mut served.timer, wanted)
+            && lock(timers).enter(self.key(), &mut served.timer, wanted)
         {
             on_first();
         }
@@ -251,29 +278,71 @@ pub(crate) trait Schedule: Send + Sync {
     fn schedule(&self, conn: Arc<Conn>);
 }
 
-/// The waker handed to a connection's mailbox: records the mail and, if the connection was
-/// idle, has its runtime queue it.
-struct ConnWake<S> {
-    /// Set right after the connection is built (its session, holding this waker, comes
-    /// first). Weak: the connection owns the session that owns this waker.
-    conn: OnceLock<Weak<Conn>>,
-    /// Weak: the runtime's table holds the connection.
-    runtime: Weak<S>,
-}
-
-impl<S: Schedule> ConnWake<S> {
-    fn new(runtime: Weak<S>) -> Arc<ConnWake<S>> {
-        Arc::new(ConnWake { conn: OnceLock::new(), runtime })
-    }
-}
-
-impl<S: Schedule> Wake for ConnWake<S> {
+/// A mailbox wake-up records the mail and, if the connection was idle, has its runtime queue
+/// it.
+impl Wake for Conn {
     fn wake(&self) {
-        let Some(conn) = self.conn.get().and_then(Weak::upgrade) else { return };
-        if conn.state.wake(MAIL) {
-            if let Some(runtime) = self.runtime.upgrade() {
+        if self.state.wake(MAIL) {
+            if let (Some(conn), Some(runtime)) = (self.me.upgrade(), self.runtime.upgrade()) {
                 runtime.schedule(conn);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, ServerContext};
+    use std::net::TcpListener;
+
+    /// A runtime that records what its connections' mailboxes queue.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Arc<Conn>>>);
+
+    impl Schedule for Recorder {
+        fn schedule(&self, conn: Arc<Conn>) {
+            lock(&self.0).push(conn);
+        }
+    }
+
+    #[test]
+    fn a_connection_is_its_mailboxs_waker_and_is_freed_once_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ctx = Arc::new(ServerContext::new(Config::default(), listener.local_addr().unwrap()));
+        let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        let runtime = Arc::new(Recorder::default());
+        let conns = Conns::default();
+        let conn = conns.admit(&ctx, Arc::downgrade(&runtime), stream, |_, _| Ok(())).unwrap();
+        assert_eq!(conns.len(), 1);
+        // Queued for its first turn: a wake-up now only records the mail.
+        let mailbox = lock(&conn.inner).as_ref().unwrap().driver.session().mailbox().clone();
+        mailbox.wake();
+        assert!(lock(&runtime.0).is_empty());
+        // Parked, a wake-up queues it through its runtime, once.
+        let mut input = [0u8; 64];
+        let timers = Mutex::new(Timers::default());
+        assert!(matches!(conn.run(&mut input, false, &timers, || (), |_| Ok(())), After::Parked));
+        mailbox.wake();
+        mailbox.wake();
+        assert_eq!(lock(&runtime.0).len(), 1);
+        lock(&runtime.0).clear();
+        // Closed and forgotten, nothing holds it any more (the mailbox let go with the session).
+        let served = lock(&conn.inner).take().unwrap();
+        conn.state.close();
+        let weak = Arc::downgrade(&conn);
+        drop(mailbox);
+        assert_eq!(conns.close(&conn, Box::new(served), |_| Ok(())), 0);
+        drop(conn);
+        assert!(weak.upgrade().is_none(), "a closed connection outlived its session");
+    }
+
+    #[test]
+    fn a_connection_stays_within_its_memory_budget() {
+        // ARCHITECTURE.md "What an idle connection costs": with its `Arc` counts (16) and
+        // the allocator's header (8), one 272-byte block, its mailbox's waker included.
+        let size = std::mem::size_of::<Conn>();
+        assert!(size + 16 + 8 <= 272, "Conn: {size}");
     }
 }

@@ -14,7 +14,7 @@
 //! - [`steal::Queues`], work-stealing ready queues for threads that share one poller, and
 //!   the protocol by which an idle thread sleeps without missing work;
 //! - [`conn::Conn`], a connection as the multi-threaded backends share it, with the one turn
-//!   they run ([`conn::Conn::run`]), and [`conn::ConnWake`], its mailbox's waker.
+//!   they run ([`conn::Conn::run`]); it is its mailbox's waker too.
 //!
 //! None of it makes a system call but through the socket helpers [`turn`] is given.
 

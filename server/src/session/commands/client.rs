@@ -9,11 +9,15 @@ use shared::Frame;
 use super::{help, ok, Run};
 use crate::clients::Filter;
 use crate::errors::ReplyError;
+use crate::session::tracking::{tracking_info, TrackingRequest};
 use crate::session::{error, set_name, Session, Status};
 
 impl Run for ClientCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
         let state = session.resp.as_deref_mut().expect("resp session");
+        if let Some(tracking) = state.tracking.as_deref_mut() {
+            tracking.client_command(session.requests);
+        }
         let reply = match self {
             ClientCommand::SetInfo { lib_name, value } => {
                 if value.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
@@ -21,11 +25,13 @@ impl Run for ClientCommand {
                     ReplyError::BadClientInfo(what).frame()
                 } else {
                     let value = (!value.is_empty()).then_some(value);
-                    if lib_name {
-                        state.lib_name = value;
-                    } else {
-                        state.lib_ver = value;
-                    }
+                    state.set_names(|names| {
+                        if lib_name {
+                            names.lib_name = value;
+                        } else {
+                            names.lib_ver = value;
+                        }
+                    });
                     ok()
                 }
             }
@@ -68,8 +74,34 @@ impl Run for ClientCommand {
                 Ok(()) => ok(),
                 Err(err) => err.frame(),
             },
-            ClientCommand::GetName => state.name.clone().map_or(Frame::Null, Frame::Bulk),
+            ClientCommand::GetName => {
+                state.names().and_then(|n| n.name.clone()).map_or(Frame::Null, Frame::Bulk)
+            }
             ClientCommand::Id => Frame::Integer(session.id as i64),
+            ClientCommand::Tracking(args) => {
+                let ctx = &session.ctx;
+                let exists = |id: u64| {
+                    let filter = Filter { ids: Some(vec![id]), ..Filter::default() };
+                    !ctx.clients(&filter, session.id).is_empty()
+                };
+                match TrackingRequest::parse(&args, exists)
+                    .and_then(|req| req.apply(&mut state.tracking))
+                {
+                    Ok(()) => ok(),
+                    Err(err) => err.frame(),
+                }
+            }
+            ClientCommand::TrackingInfo => tracking_info(state.tracking.as_deref()),
+            ClientCommand::GetRedir => {
+                Frame::Integer(state.tracking.as_ref().map_or(-1, |t| t.redirect as i64))
+            }
+            ClientCommand::Caching(word) => match state.tracking.as_deref_mut() {
+                Some(tracking) => match tracking.caching(&word) {
+                    Ok(()) => ok(),
+                    Err(err) => err.frame(),
+                },
+                None => ReplyError::CachingNotTracking.frame(),
+            },
         };
         session.reply(reply, out)
     }
@@ -201,5 +233,14 @@ const CLIENT_HELP: &[&str] = &[
     "    Set the client library's name or version, shown by CLIENT LIST.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Turn client-side caching invalidations on or off (there are no keys here: none is",
+    "    ever sent).",
+    "TRACKINGINFO",
+    "    Describe this connection's tracking settings.",
+    "GETREDIR",
+    "    Return the id invalidations are redirected to (0 none, -1 when not tracking).",
+    "CACHING (YES|NO)",
+    "    Say whether the next command's reads are tracked (OPTIN or OPTOUT mode).",
 ];
 

@@ -23,6 +23,7 @@ impl Run for ConfigCommand {
             },
             ConfigCommand::ResetStat => {
                 ctx.stats.reset();
+                ctx.commands.reset();
                 ok()
             }
             ConfigCommand::Help => help("CONFIG", CONFIG_HELP),

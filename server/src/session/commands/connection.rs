@@ -48,7 +48,7 @@ impl Run for ConnectionCommand {
             }
             ConnectionCommand::Select(index) => match parse_db_index(&index) {
                 Ok(db) => {
-                    state.db = db;
+                    state.db = db as u8; // 0 to 15
                     ok()
                 }
                 Err(err) => Frame::Error(err.to_string()),
@@ -59,11 +59,12 @@ impl Run for ConnectionCommand {
                 session.drain_before_change(out);
                 let state = session.resp.as_deref_mut().expect("resp session");
                 state.version = RespVersion::Resp2;
-                state.name = None;
+                state.set_names(|names| names.name = None);
                 state.db = 0;
-                state.multi = None;
+                state.take_multi();
+                state.tracking = None;
                 state.login.reset(&session.ctx.acl);
-                session.mailbox.set_version(RespVersion::Resp2);
+                session.client.mailbox.set_version(RespVersion::Resp2);
                 Frame::Simple("RESET".into())
             }
         };
@@ -100,7 +101,7 @@ impl Session {
         }
         if let Some(asked) = version {
             state.version = if asked == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 };
-            self.mailbox.set_version(state.version);
+            self.client.mailbox.set_version(state.version);
         }
         let proto = if state.version == RespVersion::Resp3 { 3 } else { 2 };
         let pair = |k: &str, v: Frame| (Frame::bulk(k), v);

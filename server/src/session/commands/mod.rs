@@ -3,15 +3,47 @@
 //! dispatch by family; each family's module (named as in [`shared::command`]) runs its
 //! commands against the connection state of the parent module.
 
+use std::time::Instant;
+
 use bytes::Bytes;
-use shared::command::{subscribed_context_error, Command};
+use shared::command::{in_category, subscribed_context_error, Command, CommandError};
 use shared::resp::encode_error;
 use shared::Frame;
 
 use super::{error, AclRefresh, Session, Status};
 use crate::acl::{Denied, LogReason};
 use crate::errors::EXECABORT_BECAUSE;
+use crate::latency::Outcome;
 use crate::stats::add;
+
+thread_local! {
+    /// The arguments of the command this thread runs, kept for the slow log while it is on
+    /// (emptied after each command: holding them would hold the input they point into).
+    static KEPT_ARGS: std::cell::RefCell<Vec<Bytes>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The most argument slots [`KEPT_ARGS`] keeps allocated between commands.
+const KEPT_ARGS_CAPACITY: usize = 64;
+
+/// Where a command's arguments are for the slow log.
+pub(super) enum SlowArgs {
+    /// Nowhere: the slow log is off.
+    Off,
+    /// In [`KEPT_ARGS`].
+    Kept,
+    /// Here (a command queued for EXEC, its arguments made back from it).
+    Owned(Vec<Bytes>),
+}
+
+/// What became of a request, for its figures (`INFO commandstats`).
+pub(super) enum Fate {
+    /// Nothing to count: an unknown command, or one queued for EXEC.
+    Unknown,
+    /// The command was refused before it ran.
+    Rejected(&'static str),
+    /// The command ran.
+    Ran(&'static str),
+}
 
 /// How the session runs the commands of one family.
 trait Run {
@@ -47,7 +79,17 @@ impl Session {
         self.requests += 1;
         let (mark, messages) = (out.len(), self.unflushed_messages);
         let skip_this = std::mem::take(&mut self.resp.as_deref_mut().expect("resp").skip_this);
-        let status = self.check_and_run(args, out);
+        // The slow log needs the arguments after the command has taken them: kept (in this
+        // thread's reused buffer, so no allocation) only while it is on.
+        let kept = if self.ctx.slowlog.slower_than() >= 0 {
+            KEPT_ARGS.with_borrow_mut(|kept| kept.extend_from_slice(&args));
+            SlowArgs::Kept
+        } else {
+            SlowArgs::Off
+        };
+        let started = self.ctx.monotonic();
+        let (status, ran) = self.check_and_run(args, out);
+        self.record_command(started, ran, kept, &out[mark..]);
         let state = self.resp.as_deref_mut().expect("resp session");
         if (state.reply_off || skip_this) && self.unflushed_messages == messages {
             out.truncate(mark);
@@ -56,15 +98,68 @@ impl Session {
         status
     }
 
+    /// Counts and times a command that began at `started` (`INFO commandstats`, latency
+    /// histograms, the latency monitor) and, with its arguments, puts it into the slow log if
+    /// it was slow (emptying [`KEPT_ARGS`] if they are there); `reply` is what it appended.
+    pub(super) fn record_command(
+        &mut self,
+        started: Instant,
+        ran: Fate,
+        args: SlowArgs,
+        reply: &[u8],
+    ) {
+        let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+        let timed = match ran {
+            Fate::Unknown => None,
+            Fate::Rejected(name) => Some((name, Outcome::Rejected)),
+            Fate::Ran(name) if reply.first() == Some(&b'-') => Some((name, Outcome::Failed)),
+            Fate::Ran(name) => Some((name, Outcome::Ok)),
+        };
+        if let Some((name, outcome)) = timed {
+            self.ctx.commands.record(name, nanos, outcome);
+            let millis = nanos / 1_000_000;
+            let monitor = &self.ctx.commands.monitor;
+            if outcome != Outcome::Rejected && monitor.passes(millis) {
+                let event = if in_category(name, "fast") { "fast-command" } else { "command" };
+                monitor.add(event, millis, self.ctx.unix_time().0);
+            }
+        }
+        let micros = nanos / 1000;
+        // Logged: what ran (not a refusal, nor EXEC, whose commands are logged each), and was
+        // slow.
+        let logged = timed
+            .filter(|&(name, outcome)| outcome != Outcome::Rejected && name != "exec")
+            .is_some_and(|_| self.ctx.slowlog.is_slow(micros));
+        let args = match args {
+            SlowArgs::Off => return,
+            SlowArgs::Owned(args) => args,
+            SlowArgs::Kept => KEPT_ARGS.with_borrow_mut(|kept| {
+                let args = if logged { std::mem::take(kept) } else { Vec::new() };
+                kept.clear();
+                if kept.capacity() > KEPT_ARGS_CAPACITY {
+                    kept.shrink_to(KEPT_ARGS_CAPACITY);
+                }
+                args
+            }),
+        };
+        if logged {
+            let state = self.resp.as_deref().expect("resp session");
+            let client_name = state.names().and_then(|n| n.name.clone()).unwrap_or_default();
+            let (secs, _) = self.ctx.unix_time();
+            let peer = self.client.peer().map_or_else(String::new, |a| a.to_string());
+            self.ctx.slowlog.add(&args, micros, secs, peer, client_name);
+        }
+    }
+
     /// The checks that come before any command runs (arity, the user's permissions, subscribed
-    /// mode, queueing inside MULTI), then [`Session::run`].
-    fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> Status {
+    /// mode, queueing inside MULTI), then [`Session::run`]; and what became of the command.
+    fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> (Status, Fate) {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
         // The MONITOR feed's copy of the arguments (handles only), while somebody monitors or
         // a transaction may queue the command (EXEC feeds them as sent).
         let monitored = self.ctx.exchange.monitored();
-        let in_multi = self.resp.as_deref().is_some_and(|s| s.multi.is_some());
+        let in_multi = self.resp.as_deref().is_some_and(|s| s.multi().is_some());
         let sent = (monitored || in_multi).then(|| args.clone());
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
@@ -75,40 +170,45 @@ impl Session {
                     Some(denied) => self.deny(denied, is_exec, out),
                     None => self.refuse(is_exec, &err.to_bytes(), out),
                 }
-                return Status::Open;
+                let ran = match err {
+                    CommandError::Arity(name) => Fate::Rejected(name),
+                    _ => Fate::Unknown,
+                };
+                return (Status::Open, ran);
             }
         };
+        let name = cmd.full_name();
         if self.refresh_acl() == AclRefresh::Ended {
-            return Status::Abort;
+            return (Status::Abort, Fate::Unknown);
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         // Named before the checks, as by Redis: CLIENT LIST and the ACL log show the command
         // even when it is refused.
-        state.last_cmd = cmd.full_name();
+        state.last_cmd = name;
         if let Err(denied) = state.login.gate(&cmd) {
             self.deny(denied, is_exec, out);
-            return Status::Open;
+            return (Status::Open, Fate::Rejected(name));
         }
         let state = self.resp.as_deref_mut().expect("resp session");
         if state.resp2_subscribed() && !cmd.allowed_when_subscribed() {
-            self.refuse(is_exec, subscribed_context_error(cmd.full_name()).as_bytes(), out);
-            return Status::Open;
+            self.refuse(is_exec, subscribed_context_error(name).as_bytes(), out);
+            return (Status::Open, Fate::Rejected(name));
         }
-        if let Some(transaction) = state.multi.as_mut().filter(|_| cmd.is_queued_in_multi()) {
+        if let Some(transaction) = state.multi_mut().filter(|_| cmd.is_queued_in_multi()) {
             let sent = sent.unwrap_or_default();
             match transaction.queue(cmd, sent, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
                 Err(err) => error(out, &err),
             }
-            return Status::Open;
+            // Queued, not run: Redis counts it when EXEC runs it.
+            return (Status::Open, Fate::Unknown);
         }
-        let full_name = cmd.full_name();
         let status = self.run(cmd, out);
         if let Some(args) = sent.filter(|_| monitored) {
             // After it ran, as Redis: a monitor sees EXEC after the commands it ran.
-            self.feed_monitors(full_name, &args);
+            self.feed_monitors(name, &args);
         }
-        status
+        (status, Fate::Ran(name))
     }
 
     /// Appends `reply`, in the connection's RESP version.
@@ -122,13 +222,13 @@ impl Session {
     fn refuse(&mut self, is_exec: bool, text: &[u8], out: &mut Vec<u8>) {
         let state = self.resp.as_deref_mut().expect("resp session");
         if is_exec {
-            state.multi = None;
+            state.take_multi();
             let why = text.strip_prefix(b"ERR ").unwrap_or(text);
             let mut line = EXECABORT_BECAUSE.as_bytes().to_vec();
             line.extend_from_slice(why);
             encode_error(out, &line);
         } else {
-            if let Some(transaction) = state.multi.as_mut() {
+            if let Some(transaction) = state.multi_mut() {
                 transaction.failed = true;
             }
             encode_error(out, text);
@@ -159,7 +259,7 @@ impl Session {
     /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
-        let in_multi = state.multi.is_some() || state.executing;
+        let in_multi = state.multi().is_some() || state.executing;
         self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);

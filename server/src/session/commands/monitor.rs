@@ -17,7 +17,7 @@ impl Run for MonitorCommand {
             return Status::Open;
         }
         // A second MONITOR is not answered, as by Redis.
-        if session.ctx.exchange.monitor(session.id, session.mailbox.clone()) {
+        if session.ctx.exchange.monitor(session.id, session.client.mailbox.clone()) {
             state.monitoring = true;
             out.extend_from_slice(b"+OK\r\n");
         }
@@ -36,7 +36,7 @@ impl Session {
         let state = self.resp.as_deref().expect("resp session");
         let (secs, micros) = self.ctx.unix_time();
         let addr = self.client.peer().map_or_else(String::new, |a| a.to_string());
-        let line = monitor_line(secs, micros, state.db, &addr, args);
+        let line = monitor_line(secs, micros, i64::from(state.db), &addr, args);
         let fed = self.ctx.exchange.feed_monitors(&line);
         add(&self.ctx.stats.published_receivers, fed.receivers as u64);
         add(&self.ctx.stats.dropped, fed.dropped as u64);

@@ -79,9 +79,9 @@ impl Session {
         }
         // Joined once the confirmations are in `out`: every message for them comes after.
         let made = match kind {
-            Kind::Channel => self.ctx.exchange.subscribe(&self.mailbox, &fresh),
-            Kind::Pattern => self.ctx.exchange.psubscribe(&self.mailbox, &fresh),
-            Kind::Shard => self.ctx.exchange.ssubscribe(&self.mailbox, &fresh),
+            Kind::Channel => self.ctx.exchange.subscribe(&self.client.mailbox, &fresh),
+            Kind::Pattern => self.ctx.exchange.psubscribe(&self.client.mailbox, &fresh),
+            Kind::Shard => self.ctx.exchange.ssubscribe(&self.client.mailbox, &fresh),
         };
         let set = kind.set(self.resp.as_deref_mut().expect("resp session"));
         for sub in made {
@@ -190,18 +190,19 @@ enum Kind {
 impl Kind {
     fn set(self, state: &mut RespState) -> &mut SubscriptionSet {
         match self {
-            Kind::Channel => &mut state.channels,
-            Kind::Pattern => &mut state.patterns,
-            Kind::Shard => &mut state.shard_channels,
+            Kind::Channel => &mut state.rare_mut().channels,
+            Kind::Pattern => &mut state.rare_mut().patterns,
+            Kind::Shard => &mut state.rare_mut().shard_channels,
         }
     }
 
     /// The count a (un)subscribe confirmation of this kind reports: channels and patterns
     /// together, shard channels on their own (as Redis counts).
     fn count(self, state: &RespState) -> usize {
+        let Some(rare) = state.rare() else { return 0 };
         match self {
-            Kind::Channel | Kind::Pattern => state.channels.len() + state.patterns.len(),
-            Kind::Shard => state.shard_channels.len(),
+            Kind::Channel | Kind::Pattern => rare.channels.len() + rare.patterns.len(),
+            Kind::Shard => rare.shard_channels.len(),
         }
     }
 

@@ -1,24 +1,15 @@
-//! COMMAND, INFO, DBSIZE, TIME, LASTSAVE: questions about the server.
+//! INFO, DBSIZE, TIME, LASTSAVE: questions about the server.
 
 use shared::command::ServerCommand;
 use shared::Frame;
 
-use super::{help, Run};
+use super::Run;
 use crate::session::{Session, Status};
 
 impl Run for ServerCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
         let ctx = &session.ctx;
-        let is = |sub: &Option<bytes::Bytes>, word: &[u8]| {
-            sub.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(word))
-        };
         let reply = match self {
-            ServerCommand::Command(sub) if is(&sub, b"count") => Frame::Integer(0),
-            // An empty command table: interactive redis-cli starts without hints. DOCS is a
-            // map (an empty array in RESP2), the other forms arrays, as from Redis.
-            ServerCommand::Command(sub) if is(&sub, b"docs") => Frame::Map(Vec::new()),
-            ServerCommand::Command(sub) if is(&sub, b"help") => help("COMMAND", COMMAND_HELP),
-            ServerCommand::Command(_) => Frame::Array(Vec::new()),
             ServerCommand::Info(sections) => Frame::Bulk(ctx.info(&sections).into()),
             ServerCommand::DbSize => Frame::Integer(0),
             ServerCommand::LastSave => Frame::Integer(ctx.started_unix as i64),
@@ -34,10 +25,3 @@ impl Run for ServerCommand {
         session.reply(reply, out)
     }
 }
-
-const COMMAND_HELP: &[&str] = &[
-    "(no subcommand)",
-    "    Return details about all commands (an empty list here).",
-    "COUNT",
-    "    Return the total number of commands (0 here).",
-];

@@ -2,7 +2,7 @@
 
 use shared::command::TransactionCommand;
 
-use super::{ok, Run};
+use super::{ok, Fate, Run, SlowArgs};
 use crate::errors::ReplyError;
 use crate::session::transaction::Transaction;
 use crate::session::{error, Session, Status};
@@ -11,19 +11,19 @@ impl Run for TransactionCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
         let state = session.resp.as_deref_mut().expect("resp session");
         let reply = match self {
-            TransactionCommand::Multi if state.multi.is_some() => {
+            TransactionCommand::Multi if state.multi().is_some() => {
                 ReplyError::NestedMulti.frame()
             }
             TransactionCommand::Multi => {
-                state.multi = Some(Transaction::default());
+                state.rare_mut().multi = Some(Transaction::default());
                 ok()
             }
             TransactionCommand::Exec => return session.exec(out),
-            TransactionCommand::Discard => match state.multi.take() {
+            TransactionCommand::Discard => match state.take_multi() {
                 Some(_) => ok(),
                 None => ReplyError::DiscardWithoutMulti.frame(),
             },
-            TransactionCommand::Watch(_) if state.multi.is_some() => {
+            TransactionCommand::Watch(_) if state.multi().is_some() => {
                 ReplyError::WatchInsideMulti.frame()
             }
             // No keys, so nothing watched can change: EXEC never fails because of WATCH.
@@ -38,7 +38,7 @@ impl Session {
     /// that failed while queueing is discarded with `EXECABORT`).
     fn exec(&mut self, out: &mut Vec<u8>) -> Status {
         let state = self.resp.as_deref_mut().expect("resp session");
-        let Some(transaction) = state.multi.take() else {
+        let Some(transaction) = state.take_multi() else {
             error(out, &ReplyError::ExecWithoutMulti);
             return Status::Open;
         };
@@ -53,10 +53,19 @@ impl Session {
         for (cmd, sent) in transaction.queued.into_iter().zip(transaction.sent) {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
-            let full_name = cmd.full_name();
+            // Each counted, timed and slow-logged as a command of its own, as by Redis, and
+            // shown to monitors with its arguments as sent.
+            let (name, mark, started) = (cmd.full_name(), out.len(), self.ctx.monotonic());
+            let sent = if sent.is_empty() { cmd.to_args() } else { sent };
+            let args = if self.ctx.slowlog.slower_than() >= 0 {
+                SlowArgs::Owned(sent.clone())
+            } else {
+                SlowArgs::Off
+            };
             let _ = self.run(cmd, out);
+            self.record_command(started, Fate::Ran(name), args, &out[mark..]);
             if self.ctx.exchange.monitored() {
-                self.feed_monitors(full_name, &sent);
+                self.feed_monitors(name, &sent);
             }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
