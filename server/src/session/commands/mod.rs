@@ -259,7 +259,7 @@ impl Session {
     /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
-        let in_multi = state.multi().is_some() || state.executing;
+        let in_multi = state.multi().is_some() || state.rare().is_some_and(|r| r.executing);
         self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);

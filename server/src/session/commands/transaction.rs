@@ -49,7 +49,7 @@ impl Session {
         // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
         // channels appends one confirmation each, exactly as Redis's EXEC does.
         out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
-        state.executing = true;
+        state.rare_mut().executing = true;
         for (cmd, sent) in transaction.queued.into_iter().zip(transaction.sent) {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
@@ -69,7 +69,7 @@ impl Session {
             }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
-        state.executing = false;
+        state.rare_mut().executing = false;
         if state.closing {
             return Status::Close;
         }
