@@ -95,21 +95,14 @@ struct RespState {
     version: RespVersion,
     /// The database SELECT chose (reported by CLIENT LIST; pub/sub ignores it, as Redis's).
     db: u8,
-    /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
-    no_evict: bool,
-    no_touch: bool,
     /// `CLIENT REPLY OFF`: replies are not sent.
     reply_off: bool,
-    /// MONITOR ran: the exchange feeds this connection every command (until RESET or the end).
-    monitoring: bool,
     /// `CLIENT REPLY SKIP` ran: the next command's reply is not sent (`skip_next` moves to
     /// `skip_this` after each command).
     skip_next: bool,
     skip_this: bool,
     /// Set by QUIT or a protocol error: later input is ignored.
     closing: bool,
-    /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
-    executing: bool,
     /// Set when requests stopped running because the output reached its bound while `input`
     /// still held bytes: [`Session::resume`] runs them.
     stalled: bool,
@@ -132,6 +125,13 @@ struct Rare {
     /// `CLIENT TRACKING`'s settings, only while tracking is on (shown to the registry through
     /// `names`).
     tracking: Option<Box<tracking::Tracking>>,
+    /// `CLIENT NO-EVICT` and `CLIENT NO-TOUCH` (shown as flags; nothing is evicted or touched).
+    no_evict: bool,
+    no_touch: bool,
+    /// MONITOR ran: the exchange feeds this connection every command (until RESET or the end).
+    monitoring: bool,
+    /// EXEC is running the queued commands (an ACL refusal then is logged as in `multi`).
+    executing: bool,
 }
 
 impl RespState {
@@ -249,16 +249,12 @@ impl Session {
                 version: RespVersion::Resp2,
                 rare: None,
                 db: 0,
-                no_evict: false,
-                no_touch: false,
                 reply_off: false,
-                monitoring: false,
                 skip_next: false,
                 skip_this: false,
                 last_cmd: "NULL",
                 login: Login::new(&ctx.acl),
                 closing: false,
-                executing: false,
                 stalled: false,
             })
         });
@@ -330,8 +326,8 @@ impl Session {
             cmd: state.last_cmd,
             user: Some(state.login.shared_user()),
             qbuf: narrow(state.input.len()),
-            no_evict: state.no_evict,
-            no_touch: state.no_touch,
+            no_evict: state.rare().is_some_and(|r| r.no_evict),
+            no_touch: state.rare().is_some_and(|r| r.no_touch),
         });
     }
 
@@ -479,7 +475,9 @@ impl Session {
     /// Returns true if and only if the connection subscribes to a channel or pattern, or
     /// monitors (such connections are exempt from the idle timeout, as Redis's replicas).
     pub fn is_subscribed(&self) -> bool {
-        self.resp.as_deref().is_some_and(|s| s.subscribed() || s.monitoring)
+        self.resp
+            .as_deref()
+            .is_some_and(|s| s.subscribed() || s.rare().is_some_and(|r| r.monitoring))
     }
 
     /// When the connection times out for idleness if the peer sends nothing more, given when
@@ -552,7 +550,7 @@ impl Session {
     /// returns nothing more for them reaches the mailbox; what it holds already stays.
     pub fn leave_all(&mut self) {
         let Some(state) = self.resp.as_deref_mut() else { return };
-        if std::mem::take(&mut state.monitoring) {
+        if state.rare.as_deref_mut().is_some_and(|r| std::mem::take(&mut r.monitoring)) {
             self.ctx.exchange.unmonitor(self.id);
         }
         let Some(rare) = state.rare.as_deref_mut() else { return };

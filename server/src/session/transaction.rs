@@ -1,5 +1,6 @@
 //! The MULTI queue: commands a connection queued for EXEC, bounded like one request.
 
+use bytes::Bytes;
 use shared::{Command, Limits};
 
 use crate::errors::ReplyError;
@@ -9,6 +10,8 @@ use crate::errors::ReplyError;
 pub(super) struct Transaction {
     /// The commands queued so far, in order.
     pub(super) queued: Vec<Command>,
+    /// Their arguments as sent (handles to the same bytes), for the MONITOR lines EXEC feeds.
+    pub(super) sent: Vec<Vec<Bytes>>,
     /// The argument bytes of `queued`.
     bytes: usize,
     /// Set when a command was refused while queueing (unknown, wrong arity, queue full): EXEC
@@ -23,6 +26,7 @@ impl Transaction {
     pub(super) fn queue(
         &mut self,
         cmd: Command,
+        sent: Vec<Bytes>,
         bytes: usize,
         limits: &Limits,
     ) -> Result<(), ReplyError> {
@@ -35,6 +39,7 @@ impl Transaction {
         }
         self.bytes += bytes;
         self.queued.push(cmd);
+        self.sent.push(sent);
         Ok(())
     }
 }
@@ -50,13 +55,13 @@ mod tests {
     fn the_queue_is_bounded_like_a_request() {
         let limits = Limits { max_inline_len: 64, max_bulk_len: 10, max_args: 2 };
         let mut t = Transaction::default();
-        assert!(t.queue(UNWATCH, 4, &limits).is_ok());
-        assert!(t.queue(UNWATCH, 7, &limits).is_err(), "11 bytes > 10");
+        assert!(t.queue(UNWATCH, Vec::new(), 4, &limits).is_ok());
+        assert!(t.queue(UNWATCH, Vec::new(), 7, &limits).is_err(), "11 bytes > 10");
         assert!(t.failed);
         let mut t = Transaction::default();
-        t.queue(UNWATCH, 1, &limits).unwrap();
-        t.queue(UNWATCH, 1, &limits).unwrap();
-        let err = t.queue(UNWATCH, 1, &limits).unwrap_err().to_string();
+        t.queue(UNWATCH, Vec::new(), 1, &limits).unwrap();
+        t.queue(UNWATCH, Vec::new(), 1, &limits).unwrap();
+        let err = t.queue(UNWATCH, Vec::new(), 1, &limits).unwrap_err().to_string();
         assert_eq!(
             err,
             "ERR MULTI queue full (at most 2 commands and 10 bytes of arguments): EXEC or DISCARD"

@@ -54,11 +54,11 @@ impl Run for ClientCommand {
             },
             ClientCommand::Kill(args) => return session.kill(&args, out),
             ClientCommand::NoEvict(on) => {
-                state.no_evict = on;
+                state.rare_mut().no_evict = on;
                 ok()
             }
             ClientCommand::NoTouch(on) => {
-                state.no_touch = on;
+                state.rare_mut().no_touch = on;
                 ok()
             }
             ClientCommand::Reply(mode) => {

@@ -159,8 +159,11 @@ impl Session {
     fn check_and_run(&mut self, args: Vec<Bytes>, out: &mut Vec<u8>) -> (Status, Fate) {
         let is_exec = args[0].eq_ignore_ascii_case(b"exec");
         let bytes = args.iter().map(Bytes::len).sum();
-        // The MONITOR feed's copy of the arguments (handles only), while somebody monitors.
-        let monitored = self.ctx.exchange.monitored().then(|| args.clone());
+        // The MONITOR feed's copy of the arguments (handles only), while somebody monitors or
+        // a transaction may queue the command (EXEC feeds them as sent).
+        let monitored = self.ctx.exchange.monitored();
+        let in_multi = self.resp.as_deref().is_some_and(|s| s.multi().is_some());
+        let sent = (monitored || in_multi).then(|| args.clone());
         let cmd = match Command::parse(args) {
             Ok(cmd) => cmd,
             Err(err) => {
@@ -195,7 +198,8 @@ impl Session {
             return (Status::Open, Fate::Rejected(name));
         }
         if let Some(transaction) = state.multi_mut().filter(|_| cmd.is_queued_in_multi()) {
-            match transaction.queue(cmd, bytes, &self.ctx.config.limits) {
+            let sent = sent.unwrap_or_default();
+            match transaction.queue(cmd, sent, bytes, &self.ctx.config.limits) {
                 Ok(()) => out.extend_from_slice(b"+QUEUED\r\n"),
                 Err(err) => error(out, &err),
             }
@@ -203,7 +207,7 @@ impl Session {
             return (Status::Open, Fate::Unknown);
         }
         let status = self.run(cmd, out);
-        if let Some(args) = monitored {
+        if let Some(args) = sent.filter(|_| monitored) {
             // After it ran, as Redis: a monitor sees EXEC after the commands it ran.
             self.feed_monitors(name, &args);
         }
@@ -259,7 +263,7 @@ impl Session {
     /// Puts a refusal into the ACL log, with this connection's `CLIENT LIST` line.
     fn log_refusal(&mut self, reason: LogReason, object: Bytes, user: Bytes) {
         let state = self.resp.as_deref().expect("resp session");
-        let in_multi = state.multi().is_some() || state.executing;
+        let in_multi = state.multi().is_some() || state.rare().is_some_and(|r| r.executing);
         self.update_snapshot();
         let mut info = String::new();
         self.client.list_line(&mut info);

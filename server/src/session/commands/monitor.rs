@@ -12,13 +12,13 @@ use crate::stats::add;
 impl Run for MonitorCommand {
     fn run(self, session: &mut Session, out: &mut Vec<u8>) -> Status {
         let state = session.resp.as_deref_mut().expect("resp session");
-        if state.executing {
+        if state.rare().is_some_and(|r| r.executing) {
             error(out, &ReplyError::MonitorInExec);
             return Status::Open;
         }
         // A second MONITOR is not answered, as by Redis.
         if session.ctx.exchange.monitor(session.id, session.client.mailbox.clone()) {
-            state.monitoring = true;
+            state.rare_mut().monitoring = true;
             out.extend_from_slice(b"+OK\r\n");
         }
         Status::Open

@@ -50,26 +50,27 @@ impl Session {
         // Each command appends its own reply, as from Redis: a queued SUBSCRIBE of several
         // channels appends one confirmation each, exactly as Redis's EXEC does.
         out.extend_from_slice(format!("*{}\r\n", transaction.queued.len()).as_bytes());
-        state.executing = true;
-        for cmd in transaction.queued {
+        state.rare_mut().executing = true;
+        for (cmd, sent) in transaction.queued.into_iter().zip(transaction.sent) {
             // QUIT is never queued; a queued command that ends the connection (ACL DELUSER of
             // its own user) marks it closing, and the rest still run, as in Redis.
-            // Each counted, timed and slow-logged as a command of its own, as by Redis.
+            // Each counted, timed and slow-logged as a command of its own, as by Redis, and
+            // shown to monitors with its arguments as sent.
             let (name, mark, started) = (cmd.full_name(), out.len(), self.ctx.monotonic());
-            let monitored = self.ctx.exchange.monitored().then(|| cmd.to_args());
+            let sent = if sent.is_empty() { cmd.to_args() } else { sent };
             let args = if self.ctx.slowlog.slower_than() >= 0 {
-                SlowArgs::Owned(ArgsCopy::of(&cmd.to_args()))
+                SlowArgs::Owned(ArgsCopy::of(&sent))
             } else {
                 SlowArgs::Off
             };
             let _ = self.run(cmd, out);
             self.record_command(started, Fate::Ran(name), args, &out[mark..]);
-            if let Some(args) = monitored {
-                self.feed_monitors(name, &args);
+            if self.ctx.exchange.monitored() {
+                self.feed_monitors(name, &sent);
             }
         }
         let state = self.resp.as_deref_mut().expect("resp session");
-        state.executing = false;
+        state.rare_mut().executing = false;
         if state.closing {
             return Status::Close;
         }
