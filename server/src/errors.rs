@@ -82,6 +82,20 @@ pub enum ReplyError {
     /// A command that needs its key to exist (XSETID, XINFO).
     #[error("ERR no such key")]
     NoSuchKey,
+    /// An XGROUP subcommand on a missing key.
+    #[error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")]
+    XgroupNoKey,
+    /// XGROUP CREATE of a group that exists.
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    /// A consumer group that the stream does not have.
+    #[error("NOGROUP No such consumer group '{group}' for key name '{key}'")]
+    NoGroup {
+        /// The group, as sent.
+        group: String,
+        /// The key, as sent.
+        key: String,
+    },
     /// EXPIRE or PEXPIRE of a time that overflows.
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpireTime(&'static str),

@@ -106,6 +106,60 @@ const STREAM_SCRIPT: &[&[&str]] = &[
     &["XREAD", "STREAMS", "s"],
 ];
 
+/// XGROUP's replies and errors, in Redis 7.0's order of checks.
+const GROUP_SCRIPT: &[&[&str]] = &[
+    &["XGROUP", "CREATE", "s", "g", "$"],
+    &["XGROUP", "CREATE", "s", "g", "x", "MKSTREAM"],
+    &["EXISTS", "s"],
+    &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+    &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+    &["XADD", "s", "1-1", "a", "1"],
+    &["XADD", "s", "2-1", "b", "2"],
+    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "x"],
+    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-5"],
+    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-1"],
+    &["XGROUP", "create", "s", "g3", "0", "FOO"],
+    &["XGROUP", "CREATE", "s", "g3", "x"],
+    &["XGROUP", "CREATE", "s", "g3", "+"],
+    &["XGROUP", "CREATE", "s", "g3", "-"],
+    &["XGROUP", "CREATE", "s", "g3", "0", "ENTRIESREAD"],
+    &["XGROUP", "CREATE", "s", "g3", "x", "MKSTREAM", "MKSTREAM", "MKSTREAM", "MKSTREAM"],
+    &["XGROUP", "CREATE", "nos", "g3", "x", "MKSTREAM", "MKSTREAM", "MKSTREAM", "MKSTREAM"],
+    &["EXISTS", "nos"],
+    &["XGROUP", "CREATE", "s", "g3", "1-1", "ENTRIESREAD", "1"],
+    &["XGROUP", "CREATE", "s"],
+    &["XGROUP", "CREATECONSUMER", "s", "nog", "c"],
+    &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+    &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+    &["XGROUP", "CREATECONSUMER", "nos", "g", "c"],
+    &["XGROUP", "CREATECONSUMER", "s", "g"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "c"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "zz"],
+    &["XGROUP", "DELCONSUMER", "s", "nog", "zz"],
+    &["XGROUP", "SETID", "s", "g", "0"],
+    &["XGROUP", "SETID", "s", "g", "$", "ENTRIESREAD", "3"],
+    &["XGROUP", "SETID", "s", "g", "-"],
+    &["XGROUP", "SETID", "s", "g", "+"],
+    &["XGROUP", "SETID", "s", "g", "x"],
+    &["XGROUP", "SETID", "s", "nog", "0"],
+    &["XGROUP", "SETID", "nos", "g", "0"],
+    &["XGROUP", "SETID", "s", "g", "$", "FOO"],
+    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "x"],
+    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "1", "FOO"],
+    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "1", "ENTRIESREAD", "2"],
+    &["XGROUP", "SETID", "s", "nog", "0", "ENTRIESREAD", "1", "ENTRIESREAD", "2"],
+    &["XINFO", "STREAM", "s"],
+    &["XGROUP", "DESTROY", "s", "g"],
+    &["XGROUP", "DESTROY", "s", "g"],
+    &["XGROUP", "DESTROY", "nos", "g"],
+    &["XGROUP", "DESTROY", "s"],
+    &["XINFO", "STREAM", "s"],
+    &["XGROUP", "HELP"],
+    &["XGROUP", "HELP", "x"],
+    &["XGROUP", "foo"],
+    &["XGROUP"],
+];
+
 /// The key commands' replies and errors (KEYS and SCAN with one key, so their order is
 /// Redis's; EXPIRE checked without reading a clock-dependent TTL).
 const KEYS_SCRIPT: &[&[&str]] = &[
@@ -192,6 +246,17 @@ backend_tests! {
         for resp in ["2", "3"] {
             let (mut ours, mut theirs) = pair(&server, &redis, resp);
             for args in STREAM_SCRIPT {
+                same(&mut ours, &mut theirs, args);
+            }
+        }
+    }
+
+    fn group_commands_answer_as_redis_server(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        for resp in ["2", "3"] {
+            let (mut ours, mut theirs) = pair(&server, &redis, resp);
+            for args in GROUP_SCRIPT {
                 same(&mut ours, &mut theirs, args);
             }
         }

@@ -94,6 +94,9 @@ pub enum CommandError {
         "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
     )]
     UnbalancedXread,
+    /// `XGROUP CREATE|SETID ... ENTRIESREAD` below -1.
+    #[error("ERR value for ENTRIESREAD must be positive or -1")]
+    EntriesReadNegative,
     /// A `BLOCK` timeout that is not an integer.
     #[error("ERR timeout is not an integer or out of range")]
     TimeoutNotInteger,

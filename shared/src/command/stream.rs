@@ -280,6 +280,63 @@ pub enum StreamCommand {
         /// The arguments as sent.
         sent: Vec<Bytes>,
     },
+    /// ```text
+    /// XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD entries-read]
+    /// XGROUP SETID key group id|$ [ENTRIESREAD entries-read]
+    /// XGROUP DESTROY key group
+    /// XGROUP CREATECONSUMER|DELCONSUMER key group consumer
+    /// ```
+    Group {
+        /// The subcommand as sent (Redis's errors quote it).
+        sub: Bytes,
+        /// The stream.
+        key: Bytes,
+        /// The group.
+        group: Bytes,
+        /// What to do.
+        op: GroupOp,
+        /// ENTRIESREAD (`None`: -1, unknown).
+        entries_read: Option<u64>,
+        /// The options read but their count is not one Redis takes: a syntax error, which
+        /// Redis gives only after looking the key and group up.
+        late_syntax: bool,
+        /// The arguments after the subcommand, as sent.
+        sent: Vec<Bytes>,
+    },
+    /// ```text
+    /// XGROUP HELP
+    /// ```
+    GroupHelp,
+}
+
+/// An XGROUP subcommand's own part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupOp {
+    /// CREATE, from `id` as sent (`$` or a strict id, read once the key was looked up).
+    Create {
+        /// The group's last id, as sent.
+        id: Bytes,
+        /// MKSTREAM: make a missing stream.
+        mkstream: bool,
+    },
+    /// SETID, to `id` as sent (`$`, or an id where `-` and `+` are the ends).
+    SetId(Bytes),
+    /// DESTROY.
+    Destroy,
+    /// CREATECONSUMER of this consumer.
+    CreateConsumer(Bytes),
+    /// DELCONSUMER of this consumer.
+    DelConsumer(Bytes),
+}
+
+/// Reads an id as Redis's non-strict reading takes it (XGROUP SETID, XPENDING): `-` and `+`
+/// are the ends, else as [`parse_strict_id`].
+pub fn parse_loose_id(arg: &[u8]) -> Result<StreamId, CommandError> {
+    match arg {
+        b"-" => Ok(StreamId::MIN),
+        b"+" => Ok(StreamId::MAX),
+        _ => parse_strict_id(arg),
+    }
 }
 
 use StreamCommand as X;
@@ -445,6 +502,44 @@ fn parse_xread(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
     Err(CommandError::Syntax)
 }
 
+/// Reads XGROUP's subcommands but HELP; `sent` is what follows the subcommand.
+fn parse_xgroup(sub: Bytes, lower: &[u8], sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let (key, group) = (sent[0].clone(), sent[1].clone());
+    let (mut mkstream, mut entries_read) = (false, None);
+    let create = lower == b"create";
+    if create || lower == b"setid" {
+        let mut i = 3;
+        while i < sent.len() {
+            if create && is(&sent[i], "mkstream") {
+                mkstream = true;
+                i += 1;
+            } else if is(&sent[i], "entriesread") && i + 1 < sent.len() {
+                let n = parse_integer(&sent[i + 1]).ok_or(CommandError::NotAnInteger)?;
+                if n < -1 {
+                    return Err(CommandError::EntriesReadNegative);
+                }
+                entries_read = u64::try_from(n).ok();
+                i += 2;
+            } else {
+                return Err(CommandError::SubcommandSyntax { command: "XGROUP", sub });
+            }
+        }
+    }
+    let late_syntax = match lower {
+        b"create" => !(3..=6).contains(&sent.len()),
+        b"setid" => sent.len() != 3 && sent.len() != 5,
+        _ => false,
+    };
+    let op = match lower {
+        b"create" => GroupOp::Create { id: sent[2].clone(), mkstream },
+        b"setid" => GroupOp::SetId(sent[2].clone()),
+        b"destroy" => GroupOp::Destroy,
+        b"createconsumer" => GroupOp::CreateConsumer(sent[2].clone()),
+        _ => GroupOp::DelConsumer(sent[2].clone()),
+    };
+    Ok(X::Group { sub, key, group, op, entries_read, late_syntax, sent })
+}
+
 impl Family for StreamCommand {
     #[rustfmt::skip]
     const TABLE: &'static [Row] = &[
@@ -491,6 +586,30 @@ impl Family for StreamCommand {
             .keys_after("RO access", "STREAMS", 1, -1, 2)
             .doc("5.0.0", "stream", "Reads the entries after an id from one or more streams.", "O(log N + M) per stream, M entries read.")
             .args("count:integer=COUNT~o milliseconds:integer=BLOCK~o streams:block=STREAMS{key:key%0~m id:string~m}"),
+        Row::new("xgroup", -2, "", "slow")
+            .doc("5.0.0", "stream", "Container of the consumer group subcommands.", "Per subcommand."),
+        Row::new("xgroup|create", -5, "write denyoom", "write stream slow")
+            .keys_at("RW insert", 2, 0)
+            .doc("5.0.0", "stream", "Makes a consumer group on a stream, reading from an id or from the end.", "O(1)")
+            .args("key:key%0 groupname:string id:oneof{id:string new_id:pure-token=$} mkstream:pure-token=MKSTREAM~o entries_read:integer=ENTRIESREAD~o"),
+        Row::new("xgroup|setid", -5, "write", "write stream slow")
+            .keys_at("RW update", 2, 0)
+            .doc("5.0.0", "stream", "Moves a consumer group's last delivered id.", "O(1)")
+            .args("key:key%0 groupname:string id:oneof{id:string new_id:pure-token=$} entries_read:integer=ENTRIESREAD~o"),
+        Row::new("xgroup|destroy", 4, "write", "write stream slow")
+            .keys_at("RW delete", 2, 0)
+            .doc("5.0.0", "stream", "Removes a consumer group with its consumers and pending entries.", "O(N) for the N pending entries of the group.")
+            .args("key:key%0 groupname:string"),
+        Row::new("xgroup|createconsumer", 5, "write denyoom", "write stream slow")
+            .keys_at("RW insert", 2, 0)
+            .doc("6.2.0", "stream", "Adds a consumer to a consumer group.", "O(1)")
+            .args("key:key%0 groupname:string consumername:string"),
+        Row::new("xgroup|delconsumer", 5, "write", "write stream slow")
+            .keys_at("RW delete", 2, 0)
+            .doc("5.0.0", "stream", "Removes a consumer from a consumer group, with its pending entries.", "O(1)")
+            .args("key:key%0 groupname:string consumername:string"),
+        Row::new("xgroup|help", 2, "loading stale", "stream slow")
+            .doc("5.0.0", "stream", "Lists XGROUP's subcommands.", "O(1)"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
@@ -526,6 +645,26 @@ impl Family for StreamCommand {
                 })
             }
             b"xread" => args.need(argc >= 3, "xread").and_then(|()| parse_xread(args.rest())),
+            b"xgroup" => {
+                let mut buf = [0; NAME_MAX];
+                args.subcommand("xgroup", &mut buf).and_then(|(sub, lower)| {
+                    let need = |ok, name| args.need(ok, name);
+                    match lower {
+                        b"help" => need(argc == 1, "xgroup|help"),
+                        b"create" => need(argc >= 4, "xgroup|create"),
+                        b"setid" => need(argc >= 4, "xgroup|setid"),
+                        b"destroy" => need(argc == 3, "xgroup|destroy"),
+                        b"createconsumer" => need(argc == 4, "xgroup|createconsumer"),
+                        b"delconsumer" => need(argc == 4, "xgroup|delconsumer"),
+                        _ => Err(CommandError::UnknownSubcommand { command: "XGROUP", sub: sub.clone() }),
+                    }
+                    .map(|()| X::GroupHelp)
+                    .and_then(|help| match lower {
+                        b"help" => Ok(help),
+                        _ => parse_xgroup(sub, lower, args.rest()),
+                    })
+                })
+            }
             _ => return None,
         };
         Some(parsed)
@@ -543,6 +682,14 @@ impl Family for StreamCommand {
             X::InfoStream { .. } => "xinfo|stream",
             X::InfoHelp => "xinfo|help",
             X::Read { .. } => "xread",
+            X::Group { op, .. } => match op {
+                GroupOp::Create { .. } => "xgroup|create",
+                GroupOp::SetId(_) => "xgroup|setid",
+                GroupOp::Destroy => "xgroup|destroy",
+                GroupOp::CreateConsumer(_) => "xgroup|createconsumer",
+                GroupOp::DelConsumer(_) => "xgroup|delconsumer",
+            },
+            X::GroupHelp => "xgroup|help",
         }
     }
 
@@ -566,6 +713,12 @@ impl Family for StreamCommand {
             }
             X::InfoHelp => words(&["XINFO", "HELP"], &[]),
             X::Read { sent, .. } => words(&["XREAD"], sent),
+            X::Group { sub, sent, .. } => {
+                let mut args = words(&["XGROUP"], std::slice::from_ref(sub));
+                args.extend(sent.iter().cloned());
+                args
+            }
+            X::GroupHelp => words(&["XGROUP", "HELP"], &[]),
         }
     }
 
@@ -577,8 +730,9 @@ impl Family for StreamCommand {
             | X::Del { key, .. }
             | X::TrimCmd { key, .. }
             | X::SetId { key, .. }
-            | X::InfoStream { key, .. } => std::slice::from_ref(key),
-            X::InfoHelp => &[],
+            | X::InfoStream { key, .. }
+            | X::Group { key, .. } => std::slice::from_ref(key),
+            X::InfoHelp | X::GroupHelp => &[],
             X::Read { keys, .. } => keys,
         }
     }
@@ -643,6 +797,12 @@ mod tests {
             &["XINFO", "STREAM", "s", "FULL"],
             &["XINFO", "HELP"],
             &["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "$"],
+            &["XGROUP", "create", "s", "g", "$", "MKSTREAM", "ENTRIESREAD", "3"],
+            &["XGROUP", "SETID", "s", "g", "0"],
+            &["XGROUP", "DESTROY", "s", "g"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+            &["XGROUP", "DELCONSUMER", "s", "g", "c"],
+            &["XGROUP", "HELP"],
         ] {
             let cmd = parse(words).unwrap();
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd, "{words:?}");

@@ -4,14 +4,15 @@
 
 use bytes::Bytes;
 use shared::command::{
-    parse_info_options, parse_read_id, parse_strict_id, AddId, ReadFrom,
+    parse_info_options, parse_loose_id, parse_read_id, parse_strict_id, AddId, CommandError,
+    GroupOp, ReadFrom,
     StreamCommand, StreamId,
 };
 use shared::{Frame, RespVersion};
 
 use super::Run;
 use crate::errors::ReplyError;
-use crate::keyspace::{AddError, Entry, Stream, Value};
+use crate::keyspace::{AddError, Entry, Group, Slot, Stream, Value};
 use crate::session::{Session, Status};
 
 /// The stream `entry` holds, or WRONGTYPE.
@@ -159,6 +160,16 @@ impl Run for StreamCommand {
             StreamCommand::InfoHelp => Frame::Array(
                 XINFO_HELP.iter().map(|line| Frame::Simple(line.to_string())).collect(),
             ),
+            StreamCommand::Group { sub, key, group, op, entries_read, late_syntax, .. } => {
+                let mut slot = ks.slot(&key, now);
+                let late = late_syntax.then_some(sub);
+                match xgroup(&mut slot, &key, &group, op, entries_read, late, now) {
+                    Ok(frame) | Err(frame) => frame,
+                }
+            }
+            StreamCommand::GroupHelp => Frame::Array(
+                XGROUP_HELP.iter().map(|line| Frame::Simple(line.to_string())).collect(),
+            ),
             StreamCommand::Read { block: true, .. } => err(ReplyError::BlockNotSupported),
             StreamCommand::Read { count, keys, ids, .. } => {
                 let count = count.filter(|&c| c > 0).unwrap_or(0) as usize;
@@ -212,6 +223,95 @@ impl Run for StreamCommand {
     }
 }
 
+fn no_group(group: &[u8], key: &[u8]) -> Frame {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    err(ReplyError::NoGroup { group: text(group), key: text(key) })
+}
+
+/// XGROUP's subcommands but HELP, in Redis 7.0's order of checks: the key's type, the key,
+/// the group (for all but CREATE and DESTROY), a count of arguments Redis does not take
+/// (`late`: the subcommand as sent), then the id.
+fn xgroup(
+    slot: &mut Slot<'_>,
+    key: &[u8],
+    name: &Bytes,
+    op: GroupOp,
+    entries_read: Option<u64>,
+    late: Option<Bytes>,
+    now: u64,
+) -> Result<Frame, Frame> {
+    let mkstream = matches!(op, GroupOp::Create { mkstream: true, .. });
+    match slot.get().map(stream_of) {
+        Some(Err(frame)) => return Err(frame),
+        Some(Ok(stream)) => {
+            let needs_group = matches!(
+                op,
+                GroupOp::SetId(_) | GroupOp::CreateConsumer(_) | GroupOp::DelConsumer(_)
+            );
+            if !mkstream && needs_group && !stream.groups.contains_key(name) {
+                return Err(no_group(name, key));
+            }
+        }
+        None if mkstream => {}
+        None => return Err(err(ReplyError::XgroupNoKey)),
+    }
+    if let Some(sub) = late {
+        return Err(err(CommandError::SubcommandSyntax { command: "XGROUP", sub }));
+    }
+    let ok = || Frame::Simple("OK".into());
+    match op {
+        GroupOp::Create { id, .. } => {
+            let last = match slot.get().map(stream_of) {
+                Some(Ok(stream)) => stream.last_id,
+                _ => StreamId::MIN,
+            };
+            let id = match &id[..] {
+                b"$" => last,
+                _ => parse_strict_id(&id).map_err(err)?,
+            };
+            let stream = match slot.get() {
+                Some(entry) => stream_of(entry)?,
+                None => stream_of(slot.insert(Value::Stream(Stream::default())))?,
+            };
+            if stream.groups.contains_key(name) {
+                return Err(err(ReplyError::BusyGroup));
+            }
+            let group = Group { last_id: id, entries_read, ..Group::default() };
+            stream.groups.insert(name.clone(), group);
+            Ok(ok())
+        }
+        op => {
+            let Some(Ok(stream)) = slot.get().map(stream_of) else {
+                return Err(err(ReplyError::XgroupNoKey));
+            };
+            let last = stream.last_id;
+            match op {
+                GroupOp::Destroy => Ok(Frame::Integer(stream.groups.remove(name).is_some() as i64)),
+                GroupOp::SetId(id) => {
+                    let id = match &id[..] {
+                        b"$" => last,
+                        _ => parse_loose_id(&id).map_err(err)?,
+                    };
+                    let group = stream.groups.get_mut(name).ok_or_else(|| no_group(name, key))?;
+                    group.last_id = id;
+                    group.entries_read = entries_read;
+                    Ok(ok())
+                }
+                GroupOp::CreateConsumer(consumer) => {
+                    let group = stream.groups.get_mut(name).ok_or_else(|| no_group(name, key))?;
+                    let (_, made) = group.consumer(&consumer, now);
+                    Ok(Frame::Integer(made as i64))
+                }
+                GroupOp::DelConsumer(consumer) => {
+                    let group = stream.groups.get_mut(name).ok_or_else(|| no_group(name, key))?;
+                    Ok(Frame::Integer(group.remove_consumer(&consumer).unwrap_or(0) as i64))
+                }
+                GroupOp::Create { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
 /// XINFO STREAM's reply: the summary, or with FULL (and its count, 0 for all) the entries.
 fn info_stream(stream: &Stream, full: Option<u64>) -> Frame {
     let s = |text: &str| Frame::Bulk(Bytes::copy_from_slice(text.as_bytes()));
@@ -230,7 +330,7 @@ fn info_stream(stream: &Stream, full: Option<u64>) -> Frame {
                 Some((id, f)) => entry_frame(*id, f),
                 None => Frame::Null,
             };
-            fields.push((s("groups"), Frame::Integer(0)));
+            fields.push((s("groups"), Frame::Integer(stream.groups.len() as i64)));
             fields.push((s("first-entry"), edge(stream.first_entry())));
             fields.push((s("last-entry"), edge(stream.last_entry())));
         }
@@ -242,6 +342,27 @@ fn info_stream(stream: &Stream, full: Option<u64>) -> Frame {
     }
     Frame::Map(fields)
 }
+
+/// XGROUP HELP, in Redis 7.0's words.
+const XGROUP_HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
+];
 
 /// XINFO HELP, in Redis 7.0's words.
 const XINFO_HELP: &[&str] = &[
