@@ -96,6 +96,24 @@ pub enum ReplyError {
         /// The key, as sent.
         key: String,
     },
+    /// A missing key or group, for XREADGROUP (`tail` names it) and XPENDING.
+    #[error("NOGROUP No such key '{key}' or consumer group '{group}'{tail}")]
+    NoKeyOrGroup {
+        /// The key, as sent.
+        key: String,
+        /// The group, as sent.
+        group: String,
+        /// What Redis adds after it.
+        tail: &'static str,
+    },
+    /// XREADGROUP with `$`.
+    #[error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")]
+    XreadgroupDollar,
+    /// XREADGROUP BLOCK, which comes with the next part of the streams work.
+    #[error(
+        "ERR XREADGROUP BLOCK is not supported yet by this server: read without BLOCK and poll"
+    )]
+    XreadgroupBlockNotSupported,
     /// EXPIRE or PEXPIRE of a time that overflows.
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpireTime(&'static str),

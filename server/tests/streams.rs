@@ -160,6 +160,65 @@ const GROUP_SCRIPT: &[&[&str]] = &[
     &["XGROUP"],
 ];
 
+/// XREADGROUP's, XACK's and XPENDING's replies and errors (XPENDING's extended form only
+/// with IDLE 0 here: its idle times are compared apart, in `pending_entries_...`).
+const READ_GROUP_SCRIPT: &[&[&str]] = &[
+    &["XADD", "s", "1-1", "a", "1"],
+    &["XADD", "s", "2-1", "b", "2"],
+    &["XADD", "s", "3-1", "c", "3"],
+    &["XGROUP", "CREATE", "s", "g", "0"],
+    &["XGROUP", "CREATE", "s", "late", "$"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s"],
+    &["XREADGROUP", "STREAMS", "s", ">", "x", "y"],
+    &["XREADGROUP", "COUNT", "1", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "$"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "nos", ">"],
+    &["XREADGROUP", "GROUP", "nog", "c", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "COUNT", "x", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "x"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "FOO", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "x", "STREAMS", "s", ">"],
+    &["XPENDING", "s", "g"],
+    &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "bob", "NOACK", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "late", "bob", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+    &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "s", "1-1"],
+    &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", "0"],
+    &["XADD", "s", "4-1", "d", "4"],
+    &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", ">"],
+    &["XDEL", "s", "4-1"],
+    &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", "0-0"],
+    &["XPENDING", "s", "g"],
+    &["XPENDING", "s", "g", "-", "+", "10", "nobody"],
+    &["XPENDING", "s", "g", "-", "+", "0"],
+    &["XPENDING", "s", "g", "(3", "-", "5"],
+    &["XPENDING", "s", "g", "-", "+", "x"],
+    &["XPENDING", "s", "g", "IDLE", "5", "-", "+"],
+    &["XPENDING", "s", "g", "IDLE", "x", "-", "+", "1"],
+    &["XPENDING", "s", "g", "x", "+", "1"],
+    &["XPENDING", "s", "g", "(+", "+", "1"],
+    &["XPENDING", "s", "g", "-", "(-", "1"],
+    &["XPENDING", "s", "g", "-"],
+    &["XPENDING", "nos", "g"],
+    &["XPENDING", "s", "nog", "-", "+", "1"],
+    &["XPENDING", "s"],
+    &["XACK", "s", "g", "x"],
+    &["XACK", "nos", "g", "x"],
+    &["XACK", "s", "nog", "x"],
+    &["XACK", "s", "g", "1-1", "1-1", "9-9"],
+    &["XACK", "s", "g"],
+    &["XPENDING", "s", "g"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "carol"],
+    &["XPENDING", "s", "g"],
+    &["XGROUP", "SETID", "s", "g", "0"],
+    &["XREADGROUP", "GROUP", "g", "dave", "COUNT", "2", "STREAMS", "s", ">"],
+    &["XPENDING", "s", "g"],
+    &["XINFO", "STREAM", "s"],
+];
+
 /// The key commands' replies and errors (KEYS and SCAN with one key, so their order is
 /// Redis's; EXPIRE checked without reading a clock-dependent TTL).
 const KEYS_SCRIPT: &[&[&str]] = &[
@@ -260,6 +319,62 @@ backend_tests! {
                 same(&mut ours, &mut theirs, args);
             }
         }
+    }
+
+    fn group_reads_acks_and_pending_answer_as_redis_server(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        for resp in ["2", "3"] {
+            let (mut ours, mut theirs) = pair(&server, &redis, resp);
+            for args in READ_GROUP_SCRIPT {
+                same(&mut ours, &mut theirs, args);
+            }
+        }
+    }
+
+    fn pending_entries_go_when_acknowledged_and_count_deliveries(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        // Every field but the idle time (the third) of XPENDING's extended form.
+        fn pending(conn: &mut Conn, args: &[&str]) -> Vec<Vec<Frame>> {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            conn.cmd(&args);
+            let Frame::Array(rows) = conn.frame() else { panic!("an array") };
+            rows.into_iter()
+                .map(|row| match row {
+                    Frame::Array(mut fields) => {
+                        assert!(matches!(fields[2], Frame::Integer(idle) if idle >= 0));
+                        fields.remove(2);
+                        fields
+                    }
+                    other => panic!("a row: {other:?}"),
+                })
+                .collect()
+        }
+        let (mut ours, mut theirs) = pair(&server, &redis, "2");
+        for args in [
+            &["XADD", "s", "1-1", "a", "1"][..],
+            &["XADD", "s", "2-1", "b", "2"],
+            &["XGROUP", "CREATE", "s", "g", "0"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "1-1"],
+            &["XACK", "s", "g", "1-1"],
+        ] {
+            same(&mut ours, &mut theirs, args);
+        }
+        for args in [
+            &["XPENDING", "s", "g", "-", "+", "10"][..],
+            &["XPENDING", "s", "g", "IDLE", "0", "-", "+", "10", "c"],
+        ] {
+            let mine = pending(&mut ours, args);
+            assert_eq!(mine, pending(&mut theirs, args));
+            // 1-1 was acknowledged; 2-1 was delivered three times.
+            let two = vec![Frame::Bulk("2-1".into()), Frame::Bulk("c".into()), Frame::Integer(3)];
+            assert_eq!(mine, vec![two]);
+        }
+        // Nothing delivered a minute or less ago is idle for an hour.
+        assert!(pending(&mut ours, &["XPENDING", "s", "g", "IDLE", "3600000", "-", "+", "9"]).is_empty());
     }
 
     fn key_commands_answer_as_redis_server(backend) {

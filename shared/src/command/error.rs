@@ -97,6 +97,9 @@ pub enum CommandError {
     /// `XGROUP CREATE|SETID ... ENTRIESREAD` below -1.
     #[error("ERR value for ENTRIESREAD must be positive or -1")]
     EntriesReadNegative,
+    /// `XREADGROUP` without `GROUP`.
+    #[error("ERR Missing GROUP option for XREADGROUP")]
+    MissingGroup,
     /// A `BLOCK` timeout that is not an integer.
     #[error("ERR timeout is not an integer or out of range")]
     TimeoutNotInteger,

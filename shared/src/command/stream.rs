@@ -307,6 +307,67 @@ pub enum StreamCommand {
     /// XGROUP HELP
     /// ```
     GroupHelp,
+    /// ```text
+    /// XREADGROUP GROUP group consumer [COUNT count] [NOACK] STREAMS key [key ...] id [id ...]
+    /// ```
+    /// BLOCK is refused for now.
+    ReadGroup {
+        /// The group.
+        group: Bytes,
+        /// The consumer.
+        consumer: Bytes,
+        /// At most this many entries per stream (0 or negative: all).
+        count: Option<i64>,
+        /// NOACK: the entries read are not pending.
+        noack: bool,
+        /// The streams.
+        keys: Vec<Bytes>,
+        /// Their ids, as sent (`>` or a strict id).
+        ids: Vec<Bytes>,
+        /// BLOCK was given (refused when run).
+        block: bool,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+    /// ```text
+    /// XACK key group id [id ...]
+    /// ```
+    Ack {
+        /// The stream.
+        key: Bytes,
+        /// The group.
+        group: Bytes,
+        /// The ids, as sent (read once the key and group were found, as Redis does).
+        ids: Vec<Bytes>,
+    },
+    /// ```text
+    /// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+    /// ```
+    Pending {
+        /// The stream.
+        key: Bytes,
+        /// The group.
+        group: Bytes,
+        /// The extended form's options; `None` for the summary.
+        range: Option<PendingRange>,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+}
+
+/// XPENDING's extended form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRange {
+    /// IDLE: only entries delivered at least this long ago (ms).
+    pub min_idle: i64,
+    /// The lowest id (inclusive).
+    pub start: StreamId,
+    /// The highest id (inclusive); below `start` when the range is empty.
+    pub end: StreamId,
+    /// At most this many entries.
+    pub count: u64,
+    /// Only this consumer's entries.
+    pub consumer: Option<Bytes>,
 }
 
 /// An XGROUP subcommand's own part.
@@ -502,6 +563,78 @@ fn parse_xread(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
     Err(CommandError::Syntax)
 }
 
+fn parse_xreadgroup(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let (mut count, mut block, mut noack, mut names) = (None, false, false, None);
+    let mut i = 0;
+    while i < sent.len() {
+        let more = sent.len() - 1 - i;
+        let opt = &sent[i][..];
+        if is(opt, "block") && more > 0 {
+            let ms = parse_integer(&sent[i + 1]).ok_or(CommandError::TimeoutNotInteger)?;
+            if ms < 0 {
+                return Err(CommandError::TimeoutNegative);
+            }
+            block = true;
+            i += 2;
+        } else if is(opt, "count") && more > 0 {
+            count = Some(parse_integer(&sent[i + 1]).ok_or(CommandError::NotAnInteger)?);
+            i += 2;
+        } else if is(opt, "streams") && more > 0 {
+            let rest = &sent[i + 1..];
+            if rest.len() % 2 == 1 {
+                return Err(CommandError::UnbalancedXread);
+            }
+            let Some((group, consumer)) = names else { return Err(CommandError::MissingGroup) };
+            let (keys, ids) = rest.split_at(rest.len() / 2);
+            let (keys, ids) = (keys.to_vec(), ids.to_vec());
+            return Ok(X::ReadGroup { group, consumer, count, noack, keys, ids, block, sent });
+        } else if is(opt, "group") && more >= 2 {
+            names = Some((sent[i + 1].clone(), sent[i + 2].clone()));
+            i += 3;
+        } else if is(opt, "noack") {
+            noack = true;
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Err(CommandError::Syntax)
+}
+
+fn parse_xpending(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let (key, group) = (sent[0].clone(), sent[1].clone());
+    let argc = sent.len() + 1;
+    if argc != 3 && !(6..=9).contains(&argc) {
+        return Err(CommandError::Syntax);
+    }
+    let range = if argc >= 6 {
+        let (mut at, mut min_idle) = (2, 0);
+        if is(&sent[2], "idle") {
+            min_idle = parse_integer(&sent[3]).ok_or(CommandError::NotAnInteger)?;
+            if argc < 8 {
+                return Err(CommandError::Syntax);
+            }
+            at += 2;
+        }
+        let count = parse_integer(&sent[at + 2]).ok_or(CommandError::NotAnInteger)?;
+        let start = parse_range_end(&sent[at], 0)?;
+        let start = match start.exclusive {
+            true => start.id.next().ok_or(CommandError::BadIntervalStart)?,
+            false => start.id,
+        };
+        let end = parse_range_end(&sent[at + 1], u64::MAX)?;
+        let end = match end.exclusive {
+            true => end.id.prev().ok_or(CommandError::BadIntervalEnd)?,
+            false => end.id,
+        };
+        let consumer = sent.get(at + 3).cloned();
+        Some(PendingRange { min_idle, start, end, count: count.max(0) as u64, consumer })
+    } else {
+        None
+    };
+    Ok(X::Pending { key, group, range, sent })
+}
+
 /// Reads XGROUP's subcommands but HELP; `sent` is what follows the subcommand.
 fn parse_xgroup(sub: Bytes, lower: &[u8], sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
     let (key, group) = (sent[0].clone(), sent[1].clone());
@@ -610,6 +743,19 @@ impl Family for StreamCommand {
             .args("key:key%0 groupname:string consumername:string"),
         Row::new("xgroup|help", 2, "loading stale", "stream slow")
             .doc("5.0.0", "stream", "Lists XGROUP's subcommands.", "O(1)"),
+        Row::new("xreadgroup", -7, "write blocking movablekeys", "write stream slow blocking")
+            .keys_after("RO access", "STREAMS", 4, -1, 2)
+            .doc("5.0.0", "stream", "Reads from streams as a consumer of a group: new entries, or those it holds pending.", "O(M) per stream, M entries read.")
+            .args("group_consumer:block=GROUP{group:string consumer:string} count:integer=COUNT~o milliseconds:integer=BLOCK~o noack:pure-token=NOACK~o streams:block=STREAMS{key:key%0~m id:string~m}"),
+        Row::new("xack", -4, "write fast", "write stream fast")
+            .keys("RW update", 0)
+            .doc("5.0.0", "stream", "Acknowledges entries a group's consumer read, removing them from its pending entries.", "O(1) per id.")
+            .args("key:key%0 group:string id:string~m"),
+        Row::new("xpending", -3, "readonly", "read stream slow")
+            .tips("nondeterministic_output")
+            .keys("RO access", 0)
+            .doc("5.0.0", "stream", "Summarises or lists a group's pending entries.", "O(N), N entries listed; O(M) for the summary, M consumers.")
+            .args("key:key%0 group:string filters:block~o{min-idle-time:integer=IDLE~o#6.2.0 start:string end:string count:integer consumer:string~o}"),
     ];
 
     fn parse(name: &[u8], args: &mut Args) -> Option<Result<Self, CommandError>> {
@@ -645,6 +791,16 @@ impl Family for StreamCommand {
                 })
             }
             b"xread" => args.need(argc >= 3, "xread").and_then(|()| parse_xread(args.rest())),
+            b"xreadgroup" => {
+                args.need(argc >= 6, "xreadgroup").and_then(|()| parse_xreadgroup(args.rest()))
+            }
+            b"xack" => args.need(argc >= 3, "xack").map(|()| {
+                let (key, group) = (args.take(), args.take());
+                X::Ack { key, group, ids: args.rest() }
+            }),
+            b"xpending" => {
+                args.need(argc >= 2, "xpending").and_then(|()| parse_xpending(args.rest()))
+            }
             b"xgroup" => {
                 let mut buf = [0; NAME_MAX];
                 args.subcommand("xgroup", &mut buf).and_then(|(sub, lower)| {
@@ -690,6 +846,9 @@ impl Family for StreamCommand {
                 GroupOp::DelConsumer(_) => "xgroup|delconsumer",
             },
             X::GroupHelp => "xgroup|help",
+            X::ReadGroup { .. } => "xreadgroup",
+            X::Ack { .. } => "xack",
+            X::Pending { .. } => "xpending",
         }
     }
 
@@ -719,6 +878,13 @@ impl Family for StreamCommand {
                 args
             }
             X::GroupHelp => words(&["XGROUP", "HELP"], &[]),
+            X::ReadGroup { sent, .. } => words(&["XREADGROUP"], sent),
+            X::Ack { key, group, ids } => {
+                let mut args = words(&["XACK"], &[key.clone(), group.clone()]);
+                args.extend(ids.iter().cloned());
+                args
+            }
+            X::Pending { sent, .. } => words(&["XPENDING"], sent),
         }
     }
 
@@ -731,9 +897,11 @@ impl Family for StreamCommand {
             | X::TrimCmd { key, .. }
             | X::SetId { key, .. }
             | X::InfoStream { key, .. }
-            | X::Group { key, .. } => std::slice::from_ref(key),
+            | X::Group { key, .. }
+            | X::Ack { key, .. }
+            | X::Pending { key, .. } => std::slice::from_ref(key),
             X::InfoHelp | X::GroupHelp => &[],
-            X::Read { keys, .. } => keys,
+            X::Read { keys, .. } | X::ReadGroup { keys, .. } => keys,
         }
     }
 }
@@ -803,6 +971,10 @@ mod tests {
             &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
             &["XGROUP", "DELCONSUMER", "s", "g", "c"],
             &["XGROUP", "HELP"],
+            &["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "NOACK", "STREAMS", "s", ">"],
+            &["XACK", "s", "g", "1-1", "2"],
+            &["XPENDING", "s", "g"],
+            &["XPENDING", "s", "g", "IDLE", "5", "(1", "+", "3", "c"],
         ] {
             let cmd = parse(words).unwrap();
             assert_eq!(Command::parse(cmd.to_args()).unwrap(), cmd, "{words:?}");

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use shared::command::{
     parse_info_options, parse_loose_id, parse_read_id, parse_strict_id, AddId, CommandError,
-    GroupOp, ReadFrom,
+    GroupOp, PendingRange, ReadFrom,
     StreamCommand, StreamId,
 };
 use shared::{Frame, RespVersion};
@@ -170,6 +170,52 @@ impl Run for StreamCommand {
             StreamCommand::GroupHelp => Frame::Array(
                 XGROUP_HELP.iter().map(|line| Frame::Simple(line.to_string())).collect(),
             ),
+            StreamCommand::ReadGroup { block: true, .. } => {
+                err(ReplyError::XreadgroupBlockNotSupported)
+            }
+            StreamCommand::ReadGroup { group, consumer, count, noack, keys, ids, .. } => {
+                let count = count.filter(|&c| c > 0).unwrap_or(0) as usize;
+                match read_group(ks, now, &group, &consumer, count, noack, &keys, &ids) {
+                    Err(frame) => frame,
+                    Ok(found) if found.is_empty() => Frame::NullArray,
+                    Ok(found) if resp3 => Frame::Map(found),
+                    Ok(found) => Frame::Array(
+                        found.into_iter().map(|(k, v)| Frame::Array(vec![k, v])).collect(),
+                    ),
+                }
+            }
+            StreamCommand::Ack { key, group, ids } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    Some(Err(frame)) => frame,
+                    None => Frame::Integer(0),
+                    Some(Ok(stream)) => match stream.groups.get_mut(&group) {
+                        None => Frame::Integer(0),
+                        Some(g) => match ids
+                            .iter()
+                            .map(|id| parse_strict_id(id))
+                            .collect::<Result<Vec<_>, _>>()
+                        {
+                            Err(e) => err(e),
+                            Ok(ids) => {
+                                Frame::Integer(ids.into_iter().filter(|id| g.ack(*id)).count() as i64)
+                            }
+                        },
+                    },
+                }
+            }
+            StreamCommand::Pending { key, group, range, .. } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) if stream.groups.contains_key(&group) => {
+                        let g = &stream.groups[&group];
+                        match range {
+                            None => pending_summary(g),
+                            Some(range) => pending_range(g, range, now),
+                        }
+                    }
+                    _ => no_key_or_group(&key, &group, ""),
+                }
+            }
             StreamCommand::Read { block: true, .. } => err(ReplyError::BlockNotSupported),
             StreamCommand::Read { count, keys, ids, .. } => {
                 let count = count.filter(|&c| c > 0).unwrap_or(0) as usize;
@@ -221,6 +267,125 @@ impl Run for StreamCommand {
         };
         session.reply(reply, out)
     }
+}
+
+fn no_key_or_group(key: &[u8], group: &[u8], tail: &'static str) -> Frame {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    err(ReplyError::NoKeyOrGroup { key: text(key), group: text(group), tail })
+}
+
+/// What XREADGROUP reads from one stream.
+enum ReadWant {
+    /// `>`: new entries.
+    New,
+    /// The consumer's pending entries after this id.
+    After(StreamId),
+}
+
+/// XREADGROUP without BLOCK: checks every key, group and id first (as Redis does, so an
+/// error leaves every stream as it was), then reads each stream under its key's lock.
+#[allow(clippy::too_many_arguments)]
+fn read_group(
+    ks: &crate::keyspace::Keyspace,
+    now: u64,
+    group: &Bytes,
+    consumer: &Bytes,
+    count: usize,
+    noack: bool,
+    keys: &[Bytes],
+    ids: &[Bytes],
+) -> Result<Vec<(Frame, Frame)>, Frame> {
+    let mut wants = Vec::with_capacity(keys.len());
+    for (key, id) in keys.iter().zip(ids) {
+        match ks.slot(key, now).get().map(stream_of) {
+            Some(Err(frame)) => return Err(frame),
+            Some(Ok(stream)) if stream.groups.contains_key(group) => {}
+            _ => return Err(no_key_or_group(key, group, " in XREADGROUP with GROUP option")),
+        }
+        wants.push(match &id[..] {
+            b"$" => return Err(err(ReplyError::XreadgroupDollar)),
+            b">" => ReadWant::New,
+            _ => ReadWant::After(parse_strict_id(id).map_err(err)?),
+        });
+    }
+    let mut found = Vec::new();
+    for (key, want) in keys.iter().zip(wants) {
+        let mut slot = ks.slot(key, now);
+        let Some(Ok(stream)) = slot.get().map(stream_of) else { continue };
+        let Some(last) = stream.groups.get(group).map(|g| g.last_id) else { continue };
+        let delivered = match want {
+            ReadWant::New => match stream.last_entry() {
+                Some((top, _)) if *top > last => {
+                    stream.read_new(group, consumer, count, noack, now)
+                }
+                _ => None,
+            },
+            ReadWant::After(id) => stream.read_history(group, consumer, id, count, now),
+        };
+        if let Some(delivered) = delivered {
+            let entries = delivered
+                .into_iter()
+                .map(|(id, fields)| match fields {
+                    Some(fields) => entry_frame(id, &fields),
+                    None => Frame::Array(vec![bulk_id(id), Frame::NullArray]),
+                })
+                .collect();
+            found.push((Frame::Bulk(key.clone()), Frame::Array(entries)));
+        }
+    }
+    Ok(found)
+}
+
+/// XPENDING's summary: the count, the lowest and highest ids, each consumer's count.
+fn pending_summary(g: &Group) -> Frame {
+    let (Some(first), Some(last)) = (g.pending.keys().next(), g.pending.keys().next_back()) else {
+        return Frame::Array(vec![Frame::Integer(0), Frame::Null, Frame::Null, Frame::NullArray]);
+    };
+    let consumers = g
+        .consumers
+        .iter()
+        .filter(|(_, c)| !c.pending.is_empty())
+        .map(|(name, c)| {
+            let n = Frame::Bulk(c.pending.len().to_string().into());
+            Frame::Array(vec![Frame::Bulk(name.clone()), n])
+        })
+        .collect();
+    Frame::Array(vec![
+        Frame::Integer(g.pending.len() as i64),
+        bulk_id(*first),
+        bulk_id(*last),
+        Frame::Array(consumers),
+    ])
+}
+
+/// XPENDING's extended form: id, consumer, idle time, deliveries, for each entry in range.
+fn pending_range(g: &Group, range: PendingRange, now: u64) -> Frame {
+    let ids: Box<dyn Iterator<Item = StreamId> + '_> = match &range.consumer {
+        None if range.start <= range.end => Box::new(g.pending.range(range.start..=range.end).map(|(id, _)| *id)),
+        Some(name) if range.start <= range.end => match g.consumers.get(name) {
+            Some(c) => Box::new(c.pending.range(range.start..=range.end).copied()),
+            None => return Frame::Array(Vec::new()),
+        },
+        _ => Box::new(std::iter::empty()),
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        if out.len() as u64 >= range.count {
+            break;
+        }
+        let Some(p) = g.pending.get(&id) else { continue };
+        let idle = now.saturating_sub(p.delivered_ms);
+        if range.min_idle > 0 && (idle as i64) < range.min_idle {
+            continue;
+        }
+        out.push(Frame::Array(vec![
+            bulk_id(id),
+            Frame::Bulk(p.consumer.clone()),
+            Frame::Integer(idle as i64),
+            Frame::Integer(p.deliveries as i64),
+        ]));
+    }
+    Frame::Array(out)
 }
 
 fn no_group(group: &[u8], key: &[u8]) -> Frame {
