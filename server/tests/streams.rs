@@ -213,10 +213,21 @@ const READ_GROUP_SCRIPT: &[&[&str]] = &[
     &["XPENDING", "s", "g"],
     &["XGROUP", "DELCONSUMER", "s", "g", "carol"],
     &["XPENDING", "s", "g"],
+    &["XINFO", "GROUPS", "s"],
     &["XGROUP", "SETID", "s", "g", "0"],
+    &["XINFO", "GROUPS", "s"],
     &["XREADGROUP", "GROUP", "g", "dave", "COUNT", "2", "STREAMS", "s", ">"],
     &["XPENDING", "s", "g"],
     &["XINFO", "STREAM", "s"],
+    &["XINFO", "GROUPS", "s"],
+    &["XGROUP", "CREATE", "s", "h", "1-1", "ENTRIESREAD", "1"],
+    &["XGROUP", "CREATE", "s", "i", "$"],
+    &["XINFO", "GROUPS", "s"],
+    &["XINFO", "GROUPS", "nos"],
+    &["XINFO", "GROUPS"],
+    &["XINFO", "CONSUMERS", "s", "nog"],
+    &["XINFO", "CONSUMERS", "nos", "g"],
+    &["XINFO", "CONSUMERS", "s"],
 ];
 
 /// The key commands' replies and errors (KEYS and SCAN with one key, so their order is
@@ -372,6 +383,34 @@ backend_tests! {
             // 1-1 was acknowledged; 2-1 was delivered three times.
             let two = vec![Frame::Bulk("2-1".into()), Frame::Bulk("c".into()), Frame::Integer(3)];
             assert_eq!(mine, vec![two]);
+        }
+        // XINFO CONSUMERS and STREAM FULL, but for the idle times and timestamps.
+        fn masked(conn: &mut Conn, args: &[&str]) -> Frame {
+            fn mask(frame: Frame) -> Frame {
+                match frame {
+                    Frame::Integer(n) if n >= 1_000_000_000_000 => Frame::Integer(0),
+                    Frame::Array(items) => {
+                        let mut out: Vec<Frame> = Vec::with_capacity(items.len());
+                        for item in items {
+                            let after_idle = matches!(out.last(), Some(Frame::Bulk(b)) if &b[..] == b"idle");
+                            out.push(if after_idle { Frame::Integer(0) } else { mask(item) });
+                        }
+                        Frame::Array(out)
+                    }
+                    other => other,
+                }
+            }
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            conn.cmd(&args);
+            mask(conn.frame())
+        }
+        same(&mut ours, &mut theirs, &["XGROUP", "CREATECONSUMER", "s", "g", "idler"]);
+        for args in [
+            &["XINFO", "CONSUMERS", "s", "g"][..],
+            &["XINFO", "STREAM", "s", "FULL"],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+        ] {
+            assert_eq!(masked(&mut ours, args), masked(&mut theirs, args), "{args:?}");
         }
         // Nothing delivered a minute or less ago is idle for an hour.
         assert!(pending(&mut ours, &["XPENDING", "s", "g", "IDLE", "3600000", "-", "+", "9"]).is_empty());

@@ -265,6 +265,19 @@ pub enum StreamCommand {
     /// ```
     InfoHelp,
     /// ```text
+    /// XINFO GROUPS key
+    /// ```
+    InfoGroups(Bytes),
+    /// ```text
+    /// XINFO CONSUMERS key group
+    /// ```
+    InfoConsumers {
+        /// The stream.
+        key: Bytes,
+        /// The group.
+        group: Bytes,
+    },
+    /// ```text
     /// XREAD [COUNT count] STREAMS key [key ...] id [id ...]
     /// ```
     /// BLOCK is refused for now.
@@ -713,6 +726,15 @@ impl Family for StreamCommand {
             .keys_at("RO access", 2, 0)
             .doc("5.0.0", "stream", "Describes a stream, or with FULL lists its entries too.", "O(1), with FULL O(N) for the N entries listed.")
             .args("key:key%0 full:block=FULL~o{count:integer=COUNT~o}"),
+        Row::new("xinfo|groups", 3, "readonly", "read stream slow")
+            .keys_at("RO access", 2, 0)
+            .doc("5.0.0", "stream", "Lists a stream's consumer groups with their progress.", "O(1)")
+            .args("key:key%0"),
+        Row::new("xinfo|consumers", 4, "readonly", "read stream slow")
+            .tips("nondeterministic_output")
+            .keys_at("RO access", 2, 0)
+            .doc("5.0.0", "stream", "Lists a consumer group's consumers.", "O(1)")
+            .args("key:key%0 groupname:string"),
         Row::new("xinfo|help", 2, "loading stale", "stream slow")
             .doc("5.0.0", "stream", "Lists XINFO's subcommands.", "O(1)"),
         Row::new("xread", -4, "readonly blocking movablekeys", "read stream slow blocking")
@@ -787,6 +809,11 @@ impl Family for StreamCommand {
                         .need(argc >= 2, "xinfo|stream")
                         .map(|()| X::InfoStream { sub, key: args.take(), options: args.rest() }),
                     b"help" => Ok(X::InfoHelp),
+                    b"groups" => args.need(argc == 2, "xinfo|groups").map(|()| X::InfoGroups(args.take())),
+                    b"consumers" => args.need(argc == 3, "xinfo|consumers").map(|()| {
+                        let key = args.take();
+                        X::InfoConsumers { key, group: args.take() }
+                    }),
                     _ => Err(CommandError::UnknownSubcommand { command: "XINFO", sub }),
                 })
             }
@@ -837,6 +864,8 @@ impl Family for StreamCommand {
             X::SetId { .. } => "xsetid",
             X::InfoStream { .. } => "xinfo|stream",
             X::InfoHelp => "xinfo|help",
+            X::InfoGroups(_) => "xinfo|groups",
+            X::InfoConsumers { .. } => "xinfo|consumers",
             X::Read { .. } => "xread",
             X::Group { op, .. } => match op {
                 GroupOp::Create { .. } => "xgroup|create",
@@ -871,6 +900,10 @@ impl Family for StreamCommand {
                 args
             }
             X::InfoHelp => words(&["XINFO", "HELP"], &[]),
+            X::InfoGroups(key) => words(&["XINFO", "GROUPS"], std::slice::from_ref(key)),
+            X::InfoConsumers { key, group } => {
+                words(&["XINFO", "CONSUMERS"], &[key.clone(), group.clone()])
+            }
             X::Read { sent, .. } => words(&["XREAD"], sent),
             X::Group { sub, sent, .. } => {
                 let mut args = words(&["XGROUP"], std::slice::from_ref(sub));
@@ -898,6 +931,8 @@ impl Family for StreamCommand {
             | X::SetId { key, .. }
             | X::InfoStream { key, .. }
             | X::Group { key, .. }
+            | X::InfoGroups(key)
+            | X::InfoConsumers { key, .. }
             | X::Ack { key, .. }
             | X::Pending { key, .. } => std::slice::from_ref(key),
             X::InfoHelp | X::GroupHelp => &[],
@@ -964,6 +999,8 @@ mod tests {
             &["XSETID", "s", "5-5", "ENTRIESADDED", "3", "MAXDELETEDID", "1-1"],
             &["XINFO", "STREAM", "s", "FULL"],
             &["XINFO", "HELP"],
+            &["XINFO", "GROUPS", "s"],
+            &["XINFO", "CONSUMERS", "s", "g"],
             &["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "$"],
             &["XGROUP", "create", "s", "g", "$", "MKSTREAM", "ENTRIESREAD", "3"],
             &["XGROUP", "SETID", "s", "g", "0"],

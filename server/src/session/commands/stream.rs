@@ -157,6 +157,34 @@ impl Run for StreamCommand {
                     },
                 }
             }
+            StreamCommand::InfoGroups(key) => match ks.slot(&key, now).get().map(stream_of) {
+                None => err(ReplyError::NoSuchKey),
+                Some(Err(frame)) => frame,
+                Some(Ok(stream)) => Frame::Array(
+                    stream.groups.iter().map(|(name, g)| info_group(stream, name, g)).collect(),
+                ),
+            },
+            StreamCommand::InfoConsumers { key, group } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    None => err(ReplyError::NoSuchKey),
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) => match stream.groups.get(&group) {
+                        None => no_group(&group, &key),
+                        Some(g) => Frame::Array(
+                            g.consumers
+                                .iter()
+                                .map(|(name, c)| {
+                                    Frame::Map(vec![
+                                        (text("name"), Frame::Bulk(name.clone())),
+                                        (text("pending"), Frame::Integer(c.pending.len() as i64)),
+                                        (text("idle"), Frame::Integer(now.saturating_sub(c.seen_ms) as i64)),
+                                    ])
+                                })
+                                .collect(),
+                        ),
+                    },
+                }
+            }
             StreamCommand::InfoHelp => Frame::Array(
                 XINFO_HELP.iter().map(|line| Frame::Simple(line.to_string())).collect(),
             ),
@@ -477,6 +505,79 @@ fn xgroup(
     }
 }
 
+fn text(s: &str) -> Frame {
+    Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn maybe(n: Option<u64>) -> Frame {
+    n.map_or(Frame::Null, |n| Frame::Integer(n as i64))
+}
+
+/// A group as XINFO GROUPS gives it.
+fn info_group(stream: &Stream, name: &Bytes, g: &Group) -> Frame {
+    Frame::Map(vec![
+        (text("name"), Frame::Bulk(name.clone())),
+        (text("consumers"), Frame::Integer(g.consumers.len() as i64)),
+        (text("pending"), Frame::Integer(g.pending.len() as i64)),
+        (text("last-delivered-id"), bulk_id(g.last_id)),
+        (text("entries-read"), maybe(g.entries_read)),
+        (text("lag"), maybe(stream.lag(g))),
+    ])
+}
+
+/// A group as XINFO STREAM FULL gives it: at most `count` (0: all) pending entries, for the
+/// group and for each consumer.
+fn full_group(stream: &Stream, name: &Bytes, g: &Group, count: u64) -> Frame {
+    let take = if count == 0 { usize::MAX } else { count as usize };
+    let pel = g
+        .pending
+        .iter()
+        .take(take)
+        .map(|(id, p)| {
+            Frame::Array(vec![
+                bulk_id(*id),
+                Frame::Bulk(p.consumer.clone()),
+                Frame::Integer(p.delivered_ms as i64),
+                Frame::Integer(p.deliveries as i64),
+            ])
+        })
+        .collect();
+    let consumers = g
+        .consumers
+        .iter()
+        .map(|(cname, c)| {
+            let pel = c
+                .pending
+                .iter()
+                .take(take)
+                .filter_map(|id| g.pending.get(id).map(|p| (id, p)))
+                .map(|(id, p)| {
+                    Frame::Array(vec![
+                        bulk_id(*id),
+                        Frame::Integer(p.delivered_ms as i64),
+                        Frame::Integer(p.deliveries as i64),
+                    ])
+                })
+                .collect();
+            Frame::Map(vec![
+                (text("name"), Frame::Bulk(cname.clone())),
+                (text("seen-time"), Frame::Integer(c.seen_ms as i64)),
+                (text("pel-count"), Frame::Integer(c.pending.len() as i64)),
+                (text("pending"), Frame::Array(pel)),
+            ])
+        })
+        .collect();
+    Frame::Map(vec![
+        (text("name"), Frame::Bulk(name.clone())),
+        (text("last-delivered-id"), bulk_id(g.last_id)),
+        (text("entries-read"), maybe(g.entries_read)),
+        (text("lag"), maybe(stream.lag(g))),
+        (text("pel-count"), Frame::Integer(g.pending.len() as i64)),
+        (text("pending"), Frame::Array(pel)),
+        (text("consumers"), Frame::Array(consumers)),
+    ])
+}
+
 /// XINFO STREAM's reply: the summary, or with FULL (and its count, 0 for all) the entries.
 fn info_stream(stream: &Stream, full: Option<u64>) -> Frame {
     let s = |text: &str| Frame::Bulk(Bytes::copy_from_slice(text.as_bytes()));
@@ -502,7 +603,9 @@ fn info_stream(stream: &Stream, full: Option<u64>) -> Frame {
         Some(count) => {
             let entries = stream.range(StreamId::MIN, StreamId::MAX, false, count as usize);
             fields.push((s("entries"), entries_frame(entries)));
-            fields.push((s("groups"), Frame::Array(Vec::new())));
+            let groups =
+                stream.groups.iter().map(|(name, g)| full_group(stream, name, g, count)).collect();
+            fields.push((s("groups"), Frame::Array(groups)));
         }
     }
     Frame::Map(fields)
