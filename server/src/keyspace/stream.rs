@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
-use shared::command::{StreamId, Trim, TrimTo, NODE_MAX_ENTRIES};
+use shared::command::{Claim, StreamId, Trim, TrimTo, NODE_MAX_ENTRIES};
 
 /// The bytes after which Redis's default `stream-node-max-bytes` closes a node.
 const NODE_MAX_BYTES: usize = 4096;
@@ -295,6 +295,61 @@ impl Stream {
             }
         }
         Some(entries.into_iter().map(|(id, f)| (id, Some(f))).collect())
+    }
+
+    /// XCLAIM: gives `consumer` (made if needed) the pending entries of `claim` idle long
+    /// enough (with FORCE, entries no one holds too), delivered at `delivered_ms`; drops from
+    /// the pending entries those deleted from the stream. Returns the entries claimed, or
+    /// `None` if there is no such group.
+    pub fn claim(
+        &mut self,
+        group: &[u8],
+        consumer: &Bytes,
+        claim: &Claim,
+        delivered_ms: u64,
+        now: u64,
+    ) -> Option<Vec<(StreamId, Vec<Bytes>)>> {
+        let g = self.groups.get_mut(group)?;
+        g.last_id = g.last_id.max(claim.last_id);
+        let mut out = Vec::new();
+        for &id in &claim.ids {
+            let Some(fields) = self.entries.get(&id) else {
+                g.ack(id);
+                continue;
+            };
+            let forced = !g.pending.contains_key(&id);
+            if forced && !claim.force {
+                continue;
+            }
+            if !forced && claim.min_idle > 0 {
+                let idle = now as i64 - g.pending[&id].delivered_ms as i64;
+                if idle < claim.min_idle as i64 {
+                    continue;
+                }
+            }
+            let (c, _) = g.consumer(consumer, now);
+            c.seen_ms = now;
+            c.pending.insert(id);
+            let p = g.pending.entry(id).or_insert_with(|| Pending {
+                consumer: consumer.clone(),
+                delivered_ms: now,
+                deliveries: 1,
+            });
+            let old = std::mem::replace(&mut p.consumer, consumer.clone());
+            p.delivered_ms = delivered_ms;
+            match claim.retry_count {
+                Some(n) => p.deliveries = n.max(0) as u64,
+                None if !claim.just_id => p.deliveries += 1,
+                None => {}
+            }
+            if old != *consumer {
+                if let Some(c) = g.consumers.get_mut(&old) {
+                    c.pending.remove(&id);
+                }
+            }
+            out.push((id, fields.clone()));
+        }
+        Some(out)
     }
 
     /// XREADGROUP with an id: `consumer`'s pending entries after `after`, at most `count` (0:

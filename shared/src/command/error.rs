@@ -118,6 +118,21 @@ pub enum CommandError {
     /// `EXPIRE` with an option it does not know.
     #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnsupportedOption(Bytes),
+    /// `XCLAIM`'s min-idle-time not an integer.
+    #[error("ERR Invalid min-idle-time argument for XCLAIM")]
+    ClaimMinIdle,
+    /// `XCLAIM ... IDLE` not an integer.
+    #[error("ERR Invalid IDLE option argument for XCLAIM")]
+    ClaimIdle,
+    /// `XCLAIM ... TIME` not an integer.
+    #[error("ERR Invalid TIME option argument for XCLAIM")]
+    ClaimTime,
+    /// `XCLAIM ... RETRYCOUNT` not an integer.
+    #[error("ERR Invalid RETRYCOUNT option argument for XCLAIM")]
+    ClaimRetryCount,
+    /// `XCLAIM` with an option it does not know.
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
+    UnrecognizedClaimOption(Bytes),
     /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
     #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnrecognizedOption(Bytes),
@@ -163,6 +178,9 @@ impl CommandError {
             }
             CommandError::UnrecognizedOption(option) => {
                 quoted("ERR Unrecognized option '", option, "'")
+            }
+            CommandError::UnrecognizedClaimOption(option) => {
+                quoted("ERR Unrecognized XCLAIM option '", option, "'")
             }
             CommandError::UnsupportedOption(option) => {
                 quoted("ERR Unsupported option ", option, "")

@@ -343,6 +343,20 @@ pub enum StreamCommand {
         sent: Vec<Bytes>,
     },
     /// ```text
+    /// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
+    ///     [FORCE] [JUSTID] [LASTID id]
+    /// ```
+    Claim {
+        /// The stream.
+        key: Bytes,
+        /// The group.
+        group: Bytes,
+        /// The consumer that claims.
+        consumer: Bytes,
+        /// The rest, as sent ([`parse_claim`]).
+        rest: Vec<Bytes>,
+    },
+    /// ```text
     /// XACK key group id [id ...]
     /// ```
     Ack {
@@ -366,6 +380,72 @@ pub enum StreamCommand {
         /// The arguments as sent.
         sent: Vec<Bytes>,
     },
+}
+
+/// XCLAIM's ids and options, read by [`parse_claim`] once the key and group were found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// Only entries delivered at least this long ago (ms).
+    pub min_idle: u64,
+    /// The entries to claim.
+    pub ids: Vec<StreamId>,
+    /// IDLE (`Ok`: ms ago) or TIME (`Err`: a Unix time in ms), if given.
+    pub delivery: Option<Result<i64, i64>>,
+    /// RETRYCOUNT, if given.
+    pub retry_count: Option<i64>,
+    /// FORCE: claim an entry of the stream that no one holds.
+    pub force: bool,
+    /// JUSTID: reply with ids only, and leave delivery counts as they are.
+    pub just_id: bool,
+    /// LASTID: the group's last id moves up to it.
+    pub last_id: StreamId,
+}
+
+/// Reads XCLAIM's arguments after the consumer (`min-idle-time id ... [options]`) as Redis
+/// does: ids as long as they read as ids, then options.
+pub fn parse_claim(args: &[Bytes]) -> Result<Claim, CommandError> {
+    let min_idle = parse_integer(&args[0]).ok_or(CommandError::ClaimMinIdle)?.max(0) as u64;
+    let mut ids = Vec::new();
+    let mut i = 1;
+    while let Some(Ok(id)) = args.get(i).map(|a| parse_strict_id(a)) {
+        ids.push(id);
+        i += 1;
+    }
+    let mut claim = Claim {
+        min_idle,
+        ids,
+        delivery: None,
+        retry_count: None,
+        force: false,
+        just_id: false,
+        last_id: StreamId::MIN,
+    };
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        let opt = &args[i][..];
+        let int = |e| parse_integer(&args[i + 1]).ok_or(e);
+        if is(opt, "force") {
+            claim.force = true;
+        } else if is(opt, "justid") {
+            claim.just_id = true;
+        } else if is(opt, "idle") && more {
+            claim.delivery = Some(Ok(int(CommandError::ClaimIdle)?));
+            i += 1;
+        } else if is(opt, "time") && more {
+            claim.delivery = Some(Err(int(CommandError::ClaimTime)?));
+            i += 1;
+        } else if is(opt, "retrycount") && more {
+            claim.retry_count = Some(int(CommandError::ClaimRetryCount)?);
+            i += 1;
+        } else if is(opt, "lastid") && more {
+            claim.last_id = parse_strict_id(&args[i + 1])?;
+            i += 1;
+        } else {
+            return Err(CommandError::UnrecognizedClaimOption(args[i].clone()));
+        }
+        i += 1;
+    }
+    Ok(claim)
 }
 
 /// XPENDING's extended form.
@@ -769,6 +849,11 @@ impl Family for StreamCommand {
             .keys_after("RO access", "STREAMS", 4, -1, 2)
             .doc("5.0.0", "stream", "Reads from streams as a consumer of a group: new entries, or those it holds pending.", "O(M) per stream, M entries read.")
             .args("group_consumer:block=GROUP{group:string consumer:string} count:integer=COUNT~o milliseconds:integer=BLOCK~o noack:pure-token=NOACK~o streams:block=STREAMS{key:key%0~m id:string~m}"),
+        Row::new("xclaim", -6, "write fast", "write stream fast")
+            .tips("nondeterministic_output")
+            .keys("RW update", 0)
+            .doc("5.0.0", "stream", "Moves pending entries idle long enough to another consumer of the group.", "O(log N) per id.")
+            .args("key:key%0 group:string consumer:string min-idle-time:string id:string~m ms:integer=IDLE~o unix-time-milliseconds:unix-time=TIME~o count:integer=RETRYCOUNT~o force:pure-token=FORCE~o justid:pure-token=JUSTID~o id:string=LASTID~o"),
         Row::new("xack", -4, "write fast", "write stream fast")
             .keys("RW update", 0)
             .doc("5.0.0", "stream", "Acknowledges entries a group's consumer read, removing them from its pending entries.", "O(1) per id.")
@@ -821,6 +906,10 @@ impl Family for StreamCommand {
             b"xreadgroup" => {
                 args.need(argc >= 6, "xreadgroup").and_then(|()| parse_xreadgroup(args.rest()))
             }
+            b"xclaim" => args.need(argc >= 5, "xclaim").map(|()| {
+                let (key, group, consumer) = (args.take(), args.take(), args.take());
+                X::Claim { key, group, consumer, rest: args.rest() }
+            }),
             b"xack" => args.need(argc >= 3, "xack").map(|()| {
                 let (key, group) = (args.take(), args.take());
                 X::Ack { key, group, ids: args.rest() }
@@ -877,6 +966,7 @@ impl Family for StreamCommand {
             X::GroupHelp => "xgroup|help",
             X::ReadGroup { .. } => "xreadgroup",
             X::Ack { .. } => "xack",
+            X::Claim { .. } => "xclaim",
             X::Pending { .. } => "xpending",
         }
     }
@@ -918,6 +1008,11 @@ impl Family for StreamCommand {
                 args
             }
             X::Pending { sent, .. } => words(&["XPENDING"], sent),
+            X::Claim { key, group, consumer, rest } => {
+                let mut args = words(&["XCLAIM"], &[key.clone(), group.clone(), consumer.clone()]);
+                args.extend(rest.iter().cloned());
+                args
+            }
         }
     }
 
@@ -934,6 +1029,7 @@ impl Family for StreamCommand {
             | X::InfoGroups(key)
             | X::InfoConsumers { key, .. }
             | X::Ack { key, .. }
+            | X::Claim { key, .. }
             | X::Pending { key, .. } => std::slice::from_ref(key),
             X::InfoHelp | X::GroupHelp => &[],
             X::Read { keys, .. } | X::ReadGroup { keys, .. } => keys,
@@ -1010,6 +1106,7 @@ mod tests {
             &["XGROUP", "HELP"],
             &["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "NOACK", "STREAMS", "s", ">"],
             &["XACK", "s", "g", "1-1", "2"],
+            &["XCLAIM", "s", "g", "c", "10", "1-1", "2", "IDLE", "5", "FORCE", "LASTID", "3"],
             &["XPENDING", "s", "g"],
             &["XPENDING", "s", "g", "IDLE", "5", "(1", "+", "3", "c"],
         ] {

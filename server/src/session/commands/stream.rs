@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use shared::command::{
-    parse_info_options, parse_loose_id, parse_read_id, parse_strict_id, AddId, CommandError,
+    parse_claim, parse_info_options, parse_loose_id, parse_read_id, parse_strict_id, AddId, CommandError,
     GroupOp, PendingRange, ReadFrom,
     StreamCommand, StreamId,
 };
@@ -229,6 +229,38 @@ impl Run for StreamCommand {
                             }
                         },
                     },
+                }
+            }
+            StreamCommand::Claim { key, group, consumer, rest } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) if stream.groups.contains_key(&group) => {
+                        match parse_claim(&rest) {
+                            Err(e) => err(e),
+                            Ok(claim) => {
+                                // A time that is not sane is taken as now, as Redis does.
+                                let at = match claim.delivery {
+                                    None => now as i64,
+                                    Some(Ok(idle)) => (now as i64).saturating_sub(idle),
+                                    Some(Err(at)) => at,
+                                };
+                                let at = if at < 0 || at > now as i64 { now } else { at as u64 };
+                                let claimed = stream
+                                    .claim(&group, &consumer, &claim, at, now)
+                                    .unwrap_or_default();
+                                Frame::Array(
+                                    claimed
+                                        .into_iter()
+                                        .map(|(id, fields)| match claim.just_id {
+                                            true => bulk_id(id),
+                                            false => entry_frame(id, &fields),
+                                        })
+                                        .collect(),
+                                )
+                            }
+                        }
+                    }
+                    _ => no_key_or_group(&key, &group, ""),
                 }
             }
             StreamCommand::Pending { key, group, range, .. } => {
