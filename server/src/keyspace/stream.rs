@@ -352,6 +352,66 @@ impl Stream {
         Some(out)
     }
 
+    /// XAUTOCLAIM: looks at the group's pending entries from `start` (at most ten times
+    /// `count`), gives `consumer` those idle at least `min_idle` and drops those deleted from
+    /// the stream, `count` of both at most. Returns the entries claimed, the next id to look
+    /// at (`0-0` at the end) and the ids dropped; `None` if there is no such group.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    pub fn auto_claim(
+        &mut self,
+        group: &[u8],
+        consumer: &Bytes,
+        min_idle: u64,
+        start: StreamId,
+        count: u64,
+        just_id: bool,
+        now: u64,
+    ) -> Option<(Vec<(StreamId, Vec<Bytes>)>, StreamId, Vec<StreamId>)> {
+        let g = self.groups.get_mut(group)?;
+        let (mut claimed, mut dropped) = (Vec::new(), Vec::new());
+        let (mut left, mut attempts) = (count, count.saturating_mul(10));
+        let mut last = None;
+        let ids: Vec<StreamId> = g.pending.range(start..).map(|(id, _)| *id).collect();
+        let mut ids = ids.into_iter();
+        while attempts > 0 && left > 0 {
+            attempts -= 1;
+            let Some(id) = ids.next() else { break };
+            last = Some(id);
+            let Some(fields) = self.entries.get(&id) else {
+                g.ack(id);
+                dropped.push(id);
+                left -= 1;
+                continue;
+            };
+            let p = &g.pending[&id];
+            if min_idle > 0 && (now as i64 - p.delivered_ms as i64) < min_idle as i64 {
+                continue;
+            }
+            let (c, _) = g.consumer(consumer, now);
+            c.seen_ms = now;
+            c.pending.insert(id);
+            let p = g.pending.get_mut(&id).expect("pending");
+            let old = std::mem::replace(&mut p.consumer, consumer.clone());
+            p.delivered_ms = now;
+            if !just_id {
+                p.deliveries += 1;
+            }
+            if old != *consumer {
+                if let Some(c) = g.consumers.get_mut(&old) {
+                    c.pending.remove(&id);
+                }
+            }
+            claimed.push((id, fields.clone()));
+            left -= 1;
+        }
+        let next = match last {
+            Some(last) => last.next().and_then(|after| g.pending.range(after..).next()),
+            None => g.pending.range(start..).next(),
+        };
+        let next = next.map_or(StreamId::MIN, |(id, _)| *id);
+        Some((claimed, next, dropped))
+    }
+
     /// XREADGROUP with an id: `consumer`'s pending entries after `after`, at most `count` (0:
     /// all), each delivered once more. `None` if there is no such group.
     pub fn read_history(

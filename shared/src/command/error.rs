@@ -121,6 +121,12 @@ pub enum CommandError {
     /// `XCLAIM`'s min-idle-time not an integer.
     #[error("ERR Invalid min-idle-time argument for XCLAIM")]
     ClaimMinIdle,
+    /// `XAUTOCLAIM`'s min-idle-time not an integer.
+    #[error("ERR Invalid min-idle-time argument for XAUTOCLAIM")]
+    AutoClaimMinIdle,
+    /// `XAUTOCLAIM ... COUNT` not a positive integer.
+    #[error("ERR COUNT must be > 0")]
+    AutoClaimCount,
     /// `XCLAIM ... IDLE` not an integer.
     #[error("ERR Invalid IDLE option argument for XCLAIM")]
     ClaimIdle,

@@ -357,6 +357,27 @@ pub enum StreamCommand {
         rest: Vec<Bytes>,
     },
     /// ```text
+    /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+    /// ```
+    AutoClaim {
+        /// The stream.
+        key: Bytes,
+        /// The group.
+        group: Bytes,
+        /// The consumer that claims.
+        consumer: Bytes,
+        /// Only entries delivered at least this long ago (ms).
+        min_idle: u64,
+        /// The lowest id looked at.
+        start: StreamId,
+        /// At most this many entries claimed or dropped (ten times as many looked at).
+        count: u64,
+        /// JUSTID: ids only, delivery counts left as they are.
+        just_id: bool,
+        /// The arguments as sent.
+        sent: Vec<Bytes>,
+    },
+    /// ```text
     /// XACK key group id [id ...]
     /// ```
     Ack {
@@ -446,6 +467,32 @@ pub fn parse_claim(args: &[Bytes]) -> Result<Claim, CommandError> {
         i += 1;
     }
     Ok(claim)
+}
+
+fn parse_xautoclaim(sent: Vec<Bytes>) -> Result<StreamCommand, CommandError> {
+    let min_idle = parse_integer(&sent[3]).ok_or(CommandError::AutoClaimMinIdle)?.max(0) as u64;
+    let start = parse_range_end(&sent[4], 0)?;
+    let start = match start.exclusive {
+        true => start.id.next().ok_or(CommandError::BadIntervalStart)?,
+        false => start.id,
+    };
+    let (mut count, mut just_id) = (100, false);
+    let mut i = 5;
+    while i < sent.len() {
+        if is(&sent[i], "count") && i + 1 < sent.len() {
+            count = parse_integer(&sent[i + 1])
+                .filter(|n| (1..=i64::MAX / 16).contains(n))
+                .ok_or(CommandError::AutoClaimCount)? as u64;
+            i += 1;
+        } else if is(&sent[i], "justid") {
+            just_id = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let (key, group, consumer) = (sent[0].clone(), sent[1].clone(), sent[2].clone());
+    Ok(X::AutoClaim { key, group, consumer, min_idle, start, count, just_id, sent })
 }
 
 /// XPENDING's extended form.
@@ -854,6 +901,11 @@ impl Family for StreamCommand {
             .keys("RW update", 0)
             .doc("5.0.0", "stream", "Moves pending entries idle long enough to another consumer of the group.", "O(log N) per id.")
             .args("key:key%0 group:string consumer:string min-idle-time:string id:string~m ms:integer=IDLE~o unix-time-milliseconds:unix-time=TIME~o count:integer=RETRYCOUNT~o force:pure-token=FORCE~o justid:pure-token=JUSTID~o id:string=LASTID~o"),
+        Row::new("xautoclaim", -6, "write fast", "write stream fast")
+            .tips("nondeterministic_output")
+            .keys("RW delete", 0)
+            .doc("6.2.0", "stream", "Moves the pending entries idle long enough, from an id on, to another consumer of the group.", "O(1) per entry looked at (at most ten times COUNT).")
+            .args("key:key%0 group:string consumer:string min-idle-time:string start:string count:integer=COUNT~o justid:pure-token=JUSTID~o"),
         Row::new("xack", -4, "write fast", "write stream fast")
             .keys("RW update", 0)
             .doc("5.0.0", "stream", "Acknowledges entries a group's consumer read, removing them from its pending entries.", "O(1) per id.")
@@ -910,6 +962,9 @@ impl Family for StreamCommand {
                 let (key, group, consumer) = (args.take(), args.take(), args.take());
                 X::Claim { key, group, consumer, rest: args.rest() }
             }),
+            b"xautoclaim" => {
+                args.need(argc >= 5, "xautoclaim").and_then(|()| parse_xautoclaim(args.rest()))
+            }
             b"xack" => args.need(argc >= 3, "xack").map(|()| {
                 let (key, group) = (args.take(), args.take());
                 X::Ack { key, group, ids: args.rest() }
@@ -967,6 +1022,7 @@ impl Family for StreamCommand {
             X::ReadGroup { .. } => "xreadgroup",
             X::Ack { .. } => "xack",
             X::Claim { .. } => "xclaim",
+            X::AutoClaim { .. } => "xautoclaim",
             X::Pending { .. } => "xpending",
         }
     }
@@ -1008,6 +1064,7 @@ impl Family for StreamCommand {
                 args
             }
             X::Pending { sent, .. } => words(&["XPENDING"], sent),
+            X::AutoClaim { sent, .. } => words(&["XAUTOCLAIM"], sent),
             X::Claim { key, group, consumer, rest } => {
                 let mut args = words(&["XCLAIM"], &[key.clone(), group.clone(), consumer.clone()]);
                 args.extend(rest.iter().cloned());
@@ -1030,6 +1087,7 @@ impl Family for StreamCommand {
             | X::InfoConsumers { key, .. }
             | X::Ack { key, .. }
             | X::Claim { key, .. }
+            | X::AutoClaim { key, .. }
             | X::Pending { key, .. } => std::slice::from_ref(key),
             X::InfoHelp | X::GroupHelp => &[],
             X::Read { keys, .. } | X::ReadGroup { keys, .. } => keys,
@@ -1106,6 +1164,7 @@ mod tests {
             &["XGROUP", "HELP"],
             &["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "NOACK", "STREAMS", "s", ">"],
             &["XACK", "s", "g", "1-1", "2"],
+            &["XAUTOCLAIM", "s", "g", "c", "10", "(1-1", "COUNT", "5", "JUSTID"],
             &["XCLAIM", "s", "g", "c", "10", "1-1", "2", "IDLE", "5", "FORCE", "LASTID", "3"],
             &["XPENDING", "s", "g"],
             &["XPENDING", "s", "g", "IDLE", "5", "(1", "+", "3", "c"],

@@ -263,6 +263,29 @@ impl Run for StreamCommand {
                     _ => no_key_or_group(&key, &group, ""),
                 }
             }
+            StreamCommand::AutoClaim { key, group, consumer, min_idle, start, count, just_id, .. } => {
+                match ks.slot(&key, now).get().map(stream_of) {
+                    Some(Err(frame)) => frame,
+                    Some(Ok(stream)) if stream.groups.contains_key(&group) => {
+                        let (claimed, next, dropped) = stream
+                            .auto_claim(&group, &consumer, min_idle, start, count, just_id, now)
+                            .unwrap_or_default();
+                        let claimed = claimed
+                            .into_iter()
+                            .map(|(id, fields)| match just_id {
+                                true => bulk_id(id),
+                                false => entry_frame(id, &fields),
+                            })
+                            .collect();
+                        Frame::Array(vec![
+                            bulk_id(next),
+                            Frame::Array(claimed),
+                            Frame::Array(dropped.into_iter().map(bulk_id).collect()),
+                        ])
+                    }
+                    _ => no_key_or_group(&key, &group, ""),
+                }
+            }
             StreamCommand::Pending { key, group, range, .. } => {
                 match ks.slot(&key, now).get().map(stream_of) {
                     Some(Err(frame)) => frame,
