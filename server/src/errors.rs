@@ -82,6 +82,38 @@ pub enum ReplyError {
     /// A command that needs its key to exist (XSETID, XINFO).
     #[error("ERR no such key")]
     NoSuchKey,
+    /// An XGROUP subcommand on a missing key.
+    #[error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")]
+    XgroupNoKey,
+    /// XGROUP CREATE of a group that exists.
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    /// A consumer group that the stream does not have.
+    #[error("NOGROUP No such consumer group '{group}' for key name '{key}'")]
+    NoGroup {
+        /// The group, as sent.
+        group: String,
+        /// The key, as sent.
+        key: String,
+    },
+    /// A missing key or group, for XREADGROUP (`tail` names it) and XPENDING.
+    #[error("NOGROUP No such key '{key}' or consumer group '{group}'{tail}")]
+    NoKeyOrGroup {
+        /// The key, as sent.
+        key: String,
+        /// The group, as sent.
+        group: String,
+        /// What Redis adds after it.
+        tail: &'static str,
+    },
+    /// XREADGROUP with `$`.
+    #[error("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")]
+    XreadgroupDollar,
+    /// XREADGROUP BLOCK, which comes with the next part of the streams work.
+    #[error(
+        "ERR XREADGROUP BLOCK is not supported yet by this server: read without BLOCK and poll"
+    )]
+    XreadgroupBlockNotSupported,
     /// EXPIRE or PEXPIRE of a time that overflows.
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpireTime(&'static str),

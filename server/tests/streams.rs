@@ -106,6 +106,179 @@ const STREAM_SCRIPT: &[&[&str]] = &[
     &["XREAD", "STREAMS", "s"],
 ];
 
+/// XGROUP's replies and errors, in Redis 7.0's order of checks.
+const GROUP_SCRIPT: &[&[&str]] = &[
+    &["XGROUP", "CREATE", "s", "g", "$"],
+    &["XGROUP", "CREATE", "s", "g", "x", "MKSTREAM"],
+    &["EXISTS", "s"],
+    &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+    &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+    &["XADD", "s", "1-1", "a", "1"],
+    &["XADD", "s", "2-1", "b", "2"],
+    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "x"],
+    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-5"],
+    &["XGROUP", "CREATE", "s", "g2", "0", "ENTRIESREAD", "-1"],
+    &["XGROUP", "create", "s", "g3", "0", "FOO"],
+    &["XGROUP", "CREATE", "s", "g3", "x"],
+    &["XGROUP", "CREATE", "s", "g3", "+"],
+    &["XGROUP", "CREATE", "s", "g3", "-"],
+    &["XGROUP", "CREATE", "s", "g3", "0", "ENTRIESREAD"],
+    &["XGROUP", "CREATE", "s", "g3", "x", "MKSTREAM", "MKSTREAM", "MKSTREAM", "MKSTREAM"],
+    &["XGROUP", "CREATE", "nos", "g3", "x", "MKSTREAM", "MKSTREAM", "MKSTREAM", "MKSTREAM"],
+    &["EXISTS", "nos"],
+    &["XGROUP", "CREATE", "s", "g3", "1-1", "ENTRIESREAD", "1"],
+    &["XGROUP", "CREATE", "s"],
+    &["XGROUP", "CREATECONSUMER", "s", "nog", "c"],
+    &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+    &["XGROUP", "CREATECONSUMER", "s", "g", "c"],
+    &["XGROUP", "CREATECONSUMER", "nos", "g", "c"],
+    &["XGROUP", "CREATECONSUMER", "s", "g"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "c"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "zz"],
+    &["XGROUP", "DELCONSUMER", "s", "nog", "zz"],
+    &["XGROUP", "SETID", "s", "g", "0"],
+    &["XGROUP", "SETID", "s", "g", "$", "ENTRIESREAD", "3"],
+    &["XGROUP", "SETID", "s", "g", "-"],
+    &["XGROUP", "SETID", "s", "g", "+"],
+    &["XGROUP", "SETID", "s", "g", "x"],
+    &["XGROUP", "SETID", "s", "nog", "0"],
+    &["XGROUP", "SETID", "nos", "g", "0"],
+    &["XGROUP", "SETID", "s", "g", "$", "FOO"],
+    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "x"],
+    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "1", "FOO"],
+    &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "1", "ENTRIESREAD", "2"],
+    &["XGROUP", "SETID", "s", "nog", "0", "ENTRIESREAD", "1", "ENTRIESREAD", "2"],
+    &["XINFO", "STREAM", "s"],
+    &["XGROUP", "DESTROY", "s", "g"],
+    &["XGROUP", "DESTROY", "s", "g"],
+    &["XGROUP", "DESTROY", "nos", "g"],
+    &["XGROUP", "DESTROY", "s"],
+    &["XINFO", "STREAM", "s"],
+    &["XGROUP", "HELP"],
+    &["XGROUP", "HELP", "x"],
+    &["XGROUP", "foo"],
+    &["XGROUP"],
+];
+
+/// XREADGROUP's, XACK's and XPENDING's replies and errors (XPENDING's extended form only
+/// with IDLE 0 here: its idle times are compared apart, in `pending_entries_...`).
+const READ_GROUP_SCRIPT: &[&[&str]] = &[
+    &["XADD", "s", "1-1", "a", "1"],
+    &["XADD", "s", "2-1", "b", "2"],
+    &["XADD", "s", "3-1", "c", "3"],
+    &["XGROUP", "CREATE", "s", "g", "0"],
+    &["XGROUP", "CREATE", "s", "late", "$"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s"],
+    &["XREADGROUP", "STREAMS", "s", ">", "x", "y"],
+    &["XREADGROUP", "COUNT", "1", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "$"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "nos", ">"],
+    &["XREADGROUP", "GROUP", "nog", "c", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "COUNT", "x", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "x"],
+    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "FOO", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "c", "BLOCK", "x", "STREAMS", "s", ">"],
+    &["XPENDING", "s", "g"],
+    &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "bob", "NOACK", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "late", "bob", "STREAMS", "s", ">"],
+    &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+    &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "s", "1-1"],
+    &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", "0"],
+    &["XADD", "s", "4-1", "d", "4"],
+    &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", ">"],
+    &["XDEL", "s", "4-1"],
+    &["XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", "0-0"],
+    &["XPENDING", "s", "g"],
+    &["XPENDING", "s", "g", "-", "+", "10", "nobody"],
+    &["XPENDING", "s", "g", "-", "+", "0"],
+    &["XPENDING", "s", "g", "(3", "-", "5"],
+    &["XPENDING", "s", "g", "-", "+", "x"],
+    &["XPENDING", "s", "g", "IDLE", "5", "-", "+"],
+    &["XPENDING", "s", "g", "IDLE", "x", "-", "+", "1"],
+    &["XPENDING", "s", "g", "x", "+", "1"],
+    &["XPENDING", "s", "g", "(+", "+", "1"],
+    &["XPENDING", "s", "g", "-", "(-", "1"],
+    &["XPENDING", "s", "g", "-"],
+    &["XPENDING", "nos", "g"],
+    &["XPENDING", "s", "nog", "-", "+", "1"],
+    &["XPENDING", "s"],
+    &["XACK", "s", "g", "x"],
+    &["XACK", "nos", "g", "x"],
+    &["XACK", "s", "nog", "x"],
+    &["XACK", "s", "g", "1-1", "1-1", "9-9"],
+    &["XACK", "s", "g"],
+    &["XPENDING", "s", "g"],
+    &["XGROUP", "DELCONSUMER", "s", "g", "carol"],
+    &["XPENDING", "s", "g"],
+    &["XINFO", "GROUPS", "s"],
+    &["XGROUP", "SETID", "s", "g", "0"],
+    &["XINFO", "GROUPS", "s"],
+    &["XREADGROUP", "GROUP", "g", "dave", "COUNT", "2", "STREAMS", "s", ">"],
+    &["XPENDING", "s", "g"],
+    &["XINFO", "STREAM", "s"],
+    &["XINFO", "GROUPS", "s"],
+    &["XGROUP", "CREATE", "s", "h", "1-1", "ENTRIESREAD", "1"],
+    &["XGROUP", "CREATE", "s", "i", "$"],
+    &["XINFO", "GROUPS", "s"],
+    &["XINFO", "GROUPS", "nos"],
+    &["XINFO", "GROUPS"],
+    &["XINFO", "CONSUMERS", "s", "nog"],
+    &["XINFO", "CONSUMERS", "nos", "g"],
+    &["XINFO", "CONSUMERS", "s"],
+    &["XCLAIM", "s", "g", "eve", "0", "1-1", "2-1", "3-1"],
+    &["XPENDING", "s", "g"],
+    &["XCLAIM", "s", "g", "eve", "0", "1-1", "JUSTID"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "RETRYCOUNT", "7", "JUSTID"],
+    &["XCLAIM", "s", "g", "frank", "3600000", "2-1"],
+    &["XCLAIM", "s", "g", "frank", "0", "3-1", "IDLE", "3600000", "LASTID", "9-9"],
+    &["XINFO", "GROUPS", "s"],
+    &["XCLAIM", "s", "g", "frank", "3600000", "3-1"],
+    &["XCLAIM", "s", "g", "frank", "-5", "3-1", "TIME", "1", "JUSTID"],
+    &["XCLAIM", "s", "h", "frank", "0", "1-1", "2-1"],
+    &["XCLAIM", "s", "h", "frank", "0", "1-1", "2-1", "FORCE"],
+    &["XPENDING", "s", "h"],
+    &["XDEL", "s", "1-1"],
+    &["XCLAIM", "s", "h", "gina", "0", "1-1", "2-1"],
+    &["XPENDING", "s", "h"],
+    &["XCLAIM", "s", "g", "frank", "x", "1-1"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "IDLE", "x"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "TIME", "x"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "RETRYCOUNT", "x"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "LASTID", "x"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "FOO"],
+    &["XCLAIM", "s", "g", "frank", "0", "1-1", "IDLE"],
+    &["XCLAIM", "s", "g", "frank", "0", "FOO", "1-1"],
+    &["XCLAIM", "s", "nog", "frank", "x", "1-1"],
+    &["XCLAIM", "nos", "g", "frank", "0", "1-1"],
+    &["XCLAIM", "s", "g", "frank", "0"],
+    &["XPENDING", "s", "g"],
+    &["XADD", "s", "5-1", "e", "5"],
+    &["XADD", "s", "6-1", "f", "6"],
+    &["XREADGROUP", "GROUP", "g", "hal", "STREAMS", "s", ">"],
+    &["XDEL", "s", "5-1"],
+    &["XPENDING", "s", "g"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "3600000", "0"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "0", "COUNT", "1"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "(2-1", "COUNT", "2", "JUSTID"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "-"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "+"],
+    &["XPENDING", "s", "g"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "x", "0"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "x"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "(+"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "0", "COUNT", "0"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "0", "COUNT", "x"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "0", "FOO"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0", "0", "COUNT"],
+    &["XAUTOCLAIM", "s", "nog", "ivy", "0", "0"],
+    &["XAUTOCLAIM", "nos", "g", "ivy", "0", "0"],
+    &["XAUTOCLAIM", "nos", "g", "ivy", "0", "x"],
+    &["XAUTOCLAIM", "s", "g", "ivy", "0"],
+];
+
 /// The key commands' replies and errors (KEYS and SCAN with one key, so their order is
 /// Redis's; EXPIRE checked without reading a clock-dependent TTL).
 const KEYS_SCRIPT: &[&[&str]] = &[
@@ -195,6 +368,101 @@ backend_tests! {
                 same(&mut ours, &mut theirs, args);
             }
         }
+    }
+
+    fn group_commands_answer_as_redis_server(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        for resp in ["2", "3"] {
+            let (mut ours, mut theirs) = pair(&server, &redis, resp);
+            for args in GROUP_SCRIPT {
+                same(&mut ours, &mut theirs, args);
+            }
+        }
+    }
+
+    fn group_reads_acks_and_pending_answer_as_redis_server(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        for resp in ["2", "3"] {
+            let (mut ours, mut theirs) = pair(&server, &redis, resp);
+            for args in READ_GROUP_SCRIPT {
+                same(&mut ours, &mut theirs, args);
+            }
+        }
+    }
+
+    fn pending_entries_go_when_acknowledged_and_count_deliveries(backend) {
+        let server = TestServer::start(backend);
+        let redis = RedisServer::start(&[]);
+        // Every field but the idle time (the third) of XPENDING's extended form.
+        fn pending(conn: &mut Conn, args: &[&str]) -> Vec<Vec<Frame>> {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            conn.cmd(&args);
+            let Frame::Array(rows) = conn.frame() else { panic!("an array") };
+            rows.into_iter()
+                .map(|row| match row {
+                    Frame::Array(mut fields) => {
+                        assert!(matches!(fields[2], Frame::Integer(idle) if idle >= 0));
+                        fields.remove(2);
+                        fields
+                    }
+                    other => panic!("a row: {other:?}"),
+                })
+                .collect()
+        }
+        let (mut ours, mut theirs) = pair(&server, &redis, "2");
+        for args in [
+            &["XADD", "s", "1-1", "a", "1"][..],
+            &["XADD", "s", "2-1", "b", "2"],
+            &["XGROUP", "CREATE", "s", "g", "0"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"],
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "1-1"],
+            &["XACK", "s", "g", "1-1"],
+        ] {
+            same(&mut ours, &mut theirs, args);
+        }
+        for args in [
+            &["XPENDING", "s", "g", "-", "+", "10"][..],
+            &["XPENDING", "s", "g", "IDLE", "0", "-", "+", "10", "c"],
+        ] {
+            let mine = pending(&mut ours, args);
+            assert_eq!(mine, pending(&mut theirs, args));
+            // 1-1 was acknowledged; 2-1 was delivered three times.
+            let two = vec![Frame::Bulk("2-1".into()), Frame::Bulk("c".into()), Frame::Integer(3)];
+            assert_eq!(mine, vec![two]);
+        }
+        // XINFO CONSUMERS and STREAM FULL, but for the idle times and timestamps.
+        fn masked(conn: &mut Conn, args: &[&str]) -> Frame {
+            fn mask(frame: Frame) -> Frame {
+                match frame {
+                    Frame::Integer(n) if n >= 1_000_000_000_000 => Frame::Integer(0),
+                    Frame::Array(items) => {
+                        let mut out: Vec<Frame> = Vec::with_capacity(items.len());
+                        for item in items {
+                            let after_idle = matches!(out.last(), Some(Frame::Bulk(b)) if &b[..] == b"idle");
+                            out.push(if after_idle { Frame::Integer(0) } else { mask(item) });
+                        }
+                        Frame::Array(out)
+                    }
+                    other => other,
+                }
+            }
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            conn.cmd(&args);
+            mask(conn.frame())
+        }
+        same(&mut ours, &mut theirs, &["XGROUP", "CREATECONSUMER", "s", "g", "idler"]);
+        for args in [
+            &["XINFO", "CONSUMERS", "s", "g"][..],
+            &["XINFO", "STREAM", "s", "FULL"],
+            &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+        ] {
+            assert_eq!(masked(&mut ours, args), masked(&mut theirs, args), "{args:?}");
+        }
+        // Nothing delivered a minute or less ago is idle for an hour.
+        assert!(pending(&mut ours, &["XPENDING", "s", "g", "IDLE", "3600000", "-", "+", "9"]).is_empty());
     }
 
     fn key_commands_answer_as_redis_server(backend) {

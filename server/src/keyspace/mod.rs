@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use bytes::Bytes;
 use shared::glob::glob_match;
 
-pub use stream::{AddError, Stream};
+pub use stream::{AddError, Consumer, Delivered, Group, Pending, Stream};
 
 /// The number of shards (a power of two; the top bits of a key's hash pick its shard).
 const SHARDS: usize = 16;

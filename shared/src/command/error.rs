@@ -94,6 +94,12 @@ pub enum CommandError {
         "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
     )]
     UnbalancedXread,
+    /// `XGROUP CREATE|SETID ... ENTRIESREAD` below -1.
+    #[error("ERR value for ENTRIESREAD must be positive or -1")]
+    EntriesReadNegative,
+    /// `XREADGROUP` without `GROUP`.
+    #[error("ERR Missing GROUP option for XREADGROUP")]
+    MissingGroup,
     /// A `BLOCK` timeout that is not an integer.
     #[error("ERR timeout is not an integer or out of range")]
     TimeoutNotInteger,
@@ -112,6 +118,27 @@ pub enum CommandError {
     /// `EXPIRE` with an option it does not know.
     #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnsupportedOption(Bytes),
+    /// `XCLAIM`'s min-idle-time not an integer.
+    #[error("ERR Invalid min-idle-time argument for XCLAIM")]
+    ClaimMinIdle,
+    /// `XAUTOCLAIM`'s min-idle-time not an integer.
+    #[error("ERR Invalid min-idle-time argument for XAUTOCLAIM")]
+    AutoClaimMinIdle,
+    /// `XAUTOCLAIM ... COUNT` not a positive integer.
+    #[error("ERR COUNT must be > 0")]
+    AutoClaimCount,
+    /// `XCLAIM ... IDLE` not an integer.
+    #[error("ERR Invalid IDLE option argument for XCLAIM")]
+    ClaimIdle,
+    /// `XCLAIM ... TIME` not an integer.
+    #[error("ERR Invalid TIME option argument for XCLAIM")]
+    ClaimTime,
+    /// `XCLAIM ... RETRYCOUNT` not an integer.
+    #[error("ERR Invalid RETRYCOUNT option argument for XCLAIM")]
+    ClaimRetryCount,
+    /// `XCLAIM` with an option it does not know.
+    #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
+    UnrecognizedClaimOption(Bytes),
     /// `CLIENT SETINFO` of an attribute other than LIB-NAME and LIB-VER.
     #[error("{}", String::from_utf8_lossy(&self.to_bytes()))]
     UnrecognizedOption(Bytes),
@@ -157,6 +184,9 @@ impl CommandError {
             }
             CommandError::UnrecognizedOption(option) => {
                 quoted("ERR Unrecognized option '", option, "'")
+            }
+            CommandError::UnrecognizedClaimOption(option) => {
+                quoted("ERR Unrecognized XCLAIM option '", option, "'")
             }
             CommandError::UnsupportedOption(option) => {
                 quoted("ERR Unsupported option ", option, "")

@@ -138,8 +138,8 @@ pub use client::ReplyMode;
 pub use introspection::ListFilter;
 pub use keys::ExpireIf;
 pub use stream::{
-    parse_info_options, parse_read_id, parse_strict_id, AddId, RangeEnd, ReadFrom, StreamId, Trim,
-    TrimTo, NODE_MAX_ENTRIES,
+    parse_claim, parse_info_options, parse_loose_id, parse_read_id, parse_strict_id, AddId, Claim,
+    GroupOp, PendingRange, RangeEnd, ReadFrom, StreamId, Trim, TrimTo, NODE_MAX_ENTRIES,
 };
 
 impl Command {
