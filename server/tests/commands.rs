@@ -149,17 +149,9 @@ mod tracking {
     ];
 
     /// Sends `args` to both and asserts the same reply bytes.
+    #[track_caller]
     fn same(ours: &mut Conn, theirs: &mut Conn, args: &[&str], resp3: bool) {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        ours.cmd(&args);
-        theirs.cmd(&args);
-        let (mine, redis) = (ours.raw_frame(), theirs.raw_frame());
-        assert_eq!(
-            String::from_utf8_lossy(&mine),
-            String::from_utf8_lossy(&redis),
-            "{args:?} resp3 {resp3}",
-            args = args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()
-        );
+        crate::util::same_reply(ours, theirs, args, &format!("resp3 {resp3}"));
     }
 
     backend_tests! {

@@ -11,17 +11,7 @@ use crate::util::{Conn, RedisServer, TestServer};
 /// Sends `args` to both servers and asserts the same reply bytes.
 #[track_caller]
 fn same(ours: &mut Conn, theirs: &mut Conn, args: &[&str]) -> Vec<u8> {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    ours.cmd(&args);
-    theirs.cmd(&args);
-    let (mine, redis) = (ours.raw_frame(), theirs.raw_frame());
-    assert_eq!(
-        String::from_utf8_lossy(&mine),
-        String::from_utf8_lossy(&redis),
-        "{:?}",
-        args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()
-    );
-    mine
+    crate::util::same_reply(ours, theirs, args, "")
 }
 
 /// Every stream command's replies and errors, as redis-server gives them, on ids given

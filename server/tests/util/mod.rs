@@ -346,6 +346,23 @@ pub fn many_connections() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// The bytes of a RESP2 `message` frame.
+/// Sends `args` to our server and to redis-server (`theirs`) and asserts the same reply bytes
+/// (shown as text, with `note`, when they differ); returns the reply.
+#[track_caller]
+pub fn same_reply(ours: &mut Conn, theirs: &mut Conn, args: &[&str], note: &str) -> Vec<u8> {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    ours.cmd(&args);
+    theirs.cmd(&args);
+    let (mine, redis) = (ours.raw_frame(), theirs.raw_frame());
+    assert_eq!(
+        String::from_utf8_lossy(&mine),
+        String::from_utf8_lossy(&redis),
+        "{:?} {note}",
+        args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()
+    );
+    mine
+}
+
 pub fn message(channel: &[u8], payload: &[u8]) -> Vec<u8> {
     Frame::Array(vec![Frame::bulk("message"), Frame::bulk(channel), Frame::bulk(payload)])
         .to_bytes(shared::RespVersion::Resp2)
