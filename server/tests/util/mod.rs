@@ -49,20 +49,57 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `redis-server` with `args` on a free port and waits until it answers.
+    /// Starts `redis-server` with `args` on a free port and waits until it answers. The port
+    /// is free when probed but may be taken before redis-server binds it (tests run side by
+    /// side: another test's server, or another redis-server): then it exits and starts again on
+    /// another port, and no test talks to a server that is not its own.
     #[track_caller]
     pub fn start(args: &[&str]) -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (apt-get install redis-server)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        wait_for("redis-server did not start", true, || TcpStream::connect(addr).is_ok());
-        RedisServer { child, addr }
+        for _ in 0..10 {
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server is installed (apt-get install redis-server)");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let pid = child.id();
+            let mut exited = false;
+            wait_for("redis-server did not start", true, || {
+                exited = child.try_wait().is_ok_and(|status| status.is_some());
+                exited || (listens_on(pid, port) && TcpStream::connect(addr).is_ok())
+            });
+            if !exited {
+                return RedisServer { child, addr };
+            }
+            let _ = child.wait();
+        }
+        panic!("redis-server did not start on any of 10 free ports");
     }
+}
+
+/// Returns true if and only if process `pid` holds the socket listening on TCP `port` (its
+/// descriptors against the kernel's table of IPv4 listeners): whoever answers there is it.
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    let inodes: Vec<String> = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            Some(link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = fields.get(1).and_then(|a| a.rsplit(':').next());
+        fields.len() > 9
+            && fields[3] == "0A"
+            && local_port.and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port)
+            && inodes.iter().any(|inode| inode == fields[9])
+    })
 }
 
 impl Drop for RedisServer {
