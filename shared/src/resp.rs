@@ -544,6 +544,16 @@ pub fn encode_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `text` as RESP3's verbatim string of format `txt` (`=len\r\ntxt:text\r\n`), as
+/// Redis sends `LOLWUT`, `LATENCY DOCTOR` and `GRAPH`; RESP2 has no such type and takes
+/// [`encode_bulk`].
+pub fn encode_verbatim_text(out: &mut Vec<u8>, text: &[u8]) {
+    encode_header(out, b'=', text.len() + 4);
+    out.extend_from_slice(b"txt:");
+    out.extend_from_slice(text);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends an aggregate header such as `*3\r\n` (`kind` is `*`, `>`, `%` or `$`).
 pub fn encode_header(out: &mut Vec<u8>, kind: u8, len: usize) {
     out.push(kind);

@@ -4,10 +4,9 @@
 //! server has no other source of latency events: no persistence, no expiry, no eviction).
 
 use shared::command::LatencyCommand;
-use shared::resp::{encode_bulk, encode_header};
-use shared::{Frame, RespVersion};
+use shared::Frame;
 
-use super::{help, Run};
+use super::{help, verbatim, Run};
 use crate::errors::ReplyError;
 use crate::latency::{CommandFigures, EventSeries};
 use crate::session::{Session, Status};
@@ -113,19 +112,6 @@ fn histogram_entry(figures: &CommandFigures) -> (Frame, Frame) {
 fn event_series(session: &Session, event: &[u8]) -> Option<EventSeries> {
     let events = session.ctx.commands.monitor.events();
     events.into_iter().find(|(name, _)| event.eq_ignore_ascii_case(name.as_bytes())).map(|e| e.1)
-}
-
-/// Appends `text` as a verbatim string (`txt`) in RESP3 and a bulk string in RESP2, as Redis
-/// sends `LATENCY DOCTOR` and `GRAPH`.
-fn verbatim(session: &Session, text: &str, out: &mut Vec<u8>) {
-    if session.resp.as_deref().expect("resp session").version == RespVersion::Resp3 {
-        encode_header(out, b'=', text.len() + 4);
-        out.extend_from_slice(b"txt:");
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    } else {
-        encode_bulk(out, text.as_bytes());
-    }
 }
 
 /// `LATENCY GRAPH`: Redis's header line, then one bar per sample, oldest first, with its age.

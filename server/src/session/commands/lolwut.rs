@@ -1,10 +1,9 @@
 //! LOLWUT: the version this server reports, in Redis 7's words.
 
 use shared::command::{parse_integer, CommandError, LolwutCommand};
-use shared::resp::{encode_bulk, encode_header};
-use shared::{Frame, RespVersion};
+use shared::Frame;
 
-use super::Run;
+use super::{verbatim, Run};
 use crate::info::REDIS_VERSION;
 use crate::session::{Session, Status};
 
@@ -16,14 +15,7 @@ impl Run for LolwutCommand {
         // Redis answers every version but 5 and 6 (its art) with this text, the version being
         // its own, as a verbatim string (`txt`) in RESP3 and a bulk string in RESP2.
         let text = format!("Redis ver. {REDIS_VERSION}\n");
-        if session.resp.as_deref().expect("resp session").version == RespVersion::Resp3 {
-            encode_header(out, b'=', text.len() + 4);
-            out.extend_from_slice(b"txt:");
-            out.extend_from_slice(text.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        } else {
-            encode_bulk(out, text.as_bytes());
-        }
+        verbatim(session, &text, out);
         Status::Open
     }
 }

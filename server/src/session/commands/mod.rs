@@ -290,6 +290,16 @@ fn help(container: &str, lines: &[&str]) -> Frame {
     Frame::Array(out.into_iter().map(Frame::Simple).collect())
 }
 
+/// Appends `text` as a verbatim string (`txt`) in RESP3 and a bulk string in RESP2, as Redis
+/// sends `LOLWUT`, `LATENCY DOCTOR` and `GRAPH`.
+fn verbatim(session: &Session, text: &str, out: &mut Vec<u8>) {
+    if session.resp.as_deref().expect("resp session").version == shared::RespVersion::Resp3 {
+        shared::resp::encode_verbatim_text(out, text.as_bytes());
+    } else {
+        shared::resp::encode_bulk(out, text.as_bytes());
+    }
+}
+
 /// `+OK`.
 fn ok() -> Frame {
     Frame::Simple("OK".into())
