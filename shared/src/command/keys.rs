@@ -317,12 +317,9 @@ impl Family for KeysCommand {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::parse;
     use super::super::Command;
     use super::*;
-
-    fn parse(words: &[&str]) -> Result<Command, CommandError> {
-        Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect())
-    }
 
     #[test]
     fn key_commands_parse_back_and_refuse_as_redis() {

@@ -121,12 +121,9 @@ fn parse_latency(args: &mut Args) -> Result<LatencyCommand, CommandError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::parse;
     use super::super::Command;
     use super::*;
-
-    fn parse(words: &[&str]) -> Result<Command, CommandError> {
-        Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect())
-    }
 
     #[test]
     fn latency_parses_back_from_its_arguments_with_redis_arity() {

@@ -1097,12 +1097,9 @@ impl Family for StreamCommand {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::parse;
     use super::super::Command;
     use super::*;
-
-    fn parse(words: &[&str]) -> Result<Command, CommandError> {
-        Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect())
-    }
 
     #[test]
     fn ids_read_as_redis_reads_them() {

@@ -3,7 +3,8 @@
 
 use super::*;
 
-fn parse(words: &[&str]) -> Result<Command, CommandError> {
+/// Parses `words` as a request (the families' unit tests share it).
+pub(super) fn parse(words: &[&str]) -> Result<Command, CommandError> {
     Command::parse(words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect())
 }
 
