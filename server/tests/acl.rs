@@ -175,7 +175,7 @@ backend_tests! {
     fn acl_cat_lists_redis_categories_for_the_commands_served(backend) {
         let server = TestServer::start(backend);
         let redis = RedisServer::start(&[]);
-        let (mut ours, mut theirs) = (server.connect(), Conn::new(TcpStream::connect(redis.addr).unwrap()));
+        let (mut ours, mut theirs) = (server.connect(), redis.connect());
         let categories = string_set(&mut ours, &[b"ACL", b"CAT"]);
         assert_eq!(categories, string_set(&mut theirs, &[b"ACL", b"CAT"]));
         let served: BTreeSet<String> =

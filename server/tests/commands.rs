@@ -80,7 +80,6 @@ backend_tests! {
 /// modes' flags, BCAST prefixes and their overlaps, CACHING lasting only while CLIENT commands
 /// follow it, RESET turning tracking off.
 mod tracking {
-    use std::net::TcpStream;
 
     use crate::util::{info_field, wait_for, Conn, RedisServer, TestServer};
 
@@ -161,7 +160,7 @@ mod tracking {
             for resp3 in [false, true] {
                 for sequence in SEQUENCES {
                     let mut ours = server.connect();
-                    let mut theirs = Conn::new(TcpStream::connect(redis.addr).unwrap());
+                    let mut theirs = redis.connect();
                     if resp3 {
                         ours.cmd(&[b"HELLO", b"3"]);
                         theirs.cmd(&[b"HELLO", b"3"]);

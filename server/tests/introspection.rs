@@ -5,7 +5,6 @@
 //! histories are not served), `GETKEYS` and the errors, and redis-cli's hints.
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
 
 use shared::command::COMMAND_TABLE;
 use shared::Frame;
@@ -117,7 +116,7 @@ backend_tests! {
     fn command_info_is_redis_servers_for_every_command(backend) {
         let server = TestServer::start(backend);
         let redis = RedisServer::start(&[]);
-        let (mut ours, mut theirs) = (server.connect(), Conn::new(TcpStream::connect(redis.addr).unwrap()));
+        let (mut ours, mut theirs) = (server.connect(), redis.connect());
         for resp3 in [false, true] {
             if resp3 {
                 ours.cmd(&[b"HELLO", b"3"]);
@@ -149,7 +148,7 @@ backend_tests! {
     fn command_docs_have_redis_servers_shape(backend) {
         let server = TestServer::start(backend);
         let redis = RedisServer::start(&[]);
-        let (mut ours, mut theirs) = (server.connect(), Conn::new(TcpStream::connect(redis.addr).unwrap()));
+        let (mut ours, mut theirs) = (server.connect(), redis.connect());
         for resp3 in [false, true] {
             if resp3 {
                 ours.cmd(&[b"HELLO", b"3"]);
@@ -178,7 +177,7 @@ backend_tests! {
     fn command_count_list_getkeys_and_errors_are_redis_servers(backend) {
         let server = TestServer::start(backend);
         let redis = RedisServer::start(&[]);
-        let (mut ours, mut theirs) = (server.connect(), Conn::new(TcpStream::connect(redis.addr).unwrap()));
+        let (mut ours, mut theirs) = (server.connect(), redis.connect());
         ours.roundtrip(&[b"COMMAND", b"COUNT"], format!(":{}\r\n", commands().count()).as_bytes());
         let served = commands().count();
         ours.roundtrip(&[b"COMMAND", b"COUNT"], format!(":{served}\r\n").as_bytes());

@@ -88,7 +88,7 @@ backend_tests! {
 
     fn client_output_buffer_limit_reads_and_shows_every_class_as_redis(backend) {
         let redis = RedisServer::start(&[]);
-        let mut theirs = Conn::new(TcpStream::connect(redis.addr).unwrap());
+        let mut theirs = redis.connect();
         let server = TestServer::start(backend);
         let mut ours = server.connect();
         let get: &[&[u8]] = &[b"CONFIG", b"GET", b"client-output-buffer-limit"];

@@ -2,7 +2,6 @@
 //! (error cases included), and through redis-py and the `redis` crate.
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
 
 use shared::Frame;
 
@@ -338,7 +337,7 @@ const KEYS_SCRIPT: &[&[&str]] = &[
 /// A connection to each, both speaking `resp`, with nothing stored.
 fn pair(server: &TestServer, redis: &RedisServer, resp: &str) -> (Conn, Conn) {
     let mut ours = server.connect();
-    let mut theirs = Conn::new(TcpStream::connect(redis.addr).unwrap());
+    let mut theirs = redis.connect();
     for conn in [&mut ours, &mut theirs] {
         conn.cmd(&[b"HELLO", resp.as_bytes()]);
         conn.frame();

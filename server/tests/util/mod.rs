@@ -81,6 +81,13 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// A connection to it, like [`TestServer::connect`].
+    pub fn connect(&self) -> Conn {
+        Conn::new(TcpStream::connect(self.addr).expect("connect to redis-server"))
+    }
+}
+
 /// Returns true if and only if process `pid` holds the socket listening on TCP `port` (its
 /// descriptors against the kernel's table of IPv4 listeners): whoever answers there is it.
 fn listens_on(pid: u32, port: u16) -> bool {
